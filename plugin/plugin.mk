@@ -1,0 +1,50 @@
+# hfi-fault.wasm: the plugin sources compiled for wasm32-wasi (reactor), and
+# the same host-independent sources compiled natively for tests and fuzzing.
+
+DEB_PACKAGES += wasi-libc libclang-rt-14-dev-wasm32 libjsmn-dev wabt binaryen
+
+ifdef WASI_SDK_PATH
+  WASM_CC := $(WASI_SDK_PATH)/bin/clang
+  WASM_SYSROOT := $(WASI_SDK_PATH)/share/wasi-sysroot
+else
+  WASM_CC := clang
+  WASM_SYSROOT := $(BUILD)/wasi-sysroot
+endif
+
+PLUGIN_SRCS := $(sort $(wildcard plugin/*.c))
+# Everything but the ABI glue is host-independent C.
+PLUGIN_CORE_SRCS := $(filter-out plugin/abi.c,$(PLUGIN_SRCS))
+PLUGIN_WASM := $(BUILD)/hfi-fault.wasm
+PLUGIN_EXPORTS := malloc free
+
+WASM_CFLAGS := --target=wasm32-wasi --sysroot=$(abspath $(WASM_SYSROOT)) -mexec-model=reactor \
+  -std=c11 $(WARN) -Oz -flto -isystem $(BUILD)/jsmn-include
+WASM_LDFLAGS := -Wl,--strip-all -Wl,--gc-sections -Wl,-z,stack-size=16384 -Wl,--initial-memory=131072 \
+  $(addprefix -Wl$(comma)--export=,$(PLUGIN_EXPORTS))
+comma := ,
+
+# Debian's clang also searches /usr/include; a sysroot holding only the
+# wasm32-wasi trees keeps host headers out of the wasm build.
+$(BUILD)/wasi-sysroot:
+	@mkdir -p $@/include $@/lib
+	@ln -sfn /usr/include/wasm32-wasi $@/include/wasm32-wasi
+	@ln -sfn /usr/lib/wasm32-wasi $@/lib/wasm32-wasi
+
+# jsmn is header-only; it comes from /usr/include, copied alone so that
+# nothing else of the host's include tree is visible to the wasm build.
+$(BUILD)/jsmn-include/jsmn.h: /usr/include/jsmn.h
+	@mkdir -p $(dir $@) && cp $< $@
+
+$(PLUGIN_WASM): $(PLUGIN_SRCS) $(wildcard plugin/*.h) $(if $(WASI_SDK_PATH),,$(BUILD)/wasi-sysroot) $(BUILD)/jsmn-include/jsmn.h
+	$(WASM_CC) $(WASM_CFLAGS) $(WASM_LDFLAGS) -o $@.tmp $(PLUGIN_SRCS)
+	wasm-opt -Oz --strip-debug --strip-producers $@.tmp -o $@ && rm -f $@.tmp
+
+.PHONY: plugin
+plugin: $(PLUGIN_WASM)
+ALL_TARGETS += $(PLUGIN_WASM)
+
+# Native objects of the host-independent core, for unit tests and fuzzing.
+PLUGIN_CORE_OBJS := $(patsubst plugin/%.c,$(OUT)/plugin/%.o,$(PLUGIN_CORE_SRCS))
+$(OUT)/plugin/%.o: plugin/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_NATIVE) -c -o $@ $<

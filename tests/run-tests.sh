@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs each test command given as an argument, adds up the `RESULT <passed>
+# <failed>` lines they print, and closes with `N passed, N failed`. A command
+# that crashes or exits non-zero without a RESULT line counts as one failure.
+set -u
+passed=0 failed=0
+for cmd in "$@"; do
+    out=$(mktemp)
+    bash -c "$cmd" >"$out" 2>&1
+    rc=$?
+    line=$(grep -E '^RESULT [0-9]+ [0-9]+$' "$out" | tail -n 1)
+    if [ -n "$line" ]; then
+        read -r _ p f <<<"$line"
+        passed=$((passed + p)) failed=$((failed + f))
+        [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && failed=$((failed + 1))
+    else
+        failed=$((failed + 1))
+    fi
+    if [ "$rc" -ne 0 ] || [ -z "$line" ] || [ "${f:-0}" -ne 0 ]; then
+        echo "---- $cmd (exit $rc)"
+        grep -v '^RESULT ' "$out" | tail -n 60
+    else
+        echo "ok   $cmd (${p} passed)"
+    fi
+    rm -f "$out"
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
