@@ -48,3 +48,11 @@ PLUGIN_CORE_OBJS := $(patsubst plugin/%.c,$(OUT)/plugin/%.o,$(PLUGIN_CORE_SRCS))
 $(OUT)/plugin/%.o: plugin/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_NATIVE) -c -o $@ $<
+
+# libFuzzer over configuration parsing and the request path (native build of
+# the same C). Its objects are built with the fuzzer's instrumentation.
+FUZZ_PLUGIN := $(BUILD)/fuzz/fuzz_plugin
+$(FUZZ_PLUGIN): tests/plugin/fuzz_plugin.c $(PLUGIN_CORE_SRCS) $(wildcard plugin/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -o $@ tests/plugin/fuzz_plugin.c $(PLUGIN_CORE_SRCS)
+FUZZ_TARGETS += $(FUZZ_PLUGIN)

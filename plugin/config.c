@@ -1,0 +1,928 @@
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "regex.h"
+#include "text.h"
+
+#define JSMN_STATIC
+#define JSMN_STRICT
+#include <jsmn.h>
+
+/* ---- arena: a configuration is freed as a whole ---- */
+
+struct hfi_config_chunk {
+    struct hfi_config_chunk *next;
+    size_t used, size;
+    max_align_t data[];
+};
+
+#define CHUNK_MIN_BYTES 2048u
+
+static void *arena_alloc(struct hfi_config *config, size_t n)
+{
+    n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+    struct hfi_config_chunk *c = config->chunks;
+    if (!c || c->size - c->used < n) {
+        size_t size = n > CHUNK_MIN_BYTES ? n : CHUNK_MIN_BYTES;
+        c = malloc(sizeof *c + size);
+        if (!c)
+            return NULL;
+        c->next = config->chunks;
+        c->used = 0;
+        c->size = size;
+        config->chunks = c;
+    }
+    void *p = (char *)c->data + c->used;
+    c->used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+/* ---- parse state and errors ---- */
+
+struct parser {
+    const char *json;
+    const jsmntok_t *tokens;
+    int token_count;
+    struct hfi_config *config;
+    char path[192];
+    size_t path_len;
+    struct text_buf err;
+    int failed;
+};
+
+static void path_push_key(struct parser *p, const char *key)
+{
+    struct text_buf t = {p->path, sizeof p->path, p->path_len};
+    if (p->path_len)
+        text_append(&t, ".", 1);
+    text_append_str(&t, key);
+    p->path_len = t.len;
+}
+
+static void path_push_index(struct parser *p, size_t index)
+{
+    struct text_buf t = {p->path, sizeof p->path, p->path_len};
+    text_append(&t, "[", 1);
+    text_append_u64(&t, index);
+    text_append(&t, "]", 1);
+    p->path_len = t.len;
+}
+
+static void path_restore(struct parser *p, size_t len)
+{
+    p->path_len = len;
+    p->path[len] = '\0';
+}
+
+/* Records the first error only: later ones are consequences of it. */
+static int fail(struct parser *p, const char *what)
+{
+    if (!p->failed) {
+        p->failed = 1;
+        text_append_str(&p->err, p->path_len ? p->path : "configuration");
+        text_append_str(&p->err, ": ");
+        text_append_str(&p->err, what);
+    }
+    return -1;
+}
+
+static int fail_with_detail(struct parser *p, const char *what, const char *detail)
+{
+    if (!p->failed) {
+        fail(p, what);
+        text_append_str(&p->err, detail);
+    }
+    return -1;
+}
+
+/* ---- token helpers ---- */
+
+static int token_len(const struct parser *p, int i)
+{
+    return p->tokens[i].end - p->tokens[i].start;
+}
+
+static const char *token_text(const struct parser *p, int i)
+{
+    return p->json + p->tokens[i].start;
+}
+
+/* Index of the token after the whole value starting at i. */
+static int skip_value(const struct parser *p, int i)
+{
+    int end = p->tokens[i].end;
+    int j = i + 1;
+    while (j < p->token_count && p->tokens[j].start < end)
+        j++;
+    return j;
+}
+
+static int key_is(const struct parser *p, int i, const char *key)
+{
+    size_t n = strlen(key);
+    return (size_t)token_len(p, i) == n && memcmp(token_text(p, i), key, n) == 0;
+}
+
+static int is_type(const struct parser *p, int i, jsmntype_t type)
+{
+    return p->tokens[i].type == type;
+}
+
+static int is_null(const struct parser *p, int i)
+{
+    return is_type(p, i, JSMN_PRIMITIVE) && token_len(p, i) == 4 && memcmp(token_text(p, i), "null", 4) == 0;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 0x20);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+static int parse_hex4(const char *s, unsigned *out)
+{
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        int h = hex_value(s[k]);
+        if (h < 0)
+            return -1;
+        v = v << 4 | (unsigned)h;
+    }
+    *out = v;
+    return 0;
+}
+
+static size_t put_utf8(char *out, unsigned cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | cp >> 6);
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | cp >> 12);
+        out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | cp >> 18);
+    out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+    out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Decodes the JSON string at token i into the arena (NUL-terminated). */
+static int get_string(struct parser *p, int i, const char **out, size_t *out_len)
+{
+    if (!is_type(p, i, JSMN_STRING))
+        return fail(p, "must be a string");
+    const char *s = token_text(p, i);
+    size_t n = (size_t)token_len(p, i);
+    char *d = arena_alloc(p->config, n + 1); /* decoding never grows the text */
+    if (!d)
+        return fail(p, "out of memory");
+    size_t o = 0;
+    for (size_t k = 0; k < n; k++) {
+        unsigned char c = (unsigned char)s[k];
+        if (c < 0x20)
+            return fail(p, "string holds a raw control character");
+        if (c != '\\') {
+            d[o++] = (char)c;
+            continue;
+        }
+        if (++k >= n)
+            return fail(p, "string ends inside an escape");
+        switch (s[k]) {
+        case '"': d[o++] = '"'; break;
+        case '\\': d[o++] = '\\'; break;
+        case '/': d[o++] = '/'; break;
+        case 'b': d[o++] = '\b'; break;
+        case 'f': d[o++] = '\f'; break;
+        case 'n': d[o++] = '\n'; break;
+        case 'r': d[o++] = '\r'; break;
+        case 't': d[o++] = '\t'; break;
+        case 'u': {
+            unsigned cp, low;
+            if (k + 4 >= n || parse_hex4(s + k + 1, &cp) < 0)
+                return fail(p, "string has a bad \\u escape");
+            k += 4;
+            if (cp >= 0xD800 && cp < 0xDC00) {
+                if (k + 6 >= n || s[k + 1] != '\\' || s[k + 2] != 'u' || parse_hex4(s + k + 3, &low) < 0 ||
+                    low < 0xDC00 || low > 0xDFFF)
+                    return fail(p, "string has an unpaired UTF-16 surrogate");
+                k += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+            } else if (cp >= 0xDC00 && cp < 0xE000) {
+                return fail(p, "string has an unpaired UTF-16 surrogate");
+            }
+            /* \u0000 would cut the C string short: a pattern or header that
+             * silently lost its tail would match more than written. */
+            if (cp == 0)
+                return fail(p, "string holds \\u0000");
+            o += put_utf8(d + o, cp);
+            break;
+        }
+        default:
+            return fail(p, "string has an unknown escape");
+        }
+    }
+    d[o] = '\0';
+    *out = d;
+    *out_len = o;
+    return 0;
+}
+
+/* A JSON number as digits and a power of ten: value = mantissa * 10^exp10. */
+struct decimal {
+    int negative;
+    uint64_t mantissa;
+    int exp10;
+};
+
+static int parse_decimal(const char *s, size_t n, struct decimal *d)
+{
+    size_t k = 0;
+    int digits = 0, significant = 0;
+    memset(d, 0, sizeof *d);
+    if (k < n && s[k] == '-') {
+        d->negative = 1;
+        k++;
+    }
+    if (k >= n || s[k] < '0' || s[k] > '9')
+        return -1;
+    if (s[k] == '0' && k + 1 < n && s[k + 1] >= '0' && s[k + 1] <= '9')
+        return -1; /* JSON forbids leading zeros */
+    for (int frac = 0; k < n; k++) {
+        char c = s[k];
+        if (c == '.' && !frac) {
+            frac = 1;
+            if (k + 1 >= n || s[k + 1] < '0' || s[k + 1] > '9')
+                return -1;
+            continue;
+        }
+        if (c < '0' || c > '9')
+            break;
+        digits++;
+        if (significant < 18) {
+            if (d->mantissa || c != '0')
+                significant++;
+            d->mantissa = d->mantissa * 10 + (uint64_t)(c - '0');
+            if (frac)
+                d->exp10--;
+        } else if (!frac) {
+            d->exp10++; /* digits past 18 only scale an integer part */
+        }
+    }
+    if (k < n && (s[k] == 'e' || s[k] == 'E')) {
+        int sign = 1, e = 0;
+        k++;
+        if (k < n && (s[k] == '+' || s[k] == '-'))
+            sign = s[k++] == '-' ? -1 : 1;
+        if (k >= n || s[k] < '0' || s[k] > '9')
+            return -1;
+        for (; k < n && s[k] >= '0' && s[k] <= '9'; k++)
+            if (e < 10000)
+                e = e * 10 + (s[k] - '0');
+        d->exp10 += sign * e;
+    }
+    return k == n && digits ? 0 : -1;
+}
+
+/* value * 10^scale, truncated, into *out when it is within [0, max]. */
+static int decimal_scaled(const struct decimal *d, int scale, uint64_t max, uint64_t *out, int *had_fraction)
+{
+    uint64_t v = d->mantissa;
+    int e = d->exp10 + scale;
+    *had_fraction = 0;
+    if (v == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (d->negative)
+        return -1;
+    for (; e > 0; e--) {
+        if (v > max / 10)
+            return -1;
+        v *= 10;
+    }
+    for (; e < 0 && v; e++) {
+        if (v % 10)
+            *had_fraction = 1;
+        v /= 10;
+    }
+    if (e < 0)
+        *had_fraction = 1;
+    if (v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int get_number_token(struct parser *p, int i, struct decimal *d)
+{
+    if (!is_type(p, i, JSMN_PRIMITIVE) || parse_decimal(token_text(p, i), (size_t)token_len(p, i), d) < 0)
+        return fail(p, "must be a number");
+    return 0;
+}
+
+/* A whole number within [min, max]; the message states the range. */
+static int get_integer(struct parser *p, int i, uint64_t min, uint64_t max, uint64_t *out)
+{
+    struct decimal d;
+    int fraction;
+    if (get_number_token(p, i, &d) < 0)
+        return -1;
+    if (d.negative && d.mantissa)
+        return fail(p, "must not be negative");
+    if (decimal_scaled(&d, 0, max, out, &fraction) < 0 || fraction || *out < min) {
+        struct text_buf t;
+        char range[64];
+        text_init(&t, range, sizeof range);
+        text_append_u64(&t, min);
+        text_append_str(&t, "..");
+        text_append_u64(&t, max);
+        return fail_with_detail(p, "must be a whole number in ", range);
+    }
+    return 0;
+}
+
+static int get_bool(struct parser *p, int i, bool *out)
+{
+    if (is_type(p, i, JSMN_PRIMITIVE) && key_is(p, i, "true"))
+        *out = true;
+    else if (is_type(p, i, JSMN_PRIMITIVE) && key_is(p, i, "false"))
+        *out = false;
+    else
+        return fail(p, "must be true or false");
+    return 0;
+}
+
+/* A percentage in [0, 100], fractional, into the sampling unit. */
+static int get_percentage(struct parser *p, int i, uint32_t *out)
+{
+    struct decimal d;
+    uint64_t v;
+    int fraction;
+    if (get_number_token(p, i, &d) < 0)
+        return -1;
+    if ((d.negative && d.mantissa) || decimal_scaled(&d, 7, HFI_SAMPLE_ALWAYS, &v, &fraction) < 0)
+        return fail(p, "must be a number in 0..100");
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* Legacy duration text: "500ms", "1.5s", "2m", "1h" -> milliseconds. */
+static int get_duration_text(struct parser *p, int i, uint64_t max_ms, uint64_t *out_ms)
+{
+    const char *s;
+    size_t n;
+    static const struct {
+        const char *suffix;
+        int scale; /* power of ten to milliseconds */
+        uint64_t factor;
+    } units[] = {{"ms", 0, 1}, {"s", 3, 1}, {"m", 3, 60}, {"h", 3, 3600}};
+    if (get_string(p, i, &s, &n) < 0)
+        return -1;
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        size_t sl = strlen(units[u].suffix);
+        struct decimal d;
+        uint64_t v;
+        int fraction;
+        if (n <= sl || memcmp(s + n - sl, units[u].suffix, sl) != 0)
+            continue;
+        if (parse_decimal(s, n - sl, &d) < 0)
+            break;
+        if (d.negative && d.mantissa)
+            return fail(p, "must not be negative");
+        if (decimal_scaled(&d, units[u].scale, max_ms, &v, &fraction) < 0 || v > max_ms / units[u].factor)
+            return fail(p, "is too long");
+        *out_ms = v * units[u].factor;
+        return 0;
+    }
+    return fail(p, "must be a duration such as \"500ms\" or \"1.5s\"");
+}
+
+/* ---- objects ---- */
+
+typedef int (*field_fn)(struct parser *p, int key, int value, void *target);
+
+/* Calls fn for each key of the object at i; unknown keys are the field
+ * function's to ignore, so newer configurations load in older plugins. */
+static int for_each_field(struct parser *p, int i, field_fn fn, void *target)
+{
+    if (!is_type(p, i, JSMN_OBJECT))
+        return fail(p, "must be an object");
+    int count = p->tokens[i].size;
+    int j = i + 1;
+    for (int k = 0; k < count; k++) {
+        size_t saved = p->path_len;
+        char key[64];
+        size_t kl = (size_t)token_len(p, j);
+        if (kl >= sizeof key)
+            kl = sizeof key - 1;
+        memcpy(key, token_text(p, j), kl);
+        key[kl] = '\0';
+        path_push_key(p, key);
+        if (fn(p, j, j + 1, target) < 0)
+            return -1;
+        path_restore(p, saved);
+        j = skip_value(p, j + 1);
+    }
+    return 0;
+}
+
+static int string_match_field(struct parser *p, int key, int value, void *target)
+{
+    struct hfi_string_match *m = target;
+    enum hfi_match_kind kind;
+    if (key_is(p, key, "exact"))
+        kind = HFI_MATCH_EXACT;
+    else if (key_is(p, key, "prefix"))
+        kind = HFI_MATCH_PREFIX;
+    else if (key_is(p, key, "regex"))
+        kind = HFI_MATCH_REGEX;
+    else
+        return 0;
+    if (m->kind != HFI_MATCH_ANY)
+        return fail(p, "conflicts with another matcher: give one of exact, prefix, regex");
+    if (get_string(p, value, &m->value, &m->value_len) < 0)
+        return -1;
+    m->kind = kind;
+    if (kind == HFI_MATCH_REGEX) {
+        char why[160];
+        struct hfi_config *c = p->config;
+        if (c->regex_count == c->regex_capacity) {
+            size_t cap = c->regex_capacity ? c->regex_capacity * 2 : 8;
+            struct hfi_regex **grown = realloc(c->regexes, cap * sizeof *grown);
+            if (!grown)
+                return fail(p, "out of memory");
+            c->regexes = grown;
+            c->regex_capacity = cap;
+        }
+        if (hfi_regex_compile(m->value, m->value_len, &m->regex, why, sizeof why) < 0)
+            return fail_with_detail(p, "", why);
+        c->regexes[c->regex_count++] = m->regex;
+    }
+    return 0;
+}
+
+/* {"exact": "GET"} etc.; an object with no matcher matches anything. */
+static int parse_string_match(struct parser *p, int i, struct hfi_string_match *m)
+{
+    return for_each_field(p, i, string_match_field, m);
+}
+
+static int header_match_field(struct parser *p, int key, int value, void *target)
+{
+    struct hfi_header_match *h = target;
+    if (key_is(p, key, "name")) {
+        const char *name;
+        size_t n;
+        if (get_string(p, value, &name, &n) < 0)
+            return -1;
+        if (!n)
+            return fail(p, "must not be empty");
+        /* the arena copy is ours to lower-case: header maps hold lower-case names */
+        for (char *c = (char *)name; *c; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char)(*c + ('a' - 'A'));
+        h->name = name;
+        h->name_len = n;
+        return 0;
+    }
+    return string_match_field(p, key, value, &h->match);
+}
+
+struct rule_parse {
+    struct hfi_rule *rule;
+    int saw_delay_value;
+};
+
+static int delay_field(struct parser *p, int key, int value, void *target)
+{
+    struct rule_parse *rp = target;
+    uint64_t ms;
+    if (key_is(p, key, "fixed_delay_ms")) {
+        if (get_integer(p, value, 0, 86400000, &ms) < 0)
+            return -1;
+    } else if (key_is(p, key, "fixed_delay")) {
+        if (get_duration_text(p, value, 86400000, &ms) < 0)
+            return -1;
+    } else {
+        return 0;
+    }
+    rp->rule->delay_ms = (uint32_t)ms;
+    rp->saw_delay_value = 1;
+    return 0;
+}
+
+static int abort_field(struct parser *p, int key, int value, void *target)
+{
+    struct hfi_rule *r = target;
+    uint64_t status;
+    if (key_is(p, key, "httpStatus") || key_is(p, key, "http_status")) {
+        if (get_integer(p, value, 200, 599, &status) < 0)
+            return -1;
+        r->abort_status = (uint32_t)status;
+    } else if (key_is(p, key, "body")) {
+        return get_string(p, value, &r->abort_body, &r->abort_body_len);
+    }
+    return 0;
+}
+
+static int fault_field(struct parser *p, int key, int value, void *target)
+{
+    struct rule_parse *rp = target;
+    struct hfi_rule *r = rp->rule;
+    if (key_is(p, key, "percentage"))
+        return get_percentage(p, value, &r->sample_threshold);
+    if (key_is(p, key, "start_delay_ms"))
+        return get_integer(p, value, 0, UINT64_C(1) << 40, &r->start_delay_ms);
+    if (key_is(p, key, "duration_seconds"))
+        return get_integer(p, value, 0, UINT64_C(1) << 32, &r->duration_seconds);
+    if (key_is(p, key, "delay")) {
+        if (is_null(p, value))
+            return 0;
+        rp->saw_delay_value = 0;
+        if (for_each_field(p, value, delay_field, rp) < 0)
+            return -1;
+        if (!rp->saw_delay_value)
+            return fail(p, "needs fixed_delay_ms or fixed_delay");
+        r->has_delay = true;
+        return 0;
+    }
+    if (key_is(p, key, "abort")) {
+        if (is_null(p, value))
+            return 0;
+        if (for_each_field(p, value, abort_field, r) < 0)
+            return -1;
+        if (!r->abort_status)
+            return fail(p, "needs httpStatus");
+        r->has_abort = true;
+    }
+    return 0;
+}
+
+static int match_field(struct parser *p, int key, int value, void *target)
+{
+    struct hfi_rule *r = target;
+    if (key_is(p, key, "method"))
+        return parse_string_match(p, value, &r->method);
+    if (key_is(p, key, "path"))
+        return parse_string_match(p, value, &r->path);
+    if (key_is(p, key, "headers")) {
+        if (!is_type(p, value, JSMN_ARRAY))
+            return fail(p, "must be an array");
+        size_t n = (size_t)p->tokens[value].size;
+        r->headers = arena_alloc(p->config, n * sizeof *r->headers + 1);
+        if (!r->headers)
+            return fail(p, "out of memory");
+        int j = value + 1;
+        for (size_t k = 0; k < n; k++, j = skip_value(p, j)) {
+            size_t saved = p->path_len;
+            path_push_index(p, k);
+            if (for_each_field(p, j, header_match_field, &r->headers[k]) < 0)
+                return -1;
+            if (!r->headers[k].name)
+                return fail(p, "needs a name");
+            path_restore(p, saved);
+        }
+        r->header_count = n;
+    }
+    return 0;
+}
+
+static int rule_field(struct parser *p, int key, int value, void *target)
+{
+    struct rule_parse *rp = target;
+    if (key_is(p, key, "match"))
+        return for_each_field(p, value, match_field, rp->rule);
+    if (key_is(p, key, "fault"))
+        return for_each_field(p, value, fault_field, rp);
+    return 0;
+}
+
+struct policy_parse {
+    const char *name;
+    const char *service;
+    const char *ns;
+    int rules_token; /* -1 when absent */
+};
+
+static int selector_field(struct parser *p, int key, int value, void *target)
+{
+    struct policy_parse *pp = target;
+    size_t n;
+    const char **slot = key_is(p, key, "service") ? &pp->service : key_is(p, key, "namespace") ? &pp->ns : NULL;
+    if (!slot)
+        return 0;
+    if (get_string(p, value, slot, &n) < 0)
+        return -1;
+    if (!n)
+        *slot = NULL; /* empty selects everything, like an absent field */
+    return 0;
+}
+
+static int spec_field(struct parser *p, int key, int value, void *target)
+{
+    struct policy_parse *pp = target;
+    if (key_is(p, key, "selector"))
+        return for_each_field(p, value, selector_field, pp);
+    if (key_is(p, key, "rules")) {
+        if (!is_type(p, value, JSMN_ARRAY))
+            return fail(p, "must be an array");
+        pp->rules_token = value;
+    }
+    return 0;
+}
+
+static int metadata_field(struct parser *p, int key, int value, void *target)
+{
+    struct policy_parse *pp = target;
+    size_t n;
+    if (key_is(p, key, "name"))
+        return get_string(p, value, &pp->name, &n);
+    return 0;
+}
+
+static int policy_field(struct parser *p, int key, int value, void *target)
+{
+    if (key_is(p, key, "metadata"))
+        return for_each_field(p, value, metadata_field, target);
+    if (key_is(p, key, "spec"))
+        return for_each_field(p, value, spec_field, target);
+    return 0;
+}
+
+static int header_faults_field(struct parser *p, int key, int value, void *target)
+{
+    struct hfi_header_faults *h = target;
+    uint64_t v;
+    if (key_is(p, key, "enabled"))
+        return get_bool(p, value, &h->enabled);
+    if (key_is(p, key, "token"))
+        return get_string(p, value, &h->token, &h->token_len);
+    if (key_is(p, key, "max_delay_ms")) {
+        if (get_integer(p, value, 0, 86400000, &v) < 0)
+            return -1;
+        h->max_delay_ms = (uint32_t)v;
+    }
+    return 0;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *b = data;
+    for (size_t k = 0; k < n; k++)
+        h = (h ^ b[k]) * UINT64_C(0x100000001b3);
+    return h;
+}
+
+static uint64_t hash_text(uint64_t h, const char *s, size_t n)
+{
+    h = fnv1a(h, &n, sizeof n);
+    return s ? fnv1a(h, s, n) : h;
+}
+
+static uint64_t hash_match(uint64_t h, const struct hfi_string_match *m)
+{
+    h = fnv1a(h, &m->kind, sizeof m->kind);
+    return hash_text(h, m->value, m->value_len);
+}
+
+/* Identity of a rule: its policy, selector, match and fault, not where the
+ * JSON put whitespace or in which order it wrote the keys. */
+static uint64_t rule_identity(const struct hfi_rule *r)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    h = hash_text(h, r->policy_name, r->policy_name ? strlen(r->policy_name) : 0);
+    h = hash_text(h, r->selector_service, r->selector_service ? strlen(r->selector_service) : 0);
+    h = hash_text(h, r->selector_namespace, r->selector_namespace ? strlen(r->selector_namespace) : 0);
+    h = hash_match(h, &r->method);
+    h = hash_match(h, &r->path);
+    for (size_t k = 0; k < r->header_count; k++) {
+        h = hash_text(h, r->headers[k].name, r->headers[k].name_len);
+        h = hash_match(h, &r->headers[k].match);
+    }
+    uint64_t numbers[] = {r->sample_threshold, r->has_delay, r->delay_ms, r->has_abort, r->abort_status,
+                          r->start_delay_ms, r->duration_seconds};
+    h = fnv1a(h, numbers, sizeof numbers);
+    return hash_text(h, r->abort_body, r->abort_body_len);
+}
+
+static int parse_policy(struct parser *p, int i, size_t *rule_at)
+{
+    struct policy_parse pp = {.rules_token = -1};
+    if (for_each_field(p, i, policy_field, &pp) < 0)
+        return -1;
+    if (pp.rules_token < 0)
+        return 0;
+    size_t saved = p->path_len;
+    path_push_key(p, "spec.rules");
+    int j = pp.rules_token + 1;
+    for (int k = 0; k < p->tokens[pp.rules_token].size; k++, j = skip_value(p, j)) {
+        size_t at = p->path_len;
+        struct hfi_rule *r = &p->config->rules[(*rule_at)++];
+        struct rule_parse rp = {.rule = r};
+        r->policy_name = pp.name ? pp.name : "";
+        r->selector_service = pp.service;
+        r->selector_namespace = pp.ns;
+        r->sample_threshold = HFI_SAMPLE_ALWAYS;
+        path_push_index(p, (size_t)k);
+        if (for_each_field(p, j, rule_field, &rp) < 0)
+            return -1;
+        if (!r->has_delay && !r->has_abort)
+            return fail(p, "fault needs a delay or an abort");
+        r->identity = rule_identity(r);
+        path_restore(p, at);
+    }
+    path_restore(p, saved);
+    return 0;
+}
+
+/* Upper bound on rules, to size the rule array before parsing them. */
+static size_t count_rule_slots(const struct parser *p)
+{
+    size_t n = 0;
+    for (int k = 0; k + 1 < p->token_count; k++)
+        if (is_type(p, k, JSMN_STRING) && key_is(p, k, "rules") && is_type(p, k + 1, JSMN_ARRAY))
+            n += (size_t)p->tokens[k + 1].size;
+    return n;
+}
+
+static int top_field(struct parser *p, int key, int value, void *target)
+{
+    (void)target;
+    uint64_t v;
+    if (key_is(p, key, "header_faults"))
+        return for_each_field(p, value, header_faults_field, &p->config->header_faults);
+    if (key_is(p, key, "max_active_delays")) {
+        if (get_integer(p, value, 0, 1000000, &v) < 0)
+            return -1;
+        p->config->max_active_delays = (uint32_t)v;
+        return 0;
+    }
+    if (key_is(p, key, "policies")) {
+        size_t rule_at = 0;
+        if (!is_type(p, value, JSMN_ARRAY))
+            return fail(p, "must be an array");
+        int j = value + 1;
+        for (int k = 0; k < p->tokens[value].size; k++, j = skip_value(p, j)) {
+            size_t saved = p->path_len;
+            path_push_index(p, (size_t)k);
+            if (parse_policy(p, j, &rule_at) < 0)
+                return -1;
+            path_restore(p, saved);
+        }
+        p->config->rule_count = rule_at;
+    }
+    return 0;
+}
+
+#define MAX_NESTING 32
+
+/* jsmn tolerates some malformed text (a key without a value, say) and then
+ * reports child counts that do not match the tokens. Every walk below trusts
+ * those counts, so they are checked once here, with the nesting depth. */
+static int check_structure(struct parser *p)
+{
+    struct {
+        int remaining;
+        int object;
+        int end;
+    } stack[MAX_NESTING];
+    int depth = 0;
+    for (int k = 0; k < p->token_count; k++) {
+        const jsmntok_t *t = &p->tokens[k];
+        while (depth && stack[depth - 1].remaining == 0)
+            depth--;
+        if (k > 0) {
+            if (!depth || t->end > stack[depth - 1].end)
+                return fail(p, "is not JSON");
+            int key_position = stack[depth - 1].object && stack[depth - 1].remaining % 2 == 0;
+            if (key_position && t->type != JSMN_STRING)
+                return fail(p, "is not JSON: an object key is not a string");
+            stack[depth - 1].remaining--;
+        }
+        if (t->type == JSMN_OBJECT || t->type == JSMN_ARRAY) {
+            if (depth == MAX_NESTING)
+                return fail(p, "nests too deeply");
+            stack[depth].object = t->type == JSMN_OBJECT;
+            stack[depth].remaining = t->size * (t->type == JSMN_OBJECT ? 2 : 1);
+            stack[depth].end = t->end;
+            depth++;
+        }
+    }
+    while (depth && stack[depth - 1].remaining == 0)
+        depth--;
+    return depth ? fail(p, "is not JSON") : 0;
+}
+
+static int is_blank(const char *s, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (s[k] != ' ' && s[k] != '\t' && s[k] != '\n' && s[k] != '\r')
+            return 0;
+    return 1;
+}
+
+static void parse_document(struct parser *p, size_t len)
+{
+    if (check_structure(p) < 0)
+        return;
+    if (skip_value(p, 0) != p->token_count || !is_blank(p->json + p->tokens[0].end, len - (size_t)p->tokens[0].end)) {
+        fail(p, "is not JSON: text follows the top-level object");
+        return;
+    }
+    if (!is_type(p, 0, JSMN_OBJECT)) {
+        fail(p, "must be a JSON object");
+        return;
+    }
+    size_t slots = count_rule_slots(p);
+    p->config->rules = arena_alloc(p->config, slots * sizeof *p->config->rules + 1);
+    if (!p->config->rules)
+        fail(p, "out of memory");
+    else
+        for_each_field(p, 0, top_field, NULL);
+}
+
+struct hfi_config *hfi_config_parse(const char *json, size_t len, char *err, size_t err_size)
+{
+    struct parser p = {.json = json};
+    text_init(&p.err, err, err_size);
+    struct hfi_config *config = calloc(1, sizeof *config);
+    if (!config) {
+        text_append_str(&p.err, "configuration: out of memory");
+        return NULL;
+    }
+    config->header_faults.max_delay_ms = HFI_DEFAULT_MAX_DELAY_MS;
+    config->header_faults.token = "";
+    config->max_active_delays = HFI_DEFAULT_MAX_ACTIVE_DELAYS;
+    if (is_blank(json, len))
+        return config;
+
+    jsmn_parser jp;
+    jsmn_init(&jp);
+    int count = jsmn_parse(&jp, json, len, NULL, 0);
+    jsmntok_t *tokens = count > 0 ? malloc((size_t)count * sizeof *tokens) : NULL;
+    if (count > 0 && tokens) {
+        jsmn_init(&jp);
+        count = jsmn_parse(&jp, json, len, tokens, (unsigned)count);
+    }
+    p.tokens = tokens;
+    p.token_count = count;
+    p.config = config;
+    if (count <= 0 || !tokens)
+        fail(&p, count == 0 || count == JSMN_ERROR_PART ? "is not JSON: it ends too early"
+                 : count < 0                           ? "is not JSON"
+                                                       : "out of memory");
+    else
+        parse_document(&p, len);
+    free(tokens);
+    if (p.failed) {
+        hfi_config_free(config);
+        return NULL;
+    }
+    return config;
+}
+
+void hfi_config_free(struct hfi_config *config)
+{
+    if (!config)
+        return;
+    for (size_t k = 0; k < config->regex_count; k++)
+        hfi_regex_free(config->regexes[k]);
+    free(config->regexes);
+    while (config->chunks) {
+        struct hfi_config_chunk *next = config->chunks->next;
+        free(config->chunks);
+        config->chunks = next;
+    }
+    free(config);
+}
+
+void hfi_config_inherit_first_seen(struct hfi_config *config, const struct hfi_config *previous, uint64_t now_ns)
+{
+    for (size_t k = 0; k < config->rule_count; k++) {
+        struct hfi_rule *r = &config->rules[k];
+        r->first_seen_ns = now_ns;
+        for (size_t j = 0; previous && j < previous->rule_count; j++) {
+            if (previous->rules[j].identity == r->identity) {
+                r->first_seen_ns = previous->rules[j].first_seen_ns;
+                break;
+            }
+        }
+    }
+}
