@@ -1,0 +1,32 @@
+# Tests and fuzz targets of tui/kube.
+
+# tests/*.mk is read before tui/*/*.mk, so name the library by its path here.
+KUBE_TEST_LIB := $(OUT)/tui/libhfikube.a
+KUBE_TEST_NAMES := $(patsubst tests/kube/%.c,%,$(sort $(wildcard tests/kube/test_*.c)))
+KUBE_TEST_BINS := $(addprefix $(OUT)/tests/kube/,$(KUBE_TEST_NAMES))
+
+$(OUT)/tests/kube/test_%: tests/kube/test_%.c $(wildcard tests/kube/*.h) $(KUBE_TEST_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_NATIVE) -Itui/kube -Itests -o $@ $< $(KUBE_TEST_LIB) $(LDFLAGS_NATIVE) $(HFIKUBE_LDLIBS) -lpthread
+
+.PHONY: kube-test
+kube-test: $(KUBE_TEST_BINS)
+	@tests/run-tests.sh $(KUBE_TEST_BINS)
+
+TEST_BINS += $(KUBE_TEST_BINS)
+TEST_CMDS += $(KUBE_TEST_BINS)
+
+# libFuzzer targets: the pure parsers, compiled again with FUZZ_FLAGS.
+KUBE_FUZZ_SRCS := tui/kube/kubeconfig.c tui/kube/kube_yaml.c tui/kube/kube_util.c \
+  tui/kube/kube_error.c tui/kube/kube_watch.c
+KUBE_FUZZ_OBJS := $(patsubst tui/kube/%.c,$(BUILD)/fuzz/kube/%.o,$(KUBE_FUZZ_SRCS))
+
+$(BUILD)/fuzz/kube/%.o: tui/kube/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(FUZZ_FLAGS) -c -o $@ $<
+
+$(BUILD)/fuzz/fuzz_kubeconfig $(BUILD)/fuzz/fuzz_watch: $(BUILD)/fuzz/%: tests/kube/%.c $(KUBE_FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(FUZZ_FLAGS) -Itui/kube -o $@ $^ -lyaml -lcjson -lcurl
+
+FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_kubeconfig $(BUILD)/fuzz/fuzz_watch

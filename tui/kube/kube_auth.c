@@ -1,0 +1,760 @@
+#include "kube_auth.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kube_util.h"
+
+extern char **environ;
+
+#define EXEC_API_V1 "client.authentication.k8s.io/v1"
+#define EXEC_API_V1BETA1 "client.authentication.k8s.io/v1beta1"
+enum { EXEC_OUTPUT_MAX = 1 << 20, EXEC_STDERR_KEEP = 4096, EXEC_DEFAULT_TIMEOUT_S = 60 };
+
+static void drop_exec_cache(struct kube_connection *c)
+{
+    kube_free_secret(c->exec_token);
+    if (c->exec_key)
+        explicit_bzero(c->exec_key, c->exec_key_len);
+    free(c->exec_cert);
+    free(c->exec_key);
+    c->exec_token = NULL;
+    c->exec_cert = c->exec_key = NULL;
+    c->exec_cert_len = c->exec_key_len = 0;
+    c->exec_cached = false;
+    c->exec_expiry = 0;
+}
+
+static struct kube_exec_config *copy_exec(const struct kube_exec_config *e)
+{
+    struct kube_exec_config *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->api_version = kube_strdup(e->api_version);
+    d->command = kube_strdup(e->command);
+    d->install_hint = kube_strdup(e->install_hint);
+    d->provide_cluster_info = e->provide_cluster_info;
+    d->interactive_mode = e->interactive_mode;
+    d->args = calloc(e->n_args + 1, sizeof *d->args);
+    d->env = calloc(e->n_env + 1, sizeof *d->env);
+    if (!d->args || !d->env)
+        return d; /* caller sees the missing copies as out of memory */
+    for (size_t i = 0; i < e->n_args; i++)
+        d->args[d->n_args++] = kube_strdup(e->args[i]);
+    for (size_t i = 0; i < e->n_env; i++) {
+        d->env[d->n_env].name = kube_strdup(e->env[i].name);
+        d->env[d->n_env++].value = kube_strdup(e->env[i].value ? e->env[i].value : "");
+    }
+    return d;
+}
+
+static void free_exec_copy(struct kube_exec_config *e)
+{
+    if (!e)
+        return;
+    free(e->api_version);
+    free(e->command);
+    free(e->install_hint);
+    for (size_t i = 0; i < e->n_args; i++)
+        free(e->args[i]);
+    free(e->args);
+    for (size_t i = 0; i < e->n_env; i++) {
+        free(e->env[i].name);
+        kube_free_secret(e->env[i].value);
+    }
+    free(e->env);
+    free(e);
+}
+
+void kube_connection_free(struct kube_connection *c)
+{
+    drop_exec_cache(c);
+    free(c->context);
+    free(c->source);
+    free(c->namespace);
+    free(c->server);
+    free(c->cluster_name);
+    free(c->user_name);
+    free(c->ca_file);
+    free(c->ca_data);
+    free(c->warning);
+    free(c->tls_server_name);
+    free(c->proxy_url);
+    free(c->cert_file);
+    free(c->key_file);
+    free(c->cert_data);
+    if (c->key_data)
+        explicit_bzero(c->key_data, c->key_len);
+    free(c->key_data);
+    kube_free_secret(c->token);
+    free(c->token_file);
+    free(c->username);
+    kube_free_secret(c->password);
+    kube_free_secret(c->token_file_value);
+    free_exec_copy(c->exec);
+    memset(c, 0, sizeof *c);
+}
+
+static int decode_field(const char *b64, const char *what, const char *owner, const char *source,
+                        unsigned char **out, size_t *out_len, struct kube_error *err)
+{
+    if (!b64)
+        return 0;
+    *out = kube_base64_decode(b64, strlen(b64), out_len);
+    if (!*out)
+        return kube_error_set(err, KUBE_BAD_BASE64, "%s: %s of \"%s\" is not valid base64",
+                              source ? source : "kubeconfig", what, owner);
+    return 0;
+}
+
+static bool has_credentials(const struct kube_user *u)
+{
+    return u->token || u->token_file || u->username || u->password || u->exec ||
+           u->client_certificate || u->client_certificate_data || u->client_key ||
+           u->client_key_data;
+}
+
+int kube_connection_from_config(const struct kube_config *cfg, const char *context_name,
+                                const char *namespace_flag, struct kube_connection *out,
+                                struct kube_error *err)
+{
+    memset(out, 0, sizeof *out);
+    char files[1024];
+    kube_config_sources_text(cfg, files, sizeof files);
+    if (!context_name || !*context_name)
+        context_name = cfg->current_context;
+    if (!context_name || !*context_name)
+        return kube_error_set(err, KUBE_NO_CURRENT_CONTEXT,
+                              "no current context is set in %s; use --context", files);
+    const struct kube_context *ctx = kube_config_context(cfg, context_name);
+    if (!ctx)
+        return kube_error_set(err, KUBE_CONTEXT_NOT_FOUND, "context \"%s\" not found in %s",
+                              context_name, files);
+    const char *src = ctx->source ? ctx->source : files;
+    const struct kube_cluster *cl = kube_config_cluster(cfg, ctx->cluster);
+    if (!cl)
+        return kube_error_set(err, KUBE_CLUSTER_NOT_FOUND,
+                              "cluster \"%s\" of context \"%s\" not found in %s",
+                              ctx->cluster ? ctx->cluster : "", context_name, files);
+    const struct kube_user *user = NULL;
+    if (ctx->user && *ctx->user) {
+        user = kube_config_user(cfg, ctx->user);
+        if (!user)
+            return kube_error_set(err, KUBE_USER_NOT_FOUND,
+                                  "user \"%s\" of context \"%s\" not found in %s", ctx->user,
+                                  context_name, files);
+        if (user->auth_provider)
+            return kube_error_set(err, KUBE_AUTH_PROVIDER,
+                                  "user \"%s\" in %s uses auth-provider \"%s\", removed from "
+                                  "kubectl; switch to its exec credential plugin",
+                                  user->name, user->source ? user->source : files,
+                                  user->auth_provider);
+        if (!has_credentials(user))
+            return kube_error_set(err, KUBE_NO_CREDENTIALS, "user \"%s\" has no credentials in %s",
+                                  user->name, user->source ? user->source : files);
+        if ((user->token || user->token_file) && (user->username || user->password))
+            return kube_error_set(err, KUBE_CONFIG_SHAPE,
+                                  "user \"%s\" in %s: more than one authentication method "
+                                  "(token and basic auth); only one is allowed",
+                                  user->name, user->source ? user->source : files);
+    }
+    if (!cl->server || !*cl->server)
+        return kube_error_set(err, KUBE_NO_SERVER, "cluster \"%s\" has no server in %s", cl->name,
+                              cl->source ? cl->source : files);
+
+    size_t server_len = strlen(cl->server);
+    while (server_len > 1 && cl->server[server_len - 1] == '/')
+        server_len--;
+    out->context = kube_strdup(context_name);
+    out->source = kube_strdup(src);
+    out->namespace = kube_strdup(namespace_flag && *namespace_flag ? namespace_flag
+                                 : ctx->namespace && *ctx->namespace ? ctx->namespace
+                                                                     : "default");
+    out->server = kube_strndup(cl->server, server_len);
+    out->cluster_name = kube_strdup(cl->name);
+    out->user_name = kube_strdup(ctx->user ? ctx->user : "");
+    out->ca_file = kube_strdup(cl->certificate_authority);
+    out->insecure_skip_tls_verify = cl->insecure_skip_tls_verify;
+    out->tls_server_name = kube_strdup(cl->tls_server_name);
+    out->proxy_url = kube_strdup(cl->proxy_url);
+    out->stdin_is_terminal = isatty(STDIN_FILENO);
+    out->exec_timeout_seconds = EXEC_DEFAULT_TIMEOUT_S;
+    if (!out->context || !out->source || !out->namespace || !out->server || !out->cluster_name ||
+        !out->user_name)
+        goto oom;
+    if (decode_field(cl->certificate_authority_data, "certificate-authority-data", cl->name,
+                     cl->source, &out->ca_data, &out->ca_len, err) < 0)
+        goto fail;
+    if (out->insecure_skip_tls_verify) {
+        /* kubectl refuses a CA together with insecure; we follow it. */
+        if (out->ca_file || out->ca_data) {
+            kube_error_set(err, KUBE_CONFIG_SHAPE,
+                           "cluster \"%s\" in %s: specifying a root certificate file with the "
+                           "insecure flag is not allowed",
+                           cl->name, cl->source ? cl->source : files);
+            goto fail;
+        }
+        if (asprintf(&out->warning,
+                     "insecure-skip-tls-verify is set for cluster \"%s\": the API server's "
+                     "certificate is not checked",
+                     cl->name) < 0) {
+            out->warning = NULL;
+            goto oom;
+        }
+    }
+    if (user) {
+        out->cert_file = kube_strdup(user->client_certificate);
+        out->key_file = kube_strdup(user->client_key);
+        out->token = kube_strdup(user->token);
+        out->token_file = kube_strdup(user->token_file);
+        out->username = kube_strdup(user->username);
+        out->password = kube_strdup(user->password);
+        if (decode_field(user->client_certificate_data, "client-certificate-data", user->name,
+                         user->source, &out->cert_data, &out->cert_len, err) < 0 ||
+            decode_field(user->client_key_data, "client-key-data", user->name, user->source,
+                         &out->key_data, &out->key_len, err) < 0)
+            goto fail;
+        if (user->exec) {
+            if (!user->exec->command || !*user->exec->command) {
+                kube_error_set(err, KUBE_CONFIG_SHAPE, "user \"%s\" in %s: exec has no command",
+                               user->name, user->source ? user->source : files);
+                goto fail;
+            }
+            if (!(out->exec = copy_exec(user->exec)) || !out->exec->args || !out->exec->env)
+                goto oom;
+        }
+    }
+    return 0;
+oom:
+    kube_error_set(err, KUBE_NO_MEMORY, "out of memory");
+fail:
+    kube_connection_free(out);
+    return -1;
+}
+
+static char *read_trimmed(const char *path)
+{
+    char *data;
+    size_t len;
+    if (kube_read_file(path, &data, &len) < 0)
+        return NULL;
+    size_t start = 0;
+    while (start < len && strchr(" \t\r\n", data[start]))
+        start++;
+    while (len > start && strchr(" \t\r\n", data[len - 1]))
+        len--;
+    memmove(data, data + start, len - start);
+    data[len - start] = '\0';
+    return data;
+}
+
+int kube_connection_in_cluster(const struct kube_load_options *opts, struct kube_connection *out,
+                               struct kube_error *err)
+{
+    memset(out, 0, sizeof *out);
+    const char *root = opts->in_cluster_root ? opts->in_cluster_root : KUBE_IN_CLUSTER_ROOT;
+    if (!opts->service_host || !*opts->service_host || !opts->service_port ||
+        !*opts->service_port)
+        return kube_error_set(err, KUBE_NO_CONFIG,
+                              "unable to load in-cluster configuration: KUBERNETES_SERVICE_HOST "
+                              "and KUBERNETES_SERVICE_PORT must be defined");
+    char token_path[4096], ca_path[4096], ns_path[4096];
+    snprintf(token_path, sizeof token_path, "%s/token", root);
+    snprintf(ca_path, sizeof ca_path, "%s/ca.crt", root);
+    snprintf(ns_path, sizeof ns_path, "%s/namespace", root);
+    if (access(token_path, R_OK) != 0)
+        return kube_error_set(err, KUBE_TOKEN_FILE,
+                              "in-cluster: cannot read service account token %s: %s", token_path,
+                              strerror(errno));
+    bool ipv6 = strchr(opts->service_host, ':') != NULL;
+    char *ns_file = read_trimmed(ns_path);
+    const char *ns = opts->namespace_flag && *opts->namespace_flag ? opts->namespace_flag
+                     : ns_file && *ns_file                         ? ns_file
+                                                                   : "default";
+    int n = asprintf(&out->server, "https://%s%s%s:%s", ipv6 ? "[" : "", opts->service_host,
+                     ipv6 ? "]" : "", opts->service_port);
+    if (n < 0)
+        out->server = NULL;
+    out->context = strdup("");
+    out->source = strdup("in-cluster");
+    out->namespace = strdup(ns);
+    out->cluster_name = strdup("in-cluster");
+    out->user_name = strdup("service-account");
+    out->token_file = strdup(token_path);
+    out->ca_file = access(ca_path, R_OK) == 0 ? strdup(ca_path) : NULL;
+    out->exec_timeout_seconds = EXEC_DEFAULT_TIMEOUT_S;
+    free(ns_file);
+    if (!out->server || !out->context || !out->source || !out->namespace || !out->cluster_name ||
+        !out->user_name || !out->token_file) {
+        kube_connection_free(out);
+        return kube_error_set(err, KUBE_NO_MEMORY, "out of memory");
+    }
+    return 0;
+}
+
+int kube_connection_load(const struct kube_load_options *opts, struct kube_connection *out,
+                         struct kube_error *err)
+{
+    struct kube_config cfg;
+    if (kube_config_load(opts, &cfg, err) < 0)
+        return -1;
+    bool empty = !cfg.n_clusters && !cfg.n_contexts && !cfg.n_users &&
+                 !(cfg.current_context && *cfg.current_context);
+    int rc;
+    if (empty && !(opts->kubeconfig_flag && *opts->kubeconfig_flag) && opts->service_host &&
+        *opts->service_host) {
+        rc = kube_connection_in_cluster(opts, out, err);
+    } else if (empty && !(opts->kubeconfig_flag && *opts->kubeconfig_flag)) {
+        rc = kube_error_set(err, KUBE_NO_CONFIG,
+                            "no configuration has been provided: use --kubeconfig, set "
+                            "KUBECONFIG, create ~/.kube/config, or run inside a pod");
+    } else {
+        rc = kube_connection_from_config(&cfg, opts->context_flag, opts->namespace_flag, out, err);
+    }
+    kube_config_free(&cfg);
+    return rc;
+}
+
+/* --- token file ---------------------------------------------------------- */
+
+static int refresh_token_file(struct kube_connection *c, struct kube_error *err)
+{
+    struct stat st;
+    if (stat(c->token_file, &st) == 0 && c->token_file_value &&
+        st.st_mtim.tv_sec == c->token_file_mtime && st.st_mtim.tv_nsec == c->token_file_mtime_ns)
+        return 0;
+    char *value = read_trimmed(c->token_file);
+    if (!value || !*value) {
+        free(value);
+        /* A rotation in progress may leave the file briefly unreadable or
+         * empty: keep the last good token, as client-go does. */
+        if (c->token_file_value)
+            return 0;
+        return kube_error_set(err, KUBE_TOKEN_FILE, "cannot read token file %s: %s",
+                              c->token_file, value ? "file is empty" : strerror(errno));
+    }
+    kube_free_secret(c->token_file_value);
+    c->token_file_value = value;
+    if (stat(c->token_file, &st) == 0) {
+        c->token_file_mtime = st.st_mtim.tv_sec;
+        c->token_file_mtime_ns = st.st_mtim.tv_nsec;
+    }
+    return 0;
+}
+
+/* --- exec credential plugins ---------------------------------------------- */
+
+static char *exec_info_json(const struct kube_connection *c, bool interactive)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *spec = cJSON_AddObjectToObject(root, "spec");
+    cJSON_AddStringToObject(root, "apiVersion", c->exec->api_version);
+    cJSON_AddStringToObject(root, "kind", "ExecCredential");
+    cJSON_AddBoolToObject(spec, "interactive", interactive);
+    if (c->exec->provide_cluster_info) {
+        cJSON *cl = cJSON_AddObjectToObject(spec, "cluster");
+        cJSON_AddStringToObject(cl, "server", c->server);
+        if (c->tls_server_name)
+            cJSON_AddStringToObject(cl, "tls-server-name", c->tls_server_name);
+        if (c->insecure_skip_tls_verify)
+            cJSON_AddBoolToObject(cl, "insecure-skip-tls-verify", true);
+        unsigned char *ca = c->ca_data;
+        size_t ca_len = c->ca_len;
+        char *ca_from_file = NULL;
+        if (!ca && c->ca_file && kube_read_file(c->ca_file, &ca_from_file, &ca_len) == 0)
+            ca = (unsigned char *)ca_from_file;
+        if (ca) {
+            static const char alphabet[] =
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            struct kube_buf b64 = {0};
+            for (size_t i = 0; i < ca_len; i += 3) {
+                unsigned v = (unsigned)ca[i] << 16 | (i + 1 < ca_len ? ca[i + 1] << 8 : 0) |
+                             (i + 2 < ca_len ? ca[i + 2] : 0);
+                char q[4] = {alphabet[v >> 18 & 63], alphabet[v >> 12 & 63],
+                             i + 1 < ca_len ? alphabet[v >> 6 & 63] : '=',
+                             i + 2 < ca_len ? alphabet[v & 63] : '='};
+                kube_buf_append(&b64, q, 4);
+            }
+            cJSON_AddStringToObject(cl, "certificate-authority-data", b64.data ? b64.data : "");
+            kube_buf_free(&b64);
+        }
+        free(ca_from_file);
+        if (c->proxy_url)
+            cJSON_AddStringToObject(cl, "proxy-url", c->proxy_url);
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return text;
+}
+
+/* The environment of the plugin: ours, then the kubeconfig's env entries
+ * (overriding), then KUBERNETES_EXEC_INFO. */
+static char **exec_environment(const struct kube_exec_config *e, const char *info)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **envp = calloc(n + e->n_env + 2, sizeof *envp);
+    if (!envp)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(environ[i], '=');
+        size_t name_len = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
+        bool overridden = name_len == strlen("KUBERNETES_EXEC_INFO") &&
+                          strncmp(environ[i], "KUBERNETES_EXEC_INFO", name_len) == 0;
+        for (size_t j = 0; j < e->n_env && !overridden; j++)
+            overridden = strlen(e->env[j].name) == name_len &&
+                         strncmp(environ[i], e->env[j].name, name_len) == 0;
+        if (!overridden)
+            envp[k++] = strdup(environ[i]);
+    }
+    for (size_t j = 0; j < e->n_env; j++)
+        if (asprintf(&envp[k++], "%s=%s", e->env[j].name, e->env[j].value) < 0)
+            envp[k - 1] = NULL;
+    if (asprintf(&envp[k++], "KUBERNETES_EXEC_INFO=%s", info) < 0)
+        envp[k - 1] = NULL;
+    for (size_t i = 0; i < k; i++)
+        if (!envp[i]) {
+            for (size_t j = 0; j < k; j++)
+                kube_free_secret(envp[j]);
+            free(envp);
+            return NULL;
+        }
+    return envp;
+}
+
+static void free_environment(char **envp)
+{
+    for (size_t i = 0; envp && envp[i]; i++)
+        kube_free_secret(envp[i]);
+    free(envp);
+}
+
+struct plugin_run {
+    struct kube_buf out, err;
+    int exec_errno; /* non-zero when the command could not be started */
+    int status;
+    bool timed_out;
+};
+
+static void run_plugin(const struct kube_connection *c, char **envp, bool interactive,
+                       struct plugin_run *run)
+{
+    int out_pipe[2], err_pipe[2], status_pipe[2];
+    if (pipe2(out_pipe, O_CLOEXEC) < 0) {
+        run->exec_errno = errno;
+        return;
+    }
+    if (pipe2(err_pipe, O_CLOEXEC) < 0) {
+        run->exec_errno = errno;
+        close(out_pipe[0]);
+        close(out_pipe[1]);
+        return;
+    }
+    if (pipe2(status_pipe, O_CLOEXEC) < 0) {
+        run->exec_errno = errno;
+        close(out_pipe[0]), close(out_pipe[1]), close(err_pipe[0]), close(err_pipe[1]);
+        return;
+    }
+    char **argv = calloc(c->exec->n_args + 2, sizeof *argv);
+    if (!argv) {
+        run->exec_errno = ENOMEM;
+        close(out_pipe[0]), close(out_pipe[1]), close(err_pipe[0]), close(err_pipe[1]);
+        close(status_pipe[0]), close(status_pipe[1]);
+        return;
+    }
+    argv[0] = c->exec->command;
+    for (size_t i = 0; i < c->exec->n_args; i++)
+        argv[i + 1] = c->exec->args[i];
+
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(out_pipe[1], STDOUT_FILENO);
+        if (!interactive) {
+            dup2(err_pipe[1], STDERR_FILENO);
+            int devnull = open("/dev/null", O_RDONLY);
+            if (devnull >= 0)
+                dup2(devnull, STDIN_FILENO);
+        }
+        execvpe(argv[0], argv, envp);
+        int e = errno;
+        ssize_t w = write(status_pipe[1], &e, sizeof e);
+        (void)w;
+        _exit(127);
+    }
+    free(argv);
+    close(out_pipe[1]);
+    close(err_pipe[1]);
+    close(status_pipe[1]);
+    if (pid < 0) {
+        run->exec_errno = errno;
+        close(out_pipe[0]), close(err_pipe[0]), close(status_pipe[0]);
+        return;
+    }
+
+    struct pollfd fds[2] = {{.fd = out_pipe[0], .events = POLLIN},
+                            {.fd = err_pipe[0], .events = POLLIN}};
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int open_fds = 2;
+    while (open_fds > 0) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long elapsed_ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        long left_ms = c->exec_timeout_seconds * 1000L - elapsed_ms;
+        if (left_ms <= 0) {
+            run->timed_out = true;
+            kill(pid, SIGKILL);
+            break;
+        }
+        int r = poll(fds, 2, (int)left_ms);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            break;
+        for (int i = 0; i < 2; i++) {
+            if (fds[i].fd < 0 || !fds[i].revents)
+                continue;
+            char chunk[4096];
+            ssize_t n = read(fds[i].fd, chunk, sizeof chunk);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                open_fds--;
+                continue;
+            }
+            struct kube_buf *b = i == 0 ? &run->out : &run->err;
+            size_t cap = i == 0 ? EXEC_OUTPUT_MAX : EXEC_STDERR_KEEP;
+            if (b->len < cap)
+                kube_buf_append(b, chunk, (size_t)n < cap - b->len ? (size_t)n : cap - b->len);
+        }
+    }
+    for (int i = 0; i < 2; i++)
+        if (fds[i].fd >= 0)
+            close(fds[i].fd);
+    while (waitpid(pid, &run->status, 0) < 0 && errno == EINTR)
+        ;
+    int e;
+    if (read(status_pipe[0], &e, sizeof e) == (ssize_t)sizeof e)
+        run->exec_errno = e;
+    close(status_pipe[0]);
+}
+
+/* The first line of the plugin's stderr, for the error message. */
+static const char *first_line(struct kube_buf *b)
+{
+    if (!b->data)
+        return "";
+    char *nl = strchr(b->data, '\n');
+    if (nl)
+        *nl = '\0';
+    return b->data;
+}
+
+static int parse_exec_credential(struct kube_connection *c, const char *text, size_t len,
+                                 struct kube_error *err)
+{
+    const char *cmd = c->exec->command;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    cJSON *token = NULL, *key = NULL;
+    int rc = -1;
+    if (!root || !cJSON_IsObject(root)) {
+        kube_error_set(err, KUBE_EXEC_OUTPUT, "exec plugin \"%s\": output is not JSON", cmd);
+        goto done;
+    }
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
+    const cJSON *api = cJSON_GetObjectItemCaseSensitive(root, "apiVersion");
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(root, "status");
+    if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "ExecCredential") != 0) {
+        kube_error_set(err, KUBE_EXEC_OUTPUT, "exec plugin \"%s\": output kind is not ExecCredential",
+                       cmd);
+        goto done;
+    }
+    if (!cJSON_IsString(api) || strcmp(api->valuestring, c->exec->api_version) != 0) {
+        kube_error_set(err, KUBE_EXEC_OUTPUT,
+                       "exec plugin \"%s\" is configured to use API version %s, plugin returned "
+                       "version %s",
+                       cmd, c->exec->api_version, cJSON_IsString(api) ? api->valuestring : "(none)");
+        goto done;
+    }
+    if (!cJSON_IsObject(status)) {
+        kube_error_set(err, KUBE_EXEC_OUTPUT, "exec plugin \"%s\" didn't return a status field", cmd);
+        goto done;
+    }
+    token = cJSON_GetObjectItemCaseSensitive(status, "token");
+    key = cJSON_GetObjectItemCaseSensitive(status, "clientKeyData");
+    const cJSON *cert = cJSON_GetObjectItemCaseSensitive(status, "clientCertificateData");
+    const cJSON *expiry = cJSON_GetObjectItemCaseSensitive(status, "expirationTimestamp");
+    bool has_token = cJSON_IsString(token) && *token->valuestring;
+    bool has_cert = cJSON_IsString(cert) && *cert->valuestring;
+    bool has_key = cJSON_IsString(key) && *key->valuestring;
+    if (has_cert != has_key) {
+        kube_error_set(err, KUBE_EXEC_OUTPUT,
+                       "exec plugin \"%s\" returned only certificate or key, not both", cmd);
+        goto done;
+    }
+    if (!has_token && !has_cert) {
+        kube_error_set(err, KUBE_EXEC_OUTPUT,
+                       "exec plugin \"%s\" didn't return a token or cert/key pair", cmd);
+        goto done;
+    }
+    time_t expires = 0;
+    if (expiry && !cJSON_IsNull(expiry) &&
+        (!cJSON_IsString(expiry) || !kube_parse_rfc3339(expiry->valuestring, &expires))) {
+        kube_error_set(err, KUBE_EXEC_OUTPUT,
+                       "exec plugin \"%s\": expirationTimestamp is not an RFC 3339 time", cmd);
+        goto done;
+    }
+    drop_exec_cache(c);
+    if (has_token && !(c->exec_token = strdup(token->valuestring)))
+        goto oom;
+    if (has_cert) {
+        c->exec_cert_len = strlen(cert->valuestring);
+        c->exec_key_len = strlen(key->valuestring);
+        c->exec_cert = (unsigned char *)strdup(cert->valuestring);
+        c->exec_key = (unsigned char *)strdup(key->valuestring);
+        if (!c->exec_cert || !c->exec_key)
+            goto oom;
+    }
+    c->exec_expiry = expires;
+    c->exec_cached = true;
+    rc = 0;
+    goto done;
+oom:
+    drop_exec_cache(c);
+    kube_error_set(err, KUBE_NO_MEMORY, "out of memory");
+done:
+    /* The parsed copies are freed below; wipe the secrets first. */
+    if (token && cJSON_IsString(token))
+        explicit_bzero(token->valuestring, strlen(token->valuestring));
+    if (key && cJSON_IsString(key))
+        explicit_bzero(key->valuestring, strlen(key->valuestring));
+    cJSON_Delete(root);
+    return rc;
+}
+
+static int run_exec(struct kube_connection *c, struct kube_error *err)
+{
+    const struct kube_exec_config *e = c->exec;
+    const char *cmd = e->command;
+    if (!e->api_version ||
+        (strcmp(e->api_version, EXEC_API_V1) != 0 && strcmp(e->api_version, EXEC_API_V1BETA1) != 0))
+        return kube_error_set(err, KUBE_EXEC_API_VERSION,
+                              "exec plugin \"%s\": apiVersion \"%s\" is not supported; use %s or "
+                              "%s (update the plugin or regenerate the kubeconfig)",
+                              cmd, e->api_version ? e->api_version : "", EXEC_API_V1,
+                              EXEC_API_V1BETA1);
+    enum kube_interactive_mode mode = e->interactive_mode;
+    if (mode == KUBE_INTERACTIVE_UNSET) {
+        if (strcmp(e->api_version, EXEC_API_V1) == 0)
+            return kube_error_set(err, KUBE_CONFIG_SHAPE,
+                                  "interactiveMode must be specified for %s to use exec "
+                                  "authentication plugin",
+                                  c->user_name);
+        mode = KUBE_INTERACTIVE_IF_AVAILABLE;
+    }
+    if (mode == KUBE_INTERACTIVE_ALWAYS && !c->stdin_is_terminal)
+        return kube_error_set(err, KUBE_EXEC_INTERACTIVE,
+                              "exec plugin \"%s\" has interactiveMode Always but standard input "
+                              "is not a terminal",
+                              cmd);
+    bool interactive = mode != KUBE_INTERACTIVE_NEVER && c->stdin_is_terminal;
+
+    char *info = exec_info_json(c, interactive);
+    char **envp = info ? exec_environment(e, info) : NULL;
+    free(info);
+    if (!envp)
+        return kube_error_set(err, KUBE_NO_MEMORY, "out of memory");
+    struct plugin_run run = {0};
+    run_plugin(c, envp, interactive, &run);
+    free_environment(envp);
+    c->exec_runs++;
+
+    int rc;
+    if (run.exec_errno == ENOENT)
+        rc = kube_error_set(err, KUBE_EXEC_NOT_FOUND, "exec plugin: executable \"%s\" not found%s%s",
+                            cmd, e->install_hint ? ": " : "",
+                            e->install_hint ? e->install_hint : "");
+    else if (run.exec_errno)
+        rc = kube_error_set(err, KUBE_EXEC_FAILED, "exec plugin \"%s\" could not start: %s", cmd,
+                            strerror(run.exec_errno));
+    else if (run.timed_out)
+        rc = kube_error_set(err, KUBE_EXEC_FAILED, "exec plugin \"%s\" took over %d s and was killed",
+                            cmd, c->exec_timeout_seconds);
+    else if (!WIFEXITED(run.status) || WEXITSTATUS(run.status) != 0)
+        rc = kube_error_set(err, KUBE_EXEC_FAILED, "exec plugin \"%s\" failed (%s %d): %s", cmd,
+                            WIFEXITED(run.status) ? "exit code" : "signal",
+                            WIFEXITED(run.status) ? WEXITSTATUS(run.status) : WTERMSIG(run.status),
+                            first_line(&run.err));
+    else
+        rc = parse_exec_credential(c, run.out.data ? run.out.data : "", run.out.len, err);
+    if (run.out.data)
+        explicit_bzero(run.out.data, run.out.len);
+    kube_buf_free(&run.out);
+    kube_buf_free(&run.err);
+    return rc;
+}
+
+/* --- per request ---------------------------------------------------------- */
+
+int kube_connection_credentials(struct kube_connection *c, struct kube_credentials *out,
+                                struct kube_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->cert_file = c->cert_file;
+    out->key_file = c->key_file;
+    out->cert_data = c->cert_data;
+    out->cert_len = c->cert_len;
+    out->key_data = c->key_data;
+    out->key_len = c->key_len;
+    out->username = c->username;
+    out->password = c->password;
+    out->bearer_token = c->token;
+    if (c->token_file) {
+        if (refresh_token_file(c, err) < 0)
+            return -1;
+        out->bearer_token = c->token_file_value;
+    }
+    /* A token in the kubeconfig takes precedence over a plugin, as the
+     * Authorization header client-go sets first does. */
+    if (c->exec && !out->bearer_token) {
+        if (c->exec_cached && c->exec_expiry && time(NULL) >= c->exec_expiry)
+            drop_exec_cache(c);
+        if (!c->exec_cached && run_exec(c, err) < 0)
+            return -1;
+        out->bearer_token = c->exec_token;
+        if (c->exec_cert) {
+            out->cert_file = out->key_file = NULL;
+            out->cert_data = c->exec_cert;
+            out->cert_len = c->exec_cert_len;
+            out->key_data = c->exec_key;
+            out->key_len = c->exec_key_len;
+        }
+    }
+    return 0;
+}
+
+void kube_connection_invalidate(struct kube_connection *c)
+{
+    drop_exec_cache(c);
+    c->token_file_mtime = 0;
+    c->token_file_mtime_ns = 0;
+}
+
+bool kube_connection_can_refresh(const struct kube_connection *c)
+{
+    return c->exec != NULL || c->token_file != NULL;
+}

@@ -1,0 +1,244 @@
+#include "kube_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int kube_buf_append(struct kube_buf *b, const void *data, size_t len)
+{
+    if (len > SIZE_MAX / 2 - b->len)
+        return -1;
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + len + 1)
+            cap *= 2;
+        char *p = realloc(b->data, cap);
+        if (!p)
+            return -1;
+        b->data = p;
+        b->cap = cap;
+    }
+    if (len)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int kube_buf_printf(struct kube_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    size_t need = b->len + (size_t)n + 1;
+    if (need > b->cap) {
+        char *p = realloc(b->data, need);
+        if (!p)
+            return -1;
+        b->data = p;
+        b->cap = need;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+void kube_buf_free(struct kube_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+char *kube_strdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+char *kube_strndup(const char *s, size_t len)
+{
+    char *p = malloc(len + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+void kube_free_secret(char *s)
+{
+    if (!s)
+        return;
+    explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+static int base64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+unsigned char *kube_base64_decode(const char *in, size_t in_len, size_t *out_len)
+{
+    unsigned char *out = malloc(in_len / 4 * 3 + 4);
+    if (!out)
+        return NULL;
+    size_t n = 0, quad = 0, pad = 0;
+    uint32_t acc = 0;
+    for (size_t i = 0; i < in_len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c == '\r' || c == '\n')
+            continue;
+        if (c == '=') {
+            pad++;
+            acc <<= 6;
+        } else {
+            int v = base64_value(c);
+            if (v < 0 || pad)
+                goto bad;
+            acc = acc << 6 | (uint32_t)v;
+        }
+        if (++quad == 4) {
+            if (pad > 2)
+                goto bad;
+            out[n++] = (unsigned char)(acc >> 16);
+            if (pad < 2)
+                out[n++] = (unsigned char)(acc >> 8);
+            if (pad < 1)
+                out[n++] = (unsigned char)acc;
+            quad = 0;
+            acc = 0;
+            if (pad)
+                pad = 3; /* anything after padding is invalid */
+        }
+    }
+    if (quad != 0)
+        goto bad;
+    out[n] = '\0';
+    *out_len = n;
+    return out;
+bad:
+    free(out);
+    return NULL;
+}
+
+char *kube_path_resolve(const char *dir, const char *path)
+{
+    if (!path)
+        return NULL;
+    if (!*path || path[0] == '/' || !dir || !*dir)
+        return strdup(path);
+    size_t dl = strlen(dir), pl = strlen(path);
+    char *p = malloc(dl + pl + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, dir, dl);
+    p[dl] = '/';
+    memcpy(p + dl + 1, path, pl + 1);
+    return p;
+}
+
+char *kube_path_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    if (slash == path)
+        return strdup("/");
+    return kube_strndup(path, (size_t)(slash - path));
+}
+
+static bool digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+bool kube_parse_rfc3339(const char *s, time_t *out)
+{
+    int year, mon, day, hour, min, sec;
+    if (!s || strlen(s) < 20 || !digits(s, 4, &year) || s[4] != '-' || !digits(s + 5, 2, &mon) ||
+        s[7] != '-' || !digits(s + 8, 2, &day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+        !digits(s + 11, 2, &hour) || s[13] != ':' || !digits(s + 14, 2, &min) || s[16] != ':' ||
+        !digits(s + 17, 2, &sec))
+        return false;
+    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
+        return false;
+    const char *p = s + 19;
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    long offset = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om;
+        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om))
+            return false;
+        offset = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
+        p += 6;
+    } else {
+        return false;
+    }
+    if (*p)
+        return false;
+    struct tm tm = {.tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day,
+                    .tm_hour = hour, .tm_min = min, .tm_sec = sec};
+    *out = timegm(&tm) - offset;
+    return true;
+}
+
+int kube_read_file(const char *path, char **data, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct kube_buf b = {0};
+    char chunk[8192];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || kube_buf_append(&b, chunk, (size_t)n) < 0) {
+            int saved = errno;
+            close(fd);
+            kube_buf_free(&b);
+            errno = saved;
+            return -1;
+        }
+        if (n == 0)
+            break;
+    }
+    close(fd);
+    if (!b.data && kube_buf_append(&b, "", 0) < 0)
+        return -1;
+    *data = b.data;
+    *len = b.len;
+    return 0;
+}

@@ -1,0 +1,39 @@
+/* Small helpers shared inside tui/kube; not part of the public API. */
+#ifndef KUBE_UTIL_H
+#define KUBE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+/* A growable byte buffer, always NUL-terminated when `data` is set. */
+struct kube_buf {
+    char *data;
+    size_t len, cap;
+};
+
+int kube_buf_append(struct kube_buf *b, const void *data, size_t len);
+int kube_buf_printf(struct kube_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void kube_buf_free(struct kube_buf *b);
+
+char *kube_strdup(const char *s); /* NULL stays NULL */
+char *kube_strndup(const char *s, size_t len);
+/* Frees a credential after overwriting it, so it does not linger in freed memory. */
+void kube_free_secret(char *s);
+
+/* Standard base64 with padding; CR and LF are skipped, as Go's decoder
+ * (which kubectl uses for the *-data fields) skips them. Returns a
+ * NUL-terminated buffer, or NULL on invalid input. */
+unsigned char *kube_base64_decode(const char *in, size_t in_len, size_t *out_len);
+
+/* `path` joined to `dir` unless absolute or empty. */
+char *kube_path_resolve(const char *dir, const char *path);
+/* The directory part of `path` ("." when it has none). */
+char *kube_path_dir(const char *path);
+
+/* RFC 3339 ("2024-01-02T03:04:05Z", fractions and offsets allowed) to Unix time. */
+bool kube_parse_rfc3339(const char *s, time_t *out);
+
+int kube_read_file(const char *path, char **data, size_t *len);
+
+#endif
