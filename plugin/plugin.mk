@@ -12,6 +12,8 @@ else
 endif
 
 PLUGIN_SRCS := $(sort $(wildcard plugin/*.c))
+# Only in the wasm module: the allocator (natively, libc's serves).
+PLUGIN_WASM_ONLY_SRCS := $(wildcard plugin/wasm/*.c)
 # Everything but the ABI glue is host-independent C.
 PLUGIN_CORE_SRCS := $(filter-out plugin/abi.c,$(PLUGIN_SRCS))
 PLUGIN_WASM := $(BUILD)/hfi-fault.wasm
@@ -19,9 +21,9 @@ PLUGIN_EXPORTS := malloc free
 
 WASM_CFLAGS := --target=wasm32-wasi --sysroot=$(abspath $(WASM_SYSROOT)) -mexec-model=reactor \
   -std=c11 $(WARN) -Oz -flto -isystem $(BUILD)/jsmn-include
+comma := ,
 WASM_LDFLAGS := -Wl,--strip-all -Wl,--gc-sections -Wl,-z,stack-size=16384 -Wl,--initial-memory=131072 \
   $(addprefix -Wl$(comma)--export=,$(PLUGIN_EXPORTS))
-comma := ,
 
 # Debian's clang also searches /usr/include; a sysroot holding only the
 # wasm32-wasi trees keeps host headers out of the wasm build.
@@ -35,8 +37,8 @@ $(BUILD)/wasi-sysroot:
 $(BUILD)/jsmn-include/jsmn.h: /usr/include/jsmn.h
 	@mkdir -p $(dir $@) && cp $< $@
 
-$(PLUGIN_WASM): $(PLUGIN_SRCS) $(wildcard plugin/*.h) $(if $(WASI_SDK_PATH),,$(BUILD)/wasi-sysroot) $(BUILD)/jsmn-include/jsmn.h
-	$(WASM_CC) $(WASM_CFLAGS) $(WASM_LDFLAGS) -o $@.tmp $(PLUGIN_SRCS)
+$(PLUGIN_WASM): $(PLUGIN_SRCS) $(PLUGIN_WASM_ONLY_SRCS) $(wildcard plugin/*.h) $(if $(WASI_SDK_PATH),,$(BUILD)/wasi-sysroot) $(BUILD)/jsmn-include/jsmn.h
+	$(WASM_CC) $(WASM_CFLAGS) $(WASM_LDFLAGS) -o $@.tmp $(PLUGIN_SRCS) $(PLUGIN_WASM_ONLY_SRCS)
 	wasm-opt -Oz --strip-debug --strip-producers $@.tmp -o $@ && rm -f $@.tmp
 
 .PHONY: plugin
