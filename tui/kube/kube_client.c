@@ -1,0 +1,862 @@
+#include "kube_client.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "kube_util.h"
+
+enum {
+    DEFAULT_TIMEOUT_MS = 30000,
+    CONNECT_TIMEOUT_MS = 10000,
+    DEFAULT_MAX_RETRIES = 5,
+    MAX_RETRY_DELAY_MS = 60000,
+    MAX_BODY = 256 << 20, /* a list of many thousand pods stays well below */
+};
+
+enum request_state { REQ_WAITING, REQ_ACTIVE, REQ_FAILED };
+
+struct kube_request {
+    struct kube_client *client;
+    struct kube_request *prev, *next;
+    enum request_state state;
+    long long due_ms; /* REQ_WAITING / REQ_FAILED: when to launch or report */
+    bool cancelled;
+
+    enum kube_method method;
+    char *path;
+    char *body;
+    size_t body_len;
+    char *content_type;
+    long timeout_ms;
+    int max_retries;
+    kube_data_fn on_data;
+    kube_done_fn done;
+    void *user;
+
+    int retries;
+    bool auth_retried;
+    CURL *easy;
+    struct curl_slist *headers;
+    char errbuf[CURL_ERROR_SIZE];
+    struct kube_buf response;
+    bool status_known, streaming, stopped_by_caller;
+    long retry_after_ms; /* -1: no Retry-After header */
+    struct kube_error early_error;
+};
+
+struct socket_entry {
+    curl_socket_t fd;
+    int what; /* CURL_POLL_IN / OUT / INOUT */
+};
+
+struct kube_client {
+    CURLM *multi;
+    struct kube_connection *conn;
+    struct kube_request *requests;
+    struct socket_entry *sockets;
+    int n_sockets, cap_sockets;
+    long long timer_due_ms; /* -1: curl asked for no timeout */
+    int dispatching;
+    char *base_url;   /* server, with tls-server-name as host when set */
+    /* "name:port:host:port": reach the server while TLS (SNI and the
+     * certificate check) uses tls-server-name. */
+    struct curl_slist *connect_to;
+    char *host_header;
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --- Status objects -------------------------------------------------------- */
+
+static void copy_json_string(const cJSON *obj, const char *key, char *dst, size_t cap)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    dst[0] = '\0';
+    if (cJSON_IsString(v))
+        snprintf(dst, cap, "%s", v->valuestring);
+}
+
+bool kube_status_parse(const char *buf, size_t len, struct kube_status *out)
+{
+    memset(out, 0, sizeof *out);
+    cJSON *root = cJSON_ParseWithLength(buf, len);
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
+    if (!cJSON_IsObject(root) || !cJSON_IsString(kind) || strcmp(kind->valuestring, "Status") != 0) {
+        cJSON_Delete(root);
+        return false;
+    }
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(root, "code");
+    if (cJSON_IsNumber(code))
+        out->code = code->valueint;
+    copy_json_string(root, "status", out->status, sizeof out->status);
+    copy_json_string(root, "reason", out->reason, sizeof out->reason);
+    copy_json_string(root, "message", out->message, sizeof out->message);
+    const cJSON *details = cJSON_GetObjectItemCaseSensitive(root, "details");
+    if (cJSON_IsObject(details)) {
+        copy_json_string(details, "name", out->details_name, sizeof out->details_name);
+        copy_json_string(details, "kind", out->details_kind, sizeof out->details_kind);
+        const cJSON *ra = cJSON_GetObjectItemCaseSensitive(details, "retryAfterSeconds");
+        if (cJSON_IsNumber(ra) && ra->valuedouble > 0 && ra->valuedouble < 86400)
+            out->retry_after_seconds = ra->valueint;
+    }
+    cJSON_Delete(root);
+    return true;
+}
+
+/* The error of a non-2xx answer: the Status when the body is one, else the
+ * first line of the text body. */
+static void error_from_answer(long http_status, const char *body, size_t len,
+                              struct kube_response *resp)
+{
+    resp->has_status = kube_status_parse(body, len, &resp->status);
+    struct kube_error *e = &resp->error;
+    if (resp->has_status) {
+        enum kube_code code = kube_code_from_http((int)http_status, resp->status.reason);
+        kube_error_set(e, code, "%s", resp->status.message[0] ? resp->status.message
+                                                              : kube_code_message(code));
+    } else {
+        enum kube_code code = kube_code_from_http((int)http_status, NULL);
+        size_t start = 0, end = 0;
+        while (start < len && (body[start] == ' ' || body[start] == '\n' || body[start] == '\r'))
+            start++;
+        end = start;
+        while (end < len && body[end] != '\n' && body[end] != '\r' && end - start < 300)
+            end++;
+        if (end > start)
+            kube_error_set(e, code, "%s (HTTP %ld): %.*s", kube_code_message(code), http_status,
+                           (int)(end - start), body + start);
+        else
+            kube_error_set(e, code, "%s (HTTP %ld)", kube_code_message(code), http_status);
+    }
+    e->http_status = (int)http_status;
+}
+
+/* --- requests ---------------------------------------------------------------- */
+
+static const char *method_name(enum kube_method m)
+{
+    switch (m) {
+    case KUBE_POST: return "POST";
+    case KUBE_PUT: return "PUT";
+    case KUBE_PATCH: return "PATCH";
+    case KUBE_DELETE: return "DELETE";
+    default: return "GET";
+    }
+}
+
+static void detach_easy(struct kube_request *r)
+{
+    if (r->easy) {
+        curl_multi_remove_handle(r->client->multi, r->easy);
+        curl_easy_cleanup(r->easy);
+        r->easy = NULL;
+    }
+    curl_slist_free_all(r->headers);
+    r->headers = NULL;
+}
+
+static void free_request(struct kube_request *r)
+{
+    struct kube_client *c = r->client;
+    detach_easy(r);
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        c->requests = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    free(r->path);
+    free(r->body);
+    free(r->content_type);
+    kube_buf_free(&r->response);
+    free(r);
+}
+
+static size_t on_write(char *data, size_t size, size_t n, void *user)
+{
+    struct kube_request *r = user;
+    size_t len = size * n;
+    if (r->cancelled)
+        return 0;
+    if (r->on_data) {
+        if (!r->status_known) {
+            long code = 0;
+            curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+            r->streaming = code >= 200 && code < 300;
+            r->status_known = true;
+        }
+        /* Error answers are collected like any other body, to be parsed. */
+        if (r->streaming) {
+            if (!r->on_data(data, len, r->user)) {
+                r->stopped_by_caller = true;
+                return 0;
+            }
+            return len;
+        }
+    }
+    if (r->response.len + len > MAX_BODY || kube_buf_append(&r->response, data, len) < 0)
+        return 0;
+    return len;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *user)
+{
+    struct kube_request *r = user;
+    size_t len = size * n;
+    static const char name[] = "retry-after:";
+    if (len > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
+        char value[128];
+        size_t vlen = len - (sizeof name - 1);
+        if (vlen >= sizeof value)
+            vlen = sizeof value - 1;
+        memcpy(value, data + sizeof name - 1, vlen);
+        value[vlen] = '\0';
+        char *v = value + strspn(value, " \t");
+        v[strcspn(v, "\r\n")] = '\0';
+        char *end;
+        long seconds = strtol(v, &end, 10);
+        if (end != v && *end == '\0' && seconds >= 0) {
+            r->retry_after_ms = seconds * 1000;
+        } else {
+            time_t when = curl_getdate(v, NULL);
+            if (when > 0)
+                r->retry_after_ms = when > time(NULL) ? (long)(when - time(NULL)) * 1000 : 0;
+        }
+    }
+    return len;
+}
+
+static void fail_early(struct kube_request *r, const struct kube_error *err)
+{
+    r->early_error = *err;
+    r->state = REQ_FAILED;
+    r->due_ms = now_ms();
+}
+
+static void launch(struct kube_request *r)
+{
+    struct kube_client *c = r->client;
+    struct kube_connection *conn = c->conn;
+    struct kube_credentials cred;
+    struct kube_error err = {0};
+    if (kube_connection_credentials(conn, &cred, &err) < 0) {
+        fail_early(r, &err);
+        return;
+    }
+    CURL *e = curl_easy_init();
+    char *url = NULL;
+    if (!e || asprintf(&url, "%s%s", c->base_url, r->path) < 0) {
+        curl_easy_cleanup(e);
+        kube_error_set(&err, KUBE_NO_MEMORY, "out of memory");
+        fail_early(r, &err);
+        return;
+    }
+    r->easy = e;
+    r->errbuf[0] = '\0';
+    r->status_known = r->streaming = r->stopped_by_caller = false;
+    r->retry_after_ms = -1;
+    r->response.len = 0;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    free(url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "hfitop (libcurl)");
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
+    if (r->timeout_ms > 0)
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+
+    if (conn->ca_data) {
+        struct curl_blob blob = {conn->ca_data, conn->ca_len, CURL_BLOB_COPY};
+        curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+    } else if (conn->ca_file) {
+        curl_easy_setopt(e, CURLOPT_CAINFO, conn->ca_file);
+    }
+    if (conn->insecure_skip_tls_verify) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (conn->proxy_url)
+        curl_easy_setopt(e, CURLOPT_PROXY, conn->proxy_url);
+    if (c->connect_to)
+        curl_easy_setopt(e, CURLOPT_CONNECT_TO, c->connect_to);
+    if (cred.cert_data) {
+        struct curl_blob blob = {(void *)cred.cert_data, cred.cert_len, CURL_BLOB_COPY};
+        curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &blob);
+        curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+    } else if (cred.cert_file) {
+        curl_easy_setopt(e, CURLOPT_SSLCERT, cred.cert_file);
+    }
+    if (cred.key_data) {
+        struct curl_blob blob = {(void *)cred.key_data, cred.key_len, CURL_BLOB_COPY};
+        curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &blob);
+        curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+    } else if (cred.key_file) {
+        curl_easy_setopt(e, CURLOPT_SSLKEY, cred.key_file);
+    }
+    /* libcurl writes the Authorization header itself, so the token never
+     * passes through a header list we build or could log. */
+    if (cred.bearer_token) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+        curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, cred.bearer_token);
+    } else if (cred.username || cred.password) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(e, CURLOPT_USERNAME, cred.username ? cred.username : "");
+        curl_easy_setopt(e, CURLOPT_PASSWORD, cred.password ? cred.password : "");
+    }
+
+    struct curl_slist *h = NULL;
+    h = curl_slist_append(h, "Accept: application/json");
+    if (c->host_header)
+        h = curl_slist_append(h, c->host_header);
+    if (r->content_type) {
+        char ct[160];
+        snprintf(ct, sizeof ct, "Content-Type: %s", r->content_type);
+        h = curl_slist_append(h, ct);
+    }
+    if (r->method != KUBE_GET)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method_name(r->method));
+    if (r->body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+    } else if (r->method == KUBE_POST || r->method == KUBE_PUT || r->method == KUBE_PATCH) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    r->headers = h;
+    r->state = REQ_ACTIVE;
+    if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+        detach_easy(r);
+        kube_error_set(&err, KUBE_TRANSPORT, "%s %s: cannot start the request",
+                       method_name(r->method), r->path);
+        fail_early(r, &err);
+    }
+}
+
+static struct kube_request *new_request(struct kube_client *c, const struct kube_request_options *o,
+                                        kube_done_fn done, void *user)
+{
+    struct kube_request *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->client = c;
+    r->method = o->method;
+    r->path = strdup(o->path ? o->path : "/");
+    r->content_type = kube_strdup(o->content_type);
+    if (o->body) {
+        r->body = kube_strndup(o->body, o->body_len);
+        r->body_len = o->body_len;
+    }
+    if (!r->path || (o->content_type && !r->content_type) || (o->body && !r->body)) {
+        free(r->path);
+        free(r->content_type);
+        free(r->body);
+        free(r);
+        return NULL;
+    }
+    r->timeout_ms = o->timeout_ms;
+    r->max_retries = o->max_retries == 0 ? DEFAULT_MAX_RETRIES : o->max_retries < 0 ? 0 : o->max_retries;
+    r->on_data = o->on_data;
+    r->done = done;
+    r->user = user;
+    r->state = REQ_WAITING;
+    r->due_ms = now_ms();
+    r->next = c->requests;
+    if (c->requests)
+        c->requests->prev = r;
+    c->requests = r;
+    return r;
+}
+
+struct kube_request *kube_client_start(struct kube_client *c, const struct kube_request_options *o,
+                                       kube_done_fn done, void *user)
+{
+    /* Launched from kube_client_dispatch, never from here: a start from
+     * inside a libcurl callback (a watch's data handler) must not re-enter
+     * the multi handle. kube_client_timeout_ms reports 0 until then. */
+    return new_request(c, o, done, user);
+}
+
+void kube_request_cancel(struct kube_request *req)
+{
+    if (!req)
+        return;
+    req->cancelled = true;
+    if (!req->client->dispatching)
+        free_request(req);
+}
+
+static void deliver(struct kube_request *r, struct kube_response *resp)
+{
+    if (!r->cancelled && r->done)
+        r->done(r, resp, r->user);
+    free_request(r);
+}
+
+static long retry_delay_ms(const struct kube_request *r, long http_status,
+                           const struct kube_status *status, bool has_status)
+{
+    long delay = r->retry_after_ms;
+    if (delay < 0 && has_status && status->retry_after_seconds > 0)
+        delay = status->retry_after_seconds * 1000L;
+    if (delay < 0) {
+        /* client-go retries 5xx only when told when; a 429 without a hint
+         * still means "slow down", so back off exponentially. */
+        if (http_status != 429)
+            return -1;
+        delay = 1000L << (r->retries < 6 ? r->retries : 6);
+    }
+    return delay > MAX_RETRY_DELAY_MS ? MAX_RETRY_DELAY_MS : delay;
+}
+
+static void finish(struct kube_request *r, CURLcode result)
+{
+    struct kube_client *c = r->client;
+    long http_status = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &http_status);
+    detach_easy(r);
+    if (r->cancelled) {
+        free_request(r);
+        return;
+    }
+    struct kube_response resp = {.http_status = http_status};
+    if (result != CURLE_OK && !(r->stopped_by_caller && result == CURLE_WRITE_ERROR)) {
+        enum kube_code code = kube_code_from_curl(result);
+        if (result == CURLE_WRITE_ERROR && r->response.len)
+            kube_error_set(&resp.error, KUBE_TRANSPORT, "%s %s: response larger than %d MB",
+                           method_name(r->method), r->path, MAX_BODY >> 20);
+        else
+            kube_error_set(&resp.error, code, "%s %s%s: %s", method_name(r->method), c->conn->server,
+                           r->path, r->errbuf[0] ? r->errbuf : curl_easy_strerror(result));
+        resp.http_status = 0;
+    } else if (http_status >= 300 || http_status < 200) {
+        error_from_answer(http_status, r->response.data ? r->response.data : "", r->response.len,
+                          &resp);
+        if (http_status == 401 && !r->auth_retried && kube_connection_can_refresh(c->conn)) {
+            /* The token may have expired early or rotated: fetch a new one
+             * and try once more. */
+            r->auth_retried = true;
+            kube_connection_invalidate(c->conn);
+            r->state = REQ_WAITING;
+            r->due_ms = now_ms();
+            return;
+        }
+        if ((http_status == 429 || http_status >= 500) && r->retries < r->max_retries) {
+            long delay = retry_delay_ms(r, http_status, &resp.status, resp.has_status);
+            if (delay >= 0) {
+                r->retries++;
+                r->state = REQ_WAITING;
+                r->due_ms = now_ms() + delay;
+                return;
+            }
+        }
+    }
+    if (!r->response.data)
+        kube_buf_append(&r->response, "", 0);
+    resp.body = r->response.data ? r->response.data : "";
+    resp.body_len = r->response.len;
+    deliver(r, &resp);
+}
+
+/* --- client ------------------------------------------------------------------ */
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *user, void *socket_user)
+{
+    (void)easy;
+    (void)socket_user;
+    struct kube_client *c = user;
+    int i = 0;
+    while (i < c->n_sockets && c->sockets[i].fd != fd)
+        i++;
+    if (what == CURL_POLL_REMOVE) {
+        if (i < c->n_sockets)
+            c->sockets[i] = c->sockets[--c->n_sockets];
+        return 0;
+    }
+    if (i == c->n_sockets) {
+        if (c->n_sockets == c->cap_sockets) {
+            int cap = c->cap_sockets ? c->cap_sockets * 2 : 16;
+            struct socket_entry *s = realloc(c->sockets, (size_t)cap * sizeof *s);
+            if (!s)
+                return -1;
+            c->sockets = s;
+            c->cap_sockets = cap;
+        }
+        c->n_sockets++;
+    }
+    c->sockets[i].fd = fd;
+    c->sockets[i].what = what;
+    return 0;
+}
+
+static int on_timer(CURLM *multi, long timeout_ms, void *user)
+{
+    (void)multi;
+    struct kube_client *c = user;
+    c->timer_due_ms = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    return 0;
+}
+
+static int setup_routing(struct kube_client *c, struct kube_error *err)
+{
+    struct kube_connection *conn = c->conn;
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    int rc = -1;
+    if (!u || curl_url_set(u, CURLUPART_URL, conn->server, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0) ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+        kube_error_set(err, KUBE_CONFIG_SHAPE, "cluster \"%s\": server \"%s\" is not an http(s) URL",
+                       conn->cluster_name ? conn->cluster_name : "", conn->server);
+        goto done;
+    }
+    if (conn->tls_server_name && *conn->tls_server_name && strcmp(scheme, "https") == 0) {
+        char *route = NULL, *url = NULL;
+        const char *bare = host; /* CURLOPT_CONNECT_TO wants IPv6 in brackets too */
+        if (asprintf(&route, "%s:%s:%s:%s", conn->tls_server_name, port, bare, port) < 0 ||
+            asprintf(&c->host_header, "Host: %s:%s", host, port) < 0 ||
+            curl_url_set(u, CURLUPART_HOST, conn->tls_server_name, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK) {
+            free(route);
+            kube_error_set(err, KUBE_CONFIG_SHAPE, "cluster \"%s\": tls-server-name \"%s\" is not a host name",
+                           conn->cluster_name ? conn->cluster_name : "", conn->tls_server_name);
+            goto done;
+        }
+        c->connect_to = curl_slist_append(NULL, route);
+        free(route);
+        size_t len = strlen(url);
+        while (len && url[len - 1] == '/')
+            len--;
+        c->base_url = kube_strndup(url, len);
+        curl_free(url);
+    } else {
+        c->base_url = strdup(conn->server);
+    }
+    rc = c->base_url ? 0 : kube_error_set(err, KUBE_NO_MEMORY, "out of memory");
+done:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+struct kube_client *kube_client_new(struct kube_connection *conn, struct kube_error *err)
+{
+    static bool curl_ready;
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            kube_error_set(err, KUBE_TRANSPORT, "libcurl failed to initialise");
+            return NULL;
+        }
+        curl_ready = true;
+    }
+    struct kube_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        kube_error_set(err, KUBE_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    c->conn = conn;
+    c->timer_due_ms = -1;
+    if (setup_routing(c, err) < 0 || !(c->multi = curl_multi_init())) {
+        if (!c->multi && err && err->code == KUBE_OK)
+            kube_error_set(err, KUBE_NO_MEMORY, "out of memory");
+        kube_client_free(c);
+        return NULL;
+    }
+    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    return c;
+}
+
+void kube_client_free(struct kube_client *c)
+{
+    if (!c)
+        return;
+    while (c->requests)
+        free_request(c->requests);
+    if (c->multi)
+        curl_multi_cleanup(c->multi);
+    curl_slist_free_all(c->connect_to);
+    free(c->base_url);
+    free(c->host_header);
+    free(c->sockets);
+    free(c);
+}
+
+int kube_client_pollfds(struct kube_client *c, struct pollfd *fds, int max)
+{
+    int n = 0;
+    for (int i = 0; i < c->n_sockets && n < max; i++) {
+        short events = 0;
+        if (c->sockets[i].what & CURL_POLL_IN)
+            events |= POLLIN;
+        if (c->sockets[i].what & CURL_POLL_OUT)
+            events |= POLLOUT;
+        fds[n++] = (struct pollfd){.fd = c->sockets[i].fd, .events = events};
+    }
+    return n;
+}
+
+int kube_client_timeout_ms(struct kube_client *c)
+{
+    long long due = c->timer_due_ms;
+    for (struct kube_request *r = c->requests; r; r = r->next)
+        if (!r->cancelled && r->state != REQ_ACTIVE && (due < 0 || r->due_ms < due))
+            due = r->due_ms;
+    if (due < 0)
+        return -1;
+    long long left = due - now_ms();
+    return left < 0 ? 0 : left > 3600000 ? 3600000 : (int)left;
+}
+
+static void run_due(struct kube_client *c)
+{
+    long long now = now_ms();
+    /* Launching may run an exec plugin and reporting calls back into the
+     * application, which may start or cancel requests: restart the walk
+     * after each. */
+    bool again = true;
+    while (again) {
+        again = false;
+        for (struct kube_request *r = c->requests; r; r = r->next) {
+            if (r->cancelled || r->state == REQ_ACTIVE || r->due_ms > now)
+                continue;
+            if (r->state == REQ_WAITING) {
+                launch(r);
+                if (r->state != REQ_FAILED)
+                    continue;
+                r->due_ms = now;
+            }
+            struct kube_response resp = {.body = "", .error = r->early_error};
+            deliver(r, &resp);
+            again = true;
+            break;
+        }
+    }
+}
+
+static void read_completions(struct kube_client *c)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(c->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        struct kube_request *r = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        if (r)
+            finish(r, m->data.result);
+    }
+}
+
+static void sweep_cancelled(struct kube_client *c)
+{
+    struct kube_request *r = c->requests;
+    while (r) {
+        struct kube_request *next = r->next;
+        if (r->cancelled)
+            free_request(r);
+        r = next;
+    }
+}
+
+void kube_client_dispatch(struct kube_client *c, const struct pollfd *fds, int n)
+{
+    int running;
+    c->dispatching++;
+    for (int i = 0; i < n; i++) {
+        if (!fds[i].revents)
+            continue;
+        int ev = 0;
+        if (fds[i].revents & (POLLIN | POLLHUP))
+            ev |= CURL_CSELECT_IN;
+        if (fds[i].revents & POLLOUT)
+            ev |= CURL_CSELECT_OUT;
+        if (fds[i].revents & (POLLERR | POLLNVAL))
+            ev |= CURL_CSELECT_ERR;
+        curl_multi_socket_action(c->multi, fds[i].fd, ev, &running);
+    }
+    if (c->timer_due_ms >= 0 && c->timer_due_ms <= now_ms()) {
+        c->timer_due_ms = -1;
+        curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+    read_completions(c);
+    run_due(c);
+    read_completions(c);
+    c->dispatching--;
+    if (!c->dispatching)
+        sweep_cancelled(c);
+}
+
+void kube_client_wait(struct kube_client *c, int max_ms)
+{
+    struct pollfd fds[256];
+    int n = kube_client_pollfds(c, fds, 256);
+    int timeout = kube_client_timeout_ms(c);
+    if (timeout < 0 || timeout > max_ms)
+        timeout = max_ms;
+    if (poll(fds, (nfds_t)n, timeout) < 0)
+        n = 0;
+    kube_client_dispatch(c, fds, n);
+}
+
+int kube_client_pending(const struct kube_client *c)
+{
+    int n = 0;
+    for (const struct kube_request *r = c->requests; r; r = r->next)
+        n += !r->cancelled;
+    return n;
+}
+
+const char *kube_client_warning(const struct kube_client *c)
+{
+    return c->conn->warning;
+}
+
+/* --- shorthand ------------------------------------------------------------------ */
+
+struct kube_request *kube_client_get(struct kube_client *c, const char *path, kube_done_fn done,
+                                     void *user)
+{
+    struct kube_request_options o = {.method = KUBE_GET, .path = path, .timeout_ms = DEFAULT_TIMEOUT_MS};
+    return kube_client_start(c, &o, done, user);
+}
+
+struct kube_request *kube_client_delete(struct kube_client *c, const char *path,
+                                        kube_done_fn done, void *user)
+{
+    struct kube_request_options o = {.method = KUBE_DELETE, .path = path, .timeout_ms = DEFAULT_TIMEOUT_MS};
+    return kube_client_start(c, &o, done, user);
+}
+
+struct kube_request *kube_client_post(struct kube_client *c, const char *path, const char *json,
+                                      size_t len, kube_done_fn done, void *user)
+{
+    struct kube_request_options o = {.method = KUBE_POST, .path = path, .body = json,
+                                     .body_len = len, .content_type = "application/json",
+                                     .timeout_ms = DEFAULT_TIMEOUT_MS};
+    return kube_client_start(c, &o, done, user);
+}
+
+struct kube_request *kube_client_patch(struct kube_client *c, const char *path,
+                                       enum kube_patch_type type, const char *body, size_t len,
+                                       const char *field_manager, bool force, kube_done_fn done,
+                                       void *user)
+{
+    static const char *const types[] = {
+        [KUBE_PATCH_STRATEGIC] = "application/strategic-merge-patch+json",
+        [KUBE_PATCH_MERGE] = "application/merge-patch+json",
+        [KUBE_PATCH_JSON] = "application/json-patch+json",
+        [KUBE_PATCH_APPLY] = "application/apply-patch+yaml",
+    };
+    struct kube_buf url = {0};
+    char *manager = field_manager ? kube_url_escape(field_manager) : NULL;
+    const char *sep = strchr(path, '?') ? "&" : "?";
+    int rc = kube_buf_printf(&url, "%s", path);
+    if (rc == 0 && manager) {
+        rc = kube_buf_printf(&url, "%sfieldManager=%s", sep, manager);
+        sep = "&";
+    }
+    if (rc == 0 && force && type == KUBE_PATCH_APPLY)
+        rc = kube_buf_printf(&url, "%sforce=true", sep);
+    free(manager);
+    if (rc < 0 || (field_manager && !manager)) {
+        kube_buf_free(&url);
+        return NULL;
+    }
+    struct kube_request_options o = {.method = KUBE_PATCH, .path = url.data, .body = body,
+                                     .body_len = len, .content_type = types[type],
+                                     .timeout_ms = DEFAULT_TIMEOUT_MS};
+    struct kube_request *r = kube_client_start(c, &o, done, user);
+    kube_buf_free(&url);
+    return r;
+}
+
+char *kube_url_escape(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t len = strlen(s);
+    char *out = malloc(len * 3 + 1);
+    if (!out)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+            out[n++] = (char)ch;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[ch >> 4];
+            out[n++] = hex[ch & 15];
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
+static struct kube_request *proxy_get(struct kube_client *c, const char *ns, const char *kind,
+                                      const char *name, const char *port,
+                                      const char *path_and_query, long timeout_ms,
+                                      kube_done_fn done, void *user)
+{
+    char *ens = kube_url_escape(ns), *ename = kube_url_escape(name), *eport = kube_url_escape(port);
+    char *path = NULL;
+    if (ens && ename && eport &&
+        asprintf(&path, "/api/v1/namespaces/%s/%s/%s:%s/proxy%s", ens, kind, ename, eport,
+                 path_and_query[0] == '/' ? path_and_query : "/") < 0)
+        path = NULL;
+    free(ens);
+    free(ename);
+    free(eport);
+    if (!path)
+        return NULL;
+    struct kube_request_options o = {.method = KUBE_GET, .path = path,
+                                     .timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS,
+                                     .max_retries = -1};
+    struct kube_request *r = kube_client_start(c, &o, done, user);
+    free(path);
+    return r;
+}
+
+struct kube_request *kube_client_pod_proxy_get(struct kube_client *c, const char *ns,
+                                               const char *pod, int port,
+                                               const char *path_and_query, long timeout_ms,
+                                               kube_done_fn done, void *user)
+{
+    char port_text[16];
+    snprintf(port_text, sizeof port_text, "%d", port);
+    return proxy_get(c, ns, "pods", pod, port_text, path_and_query, timeout_ms, done, user);
+}
+
+struct kube_request *kube_client_service_proxy_get(struct kube_client *c, const char *ns,
+                                                   const char *service, const char *port,
+                                                   const char *path_and_query, long timeout_ms,
+                                                   kube_done_fn done, void *user)
+{
+    return proxy_get(c, ns, "services", service, port, path_and_query, timeout_ms, done, user);
+}
