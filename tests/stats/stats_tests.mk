@@ -11,11 +11,41 @@ $(OUT)/tests/stats/%: tests/stats/%.c $(HFISTATS_LIB) tests/testlib.h
 	@mkdir -p $(dir $@)
 	$(CC) $(STATS_TEST_CFLAGS) -o $@ $< $(HFISTATS_LIB) $(LDFLAGS_NATIVE) $(HFISTATS_LDLIBS)
 
-TEST_BINS += $(STATS_TEST_BINS)
-TEST_CMDS += $(OUT)/tests/stats/test_prom_parse $(OUT)/tests/stats/test_hfi_metrics \
+STATS_TEST_CMDS := $(OUT)/tests/stats/test_prom_parse $(OUT)/tests/stats/test_hfi_metrics \
   $(OUT)/tests/stats/test_prom_histogram $(OUT)/tests/stats/test_prom_rate \
   "$(OUT)/tests/stats/test_realdata $(STATS_REALDATA)"
+TEST_BINS += $(STATS_TEST_BINS)
+TEST_CMDS += $(STATS_TEST_CMDS)
 
 .PHONY: stats-test
 stats-test: $(STATS_TEST_BINS)
-	@tests/run-tests.sh $(filter $(OUT)/tests/stats/%,$(TEST_CMDS))
+	@tests/run-tests.sh $(STATS_TEST_CMDS)
+
+# libFuzzer: links the library sources directly, built with $(FUZZ_FLAGS).
+$(BUILD)/fuzz/fuzz_prom: tests/stats/fuzz_prom.c $(STATS_SRCS) $(wildcard tui/stats/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -Itui/stats -o $@ tests/stats/fuzz_prom.c $(STATS_SRCS) $(HFISTATS_LDLIBS)
+
+FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_prom
+
+# Benchmark against Python's prometheus_client and Go's expfmt on the same
+# generated dump. `make bench` runs each BENCH_CMDS word as a command, so the
+# paths are compiled in.
+DEB_PACKAGES += python3-prometheus-client golang-go golang-github-prometheus-common-dev
+STATS_BENCH := $(OUT)/tests/stats/bench_prom
+STATS_BENCH_GO := $(BUILD)/bench_prom_go
+
+$(STATS_BENCH): tests/stats/bench_prom.c $(HFISTATS_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(STATS_TEST_CFLAGS) -DBENCH_PROM_DUMP='"$(BUILD)/bench_prom_dump.txt"' \
+	  -DBENCH_PROM_PYTHON='"tests/stats/bench_prom.py"' -DBENCH_PROM_GO='"$(STATS_BENCH_GO)"' \
+	  -o $@ $< $(HFISTATS_LIB) $(LDFLAGS_NATIVE) $(HFISTATS_LDLIBS)
+
+# Debian ships the Go libraries as sources under /usr/share/gocode: GOPATH mode.
+$(STATS_BENCH_GO): tests/stats/bench_prom_go.go
+	@mkdir -p $(dir $@)
+	GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$(abspath $(BUILD))/gocache \
+	  go build -o $@ $<
+
+BENCH_DEPS += $(STATS_BENCH) $(STATS_BENCH_GO)
+BENCH_CMDS += $(STATS_BENCH)

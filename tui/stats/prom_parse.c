@@ -141,7 +141,10 @@ static bool parse_number(const char *s, size_t n, double *out, bool *is_u64, uin
         return true;
     }
 
-    /* General decimal: up to 19 significant digits, then a power of ten. */
+    /* General decimal: up to 19 significant digits, then a power of ten.
+     * Longer text is refused here, which also bounds the exponent below. */
+    if (n > SLOW_NUMBER_MAX)
+        return false;
     uint64_t mantissa = 0;
     int significant = 0, exponent = 0;
     bool truncated = false, any_digit = false;
