@@ -1,0 +1,6 @@
+;; Refused: proxy_on_tick exported with the wrong signature.
+(module
+  (memory (export "memory") 1)
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "malloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "proxy_on_tick") (param i32 i32)))

@@ -1,0 +1,5 @@
+;; Refused: no exported memory.
+(module
+  (memory 1)
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "malloc") (param i32) (result i32) (i32.const 1024)))
