@@ -1,13 +1,17 @@
 # tests/stats: unit tests, the fuzz target and the benchmark of tui/stats.
+# Included before tui/stats/stats.mk, so prerequisites name the library and
+# sources literally (variables of stats.mk are still empty here).
 
 STATS_TESTS := test_prom_parse test_hfi_metrics test_prom_histogram test_prom_rate test_realdata
 STATS_TEST_BINS := $(addprefix $(OUT)/tests/stats/,$(STATS_TESTS))
 STATS_TEST_CFLAGS := $(CFLAGS_NATIVE) -Itui/stats
+STATS_TEST_LIB := $(OUT)/tui/libhfistats.a
+STATS_LIB_SRCS := $(wildcard tui/stats/*.c tui/stats/*.h)
 # Real captures live beside the checkout (../shared in CI); the test skips
 # with a message when they are absent.
 STATS_REALDATA ?= ../shared/realdata/envoy_prometheus
 
-$(OUT)/tests/stats/%: tests/stats/%.c $(HFISTATS_LIB) tests/testlib.h
+$(OUT)/tests/stats/%: tests/stats/%.c $(STATS_TEST_LIB) tests/testlib.h
 	@mkdir -p $(dir $@)
 	$(CC) $(STATS_TEST_CFLAGS) -o $@ $< $(HFISTATS_LIB) $(LDFLAGS_NATIVE) $(HFISTATS_LDLIBS)
 
@@ -22,9 +26,9 @@ stats-test: $(STATS_TEST_BINS)
 	@tests/run-tests.sh $(STATS_TEST_CMDS)
 
 # libFuzzer: links the library sources directly, built with $(FUZZ_FLAGS).
-$(BUILD)/fuzz/fuzz_prom: tests/stats/fuzz_prom.c $(STATS_SRCS) $(wildcard tui/stats/*.h)
+$(BUILD)/fuzz/fuzz_prom: tests/stats/fuzz_prom.c $(STATS_LIB_SRCS)
 	@mkdir -p $(dir $@)
-	$(CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -Itui/stats -o $@ tests/stats/fuzz_prom.c $(STATS_SRCS) $(HFISTATS_LDLIBS)
+	$(CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -Itui/stats -o $@ tests/stats/fuzz_prom.c $(filter %.c,$(STATS_LIB_SRCS)) $(HFISTATS_LDLIBS)
 
 FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_prom
 
@@ -35,7 +39,7 @@ DEB_PACKAGES += python3-prometheus-client golang-go golang-github-prometheus-com
 STATS_BENCH := $(OUT)/tests/stats/bench_prom
 STATS_BENCH_GO := $(BUILD)/bench_prom_go
 
-$(STATS_BENCH): tests/stats/bench_prom.c $(HFISTATS_LIB)
+$(STATS_BENCH): tests/stats/bench_prom.c $(STATS_TEST_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(STATS_TEST_CFLAGS) -DBENCH_PROM_DUMP='"$(BUILD)/bench_prom_dump.txt"' \
 	  -DBENCH_PROM_PYTHON='"tests/stats/bench_prom.py"' -DBENCH_PROM_GO='"$(STATS_BENCH_GO)"' \

@@ -215,6 +215,44 @@ static void test_json_ignores_decimal_comma_locale(void)
     setlocale(LC_NUMERIC, "C");
 }
 
+/* The scraper's single pass: its own series and ours from one parse. */
+typedef struct scrape {
+    hfi_metrics_collector hfi;
+    double server_live;
+} scrape;
+
+static int scrape_sample(void *user, const prom_sample *s)
+{
+    scrape *sc = user;
+    if (prom_span_equals(s->name, "envoy_server_live"))
+        sc->server_live = s->value;
+    else
+        hfi_metrics_collector_add(&sc->hfi, s);
+    return 0;
+}
+
+static void test_collector_in_callers_own_pass(void)
+{
+    const char *prefixes[8] = {"envoy_server_live"};
+    size_t n = 1;
+    for (size_t i = 0; i < hfi_metrics_name_prefix_count; i++)
+        prefixes[n++] = hfi_metrics_name_prefixes[i];
+    scrape sc = {.server_live = -1};
+    hfi_metrics_collector_init(&sc.hfi);
+    prom_parse_options opts = {.on_sample = scrape_sample, .user = &sc, .name_prefixes = prefixes, .name_prefix_count = n};
+    prom_parse_stats st;
+    const char *text = "envoy_server_live{} 1\n";
+    char dump[4096];
+    snprintf(dump, sizeof dump, "%s%s", text, wasmcustom_dump);
+    prom_parse(dump, strlen(dump), &opts, &st);
+    hfi_metrics m;
+    hfi_metrics_collector_finish(&sc.hfi, &m);
+    CHECK(sc.server_live == 1);
+    CHECK_INT(m.naming, HFI_NAMING_WASMCUSTOM);
+    CHECK(m.aborts_total.value_u64 == 7);
+    CHECK_INT(st.skipped_lines, 1);
+}
+
 int main(void)
 {
     RUN(test_wasmcustom_naming_and_sums);
@@ -228,5 +266,6 @@ int main(void)
     RUN(test_json);
     RUN(test_json_absent_values_are_null);
     RUN(test_json_ignores_decimal_comma_locale);
+    RUN(test_collector_in_callers_own_pass);
     TEST_MAIN_END();
 }

@@ -23,12 +23,13 @@ const char *hfi_naming_name(hfi_naming naming)
 #define HFI_PREFIX "hfi_faults_"
 #define DELAY_HISTOGRAM "hfi_faults_delay_duration_milliseconds"
 
-static const char *const wanted_prefixes[] = {
+const char *const hfi_metrics_name_prefixes[] = {
     WASMCUSTOM_PREFIX HFI_PREFIX,
     HFI_PREFIX,
     "envoy_wasm",
     "wasm_",
 };
+const size_t hfi_metrics_name_prefix_count = sizeof hfi_metrics_name_prefixes / sizeof hfi_metrics_name_prefixes[0];
 
 static const struct {
     const char *name;
@@ -41,14 +42,6 @@ static const struct {
     {"hfi_faults_active_delays", offsetof(hfi_metrics, active_delays)},
     {"hfi_faults_policies", offsetof(hfi_metrics, policies)},
 };
-
-/* The two renderings are gathered apart and one is chosen at the end. */
-typedef struct extraction {
-    hfi_metrics rendering[2]; /* [0] wasmcustom_, [1] bare */
-    bool seen[2];
-    bool wasm_runtime_stats_present;
-    size_t wasm_runtime_series;
-} extraction;
 
 static void add_value(hfi_value *v, const prom_sample *s)
 {
@@ -109,14 +102,19 @@ static bool add_hfi_sample(hfi_metrics *m, prom_span name, const prom_sample *s)
     return true;
 }
 
-static int on_sample(void *user, const prom_sample *s)
+void hfi_metrics_collector_init(hfi_metrics_collector *c)
 {
-    extraction *x = user;
+    memset(c, 0, sizeof *c);
+}
+
+/* The two renderings are gathered apart and one is chosen at the end. */
+void hfi_metrics_collector_add(hfi_metrics_collector *c, const prom_sample *s)
+{
     prom_span name = s->name;
     if (prom_span_starts_with(name, "envoy_wasm") || prom_span_starts_with(name, "wasm_")) {
-        x->wasm_runtime_stats_present = true;
-        x->wasm_runtime_series++;
-        return 0;
+        c->wasm_runtime_stats_present = true;
+        c->wasm_runtime_series++;
+        return;
     }
     int which = 1;
     if (prom_span_starts_with(name, WASMCUSTOM_PREFIX)) {
@@ -124,32 +122,43 @@ static int on_sample(void *user, const prom_sample *s)
         name.ptr += strlen(WASMCUSTOM_PREFIX);
         name.len -= strlen(WASMCUSTOM_PREFIX);
     }
-    if (add_hfi_sample(&x->rendering[which], name, s))
-        x->seen[which] = true;
+    if (add_hfi_sample(&c->rendering[which], name, s))
+        c->seen[which] = true;
+}
+
+void hfi_metrics_collector_finish(const hfi_metrics_collector *c, hfi_metrics *out)
+{
+    if (c->seen[0]) {
+        *out = c->rendering[0];
+        out->naming = HFI_NAMING_WASMCUSTOM;
+    } else if (c->seen[1]) {
+        *out = c->rendering[1];
+        out->naming = HFI_NAMING_BARE;
+    } else {
+        memset(out, 0, sizeof *out);
+    }
+    out->wasm_runtime_stats_present = c->wasm_runtime_stats_present;
+    out->wasm_runtime_series = c->wasm_runtime_series;
+}
+
+static int collect_sample(void *user, const prom_sample *s)
+{
+    hfi_metrics_collector_add(user, s);
     return 0;
 }
 
 void hfi_metrics_from_prometheus(const char *buf, size_t len, hfi_metrics *out, prom_parse_stats *stats)
 {
-    extraction x = {0};
+    hfi_metrics_collector c;
+    hfi_metrics_collector_init(&c);
     prom_parse_options opts = {
-        .on_sample = on_sample,
-        .user = &x,
-        .name_prefixes = wanted_prefixes,
-        .name_prefix_count = sizeof wanted_prefixes / sizeof wanted_prefixes[0],
+        .on_sample = collect_sample,
+        .user = &c,
+        .name_prefixes = hfi_metrics_name_prefixes,
+        .name_prefix_count = hfi_metrics_name_prefix_count,
     };
     prom_parse(buf, len, &opts, stats);
-    if (x.seen[0]) {
-        *out = x.rendering[0];
-        out->naming = HFI_NAMING_WASMCUSTOM;
-    } else if (x.seen[1]) {
-        *out = x.rendering[1];
-        out->naming = HFI_NAMING_BARE;
-    } else {
-        memset(out, 0, sizeof *out);
-    }
-    out->wasm_runtime_stats_present = x.wasm_runtime_stats_present;
-    out->wasm_runtime_series = x.wasm_runtime_series;
+    hfi_metrics_collector_finish(&c, out);
 }
 
 hfi_naming hfi_naming_from_admin_stats(const char *buf, size_t len)

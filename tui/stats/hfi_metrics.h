@@ -85,6 +85,24 @@ typedef struct hfi_metrics {
  * skipped after its name. stats may be NULL. */
 void hfi_metrics_from_prometheus(const char *buf, size_t len, hfi_metrics *out, prom_parse_stats *stats);
 
+/* The same in pieces, for a caller that reads other series in the same
+ * pass: feed it every sample (unrelated ones are ignored), then finish.
+ * hfi_metrics_name_prefixes are the name prefixes it needs, to merge into
+ * the caller's prom_parse_options.name_prefixes. */
+typedef struct hfi_metrics_collector {
+    hfi_metrics rendering[2]; /* [0] wasmcustom_ names, [1] bare ones */
+    bool seen[2];
+    bool wasm_runtime_stats_present;
+    size_t wasm_runtime_series;
+} hfi_metrics_collector;
+
+extern const char *const hfi_metrics_name_prefixes[];
+extern const size_t hfi_metrics_name_prefix_count;
+
+void hfi_metrics_collector_init(hfi_metrics_collector *c);
+void hfi_metrics_collector_add(hfi_metrics_collector *c, const prom_sample *sample);
+void hfi_metrics_collector_finish(const hfi_metrics_collector *c, hfi_metrics *out);
+
 /* The naming seen in admin /stats text (`name: value` lines). */
 hfi_naming hfi_naming_from_admin_stats(const char *buf, size_t len);
 
