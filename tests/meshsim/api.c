@@ -1,0 +1,1818 @@
+#include "api.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../plugin/regex.h"
+#include "buf.h"
+#include "cluster.h"
+#include "patch.h"
+#include "rng.h"
+#include "selector.h"
+#include "sidecar.h"
+#include "store.h"
+#include "yaml.h"
+
+#define USER_NAME "meshsim-admin"
+#define DEFAULT_WATCH_TIMEOUT_S 1800
+#define BOOKMARK_INTERVAL_MS 2000
+/* watch-expiry: watches end with 410 this soon, and older versions expire. */
+#define EXPIRY_WATCH_MS 3000
+#define SLOW_SIDECAR_MS 3000
+#define WATCH_BACKLOG_LIMIT (8u << 20)
+#define RATE_LIMIT_EVERY 3
+
+static struct api_config api_cfg;
+static int64_t api_now;
+static unsigned long api_requests;
+
+/* ---- Status errors ---- */
+
+/* "pods", "deployments.apps", "envoyfilters.networking.istio.io" */
+static void qualified_resource(const struct rtype *t, char *out, size_t size)
+{
+    if (t->group[0])
+        snprintf(out, size, "%s.%s", t->plural, t->group);
+    else
+        snprintf(out, size, "%s", t->plural);
+}
+
+static void status_with_details(struct exchange *ex, int code, const char *reason, const char *message,
+                                const struct rtype *t, const char *name, const char *extra_headers)
+{
+    struct buf b = {0};
+    buf_puts(&b, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":");
+    buf_json_string(&b, message);
+    buf_puts(&b, ",\"reason\":");
+    buf_json_string(&b, reason);
+    buf_puts(&b, ",\"details\":{");
+    int comma = 0;
+    if (name) {
+        buf_puts(&b, "\"name\":");
+        buf_json_string(&b, name);
+        comma = 1;
+    }
+    if (t && t->group[0]) {
+        buf_printf(&b, "%s\"group\":", comma ? "," : "");
+        buf_json_string(&b, t->group);
+        comma = 1;
+    }
+    if (t)
+        buf_printf(&b, "%s\"kind\":\"%s\"", comma ? "," : "", t->plural);
+    buf_printf(&b, "},\"code\":%d}\n", code);
+    ex_reply(ex, code, "application/json", b.data, b.len, extra_headers);
+    buf_free(&b);
+}
+
+static void not_found(struct exchange *ex, const struct rtype *t, const char *name)
+{
+    char qr[128], msg[512];
+    qualified_resource(t, qr, sizeof qr);
+    snprintf(msg, sizeof msg, "%s \"%s\" not found", qr, name);
+    status_with_details(ex, 404, "NotFound", msg, t, name, NULL);
+}
+
+static void no_such_path(struct exchange *ex)
+{
+    status_with_details(ex, 404, "NotFound", "the server could not find the requested resource", NULL, NULL, NULL);
+}
+
+static void method_not_allowed(struct exchange *ex)
+{
+    status_with_details(ex, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource",
+                        NULL, NULL, "Allow: GET, HEAD\r\n");
+}
+
+static void bad_request(struct exchange *ex, const char *message)
+{
+    ex_reply_status(ex, 400, "BadRequest", message, NULL);
+}
+
+/* 422 with one cause, as validation failures look. */
+static void invalid(struct exchange *ex, const struct rtype *t, const char *name, const char *field,
+                    const char *cause_reason, const char *detail)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s%s%s \"%s\" is invalid: %s: %s", t->kind, t->group[0] ? "." : "", t->group,
+             name ? name : "", field, detail);
+    struct buf b = {0};
+    buf_puts(&b, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":");
+    buf_json_string(&b, msg);
+    buf_puts(&b, ",\"reason\":\"Invalid\",\"details\":{\"name\":");
+    buf_json_string(&b, name ? name : "");
+    if (t->group[0]) {
+        buf_puts(&b, ",\"group\":");
+        buf_json_string(&b, t->group);
+    }
+    buf_printf(&b, ",\"kind\":\"%s\",\"causes\":[{\"reason\":", t->kind);
+    buf_json_string(&b, cause_reason);
+    buf_puts(&b, ",\"message\":");
+    buf_json_string(&b, detail);
+    buf_puts(&b, ",\"field\":");
+    buf_json_string(&b, field);
+    buf_puts(&b, "}]},\"code\":422}\n");
+    ex_reply(ex, 422, "application/json", b.data, b.len, NULL);
+    buf_free(&b);
+}
+
+static void unsupported_media(struct exchange *ex, const char *ctype)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "the body of the request was in an unknown format - accepted media types include: %s", ctype);
+    ex_reply_status(ex, 415, "UnsupportedMediaType", msg, NULL);
+}
+
+static void reply_json(struct exchange *ex, int code, cJSON *json)
+{
+    char *text = cJSON_PrintUnformatted(json);
+    size_t len = strlen(text);
+    text = realloc(text, len + 2);
+    text[len] = '\n';
+    text[len + 1] = '\0';
+    ex_reply(ex, code, "application/json", text, len + 1, NULL);
+    free(text);
+}
+
+static void reply_text(struct exchange *ex, int code, const char *ctype, const char *text)
+{
+    ex_reply(ex, code, ctype, text, strlen(text), NULL);
+}
+
+/* ---- discovery ---- */
+
+static const char *const groups[][2] = {
+    {"apps", "v1"},
+    {"networking.istio.io", "v1alpha3"},
+    {"extensions.istio.io", "v1alpha1"},
+    {"authorization.k8s.io", "v1"},
+};
+#define N_GROUPS (sizeof groups / sizeof groups[0])
+
+static void verbs_json(struct buf *b, unsigned ops)
+{
+    static const struct {
+        unsigned op;
+        const char *verb;
+    } verbs[] = {{OP_CREATE, "create"}, {OP_DELETE, "delete"}, {OP_GET, "get"}, {OP_LIST, "list"},
+                 {OP_PATCH, "patch"},   {OP_UPDATE, "update"}, {OP_WATCH, "watch"}};
+    buf_puts(b, "[");
+    int first = 1;
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (ops & verbs[i].op) {
+            buf_printf(b, "%s\"%s\"", first ? "" : ",", verbs[i].verb);
+            first = 0;
+        }
+    buf_puts(b, "]");
+}
+
+static void resource_list(struct exchange *ex, const char *group, const char *version)
+{
+    struct buf b = {0};
+    char gv[128];
+    if (group[0])
+        snprintf(gv, sizeof gv, "%s/%s", group, version);
+    else
+        snprintf(gv, sizeof gv, "%s", version);
+    buf_printf(&b, "{\"kind\":\"APIResourceList\",\"apiVersion\":\"v1\",\"groupVersion\":\"%s\",\"resources\":[", gv);
+    int first = 1;
+    for (size_t i = 0; RTYPES[i]; i++) {
+        const struct rtype *t = RTYPES[i];
+        if (strcmp(t->group, group) != 0 || strcmp(t->version, version) != 0)
+            continue;
+        buf_printf(&b, "%s{\"name\":\"%s\",\"singularName\":\"%s\",\"namespaced\":%s,\"kind\":\"%s\",\"verbs\":",
+                   first ? "" : ",", t->plural, t->singular, t->namespaced ? "true" : "false", t->kind);
+        verbs_json(&b, t->ops);
+        if (t->short_names)
+            buf_printf(&b, ",\"shortNames\":%s", t->short_names);
+        if (t->categories)
+            buf_printf(&b, ",\"categories\":%s", t->categories);
+        buf_puts(&b, "}");
+        first = 0;
+        if (t == &RT_PODS || t == &RT_SERVICES)
+            buf_printf(&b, ",{\"name\":\"%s/proxy\",\"singularName\":\"\",\"namespaced\":true,\"kind\":\"%sProxyOptions\","
+                           "\"verbs\":[\"create\",\"delete\",\"get\",\"patch\",\"update\"]}",
+                       t->plural, t->kind);
+    }
+    buf_puts(&b, "]}\n");
+    ex_reply(ex, 200, "application/json", b.data, b.len, NULL);
+    buf_free(&b);
+}
+
+static void group_json(struct buf *b, size_t i)
+{
+    buf_printf(b,
+               "{\"name\":\"%s\",\"versions\":[{\"groupVersion\":\"%s/%s\",\"version\":\"%s\"}],"
+               "\"preferredVersion\":{\"groupVersion\":\"%s/%s\",\"version\":\"%s\"}}",
+               groups[i][0], groups[i][0], groups[i][1], groups[i][1], groups[i][0], groups[i][1], groups[i][1]);
+}
+
+static void group_list(struct exchange *ex)
+{
+    struct buf b = {0};
+    buf_puts(&b, "{\"kind\":\"APIGroupList\",\"apiVersion\":\"v1\",\"groups\":[");
+    for (size_t i = 0; i < N_GROUPS; i++) {
+        if (i)
+            buf_puts(&b, ",");
+        group_json(&b, i);
+    }
+    buf_puts(&b, "]}\n");
+    ex_reply(ex, 200, "application/json", b.data, b.len, NULL);
+    buf_free(&b);
+}
+
+static void version_info(struct exchange *ex)
+{
+    reply_text(ex, 200, "application/json",
+               "{\n  \"major\": \"1\",\n  \"minor\": \"32\",\n  \"gitVersion\": \"v1.32.2\",\n"
+               "  \"gitCommit\": \"67a30c0adcf52bd3f56ff0893ce19966be12991f\",\n  \"gitTreeState\": \"clean\",\n"
+               "  \"buildDate\": \"2025-02-12T21:19:47Z\",\n  \"goVersion\": \"go1.23.6\",\n  \"compiler\": \"gc\",\n"
+               "  \"platform\": \"linux/amd64\"\n}");
+}
+
+/* ---- request bodies ---- */
+
+static int content_type_is(const struct request *req, const char *want)
+{
+    const char *ct = request_header(req, "Content-Type");
+    if (!ct)
+        return 0;
+    size_t n = strlen(want);
+    return strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* JSON or YAML body; NULL after answering 400. */
+static cJSON *parse_body(struct exchange *ex, const struct request *req, int yaml_allowed)
+{
+    char err[512];
+    const char *p = req->body;
+    while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
+        p++;
+    cJSON *j = NULL;
+    if (*p == '{' || *p == '[' || !yaml_allowed) {
+        const char *end = NULL;
+        j = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
+        if (!j && yaml_allowed)
+            j = yaml_to_json(req->body, req->body_len, err, sizeof err);
+        if (!j) {
+            snprintf(err, sizeof err, "couldn't get version/kind; json parse error: invalid JSON near offset %ld",
+                     end ? (long)(end - req->body) : 0L);
+            if (!end) {
+                const char *ep = cJSON_GetErrorPtr();
+                long off = ep && ep >= req->body && ep <= req->body + req->body_len ? (long)(ep - req->body) : 0;
+                snprintf(err, sizeof err, "couldn't get version/kind; json parse error: invalid JSON near offset %ld",
+                         off);
+            }
+            bad_request(ex, err);
+            return NULL;
+        }
+    } else {
+        j = yaml_to_json(req->body, req->body_len, err, sizeof err);
+        if (!j) {
+            char msg[600];
+            snprintf(msg, sizeof msg, "error converting YAML to JSON: %s", err);
+            bad_request(ex, msg);
+            return NULL;
+        }
+    }
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        bad_request(ex, "couldn't get version/kind; json parse error: expected an object");
+        return NULL;
+    }
+    return j;
+}
+
+/* apiVersion/kind of a body must name the URL's type. */
+static int check_type(struct exchange *ex, const struct rtype *t, cJSON *obj, int required)
+{
+    char av[96], msg[512];
+    rtype_api_version(t, av, sizeof av);
+    const char *have_av = json_str(obj, "apiVersion");
+    const char *have_kind = json_str(obj, "kind");
+    if ((!have_av || !have_kind) && required) {
+        bad_request(ex, "Object 'Kind' is missing in request body");
+        return -1;
+    }
+    if (have_av && strcmp(have_av, av) != 0) {
+        snprintf(msg, sizeof msg, "the API version in the data (%.100s) does not match the expected API version (%s)",
+                 have_av, av);
+        bad_request(ex, msg);
+        return -1;
+    }
+    if (have_kind && strcmp(have_kind, t->kind) != 0) {
+        snprintf(msg, sizeof msg, "the kind in the data (%.100s) does not match the expected kind (%s)", have_kind,
+                 t->kind);
+        bad_request(ex, msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int dns_subdomain(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 253)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && !((c == '-' || c == '.') && i > 0 && i < n - 1))
+            return 0;
+    }
+    return 1;
+}
+
+/* Validation the CRD schemas do for the fields meshsim looks at. */
+static int validate_object(struct exchange *ex, const struct rtype *t, cJSON *obj)
+{
+    const char *name = json_str(obj, "metadata.name");
+    if (!name || !name[0]) {
+        invalid(ex, t, "", "metadata.name", "FieldValueRequired", "Required value: name or generateName is required");
+        return -1;
+    }
+    if (!dns_subdomain(name)) {
+        char detail[700];
+        snprintf(detail, sizeof detail,
+                 "Invalid value: \"%.200s\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+                 "characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
+                 "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+                 name);
+        invalid(ex, t, name, "metadata.name", "FieldValueInvalid", detail);
+        return -1;
+    }
+    cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
+    if (spec && !cJSON_IsObject(spec)) {
+        invalid(ex, t, name, "spec", "FieldValueTypeInvalid", "Invalid value: \"string\": spec in body must be of type object");
+        return -1;
+    }
+    if (t == &RT_ENVOYFILTERS) {
+        static const char *const apply_to[] = {"INVALID", "LISTENER", "FILTER_CHAIN", "NETWORK_FILTER", "HTTP_FILTER",
+                                               "ROUTE_CONFIGURATION", "VIRTUAL_HOST", "HTTP_ROUTE", "CLUSTER",
+                                               "EXTENSION_CONFIG", "BOOTSTRAP", "LISTENER_FILTER", NULL};
+        cJSON *patches = cJSON_GetObjectItemCaseSensitive(spec, "configPatches");
+        if (patches && !cJSON_IsArray(patches)) {
+            invalid(ex, t, name, "spec.configPatches", "FieldValueTypeInvalid",
+                    "Invalid value: \"object\": spec.configPatches in body must be of type array");
+            return -1;
+        }
+        cJSON *p;
+        int idx = 0;
+        cJSON_ArrayForEach(p, patches)
+        {
+            const char *a = json_str(p, "applyTo");
+            int ok = !a;
+            for (size_t i = 0; a && apply_to[i]; i++)
+                ok |= strcmp(a, apply_to[i]) == 0;
+            if (!ok) {
+                char field[64], detail[600];
+                snprintf(field, sizeof field, "spec.configPatches[%d].applyTo", idx);
+                snprintf(detail, sizeof detail,
+                         "Unsupported value: \"%.100s\": supported values: \"INVALID\", \"LISTENER\", \"FILTER_CHAIN\", "
+                         "\"NETWORK_FILTER\", \"HTTP_FILTER\", \"ROUTE_CONFIGURATION\", \"VIRTUAL_HOST\", \"HTTP_ROUTE\", "
+                         "\"CLUSTER\", \"EXTENSION_CONFIG\", \"BOOTSTRAP\", \"LISTENER_FILTER\"",
+                         a);
+                invalid(ex, t, name, field, "FieldValueNotSupported", detail);
+                return -1;
+            }
+            idx++;
+        }
+    }
+    if (t == &RT_WASMPLUGINS) {
+        cJSON *pc = cJSON_GetObjectItemCaseSensitive(spec, "pluginConfig");
+        if (pc && !cJSON_IsObject(pc)) {
+            invalid(ex, t, name, "spec.pluginConfig", "FieldValueTypeInvalid",
+                    "Invalid value: \"string\": spec.pluginConfig in body must be of type object");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void after_change(struct object *o)
+{
+    if (o->type == &RT_WASMPLUGINS)
+        cluster_wasmplugins_changed(o->ns);
+    else if (o->type == &RT_DEPLOYMENTS)
+        cluster_deployment_changed(o, api_now);
+}
+
+/* generation moves when anything but metadata and status changes. */
+static void bump_generation(cJSON *before, cJSON *after)
+{
+    cJSON *a = cJSON_Duplicate(before, 1), *b = cJSON_Duplicate(after, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(a, "metadata");
+    cJSON_DeleteItemFromObjectCaseSensitive(b, "metadata");
+    cJSON_DeleteItemFromObjectCaseSensitive(a, "status");
+    cJSON_DeleteItemFromObjectCaseSensitive(b, "status");
+    int same = cJSON_Compare(a, b, 1);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    if (same)
+        return;
+    cJSON *meta = json_obj_ensure(after, "metadata");
+    cJSON *g = cJSON_GetObjectItemCaseSensitive(meta, "generation");
+    double next = cJSON_IsNumber(g) ? g->valuedouble + 1 : 1;
+    if (g)
+        cJSON_ReplaceItemInObjectCaseSensitive(meta, "generation", cJSON_CreateNumber(next));
+    else
+        cJSON_AddNumberToObject(meta, "generation", next);
+}
+
+/* Server-owned metadata survives any update. */
+static void keep_server_metadata(cJSON *from, cJSON *to)
+{
+    static const char *const keys[] = {"uid", "creationTimestamp", "generation", "resourceVersion", "name",
+                                       "namespace", "deletionTimestamp", "ownerReferences", NULL};
+    cJSON *fm = json_path(from, "metadata");
+    cJSON *tm = json_obj_ensure(to, "metadata");
+    for (size_t i = 0; keys[i]; i++) {
+        cJSON *v = cJSON_GetObjectItemCaseSensitive(fm, keys[i]);
+        cJSON_DeleteItemFromObjectCaseSensitive(tm, keys[i]);
+        if (v)
+            cJSON_AddItemToObject(tm, keys[i], cJSON_Duplicate(v, 1));
+    }
+    if (!cJSON_GetObjectItemCaseSensitive(to, "status") && cJSON_GetObjectItemCaseSensitive(from, "status"))
+        cJSON_AddItemToObject(to, "status", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(from, "status"), 1));
+}
+
+/* Replaces o's JSON with next (consumed) after validating what may change. */
+static int commit_update(struct exchange *ex, struct object *o, cJSON *next)
+{
+    keep_server_metadata(o->json, next);
+    cJSON_DeleteItemFromObjectCaseSensitive(next, "kind");
+    cJSON_DeleteItemFromObjectCaseSensitive(next, "apiVersion");
+    if (validate_object(ex, o->type, next) != 0) {
+        cJSON_Delete(next);
+        return -1;
+    }
+    if (o->type == &RT_DEPLOYMENTS &&
+        !cJSON_Compare(json_path(o->json, "spec.selector"), json_path(next, "spec.selector"), 1)) {
+        invalid(ex, o->type, o->name, "spec.selector", "FieldValueInvalid",
+                "Invalid value: v1.LabelSelector: field is immutable");
+        cJSON_Delete(next);
+        return -1;
+    }
+    bump_generation(o->json, next);
+    /* Keep kind and apiVersion first. */
+    cJSON *kind = cJSON_DetachItemFromObjectCaseSensitive(o->json, "kind");
+    cJSON *av = cJSON_DetachItemFromObjectCaseSensitive(o->json, "apiVersion");
+    cJSON_Delete(o->json);
+    o->json = cJSON_CreateObject();
+    cJSON_AddItemToObject(o->json, "kind", kind);
+    cJSON_AddItemToObject(o->json, "apiVersion", av);
+    cJSON *c;
+    while ((c = next->child)) {
+        cJSON_DetachItemViaPointer(next, c);
+        char *key = strdup(c->string);
+        cJSON_AddItemToObject(o->json, key, c);
+        free(key);
+    }
+    cJSON_Delete(next);
+    store_modified(o);
+    after_change(o);
+    return 0;
+}
+
+/* ---- base64url for continue tokens ---- */
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static void b64url_encode(struct buf *out, const unsigned char *in, size_t len)
+{
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0) |
+                     (i + 2 < len ? in[i + 2] : 0);
+        char q[4] = {b64[(v >> 18) & 63], b64[(v >> 12) & 63], b64[(v >> 6) & 63], b64[v & 63]};
+        buf_append(out, q, i + 2 < len ? 4 : i + 1 < len ? 3 : 2);
+    }
+}
+
+static int b64url_decode(const char *in, struct buf *out)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    for (const char *p = in; *p; p++) {
+        const char *pos = strchr(b64, *p);
+        if (*p == '=')
+            break;
+        if (!pos)
+            return -1;
+        acc = acc << 6 | (uint32_t)(pos - b64);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            char c = (char)((acc >> bits) & 0xff);
+            buf_append(out, &c, 1);
+        }
+    }
+    return 0;
+}
+
+/* ---- list ---- */
+
+static int object_in_scope(struct object *o, const char *ns, const struct selector *ls, const struct selector *fs)
+{
+    if (ns && strcmp(o->ns, ns) != 0)
+        return 0;
+    return selector_matches(ls, o->json) && selector_matches(fs, o->json);
+}
+
+/* Built-in lists carry items without kind/apiVersion; custom resources keep them. */
+static void print_item(struct buf *b, cJSON *obj, int strip_type)
+{
+    if (!strip_type) {
+        char *t = cJSON_PrintUnformatted(obj);
+        buf_puts(b, t);
+        free(t);
+        return;
+    }
+    buf_puts(b, "{");
+    int first = 1;
+    for (cJSON *c = obj->child; c; c = c->next) {
+        if (strcmp(c->string, "kind") == 0 || strcmp(c->string, "apiVersion") == 0)
+            continue;
+        if (!first)
+            buf_puts(b, ",");
+        first = 0;
+        buf_json_string(b, c->string);
+        buf_puts(b, ":");
+        char *t = cJSON_PrintUnformatted(c);
+        buf_puts(b, t);
+        free(t);
+    }
+    buf_puts(b, "}");
+}
+
+static int is_custom(const struct rtype *t)
+{
+    return strstr(t->group, "istio.io") != NULL;
+}
+
+static int parse_selectors(struct exchange *ex, const struct request *req, struct selector **ls, struct selector **fs)
+{
+    char err[256];
+    *ls = *fs = NULL;
+    const char *l = request_param(req, "labelSelector");
+    const char *f = request_param(req, "fieldSelector");
+    if (l && !(*ls = label_selector_parse(l, err, sizeof err))) {
+        bad_request(ex, err);
+        return -1;
+    }
+    if (f && !(*fs = field_selector_parse(f, err, sizeof err))) {
+        selector_free(*ls);
+        *ls = NULL;
+        bad_request(ex, err);
+        return -1;
+    }
+    return 0;
+}
+
+static int param_true(const struct request *req, const char *name)
+{
+    const char *v = request_param(req, name);
+    return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || v[0] == '\0');
+}
+
+static void start_watch(struct exchange *ex, const struct request *req, const struct rtype *t, const char *ns,
+                        struct selector *ls, struct selector *fs);
+
+static void handle_list(struct exchange *ex, const struct request *req, const struct rtype *t, const char *ns)
+{
+    struct selector *ls, *fs;
+    if (parse_selectors(ex, req, &ls, &fs) != 0)
+        return;
+    if (param_true(req, "watch")) {
+        if (!(t->ops & OP_WATCH)) {
+            selector_free(ls);
+            selector_free(fs);
+            method_not_allowed(ex);
+            return;
+        }
+        start_watch(ex, req, t, ns, ls, fs);
+        return;
+    }
+    long limit = 0;
+    const char *lim = request_param(req, "limit");
+    if (lim && *lim) {
+        char *end;
+        errno = 0;
+        limit = strtol(lim, &end, 10);
+        if (*end || errno || limit < 0) {
+            selector_free(ls);
+            selector_free(fs);
+            bad_request(ex, "invalid value for limit: must be a non-negative integer");
+            return;
+        }
+    }
+    /* continue: where the previous page stopped (after this ns/name). */
+    char after_ns[256] = "", after_name[256] = "";
+    int have_after = 0;
+    const char *cont = request_param(req, "continue");
+    if (cont && *cont) {
+        struct buf raw = {0};
+        cJSON *tok = NULL;
+        if (b64url_decode(cont, &raw) == 0 && raw.data)
+            tok = cJSON_Parse(raw.data);
+        buf_free(&raw);
+        const char *start = json_str(tok, "start");
+        cJSON *rv = cJSON_GetObjectItemCaseSensitive(tok, "rv");
+        const char *slash = start ? strchr(start, '/') : NULL;
+        if (!tok || !slash || !cJSON_IsNumber(rv) || (size_t)(slash - start) >= sizeof after_ns ||
+            strlen(slash + 1) >= sizeof after_name) {
+            cJSON_Delete(tok);
+            selector_free(ls);
+            selector_free(fs);
+            bad_request(ex, "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+            return;
+        }
+        int expired = 0;
+        store_events_after((uint64_t)rv->valuedouble, &expired);
+        if (expired) {
+            cJSON_Delete(tok);
+            selector_free(ls);
+            selector_free(fs);
+            ex_reply_status(ex, 410, "Expired",
+                            "The provided continue parameter is too old to display a consistent list result. You can "
+                            "start a new list without the continue parameter, or use the continue token in this "
+                            "response to retrieve the remainder of the results. Continuing with the provided token "
+                            "results in an inconsistent list - objects that were created, modified, or deleted "
+                            "between the time the first chunk was returned and now may show up in the list.",
+                            NULL);
+            return;
+        }
+        memcpy(after_ns, start, (size_t)(slash - start));
+        snprintf(after_name, sizeof after_name, "%s", slash + 1);
+        have_after = 1;
+        cJSON_Delete(tok);
+    }
+    size_t n;
+    struct object *const *items = store_list(t, &n);
+    char av[96];
+    rtype_api_version(t, av, sizeof av);
+    struct buf b = {0};
+    buf_printf(&b, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%llu\"", t->kind, av,
+               (unsigned long long)store_rv());
+    size_t meta_end = b.len;
+    buf_puts(&b, "},\"items\":[");
+    long emitted = 0;
+    long remaining = 0;
+    struct object *last = NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct object *o = items[i];
+        if (have_after) {
+            int c = strcmp(o->ns, after_ns);
+            if (c < 0 || (c == 0 && strcmp(o->name, after_name) <= 0))
+                continue;
+        }
+        if (!object_in_scope(o, ns, ls, fs))
+            continue;
+        if (limit && emitted >= limit) {
+            remaining++;
+            continue;
+        }
+        if (emitted)
+            buf_puts(&b, ",");
+        print_item(&b, o->json, !is_custom(t));
+        emitted++;
+        last = o;
+    }
+    buf_puts(&b, "]}\n");
+    if (remaining && last) {
+        struct buf tok = {0}, meta = {0}, enc = {0};
+        buf_printf(&tok, "{\"v\":\"meta.k8s.io/v1\",\"rv\":%llu,\"start\":", (unsigned long long)store_rv());
+        struct buf key = {0};
+        buf_printf(&key, "%s/%s", last->ns, last->name);
+        buf_json_string(&tok, key.data);
+        buf_puts(&tok, "}");
+        b64url_encode(&enc, (const unsigned char *)tok.data, tok.len);
+        buf_printf(&meta, ",\"continue\":\"%s\",\"remainingItemCount\":%ld", enc.data, remaining);
+        /* Splice the continue token into the list metadata. */
+        struct buf out = {0};
+        buf_append(&out, b.data, meta_end);
+        buf_append(&out, meta.data, meta.len);
+        buf_append(&out, b.data + meta_end, b.len - meta_end);
+        buf_free(&b);
+        b = out;
+        buf_free(&tok);
+        buf_free(&meta);
+        buf_free(&enc);
+        buf_free(&key);
+    }
+    ex_reply(ex, 200, "application/json", b.data, b.len, NULL);
+    buf_free(&b);
+    selector_free(ls);
+    selector_free(fs);
+}
+
+/* ---- watch ---- */
+
+struct watch {
+    struct exchange *ex;
+    const struct rtype *type;
+    char *ns;
+    struct selector *ls, *fs;
+    uint64_t last_rv;
+    int bookmarks;
+    int64_t next_bookmark, deadline, expire_at;
+    struct watch *prev, *next;
+};
+
+static struct watch *watches;
+
+static void watch_unlink(struct watch *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        watches = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    selector_free(w->ls);
+    selector_free(w->fs);
+    free(w->ns);
+    free(w);
+}
+
+static void watch_gone(struct exchange *ex, void *ctx)
+{
+    (void)ex;
+    watch_unlink(ctx);
+}
+
+static void watch_send_object(struct watch *w, const char *type, cJSON *obj)
+{
+    struct buf b = {0};
+    buf_printf(&b, "{\"type\":\"%s\",\"object\":", type);
+    char *t = cJSON_PrintUnformatted(obj);
+    buf_puts(&b, t);
+    free(t);
+    buf_puts(&b, "}\n");
+    ex_stream_write(w->ex, b.data, b.len);
+    buf_free(&b);
+}
+
+static void watch_end_expired(struct watch *w, uint64_t rv)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "too old resource version: %llu (%llu)", (unsigned long long)rv,
+             (unsigned long long)store_rv());
+    struct buf b = {0};
+    buf_puts(&b, "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
+                 "\"status\":\"Failure\",\"message\":");
+    buf_json_string(&b, msg);
+    buf_puts(&b, ",\"reason\":\"Expired\",\"code\":410}}\n");
+    ex_stream_write(w->ex, b.data, b.len);
+    buf_free(&b);
+    struct exchange *ex = w->ex;
+    watch_unlink(w);
+    ex_stream_end(ex);
+}
+
+static void watch_end(struct watch *w)
+{
+    struct exchange *ex = w->ex;
+    watch_unlink(w);
+    ex_stream_end(ex);
+}
+
+/* Sends what happened since the watch's last version; 0 when it ended. */
+static int watch_pump(struct watch *w)
+{
+    if (ex_pending_output(w->ex) > WATCH_BACKLOG_LIMIT)
+        return 1; /* a slow reader: its events wait in the log, or expire */
+    int expired;
+    size_t i = store_events_after(w->last_rv, &expired);
+    if (expired) {
+        watch_end_expired(w, w->last_rv);
+        return 0;
+    }
+    const struct event *e;
+    for (; (e = store_event_at(i)); i++) {
+        w->last_rv = e->rv;
+        if (e->type != w->type || (w->ns && strcmp(e->ns, w->ns) != 0))
+            continue;
+        if (!selector_matches(w->ls, e->object) || !selector_matches(w->fs, e->object))
+            continue;
+        watch_send_object(w, e->kind, e->object);
+    }
+    return 1;
+}
+
+static void start_watch(struct exchange *ex, const struct request *req, const struct rtype *t, const char *ns,
+                        struct selector *ls, struct selector *fs)
+{
+    const char *rv_text = request_param(req, "resourceVersion");
+    uint64_t rv = 0;
+    if (rv_text && *rv_text) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(rv_text, &end, 10);
+        if (*end || errno || rv_text[0] == '-') {
+            selector_free(ls);
+            selector_free(fs);
+            char msg[200];
+            snprintf(msg, sizeof msg, "invalid resource version: %.100s", rv_text);
+            bad_request(ex, msg);
+            return;
+        }
+        rv = v;
+    }
+    long timeout = DEFAULT_WATCH_TIMEOUT_S;
+    const char *ts = request_param(req, "timeoutSeconds");
+    if (ts && *ts) {
+        char *end;
+        long v = strtol(ts, &end, 10);
+        if (*end || v < 0) {
+            selector_free(ls);
+            selector_free(fs);
+            bad_request(ex, "invalid value for timeoutSeconds");
+            return;
+        }
+        if (v > 0)
+            timeout = v;
+    }
+    struct watch *w = calloc(1, sizeof *w);
+    w->ex = ex;
+    w->type = t;
+    w->ns = ns ? strdup(ns) : NULL;
+    w->ls = ls;
+    w->fs = fs;
+    w->bookmarks = param_true(req, "allowWatchBookmarks");
+    w->next_bookmark = api_now + BOOKMARK_INTERVAL_MS;
+    w->deadline = api_now + timeout * 1000;
+    if (cluster_scenarios() & SC_WATCH_EXPIRY)
+        w->expire_at = api_now + EXPIRY_WATCH_MS;
+    w->next = watches;
+    if (watches)
+        watches->prev = w;
+    watches = w;
+    ex_defer(ex, watch_gone, w);
+    ex_stream_begin(ex, 200, "application/json");
+    if (rv == 0) {
+        /* No version: the current state as ADDED events, then changes. */
+        size_t n;
+        struct object *const *items = store_list(t, &n);
+        for (size_t i = 0; i < n; i++)
+            if (object_in_scope(items[i], ns, ls, fs))
+                watch_send_object(w, "ADDED", items[i]->json);
+        w->last_rv = store_rv();
+        return;
+    }
+    w->last_rv = rv;
+    watch_pump(w);
+}
+
+static void watch_tick(void)
+{
+    struct watch *w = watches;
+    while (w) {
+        struct watch *next = w->next;
+        if (!watch_pump(w)) {
+            w = next;
+            continue;
+        }
+        if (w->expire_at && api_now >= w->expire_at) {
+            /* etcd compacted past this watch: it must relist. */
+            uint64_t rv = w->last_rv;
+            store_compact(store_rv());
+            watch_end_expired(w, rv);
+        } else if (api_now >= w->deadline) {
+            watch_end(w);
+        } else if (w->bookmarks && api_now >= w->next_bookmark) {
+            char av[96];
+            struct buf b = {0};
+            buf_printf(&b, "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":"
+                           "{\"resourceVersion\":\"%llu\"}}}\n",
+                       w->type->kind, rtype_api_version(w->type, av, sizeof av), (unsigned long long)w->last_rv);
+            ex_stream_write(w->ex, b.data, b.len);
+            buf_free(&b);
+            w->next_bookmark = api_now + BOOKMARK_INTERVAL_MS;
+        }
+        w = next;
+    }
+}
+
+/* ---- deferred answers (a slow sidecar) ---- */
+
+struct deferred {
+    struct exchange *ex;
+    int64_t due;
+    int code;
+    char *content_type;
+    struct buf body;
+    struct deferred *prev, *next;
+};
+
+static struct deferred *deferreds;
+
+static void deferred_unlink(struct deferred *d)
+{
+    if (d->prev)
+        d->prev->next = d->next;
+    else
+        deferreds = d->next;
+    if (d->next)
+        d->next->prev = d->prev;
+    free(d->content_type);
+    buf_free(&d->body);
+    free(d);
+}
+
+static void deferred_gone(struct exchange *ex, void *ctx)
+{
+    (void)ex;
+    deferred_unlink(ctx);
+}
+
+static void reply_later(struct exchange *ex, int64_t delay_ms, int code, const char *ctype, struct buf *body)
+{
+    struct deferred *d = calloc(1, sizeof *d);
+    d->ex = ex;
+    d->due = api_now + delay_ms;
+    d->code = code;
+    d->content_type = strdup(ctype);
+    d->body = *body;
+    memset(body, 0, sizeof *body);
+    d->next = deferreds;
+    if (deferreds)
+        deferreds->prev = d;
+    deferreds = d;
+    ex_defer(ex, deferred_gone, d);
+}
+
+static int deferred_tick(void)
+{
+    int wait = 1000;
+    struct deferred *d = deferreds;
+    while (d) {
+        struct deferred *next = d->next;
+        if (api_now >= d->due) {
+            struct exchange *ex = d->ex;
+            ex_reply(ex, d->code, d->content_type, d->body.data ? d->body.data : "", d->body.len, NULL);
+            deferred_unlink(d);
+        } else if (d->due - api_now < wait) {
+            wait = (int)(d->due - api_now);
+        }
+        d = next;
+    }
+    return wait;
+}
+
+/* ---- pod and service proxy ---- */
+
+struct proxy_call {
+    struct exchange *ex;
+    struct app_call *call;
+};
+
+static void proxy_done(void *ctx, const struct app_response *resp)
+{
+    struct proxy_call *pc = ctx;
+    if (resp->reset)
+        ex_reset(pc->ex);
+    else
+        ex_reply(pc->ex, resp->status, NULL, resp->body.data ? resp->body.data : "", resp->body.len,
+                 resp->headers.data);
+    free(pc);
+}
+
+static void proxy_gone(struct exchange *ex, void *ctx)
+{
+    (void)ex;
+    struct proxy_call *pc = ctx;
+    sidecar_cancel(pc->call);
+    free(pc);
+}
+
+static void unreachable(struct exchange *ex, struct object *pod, int port)
+{
+    char msg[300];
+    snprintf(msg, sizeof msg, "error trying to reach service: dial tcp %s:%d: connect: connection refused",
+             json_str(pod->json, "status.podIP") ? json_str(pod->json, "status.podIP") : "0.0.0.0", port);
+    ex_reply_status(ex, 503, "ServiceUnavailable", msg, NULL);
+}
+
+/* Headers the API server does not pass on to the backend. */
+static int hop_header(const char *name)
+{
+    static const char *const hop[] = {"authorization", "connection", "content-length", "transfer-encoding", "host",
+                                      "keep-alive", "upgrade", "te", "proxy-authorization", NULL};
+    for (size_t i = 0; hop[i]; i++)
+        if (strcasecmp(name, hop[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static void app_request(struct exchange *ex, const struct request *req, struct object *pod, const char *path)
+{
+    struct sidecar *sc = cluster_pod_sidecar(pod);
+    struct buf full = {0};
+    buf_puts(&full, path);
+    if (req->query[0])
+        buf_printf(&full, "?%s", req->query);
+    if (!sc) {
+        /* No sidecar: the app answers directly. */
+        struct buf body = {0};
+        buf_puts(&body, "{\"app\":");
+        buf_json_string(&body, json_str(pod->json, "metadata.labels.app") ? json_str(pod->json, "metadata.labels.app")
+                                                                             : pod->name);
+        buf_puts(&body, ",\"pod\":");
+        buf_json_string(&body, pod->name);
+        buf_puts(&body, ",\"path\":");
+        buf_json_string(&body, full.data);
+        buf_puts(&body, "}\n");
+        ex_reply(ex, 200, "application/json", body.data, body.len, NULL);
+        buf_free(&body);
+        buf_free(&full);
+        return;
+    }
+    struct header *hdrs = calloc(req->n_headers + 1, sizeof *hdrs);
+    size_t n = 0;
+    for (size_t i = 0; i < req->n_headers; i++)
+        if (!hop_header(req->headers[i].name))
+            hdrs[n++] = req->headers[i];
+    struct proxy_call *pc = calloc(1, sizeof *pc);
+    pc->ex = ex;
+    struct app_call *call = sidecar_request(sc, req->method, full.data, hdrs, n, proxy_done, pc);
+    if (call) {
+        pc->call = call;
+        ex_defer(ex, proxy_gone, pc);
+    }
+    free(hdrs);
+    buf_free(&full);
+}
+
+static void stats_request(struct exchange *ex, const struct request *req, struct object *pod, const char *path,
+                          int honour_query)
+{
+    if (strncmp(path, "/stats/prometheus", 17) != 0) {
+        /* The 15090 listener routes nothing else. */
+        ex_reply(ex, 404, NULL, "", 0, "server: envoy\r\n");
+        return;
+    }
+    enum stats_port_behaviour behaviour = cluster_pod_stats_behaviour(pod);
+    if (behaviour == STATS_FLAKY) {
+        unsigned k = cluster_pod_next_scrape(pod) % 3;
+        if (k == 1) {
+            reply_text(ex, 503, "text/plain",
+                       "upstream connect error or disconnect/reset before headers. reset reason: connection termination");
+            return;
+        }
+        if (k == 2) {
+            ex_reset(ex);
+            return;
+        }
+    }
+    struct hfi_regex *re = NULL;
+    const char *filter = honour_query ? request_param(req, "filter") : NULL;
+    if (filter && *filter) {
+        char err[256];
+        if (hfi_regex_compile(filter, strlen(filter), &re, err, sizeof err) != 0) {
+            struct buf msg = {0};
+            buf_printf(&msg, "Invalid re2 regex: %s\n", err);
+            ex_reply(ex, 400, "text/plain; charset=UTF-8", msg.data, msg.len, NULL);
+            buf_free(&msg);
+            return;
+        }
+    }
+    int usedonly = honour_query && request_param(req, "usedonly") != NULL;
+    struct buf body = {0};
+    sidecar_stats(cluster_pod_sidecar(pod), &body, re, usedonly);
+    if (re)
+        hfi_regex_free(re);
+    if (behaviour == STATS_SLOW) {
+        reply_later(ex, SLOW_SIDECAR_MS, 200, "text/plain; version=0.0.4", &body);
+        return;
+    }
+    ex_reply(ex, 200, "text/plain; version=0.0.4", body.data ? body.data : "", body.len, NULL);
+    buf_free(&body);
+}
+
+static void forbidden_proxy(struct exchange *ex, const struct rtype *t, const char *ns, const char *name)
+{
+    char msg[600];
+    snprintf(msg, sizeof msg,
+             "%s \"%s\" is forbidden: User \"" USER_NAME "\" cannot get resource \"%s/proxy\" in API group \"\" in the "
+             "namespace \"%s\"",
+             t->plural, name, t->plural, ns);
+    status_with_details(ex, 403, "Forbidden", msg, t, name, NULL);
+}
+
+/* target is NAME, NAME:PORT or SCHEME:NAME:PORT. */
+static void split_proxy_target(const char *target, char *name, size_t name_size, char *port, size_t port_size)
+{
+    const char *first = strchr(target, ':');
+    const char *last = strrchr(target, ':');
+    port[0] = '\0';
+    if (!first) {
+        snprintf(name, name_size, "%s", target);
+    } else if (first == last) {
+        snprintf(name, name_size, "%.*s", (int)(first - target), target);
+        snprintf(port, port_size, "%s", first + 1);
+    } else {
+        snprintf(name, name_size, "%.*s", (int)(last - first - 1), first + 1);
+        snprintf(port, port_size, "%s", last + 1);
+    }
+}
+
+static void pod_proxy(struct exchange *ex, const struct request *req, struct object *pod, const char *port_text,
+                      const char *path)
+{
+    if (!cluster_pod_running(pod)) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "pod %s is not running", pod->name);
+        ex_reply_status(ex, 503, "ServiceUnavailable", msg, NULL);
+        return;
+    }
+    int app_port = cluster_pod_app_port(pod);
+    char *end;
+    long port = port_text[0] ? strtol(port_text, &end, 10) : app_port;
+    if (port_text[0] && (*end || port <= 0 || port > 65535)) {
+        /* A port name is not resolved for pods (FACTS.md §7). */
+        unreachable(ex, pod, 0);
+        return;
+    }
+    int injected = cluster_pod_sidecar(pod) != NULL;
+    if (port == app_port) {
+        app_request(ex, req, pod, path);
+    } else if (injected && port == 15090) {
+        stats_request(ex, req, pod, path, 1);
+    } else if (injected && port == 15020) {
+        /* istio-agent's merged metrics; older agents drop the query. */
+        stats_request(ex, req, pod, path, 0);
+    } else if (injected && port == 15021 && strcmp(path, "/healthz/ready") == 0) {
+        ex_reply(ex, 200, NULL, "", 0, NULL);
+    } else {
+        unreachable(ex, pod, (int)port);
+    }
+}
+
+static unsigned service_rr;
+
+static void service_proxy(struct exchange *ex, const struct request *req, struct object *svc, const char *port_text,
+                          const char *path)
+{
+    if (port_text[0]) {
+        int ok = 0;
+        cJSON *p;
+        cJSON_ArrayForEach(p, json_path(svc->json, "spec.ports"))
+        {
+            cJSON *num = cJSON_GetObjectItemCaseSensitive(p, "port");
+            const char *pname = json_str(p, "name");
+            if ((cJSON_IsNumber(num) && atoi(port_text) == num->valueint) || (pname && strcmp(pname, port_text) == 0))
+                ok = 1;
+        }
+        if (!ok) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "no service port \"%s\" found for service \"%s\"", port_text, svc->name);
+            ex_reply_status(ex, 503, "ServiceUnavailable", msg, NULL);
+            return;
+        }
+    }
+    cJSON *sel = json_path(svc->json, "spec.selector");
+    size_t n;
+    struct object *const *pods = store_list(&RT_PODS, &n);
+    struct object **ready = calloc(n + 1, sizeof *ready);
+    size_t n_ready = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(pods[i]->ns, svc->ns) != 0 || !cluster_pod_running(pods[i]))
+            continue;
+        int match = sel != NULL;
+        cJSON *want;
+        cJSON_ArrayForEach(want, sel)
+        {
+            const char *have = json_str(json_path(pods[i]->json, "metadata.labels"), want->string);
+            if (!have || !cJSON_IsString(want) || strcmp(have, want->valuestring) != 0)
+                match = 0;
+        }
+        if (match)
+            ready[n_ready++] = pods[i];
+    }
+    if (!n_ready) {
+        free(ready);
+        char msg[300];
+        snprintf(msg, sizeof msg, "no endpoints available for service \"%s\"", svc->name);
+        ex_reply_status(ex, 503, "ServiceUnavailable", msg, NULL);
+        return;
+    }
+    struct object *pod = ready[service_rr++ % n_ready];
+    free(ready);
+    app_request(ex, req, pod, path);
+}
+
+/* ---- SelfSubjectAccessReview ---- */
+
+static void access_review(struct exchange *ex, const struct request *req)
+{
+    if (!content_type_is(req, "application/json") && !content_type_is(req, "application/yaml")) {
+        unsupported_media(ex, "application/json, application/yaml, application/vnd.kubernetes.protobuf");
+        return;
+    }
+    cJSON *body = parse_body(ex, req, 1);
+    if (!body)
+        return;
+    if (check_type(ex, &RT_SSAR, body, 0) != 0) {
+        cJSON_Delete(body);
+        return;
+    }
+    cJSON *ra = json_path(body, "spec.resourceAttributes");
+    cJSON *nra = json_path(body, "spec.nonResourceAttributes");
+    if (!ra && !nra) {
+        invalid(ex, &RT_SSAR, "", "spec.resourceAttributes", "FieldValueRequired",
+                "Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified");
+        cJSON_Delete(body);
+        return;
+    }
+    const char *resource = json_str(ra, "resource");
+    const char *sub = json_str(ra, "subresource");
+    int denied = (cluster_scenarios() & SC_API_403_PROXY) && resource && sub && strcmp(sub, "proxy") == 0 &&
+                 (strcmp(resource, "pods") == 0 || strcmp(resource, "services") == 0);
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "kind", "SelfSubjectAccessReview");
+    cJSON_AddStringToObject(out, "apiVersion", "authorization.k8s.io/v1");
+    cJSON_AddItemToObject(out, "metadata", cJSON_Parse("{\"creationTimestamp\":null}"));
+    cJSON *spec = cJSON_DetachItemFromObjectCaseSensitive(body, "spec");
+    cJSON_AddItemToObject(out, "spec", spec ? spec : cJSON_CreateObject());
+    cJSON *status = cJSON_AddObjectToObject(out, "status");
+    if (denied) {
+        cJSON_AddFalseToObject(status, "allowed");
+    } else {
+        cJSON_AddTrueToObject(status, "allowed");
+        cJSON_AddStringToObject(status, "reason",
+                                "RBAC: allowed by ClusterRoleBinding \"cluster-admin\" of ClusterRole \"cluster-admin\" "
+                                "to Group \"system:masters\"");
+    }
+    reply_json(ex, 201, out);
+    cJSON_Delete(out);
+    cJSON_Delete(body);
+}
+
+/* ---- single objects ---- */
+
+static void handle_create(struct exchange *ex, const struct request *req, const struct rtype *t, const char *ns)
+{
+    if (!content_type_is(req, "application/json") && !content_type_is(req, "application/yaml")) {
+        unsupported_media(ex, "application/json, application/yaml");
+        return;
+    }
+    cJSON *obj = parse_body(ex, req, 1);
+    if (!obj)
+        return;
+    if (check_type(ex, t, obj, 1) != 0) {
+        cJSON_Delete(obj);
+        return;
+    }
+    cJSON *meta = json_obj_ensure(obj, "metadata");
+    const char *body_ns = json_str(obj, "metadata.namespace");
+    if (body_ns && ns && strcmp(body_ns, ns) != 0) {
+        cJSON_Delete(obj);
+        bad_request(ex, "the namespace of the provided object does not match the namespace sent on the request");
+        return;
+    }
+    const char *gen = json_str(obj, "metadata.generateName");
+    if (!json_str(obj, "metadata.name") && gen) {
+        char name[300], suffix[6];
+        static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+        for (int i = 0; i < 5; i++)
+            suffix[i] = alphabet[rng_below(sizeof alphabet - 1)];
+        suffix[5] = '\0';
+        snprintf(name, sizeof name, "%s%s", gen, suffix);
+        json_set_str(meta, "name", name);
+    }
+    if (validate_object(ex, t, obj) != 0) {
+        cJSON_Delete(obj);
+        return;
+    }
+    const char *name = json_str(obj, "metadata.name");
+    if (store_get(t, ns ? ns : "", name)) {
+        char qr[128], msg[512];
+        qualified_resource(t, qr, sizeof qr);
+        snprintf(msg, sizeof msg, "%s \"%s\" already exists", qr, name);
+        status_with_details(ex, 409, "AlreadyExists", msg, t, name, NULL);
+        cJSON_Delete(obj);
+        return;
+    }
+    if (ns)
+        json_set_str(meta, "namespace", ns);
+    static const char *const server_keys[] = {"uid", "resourceVersion", "creationTimestamp", "generation",
+                                              "deletionTimestamp", NULL};
+    for (size_t i = 0; server_keys[i]; i++)
+        cJSON_DeleteItemFromObjectCaseSensitive(meta, server_keys[i]);
+    cJSON_AddNumberToObject(meta, "generation", 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
+    struct object *o = store_create(t, obj);
+    after_change(o);
+    reply_json(ex, 201, o->json);
+}
+
+static void handle_replace(struct exchange *ex, const struct request *req, struct object *o)
+{
+    if (!content_type_is(req, "application/json") && !content_type_is(req, "application/yaml")) {
+        unsupported_media(ex, "application/json, application/yaml");
+        return;
+    }
+    cJSON *obj = parse_body(ex, req, 1);
+    if (!obj)
+        return;
+    if (check_type(ex, o->type, obj, 1) != 0) {
+        cJSON_Delete(obj);
+        return;
+    }
+    const char *name = json_str(obj, "metadata.name");
+    if (name && strcmp(name, o->name) != 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "the name of the object (%.200s) does not match the name on the URL (%s)", name,
+                 o->name);
+        cJSON_Delete(obj);
+        bad_request(ex, msg);
+        return;
+    }
+    const char *rv = json_str(obj, "metadata.resourceVersion");
+    if (rv && strtoull(rv, NULL, 10) != o->rv) {
+        char qr[128], msg[600];
+        qualified_resource(o->type, qr, sizeof qr);
+        snprintf(msg, sizeof msg,
+                 "Operation cannot be fulfilled on %s \"%s\": the object has been modified; please apply your "
+                 "changes to the latest version and try again",
+                 qr, o->name);
+        status_with_details(ex, 409, "Conflict", msg, o->type, o->name, NULL);
+        cJSON_Delete(obj);
+        return;
+    }
+    if (commit_update(ex, o, obj) == 0)
+        reply_json(ex, 200, o->json);
+}
+
+static void handle_apply(struct exchange *ex, const struct request *req, const struct rtype *t, const char *ns,
+                         const char *name, struct object *o)
+{
+    const char *manager = request_param(req, "fieldManager");
+    if (!manager || !*manager) {
+        ex_reply_status(ex, 422, "Invalid",
+                        "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply "
+                        "patch",
+                        NULL);
+        return;
+    }
+    cJSON *applied = parse_body(ex, req, 1);
+    if (!applied)
+        return;
+    if (check_type(ex, t, applied, 1) != 0) {
+        cJSON_Delete(applied);
+        return;
+    }
+    const char *body_name = json_str(applied, "metadata.name");
+    if (!body_name || strcmp(body_name, name) != 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "the name of the object (%.200s) does not match the name on the URL (%s)",
+                 body_name ? body_name : "", name);
+        cJSON_Delete(applied);
+        bad_request(ex, msg);
+        return;
+    }
+    if (!o && !(t->ops & OP_CREATE)) {
+        cJSON_Delete(applied);
+        not_found(ex, t, name);
+        return;
+    }
+    char av[96], owner[128] = "";
+    rtype_api_version(t, av, sizeof av);
+    struct buf conflicts = {0};
+    int force = param_true(req, "force");
+    cJSON *live = o ? cJSON_Duplicate(o->json, 1) : NULL;
+    cJSON *result = server_side_apply(live, applied, manager, force, av, &conflicts, owner, sizeof owner);
+    cJSON_Delete(applied);
+    if (!result) {
+        cJSON_Delete(live);
+        size_t count = 1;
+        for (size_t i = 0; i < conflicts.len; i++)
+            count += conflicts.data[i] == '\n';
+        struct buf msg = {0};
+        buf_printf(&msg, "Apply failed with %zu conflict%s: conflict with \"%s\": %s", count, count > 1 ? "s" : "",
+                   owner, conflicts.data);
+        for (size_t i = 0; i < msg.len; i++)
+            if (msg.data[i] == '\n')
+                msg.data[i] = ',';
+        char qr[128];
+        qualified_resource(t, qr, sizeof qr);
+        status_with_details(ex, 409, "Conflict", msg.data, t, name, NULL);
+        buf_free(&msg);
+        buf_free(&conflicts);
+        return;
+    }
+    buf_free(&conflicts);
+    if (!o) {
+        cJSON *meta = json_obj_ensure(result, "metadata");
+        if (ns)
+            json_set_str(meta, "namespace", ns);
+        cJSON_DeleteItemFromObjectCaseSensitive(meta, "generation");
+        cJSON_AddNumberToObject(meta, "generation", 1);
+        if (validate_object(ex, t, result) != 0) {
+            cJSON_Delete(result);
+            return;
+        }
+        struct object *created = store_create(t, result);
+        after_change(created);
+        reply_json(ex, 201, created->json);
+        return;
+    }
+    if (commit_update(ex, o, result) == 0)
+        reply_json(ex, 200, o->json);
+}
+
+static void handle_patch(struct exchange *ex, const struct request *req, const struct rtype *t, const char *ns,
+                         const char *name)
+{
+    struct object *o = store_get(t, ns ? ns : "", name);
+    if (content_type_is(req, "application/apply-patch+yaml")) {
+        handle_apply(ex, req, t, ns, name, o);
+        return;
+    }
+    int strategic = content_type_is(req, "application/strategic-merge-patch+json");
+    int merge = content_type_is(req, "application/merge-patch+json");
+    if (!merge && !(strategic && !is_custom(t))) {
+        unsupported_media(ex, is_custom(t) ? "application/merge-patch+json, application/apply-patch+yaml"
+                                           : "application/strategic-merge-patch+json, application/merge-patch+json, "
+                                             "application/apply-patch+yaml");
+        return;
+    }
+    if (!o) {
+        not_found(ex, t, name);
+        return;
+    }
+    cJSON *patch = parse_body(ex, req, 0);
+    if (!patch)
+        return;
+    cJSON *next = cJSON_Duplicate(o->json, 1);
+    if (strategic)
+        strategic_merge_patch(next, patch);
+    else
+        merge_patch(next, patch);
+    cJSON_Delete(patch);
+    const char *new_name = json_str(next, "metadata.name");
+    if (!new_name || strcmp(new_name, o->name) != 0) {
+        cJSON_Delete(next);
+        bad_request(ex, "metadata.name cannot be changed by a patch");
+        return;
+    }
+    if (commit_update(ex, o, next) == 0)
+        reply_json(ex, 200, o->json);
+}
+
+static void handle_delete(struct exchange *ex, struct object *o)
+{
+    if (o->type == &RT_PODS) {
+        cluster_delete_pod(o, api_now);
+        reply_json(ex, 200, o->json);
+        return;
+    }
+    struct buf b = {0};
+    buf_printf(&b, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Success\",\"details\":"
+                   "{\"name\":");
+    buf_json_string(&b, o->name);
+    if (o->type->group[0])
+        buf_printf(&b, ",\"group\":\"%s\"", o->type->group);
+    buf_printf(&b, ",\"kind\":\"%s\",\"uid\":\"%s\"}}\n", o->type->plural, json_str(o->json, "metadata.uid"));
+    const struct rtype *t = o->type;
+    char *ns = strdup(o->ns);
+    store_delete(o);
+    if (t == &RT_WASMPLUGINS)
+        cluster_wasmplugins_changed(ns);
+    free(ns);
+    ex_reply(ex, 200, "application/json", b.data, b.len, NULL);
+    buf_free(&b);
+}
+
+/* ---- routing ---- */
+
+#define MAX_SEGMENTS 16
+
+struct route {
+    const struct rtype *type;
+    const char *ns;   /* NULL: all namespaces (or cluster-scoped) */
+    const char *name; /* NULL: the collection */
+    const char *subresource;
+    const char *proxy_path; /* after .../proxy, "/" when empty */
+};
+
+static const struct rtype *find_type(const char *group, const char *version, const char *plural)
+{
+    for (size_t i = 0; RTYPES[i]; i++)
+        if (strcmp(RTYPES[i]->group, group) == 0 && strcmp(RTYPES[i]->version, version) == 0 &&
+            strcmp(RTYPES[i]->plural, plural) == 0)
+            return RTYPES[i];
+    return NULL;
+}
+
+static int known_group_version(const char *group, const char *version)
+{
+    if (!group[0])
+        return strcmp(version, "v1") == 0;
+    for (size_t i = 0; i < N_GROUPS; i++)
+        if (strcmp(groups[i][0], group) == 0 && strcmp(groups[i][1], version) == 0)
+            return 1;
+    return 0;
+}
+
+/* Resolves segs (after the group/version) into r; the raw path is needed
+ * to keep a proxied path byte for byte. 0 when the path names nothing. */
+static int parse_resource_path(const char *group, const char *version, char **segs, size_t n, const char *raw,
+                               struct route *r)
+{
+    memset(r, 0, sizeof *r);
+    size_t i = 0;
+    if (n >= 3 && strcmp(segs[0], "namespaces") == 0) {
+        const struct rtype *t = find_type(group, version, segs[2]);
+        if (t && t->namespaced) {
+            r->ns = segs[1];
+            i = 2;
+        }
+    }
+    if (i >= n)
+        return 0;
+    r->type = find_type(group, version, segs[i]);
+    if (!r->type)
+        return 0;
+    if (r->type->namespaced == 0 && r->ns)
+        return 0;
+    if (i + 1 < n)
+        r->name = segs[i + 1];
+    if (i + 2 < n) {
+        r->subresource = segs[i + 2];
+        if (strcmp(r->subresource, "proxy") == 0) {
+            /* Everything after ".../proxy" of the raw path. */
+            const char *p = strstr(raw, "/proxy");
+            while (p && p[6] != '/' && p[6] != '\0')
+                p = strstr(p + 1, "/proxy");
+            r->proxy_path = p && p[6] ? p + 6 : "/";
+            return 1;
+        }
+        if (i + 3 < n)
+            return 0;
+    }
+    return 1;
+}
+
+static int authenticated(const struct request *req)
+{
+    if (req->client_cert_ok)
+        return 1;
+    const char *auth = request_header(req, "Authorization");
+    return auth && strncmp(auth, "Bearer ", 7) == 0 && api_cfg.token && strcmp(auth + 7, api_cfg.token) == 0;
+}
+
+static int accepts_json(const struct request *req)
+{
+    const char *accept = request_header(req, "Accept");
+    return !accept || strstr(accept, "json") || strstr(accept, "*/*") || strstr(accept, "yaml");
+}
+
+static void handle_resource(struct exchange *ex, const struct request *req, struct route *r)
+{
+    const struct rtype *t = r->type;
+    const char *m = req->method;
+    int get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+    if (r->subresource && strcmp(r->subresource, "proxy") == 0) {
+        if (t != &RT_PODS && t != &RT_SERVICES) {
+            no_such_path(ex);
+            return;
+        }
+        char name[256], port[64];
+        split_proxy_target(r->name, name, sizeof name, port, sizeof port);
+        if (!r->ns) {
+            no_such_path(ex);
+            return;
+        }
+        if (cluster_scenarios() & SC_API_403_PROXY) {
+            forbidden_proxy(ex, t, r->ns, name);
+            return;
+        }
+        struct object *o = store_get(t, r->ns, name);
+        if (!o) {
+            not_found(ex, t, name);
+            return;
+        }
+        if (t == &RT_PODS)
+            pod_proxy(ex, req, o, port, r->proxy_path);
+        else
+            service_proxy(ex, req, o, port, r->proxy_path);
+        return;
+    }
+    if (!accepts_json(req)) {
+        ex_reply_status(ex, 406, "NotAcceptable",
+                        "only the following media types are accepted: application/json, application/yaml", NULL);
+        return;
+    }
+    if (t == &RT_SSAR) {
+        if (r->name || strcmp(m, "POST") != 0)
+            method_not_allowed(ex);
+        else
+            access_review(ex, req);
+        return;
+    }
+    if (r->subresource) {
+        /* status: read-only here. */
+        if (strcmp(r->subresource, "status") != 0) {
+            no_such_path(ex);
+            return;
+        }
+        if (!get) {
+            method_not_allowed(ex);
+            return;
+        }
+    }
+    if (!r->name) {
+        if (get && (t->ops & OP_LIST))
+            handle_list(ex, req, t, r->ns);
+        else if (strcmp(m, "POST") == 0 && (t->ops & OP_CREATE) && (r->ns || !t->namespaced))
+            handle_create(ex, req, t, r->ns);
+        else
+            method_not_allowed(ex);
+        return;
+    }
+    if (t->namespaced && !r->ns) {
+        no_such_path(ex);
+        return;
+    }
+    struct object *o = store_get(t, r->ns ? r->ns : "", r->name);
+    if (strcmp(m, "PATCH") == 0 && (t->ops & OP_PATCH)) {
+        handle_patch(ex, req, t, r->ns, r->name);
+        return;
+    }
+    if (!((get && (t->ops & OP_GET)) || (strcmp(m, "DELETE") == 0 && (t->ops & OP_DELETE)) ||
+          (strcmp(m, "PUT") == 0 && (t->ops & OP_UPDATE)))) {
+        method_not_allowed(ex);
+        return;
+    }
+    if (!o) {
+        not_found(ex, t, r->name);
+        return;
+    }
+    if (get)
+        reply_json(ex, 200, o->json);
+    else if (strcmp(m, "DELETE") == 0)
+        handle_delete(ex, o);
+    else
+        handle_replace(ex, req, o);
+}
+
+static void route(struct exchange *ex, const struct request *req)
+{
+    char *copy = strdup(req->path);
+    char *segs[MAX_SEGMENTS];
+    size_t n = 0;
+    int too_deep = 0;
+    for (char *tok = strtok(copy, "/"); tok; tok = strtok(NULL, "/")) {
+        if (n == MAX_SEGMENTS) {
+            too_deep = 1;
+            break;
+        }
+        segs[n++] = tok;
+    }
+    int get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+    struct route r;
+    if (n == 0 || (too_deep && !strstr(req->path, "/proxy"))) {
+        no_such_path(ex);
+    } else if (strcmp(segs[0], "api") == 0) {
+        if (n == 1) {
+            if (!get) {
+                method_not_allowed(ex);
+            } else {
+                char body[256];
+                snprintf(body, sizeof body,
+                         "{\"kind\":\"APIVersions\",\"versions\":[\"v1\"],\"serverAddressByClientCIDRs\":"
+                         "[{\"clientCIDR\":\"0.0.0.0/0\",\"serverAddress\":\"127.0.0.1:%d\"}]}\n",
+                         api_cfg.port);
+                reply_text(ex, 200, "application/json", body);
+            }
+        } else if (strcmp(segs[1], "v1") != 0) {
+            no_such_path(ex);
+        } else if (n == 2) {
+            if (get)
+                resource_list(ex, "", "v1");
+            else
+                method_not_allowed(ex);
+        } else if (parse_resource_path("", "v1", segs + 2, n - 2, req->path, &r)) {
+            handle_resource(ex, req, &r);
+        } else {
+            no_such_path(ex);
+        }
+    } else if (strcmp(segs[0], "apis") == 0) {
+        if (n == 1) {
+            if (get)
+                group_list(ex);
+            else
+                method_not_allowed(ex);
+        } else if (n == 2) {
+            size_t g = 0;
+            while (g < N_GROUPS && strcmp(groups[g][0], segs[1]) != 0)
+                g++;
+            if (g == N_GROUPS) {
+                no_such_path(ex);
+            } else if (!get) {
+                method_not_allowed(ex);
+            } else {
+                struct buf b = {0};
+                buf_puts(&b, "{\"kind\":\"APIGroup\",\"apiVersion\":\"v1\",");
+                struct buf gj = {0};
+                group_json(&gj, g);
+                buf_append(&b, gj.data + 1, gj.len - 1);
+                buf_puts(&b, "\n");
+                ex_reply(ex, 200, "application/json", b.data, b.len, NULL);
+                buf_free(&b);
+                buf_free(&gj);
+            }
+        } else if (!known_group_version(segs[1], segs[2])) {
+            no_such_path(ex);
+        } else if (n == 3) {
+            if (get)
+                resource_list(ex, segs[1], segs[2]);
+            else
+                method_not_allowed(ex);
+        } else if (parse_resource_path(segs[1], segs[2], segs + 3, n - 3, req->path, &r)) {
+            handle_resource(ex, req, &r);
+        } else {
+            no_such_path(ex);
+        }
+    } else {
+        no_such_path(ex);
+    }
+    free(copy);
+}
+
+void api_handle(struct exchange *ex, void *arg)
+{
+    (void)arg;
+    const struct request *req = ex_request(ex);
+    api_now = now_ms();
+    if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0) {
+        /* Public, as system:public-info-viewer makes them. */
+        if (strcmp(req->path, "/version") == 0) {
+            version_info(ex);
+            return;
+        }
+        if (strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/livez") == 0 ||
+            strcmp(req->path, "/readyz") == 0) {
+            reply_text(ex, 200, "text/plain; charset=utf-8", "ok");
+            return;
+        }
+    }
+    if (!authenticated(req) || (cluster_scenarios() & SC_API_401)) {
+        ex_reply_status(ex, 401, "Unauthorized", "Unauthorized", NULL);
+        return;
+    }
+    if ((cluster_scenarios() & SC_API_429) && ++api_requests % RATE_LIMIT_EVERY == 0) {
+        struct buf b = {0};
+        buf_puts(&b, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
+                     "\"message\":\"Too many requests, please try again later.\",\"reason\":\"TooManyRequests\","
+                     "\"details\":{\"retryAfterSeconds\":1},\"code\":429}\n");
+        ex_reply(ex, 429, "application/json", b.data, b.len, "Retry-After: 1\r\n");
+        buf_free(&b);
+        return;
+    }
+    route(ex, req);
+}
+
+int api_tick(int64_t now, void *arg)
+{
+    (void)arg;
+    api_now = now;
+    int wait = cluster_tick(now);
+    watch_tick();
+    int w = deferred_tick();
+    if (w < wait)
+        wait = w;
+    for (struct watch *wt = watches; wt; wt = wt->next) {
+        int64_t next = wt->deadline;
+        if (wt->bookmarks && wt->next_bookmark < next)
+            next = wt->next_bookmark;
+        if (wt->expire_at && wt->expire_at < next)
+            next = wt->expire_at;
+        if (next - now < wait)
+            wait = (int)(next - now);
+    }
+    /* Watches also wake on store changes made from ticks: keep turns short
+     * while anyone watches. */
+    if (watches && wait > 50)
+        wait = 50;
+    return wait < 0 ? 0 : wait;
+}
+
+void api_init(const struct api_config *cfg)
+{
+    api_cfg = *cfg;
+    api_now = now_ms();
+}
+
+void api_free(void)
+{
+    while (watches)
+        watch_unlink(watches);
+    while (deferreds)
+        deferred_unlink(deferreds);
+}

@@ -1,0 +1,21 @@
+/* The Kubernetes API surface: discovery, resources, watches, patches,
+ * apply, pod and service proxy, access reviews, and the Status errors. */
+#ifndef MESHSIM_API_H
+#define MESHSIM_API_H
+
+#include <stdint.h>
+
+#include "server.h"
+
+struct api_config {
+    int port;
+    const char *token; /* accepted bearer token */
+};
+
+void api_init(const struct api_config *cfg);
+void api_free(void);
+void api_handle(struct exchange *ex, void *arg);
+/* Watches, deferred answers and the cluster's controllers. */
+int api_tick(int64_t now, void *arg);
+
+#endif
