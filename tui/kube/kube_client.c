@@ -1,6 +1,5 @@
 #include "kube_client.h"
 
-#include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,41 +76,6 @@ static long long now_ms(void)
 }
 
 /* --- Status objects -------------------------------------------------------- */
-
-static void copy_json_string(const cJSON *obj, const char *key, char *dst, size_t cap)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    dst[0] = '\0';
-    if (cJSON_IsString(v))
-        snprintf(dst, cap, "%s", v->valuestring);
-}
-
-bool kube_status_parse(const char *buf, size_t len, struct kube_status *out)
-{
-    memset(out, 0, sizeof *out);
-    cJSON *root = cJSON_ParseWithLength(buf, len);
-    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
-    if (!cJSON_IsObject(root) || !cJSON_IsString(kind) || strcmp(kind->valuestring, "Status") != 0) {
-        cJSON_Delete(root);
-        return false;
-    }
-    const cJSON *code = cJSON_GetObjectItemCaseSensitive(root, "code");
-    if (cJSON_IsNumber(code))
-        out->code = code->valueint;
-    copy_json_string(root, "status", out->status, sizeof out->status);
-    copy_json_string(root, "reason", out->reason, sizeof out->reason);
-    copy_json_string(root, "message", out->message, sizeof out->message);
-    const cJSON *details = cJSON_GetObjectItemCaseSensitive(root, "details");
-    if (cJSON_IsObject(details)) {
-        copy_json_string(details, "name", out->details_name, sizeof out->details_name);
-        copy_json_string(details, "kind", out->details_kind, sizeof out->details_kind);
-        const cJSON *ra = cJSON_GetObjectItemCaseSensitive(details, "retryAfterSeconds");
-        if (cJSON_IsNumber(ra) && ra->valuedouble > 0 && ra->valuedouble < 86400)
-            out->retry_after_seconds = ra->valueint;
-    }
-    cJSON_Delete(root);
-    return true;
-}
 
 /* The error of a non-2xx answer: the Status when the body is one, else the
  * first line of the text body. */
@@ -378,7 +342,7 @@ static struct kube_request *new_request(struct kube_client *c, const struct kube
     r->done = done;
     r->user = user;
     r->state = REQ_WAITING;
-    r->due_ms = now_ms();
+    r->due_ms = now_ms() + (o->delay_ms > 0 ? o->delay_ms : 0);
     r->next = c->requests;
     if (c->requests)
         c->requests->prev = r;

@@ -19,6 +19,7 @@
 
 #include "kube_auth.h"
 #include "kube_error.h"
+#include "kube_status.h"
 
 struct kube_client;
 struct kube_request;
@@ -31,20 +32,6 @@ enum kube_patch_type {
     KUBE_PATCH_JSON,      /* application/json-patch+json */
     KUBE_PATCH_APPLY,     /* application/apply-patch+yaml: server-side apply */
 };
-
-/* A Kubernetes Status object (the body of API errors). */
-struct kube_status {
-    int code;
-    char status[16];   /* "Failure" / "Success" */
-    char reason[64];   /* "Forbidden", "NotFound", "Expired", ... */
-    char message[400];
-    char details_name[128];
-    char details_kind[64];
-    int retry_after_seconds; /* details.retryAfterSeconds, 0 when absent */
-};
-
-/* Parses `buf` when it is a Status object; returns false otherwise. */
-bool kube_status_parse(const char *buf, size_t len, struct kube_status *out);
 
 struct kube_response {
     long http_status;        /* 0 when no response arrived */
@@ -70,6 +57,7 @@ struct kube_request_options {
     const char *content_type;
     long timeout_ms;  /* whole request; 0: none (watches) */
     int max_retries;  /* for 429/5xx; 0: the default (5); -1: never retry */
+    long delay_ms;    /* start this much later (backoff before a retry) */
     kube_data_fn on_data;
 };
 
