@@ -56,8 +56,7 @@ struct property {
 
 struct metric {
     struct pw_metric pub;
-    uint64_t *samples; /* ring of the most recent PW_HISTOGRAM_SAMPLES */
-    size_t n_samples, next_sample;
+    uint64_t *samples; /* pub.samples, writable */
 };
 
 struct log_entry {
@@ -778,12 +777,13 @@ static void histogram_record(struct metric *m, uint64_t value) {
         if ((double)value <= pw_histogram_bounds[i])
             m->pub.buckets[i]++;
     m->pub.buckets[PW_HISTOGRAM_BOUNDS]++;
-    if (m->n_samples < PW_HISTOGRAM_SAMPLES) {
-        m->samples = xrealloc(m->samples, (m->n_samples + 1) * sizeof *m->samples);
-        m->samples[m->n_samples++] = value;
+    if (!m->samples)
+        m->pub.samples = m->samples = xrealloc(NULL, PW_HISTOGRAM_SAMPLES * sizeof *m->samples);
+    if (m->pub.n_samples < PW_HISTOGRAM_SAMPLES) {
+        m->samples[m->pub.n_samples++] = value;
     } else {
-        m->samples[m->next_sample] = value;
-        m->next_sample = (m->next_sample + 1) % PW_HISTOGRAM_SAMPLES;
+        m->samples[m->pub.oldest_sample] = value;
+        m->pub.oldest_sample = (m->pub.oldest_sample + 1) % PW_HISTOGRAM_SAMPLES;
     }
 }
 
@@ -849,22 +849,23 @@ u32 Z_wasi_snapshot_preview1Z_fd_write(struct Z_wasi_snapshot_preview1_instance_
     const uint8_t *vec = mem_at(vm, iovs, (uint64_t)iovs_len * 8);
     if (!vec)
         return WASI_EFAULT;
-    size_t total = 0;
-    for (u32 i = 0; i < iovs_len; i++) {
-        if (!mem_at(vm, get_u32(vec + 8 * i), get_u32(vec + 8 * i + 4)))
-            return WASI_EFAULT;
-        total += get_u32(vec + 8 * i + 4);
-    }
-    uint8_t *text = scratch(vm, total), *p = text;
+    /* All of it is written; the log keeps the first LOG_TEXT_MAX bytes. */
+    uint64_t total = 0;
+    uint8_t *text = scratch(vm, LOG_TEXT_MAX);
+    size_t kept = 0;
     for (u32 i = 0; i < iovs_len; i++) {
         u32 len = get_u32(vec + 8 * i + 4);
-        memcpy(p, mem_at(vm, get_u32(vec + 8 * i), len), len);
-        p += len;
+        const uint8_t *data = mem_at(vm, get_u32(vec + 8 * i), len);
+        if (!data)
+            return WASI_EFAULT;
+        size_t take = len < LOG_TEXT_MAX - kept ? len : LOG_TEXT_MAX - kept;
+        memcpy(text + kept, data, take);
+        kept += take;
+        total += len;
     }
-    size_t shown = total;
-    while (shown && text[shown - 1] == '\n')
-        shown--;
-    log_add(vm, fd == 1 ? PW_LOG_INFO : PW_LOG_ERROR, (const char *)text, shown);
+    while (kept && text[kept - 1] == '\n')
+        kept--;
+    log_add(vm, fd == 1 ? PW_LOG_INFO : PW_LOG_ERROR, (const char *)text, kept);
     return mem_put_u32(vm, ret_written, (uint32_t)total) ? WASI_SUCCESS : WASI_EFAULT;
 }
 
@@ -1235,8 +1236,12 @@ const char *pw_stream_header(const struct pw_vm *vm, uint32_t context_id, const 
 }
 
 static bool stream_end(struct pw_vm *vm, uint32_t id, bool reset) {
+    if (vm->in_module) {
+        misuse(vm, "ending stream %u while the module is running", id);
+        return false;
+    }
     struct stream *s = stream_find(vm, id);
-    if (!s || s->ending || vm->in_module || (!reset && s->pub.state == PW_STREAM_PAUSED))
+    if (!s || s->ending || (!reset && s->pub.state == PW_STREAM_PAUSED))
         return false;
     s->ending = true;
     if (!vm->failed) {
@@ -1303,15 +1308,12 @@ const struct pw_metric *pw_metric_at(const struct pw_vm *vm, size_t i) {
     return i < vm->n_metrics ? &vm->metrics[i]->pub : NULL;
 }
 
-size_t pw_metric_sample_count(const struct pw_metric *metric) {
-    return ((const struct metric *)metric)->n_samples;
-}
+size_t pw_metric_sample_count(const struct pw_metric *metric) { return metric->n_samples; }
 
 uint64_t pw_metric_sample(const struct pw_metric *metric, size_t i) {
-    const struct metric *m = (const struct metric *)metric;
-    if (i >= m->n_samples)
+    if (i >= metric->n_samples)
         return 0;
-    return m->samples[(m->next_sample + i) % m->n_samples];
+    return metric->samples[(metric->oldest_sample + i) % PW_HISTOGRAM_SAMPLES];
 }
 
 size_t pw_metric_envoy_name(const struct pw_metric *metric, char *out, size_t out_size) {

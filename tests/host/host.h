@@ -18,7 +18,7 @@
  *     pw_advance(vm, 500 * PW_MS);            // ticks; paused streams may resume
  *     pw_stream_get(vm, r.context_id)->state; // PW_STREAM_CONTINUED?
  *     pw_stream_complete(vm, r.context_id);   // on_done, on_log, on_delete
- *     pw_metric_find(vm, "hfi_faults_delays_total")->value;
+ *     pw_metric_find(vm, "wasmcustom.hfi_faults_delays_total")->value;
  *     pw_log_find(vm, "policies");
  *     pw_vm_free(vm);
  */
@@ -237,7 +237,8 @@ size_t pw_stream_count(const struct pw_vm *vm);
 size_t pw_streams_in_state(const struct pw_vm *vm, enum pw_stream_state state, uint32_t *ids, size_t max);
 /* Called after a module callback returns, for each stream whose state the
  * module changed outside its own headers callback (a delay resumed from the
- * tick, a delayed local reply, a close). Safe to call back into the host. */
+ * tick, a delayed local reply, a close, a VM failure). It may call back
+ * into the host (end the stream, start another), but not free the VM. */
 typedef void pw_stream_event_fn(void *user, uint32_t context_id, enum pw_stream_state state);
 void pw_set_stream_event(struct pw_vm *vm, pw_stream_event_fn *fn, void *user);
 /* A header of a local reply, or NULL. */
@@ -255,22 +256,26 @@ enum pw_metric_type { PW_COUNTER = 0, PW_GAUGE = 1, PW_HISTOGRAM = 2 };
 extern const double pw_histogram_bounds[PW_HISTOGRAM_BOUNDS];
 
 struct pw_metric {
-    const char *name; /* as passed to proxy_define_metric */
+    const char *name; /* as passed to proxy_define_metric; owned by the VM */
     enum pw_metric_type type;
     int64_t value; /* counter or gauge */
     /* histogram: */
     uint64_t count;
     uint64_t sum;
     uint64_t buckets[PW_HISTOGRAM_BOUNDS + 1]; /* cumulative: samples <= bound i; the last is count */
+    /* The most recent samples, read with pw_metric_sample: a ring of
+     * PW_HISTOGRAM_SAMPLES that never moves, so a copy of this struct
+     * reads them too while the VM lives. */
+    const uint64_t *samples;
+    size_t n_samples, oldest_sample;
 };
 
 const struct pw_metric *pw_metric_find(const struct pw_vm *vm, const char *name);
 size_t pw_metric_count(const struct pw_vm *vm);
 const struct pw_metric *pw_metric_at(const struct pw_vm *vm, size_t i); /* definition order */
-/* The most recent histogram samples (up to PW_HISTOGRAM_SAMPLES), oldest first. */
 #define PW_HISTOGRAM_SAMPLES 1024
 size_t pw_metric_sample_count(const struct pw_metric *metric);
-uint64_t pw_metric_sample(const struct pw_metric *metric, size_t i);
+uint64_t pw_metric_sample(const struct pw_metric *metric, size_t i); /* 0 is the oldest kept */
 /* The stat name Envoy shows on /stats: "wasmcustom." + name (FACTS.md §1).
  * Writes a NUL-terminated string; returns its length. */
 size_t pw_metric_envoy_name(const struct pw_metric *metric, char *out, size_t out_size);

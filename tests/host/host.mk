@@ -85,3 +85,9 @@ $(HOST_TEST): tests/host/host_test.c tests/testlib.h $(PWHOST_LIB) $(PWHOST_OBJS
 
 TEST_BINS += $(HOST_TEST)
 TEST_CMDS += $(HOST_TEST)
+
+# libFuzzer on the validator; seeds in tests/corpus/fuzz_wasm_validate/.
+$(BUILD)/fuzz/fuzz_wasm_validate: tests/host/fuzz_wasm_validate.c tests/host/validate.c tests/host/host.h
+	@mkdir -p $(dir $@)
+	$(CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(WARN) $(PWHOST_CFLAGS) -o $@ $< tests/host/validate.c
+FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_wasm_validate

@@ -101,7 +101,7 @@ static size_t wire_path(const char *dotted, char *out, size_t size) {
 }
 
 static void say_value(const char *what, uint32_t result, char *data, size_t size) {
-    say("%s -> %u value=%.*s", what, result, (int)size, data ? data : "");
+    say("%s -> %u value=%.*s size=%zu", what, result, (int)size, data ? data : "", size);
     free(data);
 }
 
