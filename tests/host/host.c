@@ -74,8 +74,7 @@ struct Z_wasi_snapshot_preview1_instance_t {
 
 struct pw_vm {
     const struct pw_module *module;
-    void *instance;
-    bool instantiated;
+    void *instance; /* zeroed before instantiation, so freeing it is always safe */
     struct pw_exports fn;
     wasm_rt_memory_t *memory; /* inside the instance; its data moves when it grows */
     struct Z_env_instance_t env;
@@ -1013,7 +1012,6 @@ struct pw_vm *pw_vm_new(const struct pw_module *module, const uint8_t *wasm, siz
         pw_vm_free(vm);
         return NULL;
     }
-    vm->instantiated = true;
     return vm;
 }
 
@@ -1056,7 +1054,7 @@ static void stream_free(struct stream *s) {
 void pw_vm_free(struct pw_vm *vm) {
     if (!vm)
         return;
-    if (vm->instantiated)
+    if (vm->instance)
         vm->module->free(vm->instance);
     free(vm->instance);
     for (size_t i = 0; i < vm->n_streams; i++)

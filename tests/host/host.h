@@ -36,9 +36,9 @@
 
 /* ---- Binding a wasm2c-translated module ------------------------------------
  * wasm2c gives every module its own instance type and export functions. The
- * host reaches them through this table, built by PW_MODULE_DEFINE in
- * tests/host/module.c (compiled once per module, see host.mk). An export the
- * module lacks is NULL. */
+ * host reaches them through this table, defined as pw_module_<name> by
+ * tests/host/module.c, which host.mk compiles once per module
+ * (pwhost_module). An export the module lacks is NULL. */
 
 struct Z_env_instance_t;
 struct Z_wasi_snapshot_preview1_instance_t;
@@ -135,7 +135,9 @@ void pw_set_vm_config(struct pw_vm *vm, const char *config, size_t len);
 /* The load sequence: _initialize, proxy_on_context_create(1, 0),
  * proxy_on_vm_start(1, vm config size), proxy_on_configure(1, config size).
  * config is the plugin configuration (buffer type 7), NUL-terminated, NULL
- * for none. True when both callbacks returned true. */
+ * for none. True when both callbacks returned true. A false
+ * proxy_on_vm_start fails the VM (Envoy drops it); a false
+ * proxy_on_configure only refuses that configuration. */
 bool pw_vm_start(struct pw_vm *vm, const char *config);
 /* A new plugin configuration for the running root context, as ECDS does:
  * proxy_on_configure again. The plugin's answer. */
@@ -147,9 +149,10 @@ bool pw_vm_configure(struct pw_vm *vm, const char *config);
 bool pw_vm_failed(const struct pw_vm *vm);
 const char *pw_vm_error(const struct pw_vm *vm); /* "" while healthy */
 
-/* ABI misuse the module got away with in Envoy but that is a bug: resuming a
- * deleted or non-paused context, a gauge going negative. Each is also logged
- * as an error starting with "host: ". Tests assert the count stays 0. */
+/* ABI misuse Envoy would let pass but that is a bug: resuming a deleted or
+ * non-paused context, a gauge going negative; and calls into the VM from a
+ * callback made while its module runs. Each is also logged as an error
+ * starting with "host: misuse: ". Tests assert the count stays 0. */
 unsigned pw_vm_misuse_count(const struct pw_vm *vm);
 const char *pw_vm_last_misuse(const struct pw_vm *vm); /* "" if none */
 
@@ -264,8 +267,8 @@ struct pw_metric {
     uint64_t sum;
     uint64_t buckets[PW_HISTOGRAM_BOUNDS + 1]; /* cumulative: samples <= bound i; the last is count */
     /* The most recent samples, read with pw_metric_sample: a ring of
-     * PW_HISTOGRAM_SAMPLES that never moves, so a copy of this struct
-     * reads them too while the VM lives. */
+     * PW_HISTOGRAM_SAMPLES that stays put while the VM lives, so a copy of
+     * this struct can read it too. */
     const uint64_t *samples;
     size_t n_samples, oldest_sample;
 };
