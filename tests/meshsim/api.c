@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "cluster.h"
 #include "patch.h"
+#include "proto.h"
 #include "rng.h"
 #include "selector.h"
 #include "sidecar.h"
@@ -232,6 +233,71 @@ static void version_info(struct exchange *ex)
                "  \"gitCommit\": \"67a30c0adcf52bd3f56ff0893ce19966be12991f\",\n  \"gitTreeState\": \"clean\",\n"
                "  \"buildDate\": \"2025-02-12T21:19:47Z\",\n  \"goVersion\": \"go1.23.6\",\n  \"compiler\": \"gc\",\n"
                "  \"platform\": \"linux/amd64\"\n}");
+}
+
+/* ---- OpenAPI v3 ----
+ * Just enough for kubectl to see that PATCH accepts fieldValidation, so it
+ * leaves validation of apply to the server instead of downloading schemas. */
+
+static void openapi_gv_path(const struct rtype *t, char *out, size_t size)
+{
+    if (t->group[0])
+        snprintf(out, size, "apis/%s/%s", t->group, t->version);
+    else
+        snprintf(out, size, "api/%s", t->version);
+}
+
+static void openapi_root(struct exchange *ex)
+{
+    struct buf b = {0};
+    buf_puts(&b, "{\"paths\":{");
+    int first = 1;
+    for (size_t i = 0; RTYPES[i]; i++) {
+        char gv[128];
+        openapi_gv_path(RTYPES[i], gv, sizeof gv);
+        int seen = 0;
+        for (size_t j = 0; j < i; j++) {
+            char other[128];
+            openapi_gv_path(RTYPES[j], other, sizeof other);
+            seen |= strcmp(other, gv) == 0;
+        }
+        if (seen)
+            continue;
+        buf_printf(&b, "%s\"%s\":{\"serverRelativeURL\":\"/openapi/v3/%s?hash=meshsim1\"}", first ? "" : ",", gv, gv);
+        first = 0;
+    }
+    buf_puts(&b, "}}\n");
+    ex_reply(ex, 200, "application/json", b.data, b.len, NULL);
+    buf_free(&b);
+}
+
+static void openapi_gv(struct exchange *ex, const char *gv_path)
+{
+    struct buf b = {0};
+    buf_puts(&b, "{\"openapi\":\"3.0.0\",\"info\":{\"title\":\"Kubernetes\",\"version\":\"v1.32.2\"},\"paths\":{");
+    int first = 1;
+    for (size_t i = 0; RTYPES[i]; i++) {
+        const struct rtype *t = RTYPES[i];
+        char gv[128];
+        openapi_gv_path(t, gv, sizeof gv);
+        if (strcmp(gv, gv_path) != 0 || !(t->ops & OP_PATCH))
+            continue;
+        buf_printf(&b,
+                   "%s\"/%s/%s%s/{name}\":{\"patch\":{\"operationId\":\"patch%s\","
+                   "\"x-kubernetes-action\":\"patch\",\"x-kubernetes-group-version-kind\":{\"group\":\"%s\","
+                   "\"version\":\"%s\",\"kind\":\"%s\"},\"parameters\":["
+                   "{\"name\":\"dryRun\",\"in\":\"query\",\"schema\":{\"type\":\"string\",\"uniqueItems\":true}},"
+                   "{\"name\":\"fieldManager\",\"in\":\"query\",\"schema\":{\"type\":\"string\",\"uniqueItems\":true}},"
+                   "{\"name\":\"fieldValidation\",\"in\":\"query\",\"schema\":{\"type\":\"string\",\"uniqueItems\":true}},"
+                   "{\"name\":\"force\",\"in\":\"query\",\"schema\":{\"type\":\"boolean\",\"uniqueItems\":true}}],"
+                   "\"responses\":{\"200\":{\"description\":\"OK\"}}}}",
+                   first ? "" : ",", gv, t->namespaced ? "namespaces/{namespace}/" : "", t->plural, t->kind, t->group,
+                   t->version, t->kind);
+        first = 0;
+    }
+    buf_puts(&b, "},\"components\":{\"schemas\":{}}}\n");
+    ex_reply(ex, 200, "application/json", b.data, b.len, NULL);
+    buf_free(&b);
 }
 
 /* ---- request bodies ---- */
@@ -1209,13 +1275,22 @@ static void service_proxy(struct exchange *ex, const struct request *req, struct
 
 static void access_review(struct exchange *ex, const struct request *req)
 {
-    if (!content_type_is(req, "application/json") && !content_type_is(req, "application/yaml")) {
+    cJSON *body;
+    if (content_type_is(req, "application/vnd.kubernetes.protobuf")) {
+        /* kubectl auth can-i speaks protobuf; the answer may be JSON. */
+        body = proto_access_review((const unsigned char *)req->body, req->body_len);
+        if (!body) {
+            bad_request(ex, "unable to decode SelfSubjectAccessReview: malformed protobuf");
+            return;
+        }
+    } else if (content_type_is(req, "application/json") || content_type_is(req, "application/yaml")) {
+        body = parse_body(ex, req, 1);
+        if (!body)
+            return;
+    } else {
         unsupported_media(ex, "application/json, application/yaml, application/vnd.kubernetes.protobuf");
         return;
     }
-    cJSON *body = parse_body(ex, req, 1);
-    if (!body)
-        return;
     if (check_type(ex, &RT_SSAR, body, 0) != 0) {
         cJSON_Delete(body);
         return;
@@ -1738,6 +1813,22 @@ static void route(struct exchange *ex, const struct request *req)
             handle_resource(ex, req, &r);
         } else {
             no_such_path(ex);
+        }
+    } else if (strcmp(segs[0], "openapi") == 0 && n >= 2 && strcmp(segs[1], "v3") == 0 && get) {
+        if (n == 2) {
+            openapi_root(ex);
+        } else {
+            const char *gv = req->path + strlen("/openapi/v3/");
+            int known = 0;
+            for (size_t i = 0; RTYPES[i]; i++) {
+                char p[128];
+                openapi_gv_path(RTYPES[i], p, sizeof p);
+                known |= strcmp(p, gv) == 0;
+            }
+            if (known)
+                openapi_gv(ex, gv);
+            else
+                no_such_path(ex);
         }
     } else {
         no_such_path(ex);
