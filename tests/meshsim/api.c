@@ -1252,7 +1252,7 @@ static void service_proxy(struct exchange *ex, const struct request *req, struct
         cJSON *want;
         cJSON_ArrayForEach(want, sel)
         {
-            const char *have = json_str(json_path(pods[i]->json, "metadata.labels"), want->string);
+            const char *have = json_key_str(json_path(pods[i]->json, "metadata.labels"), want->string);
             if (!have || !cJSON_IsString(want) || strcmp(have, want->valuestring) != 0)
                 match = 0;
         }

@@ -178,7 +178,7 @@ static int labels_match(cJSON *match_labels, cJSON *labels)
 
 static cJSON *proxy_config_of(cJSON *annotations)
 {
-    const char *text = json_str(annotations, "proxy.istio.io/config");
+    const char *text = json_key_str(annotations, "proxy.istio.io/config");
     if (!text)
         return NULL;
     char err[256];
@@ -335,12 +335,12 @@ static int template_injected(cJSON *tmpl_meta)
 {
     cJSON *ann = json_path(tmpl_meta, "annotations");
     cJSON *labels = json_path(tmpl_meta, "labels");
-    const char *inject = json_str(ann, "sidecar.istio.io/inject");
-    const char *inject_label = json_str(labels, "sidecar.istio.io/inject");
+    const char *inject = json_key_str(ann, "sidecar.istio.io/inject");
+    const char *inject_label = json_key_str(labels, "sidecar.istio.io/inject");
     if ((inject && strcmp(inject, "false") == 0) || (inject_label && strcmp(inject_label, "false") == 0))
         return 0;
     cJSON *ns_obj = store_get(&RT_NAMESPACES, "", cluster_ns) ? store_get(&RT_NAMESPACES, "", cluster_ns)->json : NULL;
-    const char *ns_label = json_str(json_path(ns_obj, "metadata.labels"), "istio-injection");
+    const char *ns_label = json_key_str(json_path(ns_obj, "metadata.labels"), "istio-injection");
     return ns_label && strcmp(ns_label, "enabled") == 0;
 }
 
@@ -518,7 +518,7 @@ static struct object *create_pod(struct object *rs, const char *app, int running
     random_suffix(suffix);
     snprintf(name, sizeof name, "%s-%s", rs->name, suffix);
     int injected = template_injected(tmeta);
-    const char *native_ann = json_str(json_path(tmeta, "annotations"), "sidecar.istio.io/nativeSidecar");
+    const char *native_ann = json_key_str(json_path(tmeta, "annotations"), "sidecar.istio.io/nativeSidecar");
     int native = native_ann && strcmp(native_ann, "true") == 0;
     cJSON *proxy_config = proxy_config_of(json_path(tmeta, "annotations"));
 
@@ -749,7 +749,7 @@ static void reconcile(struct object *d, int64_t now, int initial)
     for (size_t i = 0; i < n_rs; i++) {
         if (!owned_by(all_rs[i], d))
             continue;
-        const char *r = json_str(json_path(all_rs[i]->json, "metadata.annotations"), "deployment.kubernetes.io/revision");
+        const char *r = json_key_str(json_path(all_rs[i]->json, "metadata.annotations"), "deployment.kubernetes.io/revision");
         if (r && atoi(r) > max_revision)
             max_revision = atoi(r);
     }
@@ -758,7 +758,7 @@ static void reconcile(struct object *d, int64_t now, int initial)
         cur = create_replicaset(d, hash, max_revision + 1);
     } else if (!initial) {
         /* A rollback to an earlier template takes the next revision. */
-        const char *r = json_str(json_path(cur->json, "metadata.annotations"), "deployment.kubernetes.io/revision");
+        const char *r = json_key_str(json_path(cur->json, "metadata.annotations"), "deployment.kubernetes.io/revision");
         int rev = r ? atoi(r) : 0;
         if (rev < max_revision) {
             char buf[16];
@@ -767,7 +767,7 @@ static void reconcile(struct object *d, int64_t now, int initial)
             store_modified(cur);
         }
     }
-    const char *cur_rev = json_str(json_path(cur->json, "metadata.annotations"), "deployment.kubernetes.io/revision");
+    const char *cur_rev = json_key_str(json_path(cur->json, "metadata.annotations"), "deployment.kubernetes.io/revision");
 
     /* Pods of this deployment, by ReplicaSet. */
     size_t n_pods;
@@ -880,7 +880,7 @@ static void reconcile(struct object *d, int64_t now, int initial)
         cJSON_Delete(st);
     }
     cJSON *dann = json_obj_ensure(json_path(d->json, "metadata"), "annotations");
-    const char *drev = json_str(dann, "deployment.kubernetes.io/revision");
+    const char *drev = json_key_str(dann, "deployment.kubernetes.io/revision");
     if (!drev || strcmp(drev, cur_rev) != 0) {
         json_set_str(dann, "deployment.kubernetes.io/revision", cur_rev);
         changed = 1;

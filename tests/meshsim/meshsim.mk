@@ -23,3 +23,6 @@ $(MESHSIM): $(MESHSIM_OBJS) $(OUT)/plugin/regex.o $(PWHOST_OBJS_hfi_fault) $(PWH
 meshsim: $(MESHSIM)
 ALL_TARGETS += $(MESHSIM)
 TEST_BINS += $(MESHSIM)
+
+# Shell tests, each starting its own meshsim on 127.0.0.1:0.
+TEST_CMDS += "tests/meshsim/conformance.sh $(MESHSIM)"

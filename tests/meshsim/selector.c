@@ -202,7 +202,7 @@ int selector_matches(const struct selector *sel, cJSON *object)
     cJSON *labels = json_path(object, "metadata.labels");
     for (size_t i = 0; i < sel->n; i++) {
         const struct requirement *r = &sel->reqs[i];
-        const char *have = sel->fields ? json_str(object, r->key) : json_str(labels, r->key);
+        const char *have = sel->fields ? json_str(object, r->key) : json_key_str(labels, r->key);
         int in = 0;
         for (size_t j = 0; j < r->n_values; j++)
             in |= have && strcmp(have, r->values[j]) == 0;

@@ -318,6 +318,12 @@ const char *json_str(cJSON *root, const char *dotted)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+const char *json_key_str(cJSON *obj, const char *key)
+{
+    cJSON *v = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
 cJSON *json_obj_ensure(cJSON *root, const char *key)
 {
     cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);

@@ -81,6 +81,8 @@ void rfc3339(char *out, size_t size, int64_t unix_seconds);
 void make_uid(char out[37]);
 cJSON *json_path(cJSON *root, const char *dotted); /* "metadata.labels": NULL if absent */
 const char *json_str(cJSON *root, const char *dotted);
+/* obj[key] as a string: for keys holding dots (labels, annotations). */
+const char *json_key_str(cJSON *obj, const char *key);
 cJSON *json_obj_ensure(cJSON *root, const char *key);
 void json_set_str(cJSON *obj, const char *key, const char *value);
 

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# kubectl, a client nobody here wrote, against meshsim: every answer it
+# rejects is a meshsim bug. Usage: conformance.sh path/to/meshsim
+. "$(dirname "$0")/lib.sh"
+MESHSIM=${1:?usage: conformance.sh MESHSIM}
+KUBECTL=(kubectl --request-timeout=20s)
+
+meshsim_start "$MESHSIM"
+
+"${KUBECTL[@]}" get pods -o json >"$MESHSIM_DIR/pods.json"
+check "kubectl get pods -o json" test -s "$MESHSIM_DIR/pods.json"
+check_py "pods have the fields hfitop reads" "$MESHSIM_DIR/pods.json" <<'PY'
+import json, sys
+pods = json.load(open(sys.argv[1]))["items"]
+assert len(pods) == 6, len(pods)
+native = 0
+for p in pods:
+    m, spec, st = p["metadata"], p["spec"], p["status"]
+    app = m["labels"]["app"]
+    h = m["labels"]["pod-template-hash"]
+    ref = m["ownerReferences"][0]
+    assert ref["kind"] == "ReplicaSet" and ref["name"] == app + "-" + h and ref["controller"] is True
+    assert m["name"].startswith(ref["name"] + "-") and m["creationTimestamp"].endswith("Z")
+    assert "sidecar.istio.io/status" in m["annotations"]
+    assert spec["containers"][0]["ports"][0]["containerPort"] == 8080
+    proxies = [c for c in spec["containers"] if c["name"] == "istio-proxy"]
+    inits = [c for c in spec.get("initContainers", []) if c["name"] == "istio-proxy"]
+    if inits:
+        assert inits[0]["restartPolicy"] == "Always" and not proxies
+        native += 1
+    else:
+        assert len(proxies) == 1
+    assert st["phase"] == "Running" and st["startTime"]
+    assert {c["type"]: c["status"] for c in st["conditions"]}["Ready"] == "True"
+    assert all("restartCount" in c for c in st["containerStatuses"])
+assert native == 2, native
+PY
+
+"${KUBECTL[@]}" get deployment frontend -o json >"$MESHSIM_DIR/deploy.json"
+check "deployment status" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["status"]["readyReplicas"] == 2 and d["status"]["observedGeneration"] == d["metadata"]["generation"]
+' "$MESHSIM_DIR/deploy.json"
+
+pod=$("${KUBECTL[@]}" get pods -l app=frontend -o jsonpath='{.items[0].metadata.name}')
+check "label selector" test -n "$pod"
+"${KUBECTL[@]}" get --raw "/api/v1/namespaces/demo/pods/$pod:15090/proxy/stats/prometheus" >"$MESHSIM_DIR/stats"
+check "sidecar stats through the pod proxy" grep -q '^# TYPE envoy_cluster_upstream_rq_total counter$' "$MESHSIM_DIR/stats"
+check "plugin metric rendered" grep -qx 'wasmcustom_hfi_faults_aborts_total{} 0' "$MESHSIM_DIR/stats"
+check "stats filter" bash -c "'${KUBECTL[0]}' get --raw '/api/v1/namespaces/demo/pods/$pod:15090/proxy/stats/prometheus?filter=wasmcustom' | grep -v wasmcustom_hfi | grep -qv '^# TYPE wasmcustom' ; test \$? -ne 0"
+
+old=$("${KUBECTL[@]}" get pods -l app=frontend -o jsonpath='{.items[*].metadata.name}')
+"${KUBECTL[@]}" get pods -l app=frontend --watch-only -o name >"$MESHSIM_DIR/watch" 2>&1 &
+watcher=$!
+sleep 0.5
+check "kubectl rollout restart" "${KUBECTL[@]}" rollout restart deployment/frontend
+check "kubectl rollout status" "${KUBECTL[@]}" rollout status deployment/frontend --timeout=30s
+new_pods() {
+    local now
+    now=$("${KUBECTL[@]}" get pods -l app=frontend -o jsonpath='{.items[*].metadata.name}')
+    [ "$(echo "$now" | wc -w)" -eq 2 ] || return 1
+    for p in $now; do case " $old " in *" $p "*) return 1 ;; esac; done
+}
+check "new pods replace the old ones" wait_for 20 new_pods
+kill "$watcher" 2>/dev/null
+wait "$watcher" 2>/dev/null
+check "watch saw the new pods" test "$(sort -u "$MESHSIM_DIR/watch" | wc -l)" -ge 4
+
+cat >"$MESHSIM_DIR/ef.yaml" <<'YAML'
+apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata:
+  name: hfi-stats-inclusion
+  namespace: demo
+spec:
+  configPatches:
+  - applyTo: BOOTSTRAP
+    patch:
+      operation: MERGE
+      value:
+        stats_config:
+          stats_matcher:
+            inclusion_list:
+              patterns:
+              - prefix: "wasmcustom."
+YAML
+check "kubectl apply --server-side" "${KUBECTL[@]}" apply --server-side -f "$MESHSIM_DIR/ef.yaml"
+check "apply again is idempotent" "${KUBECTL[@]}" apply --server-side -f "$MESHSIM_DIR/ef.yaml"
+check "kubectl get envoyfilter" bash -c "'${KUBECTL[0]}' get envoyfilter hfi-stats-inclusion -o jsonpath='{.spec.configPatches[0].applyTo}' | grep -qx BOOTSTRAP"
+check "managedFields name the manager" bash -c "'${KUBECTL[0]}' get envoyfilter hfi-stats-inclusion --show-managed-fields -o jsonpath='{.metadata.managedFields[0].manager}' | grep -qx kubectl"
+check "kubectl delete" "${KUBECTL[@]}" delete envoyfilter hfi-stats-inclusion
+check "deleted for good" bash -c "! '${KUBECTL[0]}' get envoyfilter hfi-stats-inclusion"
+check "kubectl get wasmplugins" bash -c "'${KUBECTL[0]}' get wasmplugins -o name | grep -qx wasmplugin.extensions.istio.io/hfi-fault"
+check "kubectl auth can-i pods/proxy" bash -c "'${KUBECTL[0]}' auth can-i get pods --subresource=proxy | grep -qx yes"
+check "kubectl get namespaces" bash -c "'${KUBECTL[0]}' get namespaces -o name | grep -qx namespace/demo"
+check "kubectl get replicasets" bash -c "'${KUBECTL[0]}' get rs -o name | grep -c frontend | grep -qx 2"
+check "kubectl version" "${KUBECTL[@]}" version
+
+finish

@@ -1,0 +1,157 @@
+# Shared by the meshsim shell tests: start meshsim on a free loopback port,
+# wait (bounded) for its ready line, talk to it with curl or kubectl, count
+# checks, print `RESULT <passed> <failed>`, and always stop meshsim.
+#
+#   . tests/meshsim/lib.sh
+#   meshsim_start "$MESHSIM" --scenario no-sidecar
+#   check "pods listed" api_get /api/v1/namespaces/demo/pods
+#   finish
+
+set -u
+MESHSIM_PID=
+MESHSIM_DIR=$(mktemp -d "${TMPDIR:-/tmp}/meshsim-test.XXXXXX")
+PASSED=0
+FAILED=0
+
+meshsim_stop() {
+    if [ -n "$MESHSIM_PID" ]; then
+        kill "$MESHSIM_PID" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$MESHSIM_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$MESHSIM_PID" 2>/dev/null
+        wait "$MESHSIM_PID" 2>/dev/null
+        MESHSIM_PID=
+    fi
+}
+
+meshsim_cleanup() {
+    meshsim_stop
+    rm -rf "$MESHSIM_DIR"
+}
+trap meshsim_cleanup EXIT
+trap 'exit 1' INT TERM
+
+# meshsim_start BINARY [ARGS...]: sets SERVER, KUBECONFIG and the curl
+# credential files; fails the whole test if meshsim is not ready in 30 s.
+meshsim_start() {
+    local bin=$1
+    shift
+    meshsim_stop
+    : >"$MESHSIM_DIR/out"
+    "$bin" --listen 127.0.0.1:0 --kubeconfig "$MESHSIM_DIR/kubeconfig" "$@" >"$MESHSIM_DIR/out" 2>"$MESHSIM_DIR/err" &
+    MESHSIM_PID=$!
+    SERVER=
+    for _ in $(seq 300); do
+        SERVER=$(sed -n 's/^meshsim ready \(https:.*\)$/\1/p' "$MESHSIM_DIR/out")
+        [ -n "$SERVER" ] && break
+        kill -0 "$MESHSIM_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -z "$SERVER" ]; then
+        echo "meshsim did not start: $(cat "$MESHSIM_DIR/err")" >&2
+        FAILED=$((FAILED + 1))
+        finish
+    fi
+    export KUBECONFIG="$MESHSIM_DIR/kubeconfig"
+    python3 - "$KUBECONFIG" "$MESHSIM_DIR" <<'PY'
+import base64, re, sys
+text = open(sys.argv[1]).read()
+def field(name):
+    m = re.search(r"^\s*%s: (\S+)$" % re.escape(name), text, re.M)
+    return m.group(1) if m else None
+for name, out in (("certificate-authority-data", "ca.pem"), ("client-certificate-data", "cert.pem"),
+                  ("client-key-data", "key.pem")):
+    v = field(name)
+    if v:
+        open("%s/%s" % (sys.argv[2], out), "wb").write(base64.b64decode(v))
+token = field("token")
+open("%s/token" % sys.argv[2], "w").write(token or "")
+PY
+}
+
+# curl with the kubeconfig's credentials; extra arguments pass through.
+kcurl() {
+    local auth=(--cert "$MESHSIM_DIR/cert.pem" --key "$MESHSIM_DIR/key.pem")
+    if [ -s "$MESHSIM_DIR/token" ]; then
+        auth=(-H "Authorization: Bearer $(cat "$MESHSIM_DIR/token")")
+    fi
+    curl -sS --max-time 20 --cacert "$MESHSIM_DIR/ca.pem" "${auth[@]}" "$@"
+}
+
+# http_code METHOD PATH [CURL ARGS...]: prints the status code; the body
+# goes to $MESHSIM_DIR/body.
+http_code() {
+    local method=$1 path=$2
+    shift 2
+    kcurl -o "$MESHSIM_DIR/body" -w '%{http_code}' -X "$method" "$@" "$SERVER$path"
+}
+
+body() { cat "$MESHSIM_DIR/body"; }
+
+# check NAME COMMAND...: one expectation; the command's success decides.
+check() {
+    local name=$1
+    shift
+    if "$@" >/dev/null 2>&1; then
+        PASSED=$((PASSED + 1))
+    else
+        FAILED=$((FAILED + 1))
+        echo "FAIL $name" >&2
+    fi
+}
+
+# expect_code NAME WANT METHOD PATH [CURL ARGS...]: status code and a
+# Status body with that code (for errors).
+expect_code() {
+    local name=$1 want=$2
+    shift 2
+    local got
+    got=$(http_code "$@")
+    if [ "$got" = "$want" ]; then
+        PASSED=$((PASSED + 1))
+    else
+        FAILED=$((FAILED + 1))
+        echo "FAIL $name: got $got, want $want: $(head -c 300 "$MESHSIM_DIR/body")" >&2
+    fi
+}
+
+# A Status body with the given code and reason.
+is_status() {
+    python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["kind"] == "Status" and s["apiVersion"] == "v1" and s["status"] == "Failure", s
+assert s["code"] == int(sys.argv[2]) and s["reason"] == sys.argv[3], s
+' "$MESHSIM_DIR/body" "$1" "$2"
+}
+
+# wait_for SECONDS COMMAND...: polls (bounded) until the command succeeds.
+wait_for() {
+    local limit=$1
+    shift
+    for _ in $(seq $((limit * 10))); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+finish() {
+    meshsim_stop
+    echo "RESULT $PASSED $FAILED"
+    [ "$FAILED" -eq 0 ]
+    exit $?
+}
+
+# check_py NAME [ARGS...] <<'PY' ... PY: a Python check read from stdin;
+# its assertion message is shown when it fails.
+check_py() {
+    local name=$1
+    shift
+    local err
+    if err=$(python3 - "$@" 2>&1); then
+        PASSED=$((PASSED + 1))
+    else
+        FAILED=$((FAILED + 1))
+        echo "FAIL $name: $(echo "$err" | tail -n 3)" >&2
+    fi
+}
