@@ -564,6 +564,33 @@ static void test_cancel(void)
     ts_stop(&s);
 }
 
+/* proxy-url: requests go to the proxy, in absolute form. */
+static void test_proxy_url(void)
+{
+    struct test_server s;
+    ts_start(&s, echo_handler, NULL, 20);
+    char text[1024];
+    snprintf(text, sizeof text,
+             "clusters: [{name: c, cluster: {server: 'http://api.invalid:6443', proxy-url: 'http://127.0.0.1:%d'}}]\n"
+             "users: [{name: u, user: {token: " SECRET "}}]\n"
+             "contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n",
+             s.port);
+    struct kube_config cfg;
+    struct kube_error err = {0};
+    CHECK_INT(kube_config_parse(text, strlen(text), NULL, &cfg, &err), 0);
+    CHECK_INT(kube_connection_from_config(&cfg, NULL, NULL, &conn, &err), 0);
+    kube_config_free(&cfg);
+    struct kube_client *c = kube_client_new(&conn, &err);
+    struct result r = {0};
+    kube_client_get(c, "/api/v1/namespaces", on_done, &r);
+    wait_for(c, &r);
+    CHECK_INT(r.http_status, 200);
+    CHECK_STR(s.requests[0].path, "http://api.invalid:6443/api/v1/namespaces");
+    CHECK_STR(s.requests[0].host, "api.invalid:6443");
+    done_client(c);
+    ts_stop(&s);
+}
+
 static void test_bad_server_url(void)
 {
     const char *text = "clusters: [{name: c, cluster: {server: 'htto://exampleerror.com'}}]\n"
@@ -600,6 +627,7 @@ int main(void)
     RUN(test_connection_refused);
     RUN(test_streaming_in_a_ui_poll_loop);
     RUN(test_cancel);
+    RUN(test_proxy_url);
     RUN(test_bad_server_url);
     RUN(test_token_never_in_messages);
     testutil_cleanup();

@@ -228,6 +228,75 @@ static void test_certificates_list_watch_proxy_restart(void)
     meshsim_stop(&m);
 }
 
+/* A GET of /version with the meshsim cluster changed by `edit`. */
+static enum kube_code version_with(const struct meshsim *m, void (*edit)(struct kube_cluster *),
+                                   char *warning, size_t warning_len)
+{
+    struct kube_load_options opts = {.kubeconfig_flag = m->kubeconfig};
+    struct kube_config cfg;
+    struct kube_error err = {0};
+    if (kube_config_load(&opts, &cfg, &err) < 0)
+        return err.code;
+    edit(&cfg.clusters[0]);
+    struct kube_connection conn;
+    if (kube_connection_from_config(&cfg, NULL, NULL, &conn, &err) < 0) {
+        kube_config_free(&cfg);
+        return err.code;
+    }
+    kube_config_free(&cfg);
+    struct kube_client *c = kube_client_new(&conn, &err);
+    if (!c) {
+        kube_connection_free(&conn);
+        return err.code;
+    }
+    snprintf(warning, warning_len, "%s", kube_client_warning(c) ? kube_client_warning(c) : "");
+    struct result r = {0};
+    kube_client_get(c, "/version", on_done, &r);
+    run_until(c, &r.done, 10000);
+    kube_client_free(c);
+    kube_connection_free(&conn);
+    return r.error.code;
+}
+
+/* The certificate names 127.0.0.1 and localhost. */
+static void name_localhost(struct kube_cluster *cl)
+{
+    cl->tls_server_name = strdup("localhost");
+}
+static void name_wrong(struct kube_cluster *cl)
+{
+    cl->tls_server_name = strdup("wrong.example");
+}
+static void drop_ca(struct kube_cluster *cl)
+{
+    free(cl->certificate_authority_data);
+    cl->certificate_authority_data = NULL;
+}
+static void drop_ca_insecure(struct kube_cluster *cl)
+{
+    drop_ca(cl);
+    cl->insecure_skip_tls_verify = true;
+}
+
+static void test_tls_server_name_and_insecure(void)
+{
+    struct meshsim m;
+    if (!meshsim_start(&m, "tls", "--pods 1")) {
+        CHECK(false);
+        return;
+    }
+    char warning[256];
+    CHECK_INT(version_with(&m, name_localhost, warning, sizeof warning), KUBE_OK);
+    /* Routed to 127.0.0.1 (no DNS lookup of the name), verified against the
+     * name: a TLS failure, not a resolution failure. */
+    CHECK_INT(version_with(&m, name_wrong, warning, sizeof warning), KUBE_TLS);
+    CHECK_INT(version_with(&m, drop_ca, warning, sizeof warning), KUBE_TLS);
+    CHECK_STR(warning, "");
+    CHECK_INT(version_with(&m, drop_ca_insecure, warning, sizeof warning), KUBE_OK);
+    CHECK_CONTAINS(warning, "insecure-skip-tls-verify is set for cluster \"meshsim\"");
+    meshsim_stop(&m);
+}
+
 static void test_token_and_rate_limit(void)
 {
     struct meshsim m;
@@ -303,6 +372,7 @@ int main(int argc, char **argv)
         TEST_MAIN_END();
     }
     RUN(test_certificates_list_watch_proxy_restart);
+    RUN(test_tls_server_name_and_insecure);
     RUN(test_token_and_rate_limit);
     RUN(test_watch_expiry_relists);
     RUN(test_unauthorized);
