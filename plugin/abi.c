@@ -63,8 +63,7 @@ static void log_text(uint32_t level, const struct text_buf *t)
 
 static uint32_t root_context_id;
 static struct hfi_config *config;
-static const struct hfi_rule **active_rules; /* the rules selecting this workload */
-static size_t active_rule_count;
+static struct hfi_rule_set active_rules; /* the rules selecting this workload */
 static struct hfi_rng rng;
 
 struct pending_delay {
@@ -175,14 +174,8 @@ static void select_rules(void)
     static const char namespace_path[] = "node\0metadata\0NAMESPACE";
     char *workload = get_property(workload_path, sizeof workload_path - 1);
     char *ns = get_property(namespace_path, sizeof namespace_path - 1);
-    const struct hfi_rule **selected = malloc((config->rule_count + 1) * sizeof *selected);
-    size_t n = 0;
-    for (size_t k = 0; selected && k < config->rule_count; k++)
-        if (hfi_rule_selects(&config->rules[k], workload, ns))
-            selected[n++] = &config->rules[k];
-    free(active_rules);
-    active_rules = selected;
-    active_rule_count = selected ? n : 0;
+    hfi_rule_set_free(&active_rules);
+    hfi_rule_set_build(&active_rules, config, workload, ns);
     free(workload);
     free(ns);
 }
@@ -208,11 +201,11 @@ static bool apply_configuration(const char *json, size_t len)
     hfi_config_free(config);
     config = next;
     select_rules();
-    proxy_record_metric(metric_ids[METRIC_POLICIES], active_rule_count);
+    proxy_record_metric(metric_ids[METRIC_POLICIES], active_rules.count);
     text_append_str(&t, "hfi-fault: configured ");
     text_append_u64(&t, config->rule_count);
     text_append_str(&t, " rules, ");
-    text_append_u64(&t, active_rule_count);
+    text_append_u64(&t, active_rules.count);
     text_append_str(&t, " for this workload; header faults ");
     text_append_str(&t, config->header_faults.enabled ? "on" : "off");
     log_text(PROXY_LOG_INFO, &t);
@@ -346,14 +339,14 @@ uint32_t proxy_on_request_headers(uint32_t context_id, uint32_t header_count, ui
 {
     (void)header_count;
     (void)end_of_stream;
-    if (!config || (!active_rule_count && !config->header_faults.enabled))
+    if (!config || (!active_rules.count && !config->header_faults.enabled))
         return PROXY_ACTION_CONTINUE;
-    uint64_t now = now_ns();
     struct hfi_decision d;
-    bool inject = hfi_decide(config, active_rules, active_rule_count, lookup_header, NULL, now, &rng, &d);
+    bool inject = hfi_decide(config, &active_rules, lookup_header, NULL, now_ns, &rng, &d);
     release_fetched();
     if (!inject)
         return PROXY_ACTION_CONTINUE;
+    uint64_t now = d.now_ns ? d.now_ns : now_ns();
     if (d.delay) {
         if (pending_count >= config->max_active_delays) {
             count(METRIC_OVERFLOW);

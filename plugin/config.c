@@ -913,6 +913,11 @@ void hfi_config_free(struct hfi_config *config)
     free(config);
 }
 
+static uint64_t saturating_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 void hfi_config_inherit_first_seen(struct hfi_config *config, const struct hfi_config *previous, uint64_t now_ns)
 {
     for (size_t k = 0; k < config->rule_count; k++) {
@@ -924,5 +929,9 @@ void hfi_config_inherit_first_seen(struct hfi_config *config, const struct hfi_c
                 break;
             }
         }
+        r->active_from_ns = saturating_add(r->first_seen_ns, r->start_delay_ms * UINT64_C(1000000));
+        r->active_until_ns = r->duration_seconds
+                                 ? saturating_add(r->first_seen_ns, r->duration_seconds * UINT64_C(1000000000))
+                                 : UINT64_MAX;
     }
 }

@@ -54,6 +54,9 @@ struct hfi_rule {
      * re-configure with an unchanged rule keeps its clock running. */
     uint64_t identity;
     uint64_t first_seen_ns;
+    /* The window [active_from_ns, active_until_ns), worked out once from
+     * first_seen_ns so a request pays two comparisons. */
+    uint64_t active_from_ns, active_until_ns;
 };
 
 struct hfi_header_faults {
@@ -89,7 +92,8 @@ struct hfi_config *hfi_config_parse(const char *json, size_t len, char *err, siz
 void hfi_config_free(struct hfi_config *config);
 
 /* Carries first_seen_ns over from rules of the previous configuration with
- * the same identity; rules seen for the first time get now_ns. */
+ * the same identity; rules seen for the first time get now_ns. Sets each
+ * rule's active window. */
 void hfi_config_inherit_first_seen(struct hfi_config *config, const struct hfi_config *previous, uint64_t now_ns);
 
 #endif

@@ -1,5 +1,6 @@
 #include "fault.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "regex.h"
@@ -39,6 +40,48 @@ bool hfi_rule_selects(const struct hfi_rule *rule, const char *workload, const c
     return true;
 }
 
+/* Path prefilter word: the length an exact or prefix path needs at least
+ * (low 16 bits) and the byte it must hold at that length - 1 (bits 16-23),
+ * valid when bit 24 is set. Zero: no path condition to check early. */
+#define FILTER_HAS_BYTE (UINT32_C(1) << 24)
+
+static uint32_t path_filter(const struct hfi_string_match *m)
+{
+    if ((m->kind != HFI_MATCH_EXACT && m->kind != HFI_MATCH_PREFIX) || m->value_len == 0)
+        return 0;
+    if (m->value_len > 0xFFFF)
+        return 0xFFFF; /* longer than any path a filter word can describe: let the full match decide */
+    return (uint32_t)m->value_len | (uint32_t)(unsigned char)m->value[m->value_len - 1] << 16 | FILTER_HAS_BYTE;
+}
+
+bool hfi_rule_set_build(struct hfi_rule_set *set, const struct hfi_config *config, const char *workload,
+                        const char *ns)
+{
+    set->count = 0;
+    set->rules = malloc((config->rule_count + 1) * sizeof *set->rules);
+    set->path_filters = malloc((config->rule_count + 1) * sizeof *set->path_filters);
+    if (!set->rules || !set->path_filters) {
+        hfi_rule_set_free(set);
+        return false;
+    }
+    for (size_t k = 0; k < config->rule_count; k++) {
+        if (hfi_rule_selects(&config->rules[k], workload, ns)) {
+            set->rules[set->count] = &config->rules[k];
+            set->path_filters[set->count++] = path_filter(&config->rules[k].path);
+        }
+    }
+    return true;
+}
+
+void hfi_rule_set_free(struct hfi_rule_set *set)
+{
+    free(set->rules);
+    free(set->path_filters);
+    set->rules = NULL;
+    set->path_filters = NULL;
+    set->count = 0;
+}
+
 static bool string_matches(const struct hfi_string_match *m, const char *s, size_t n)
 {
     switch (m->kind) {
@@ -62,10 +105,8 @@ struct request {
     size_t path_len, method_len;
 };
 
-static bool path_matches(struct request *req, const struct hfi_string_match *m)
+static void fetch_path(struct request *req)
 {
-    if (m->kind == HFI_MATCH_ANY)
-        return true;
     if (!req->have_path) {
         req->path = req->lookup(req->ctx, ":path", 5, &req->path_len);
         const char *query = req->path ? memchr(req->path, '?', req->path_len) : NULL;
@@ -73,6 +114,24 @@ static bool path_matches(struct request *req, const struct hfi_string_match *m)
             req->path_len = (size_t)(query - req->path);
         req->have_path = true;
     }
+}
+
+/* Prefixes in one configuration tend to share their start ("/api/"), hence
+ * the byte at the end of the prefix rather than the first. The path is
+ * passed by value: in wasm, locals are registers and struct fields loads. */
+static bool passes_path_filter(const char *path, size_t path_len, uint32_t filter)
+{
+    size_t need = filter & 0xFFFF;
+    if (!path || path_len < need)
+        return false;
+    return !(filter & FILTER_HAS_BYTE) || (unsigned char)path[need - 1] == (filter >> 16 & 0xFF);
+}
+
+static bool path_matches(struct request *req, const struct hfi_string_match *m)
+{
+    if (m->kind == HFI_MATCH_ANY)
+        return true;
+    fetch_path(req);
     return string_matches(m, req->path, req->path_len);
 }
 
@@ -104,10 +163,7 @@ static bool rule_matches(const struct hfi_rule *r, struct request *req)
 
 static bool window_open(const struct hfi_rule *r, uint64_t now_ns)
 {
-    uint64_t since = now_ns >= r->first_seen_ns ? now_ns - r->first_seen_ns : 0;
-    if (since < r->start_delay_ms * UINT64_C(1000000))
-        return false;
-    return r->duration_seconds == 0 || since < r->duration_seconds * UINT64_C(1000000000);
+    return now_ns >= r->active_from_ns && now_ns < r->active_until_ns;
 }
 
 /* A header value as a whole number within [0, max]. */
@@ -202,9 +258,8 @@ static enum header_outcome header_fault(const struct hfi_header_faults *hf, stru
     return sample(rng, threshold) ? HEADERS_INJECT : HEADERS_SAMPLED_OUT;
 }
 
-bool hfi_decide(const struct hfi_config *config, const struct hfi_rule *const *rules, size_t rule_count,
-                hfi_header_lookup lookup, void *lookup_ctx, uint64_t now_ns, struct hfi_rng *rng,
-                struct hfi_decision *out)
+bool hfi_decide(const struct hfi_config *config, const struct hfi_rule_set *set, hfi_header_lookup lookup,
+                void *lookup_ctx, hfi_clock clock, struct hfi_rng *rng, struct hfi_decision *out)
 {
     struct request req = {.lookup = lookup, .ctx = lookup_ctx};
     memset(out, 0, sizeof *out);
@@ -218,12 +273,28 @@ bool hfi_decide(const struct hfi_config *config, const struct hfi_rule *const *r
         memset(out, 0, sizeof *out);
         break;
     }
-    for (size_t k = 0; k < rule_count; k++) {
-        const struct hfi_rule *r = rules[k];
+    const char *path = NULL;
+    size_t path_len = 0;
+    uint64_t now_ns = 0;
+    for (size_t k = 0; k < set->count; k++) {
+        uint32_t filter = set->path_filters[k];
+        if (filter) {
+            if (!req.have_path) {
+                fetch_path(&req);
+                path = req.path;
+                path_len = req.path_len;
+            }
+            if (!passes_path_filter(path, path_len, filter))
+                continue;
+        }
+        const struct hfi_rule *r = set->rules[k];
+        if (!now_ns)
+            now_ns = clock();
         if (!window_open(r, now_ns) || !rule_matches(r, &req))
             continue;
         if (!sample(rng, r->sample_threshold))
             return false;
+        out->now_ns = now_ns;
         out->delay = r->has_delay;
         out->delay_ms = r->delay_ms;
         out->abort = r->has_abort;

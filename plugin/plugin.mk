@@ -19,8 +19,10 @@ PLUGIN_CORE_SRCS := $(filter-out plugin/abi.c,$(PLUGIN_SRCS))
 PLUGIN_WASM := $(BUILD)/hfi-fault.wasm
 PLUGIN_EXPORTS := malloc free
 
+# -fno-builtin-malloc: else clang may turn calloc's malloc + memset into a
+# call to calloc itself (plugin/wasm/alloc.c).
 WASM_CFLAGS := --target=wasm32-wasi --sysroot=$(abspath $(WASM_SYSROOT)) -mexec-model=reactor \
-  -std=c11 $(WARN) -Oz -flto -isystem $(BUILD)/jsmn-include
+  -std=c11 $(WARN) -Oz -flto -fno-builtin-malloc -isystem $(BUILD)/jsmn-include
 comma := ,
 WASM_LDFLAGS := -Wl,--strip-all -Wl,--gc-sections -Wl,-z,stack-size=16384 -Wl,--initial-memory=131072 \
   $(addprefix -Wl$(comma)--export=,$(PLUGIN_EXPORTS))

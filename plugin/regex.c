@@ -17,7 +17,7 @@ enum {
     NOT_A_RUNE = -1,    /* an invalid UTF-8 byte of the text: matches nothing */
 };
 
-/* Bit order follows "imsU" (see parse_group_flags). U only swaps greediness,
+/* Bit order follows "imsU" (see open_group). U only swaps greediness,
  * which cannot change whether there is a match. */
 enum { FOLD_CASE = 1, MULTI_LINE = 2, DOT_NL = 4 };
 
@@ -111,7 +111,6 @@ struct parser {
     int depth;
     int ninsts, nranges;
     int segment; /* first range of the class (or negated group) being built */
-    struct inst dot[2]; /* '.' without and with (?s), built once */
     const char *error;
     size_t error_offset;
     struct frame frames[MAX_NESTING];
@@ -272,7 +271,7 @@ static int add_range(struct parser *p, int32_t lo, int32_t hi)
     if (p->nranges == MAX_RANGES) {
         normalize(p, p->segment);
         if (p->nranges == MAX_RANGES)
-            return fail(p, p->token, "character classes too large");
+            return fail(p, p->token, "pattern too large (over 4000 class ranges)");
     }
     p->ranges[p->nranges++] = (struct range){lo, hi};
     return 1;
@@ -362,19 +361,12 @@ static int emit_literal(struct parser *p, int32_t c)
     return add_folded(p, c, c, fold_depth(p)) && end_class(p, 0);
 }
 
+/* '.' is [^\n], or under (?s) the complement of nothing. */
 static int emit_dot(struct parser *p)
 {
-    struct inst *cached = &p->dot[!!(p->flags & DOT_NL)];
     begin_atom(p);
-    if (cached->op == OP_CLASS)
-        return emit(p, OP_CLASS, cached->x, cached->y);
     begin_class(p);
-    if (!(p->flags & DOT_NL) && !add_range(p, 0, '\n' - 1))
-        return 0;
-    if (!add_range(p, p->flags & DOT_NL ? 0 : '\n' + 1, RUNE_MAX) || !end_class(p, 0))
-        return 0;
-    *cached = p->prog[p->ninsts - 1];
-    return 1;
+    return (p->flags & DOT_NL || add_range(p, '\n', '\n')) && end_class(p, 1);
 }
 
 static const struct named_class *perl_class(int c)
@@ -410,24 +402,16 @@ static int parse_escape(struct parser *p, int32_t *out)
         *out = v;
         return 1;
     }
-    if (c == 'x') {
+    if (c == 'x') { /* \xHH or \x{H...} up to 10FFFF */
         const uint8_t *s = p->s;
-        if (p->pos < p->len && s[p->pos] == '{') {
-            int32_t v = 0;
-            size_t first = ++p->pos;
-            for (; p->pos < p->len && hex_value(s[p->pos]) >= 0; p->pos++)
-                if ((v = v * 16 + hex_value(s[p->pos])) > RUNE_MAX)
-                    return fail(p, at, "\\x{...} above 10FFFF");
-            if (p->pos == first || p->pos >= p->len || s[p->pos] != '}')
-                return fail(p, at, "invalid \\x{...} escape");
-            p->pos++;
-            *out = v;
-            return 1;
-        }
-        if (p->len - p->pos < 2 || hex_value(s[p->pos]) < 0 || hex_value(s[p->pos + 1]) < 0)
-            return fail(p, at, "\\x needs two hex digits");
-        *out = hex_value(s[p->pos]) * 16 + hex_value(s[p->pos + 1]);
-        p->pos += 2;
+        int brace = p->pos < p->len && s[p->pos] == '{';
+        size_t first = p->pos += brace;
+        int32_t v = 0;
+        while (p->pos < p->len && (brace || p->pos - first < 2) && hex_value(s[p->pos]) >= 0 && v <= RUNE_MAX)
+            v = v * 16 + hex_value(s[p->pos++]);
+        if (v > RUNE_MAX || (brace ? p->pos == first || p->pos >= p->len || s[p->pos++] != '}' : p->pos - first < 2))
+            return fail(p, at, "invalid \\x escape (\\xHH or \\x{H...} up to 10FFFF)");
+        *out = v;
         return 1;
     }
     for (size_t i = 0; i < sizeof controls - 1; i += 2)
@@ -440,6 +424,11 @@ static int parse_escape(struct parser *p, int32_t *out)
         return 1;
     }
     return fail(p, at, c == 'p' || c == 'P' ? "Unicode classes \\p are not supported" : "invalid escape");
+}
+
+static int class_rune(struct parser *p, int32_t *out)
+{
+    return p->s[p->pos] == '\\' ? parse_escape(p, out) : next_rune(p, out);
 }
 
 static int parse_class(struct parser *p)
@@ -479,12 +468,12 @@ static int parse_class(struct parser *p)
             continue;
         }
         int32_t lo, hi;
-        if (!(s[0] == '\\' ? parse_escape(p, &lo) : next_rune(p, &lo)))
+        if (!class_rune(p, &lo))
             return 0;
         hi = lo;
         if (p->len - p->pos >= 2 && p->s[p->pos] == '-' && p->s[p->pos + 1] != ']') {
             p->pos++;
-            if (!(p->s[p->pos] == '\\' ? parse_escape(p, &hi) : next_rune(p, &hi)))
+            if (!class_rune(p, &hi))
                 return 0;
             if (hi < lo)
                 return fail(p, item, "invalid character class range");
@@ -505,6 +494,7 @@ static int open_group(struct parser *p)
     unsigned outer_flags = p->flags;
     p->pos++;
     if (left >= 2 && s[1] == '?') {
+        int behind = left > 3 && s[2] == '<';
         size_t name = left > 4 && s[2] == 'P' && s[3] == '<' ? at + 4
                     : left > 3 && s[2] == '<' && s[3] != '=' && s[3] != '!' ? at + 3 : 0;
         if (name) { /* (?P<name>re) and (?<name>re): a plain group here */
@@ -514,21 +504,21 @@ static int open_group(struct parser *p)
             if (end == name || end >= p->len || p->s[end] != '>')
                 return fail(p, at, "invalid group name");
             p->pos = end + 1;
-        } else if (left > 2 && (s[2] == '=' || s[2] == '!')) {
-            return fail(p, at, s[2] == '=' ? "lookahead (?= is not supported"
-                                           : "negative lookahead (?! is not supported");
-        } else if (left > 3 && s[2] == '<') {
-            return fail(p, at, s[3] == '=' ? "lookbehind (?<= is not supported"
-                                           : "negative lookbehind (?<! is not supported");
+        } else if (left > 2 && memchr("=!", s[2 + behind], 2)) {
+            static const char *const lookaround[] = {
+                "lookahead (?= is not supported", "negative lookahead (?! is not supported",
+                "lookbehind (?<= is not supported", "negative lookbehind (?<! is not supported"};
+            return fail(p, at, lookaround[behind * 2 + (s[2 + behind] == '!')]);
         } else {
             /* (?flags) changes the rest of the enclosing group; (?flags:re) only re. */
+            static const char letters[4] = "imsU";
             int negate = 0, saw_flag = 0;
             p->pos++;
             for (;;) {
                 int c = p->pos < p->len ? p->s[p->pos++] : 0;
-                const char *flag = c ? memchr("imsU", c, 4) : NULL;
+                const char *flag = memchr(letters, c, sizeof letters);
                 if (flag) {
-                    unsigned bit = 1u << (flag - "imsU");
+                    unsigned bit = 1u << (flag - letters);
                     p->flags = negate ? p->flags & ~bit : p->flags | bit;
                     saw_flag = 1;
                 } else if (c == '-' && !negate) {
@@ -591,34 +581,28 @@ static int alternate(struct parser *p)
     return 1;
 }
 
-/* RE2's counts: decimal, no leading zero, not absurdly long. */
-static int parse_count(struct parser *p, size_t *i, int *out)
+/* RE2's counts: decimal without a leading zero; -1 when there is none. A
+ * count too long to hold leaves a digit behind, which makes {...} literal. */
+static int parse_count(struct parser *p, size_t *i)
 {
-    const uint8_t *s = p->s;
-    if (*i >= p->len || s[*i] < '0' || s[*i] > '9' ||
-        (s[*i] == '0' && *i + 1 < p->len && s[*i + 1] >= '0' && s[*i + 1] <= '9'))
-        return 0;
+    size_t start = *i;
     int v = 0;
-    for (; *i < p->len && s[*i] >= '0' && s[*i] <= '9'; ++*i) {
-        if (v >= 100000000)
-            return 0;
-        v = v * 10 + (s[*i] - '0');
-    }
-    *out = v;
-    return 1;
+    while (*i < p->len && p->s[*i] - '0' < 10u && v < 100000000)
+        v = v * 10 + (p->s[(*i)++] - '0');
+    return *i == start || (p->s[start] == '0' && *i - start > 1) ? -1 : v;
 }
 
 /* {n}, {n,} or {n,m} at p->pos; anything else starting with { is a literal. */
 static int parse_braces(struct parser *p, int *min, int *max)
 {
     size_t i = p->pos + 1;
-    if (!parse_count(p, &i, min))
+    *max = *min = parse_count(p, &i);
+    if (*min < 0)
         return 0;
-    *max = *min;
     if (i < p->len && p->s[i] == ',') {
         i++;
         *max = -1;
-        if (i < p->len && p->s[i] != '}' && !parse_count(p, &i, max))
+        if (i < p->len && p->s[i] != '}' && (*max = parse_count(p, &i)) < 0)
             return 0;
     }
     if (i >= p->len || p->s[i] != '}')
@@ -739,26 +723,20 @@ static int parse(struct parser *p)
     return 1;
 }
 
-static void append(char *err, size_t size, size_t *n, const char *s, size_t len)
-{
-    for (size_t i = 0; i < len && *n + 1 < size; i++)
-        err[(*n)++] = s[i];
-}
-
 static void write_error(char *err, size_t size, size_t offset, const char *what)
 {
-    static const char prefix[] = "invalid regex at offset ";
-    char digits[24];
-    size_t nd = sizeof digits, n = 0;
-    if (!err || !size)
-        return;
+    char digits[24], *d = digits + sizeof digits - 1;
+    *d = '\0';
     do
-        digits[--nd] = (char)('0' + offset % 10);
+        *--d = (char)('0' + offset % 10);
     while ((offset /= 10) > 0);
-    append(err, size, &n, prefix, sizeof prefix - 1);
-    append(err, size, &n, digits + nd, sizeof digits - nd);
-    append(err, size, &n, ": ", 2);
-    append(err, size, &n, what, strlen(what));
+    const char *parts[] = {"invalid regex at offset ", d, ": ", what};
+    size_t n = 0;
+    if (!size)
+        return;
+    for (int i = 0; i < 4; i++)
+        for (const char *c = parts[i]; *c && n + 1 < size; c++)
+            err[n++] = *c;
     err[n] = '\0';
 }
 
@@ -773,7 +751,6 @@ int hfi_regex_compile(const char *pattern, size_t len, struct hfi_regex **out, c
     p->s = (const uint8_t *)pattern;
     p->len = len;
     p->frames[0] = (struct frame){0, 0, -1, -1, 1, 1, 0, 0};
-    p->dot[0].op = p->dot[1].op = OP_MATCH;
     if (!parse(p)) {
         write_error(err, err_size, p->error_offset, p->error);
         free(p);

@@ -35,6 +35,13 @@ static const char *find_header(void *ctx, const char *name, size_t name_len, siz
     return NULL;
 }
 
+static uint64_t fuzz_clock_ns;
+
+static uint64_t fuzz_clock(void)
+{
+    return fuzz_clock_ns;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *text = (const char *)data;
@@ -45,17 +52,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!config)
         return 0;
     hfi_config_inherit_first_seen(config, config, 1000);
-    const struct hfi_rule **rules = malloc((config->rule_count + 1) * sizeof *rules);
-    size_t n = 0;
-    for (size_t k = 0; k < config->rule_count; k++)
-        if (hfi_rule_selects(&config->rules[k], "frontend", "demo"))
-            rules[n++] = &config->rules[k];
+    struct hfi_rule_set set;
+    if (!hfi_rule_set_build(&set, config, "frontend", "demo")) {
+        hfi_config_free(config);
+        return 0;
+    }
     struct headers h = {split ? split + 5 : "", split ? size - config_len - 5 : 0};
     struct hfi_rng rng = {0x9E3779B97F4A7C15u};
     struct hfi_decision d;
-    for (uint64_t now = 0; now < 4; now++)
-        hfi_decide(config, rules, n, find_header, &h, now * UINT64_C(1000000000) * 3600, &rng, &d);
-    free(rules);
+    for (uint64_t hour = 0; hour < 4; hour++) {
+        fuzz_clock_ns = 1 + hour * UINT64_C(3600000000000);
+        hfi_decide(config, &set, find_header, &h, fuzz_clock, &rng, &d);
+    }
+    hfi_rule_set_free(&set);
     hfi_config_free(config);
     return 0;
 }

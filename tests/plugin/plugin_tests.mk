@@ -1,0 +1,18 @@
+# The plugin through the test host: behaviour tests and the benchmark, both
+# on the built build/hfi-fault.wasm (never the plugin's C sources).
+
+PLUGIN_TEST := $(OUT)/tests/plugin/plugin_test
+$(PLUGIN_TEST): tests/plugin/plugin_test.c tests/testlib.h $(PWHOST_LIB) $(PWHOST_OBJS_hfi_fault)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_NATIVE) $(PWHOST_CFLAGS) -o $@ $< $(PWHOST_OBJS_hfi_fault) $(PWHOST_LIB) $(LDFLAGS_NATIVE) -lm
+TEST_BINS += $(PLUGIN_TEST)
+TEST_CMDS += "$(PLUGIN_TEST) $(PLUGIN_WASM)"
+
+PLUGIN_BENCH := $(OUT)/tests/plugin/bench_requests
+$(PLUGIN_BENCH): tests/plugin/bench_requests.c $(PWHOST_LIB) $(PWHOST_OBJS_hfi_fault) $(PWHOST_OBJS_passthrough)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_NATIVE) $(PWHOST_CFLAGS) -o $@ $< $(PWHOST_OBJS_hfi_fault) $(PWHOST_OBJS_passthrough) \
+	  $(PWHOST_LIB) $(LDFLAGS_NATIVE)
+DEB_PACKAGES += valgrind
+BENCH_DEPS += $(PLUGIN_BENCH) $(PLUGIN_WASM) $(PASSTHROUGH_WASM)
+BENCH_CMDS += tests/plugin/bench.sh $(PLUGIN_BENCH) $(PLUGIN_WASM) $(PASSTHROUGH_WASM)
