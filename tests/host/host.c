@@ -21,9 +21,18 @@
 /* proxy_result_t */
 enum { RESULT_OK = 0, RESULT_NOT_FOUND = 1, RESULT_BAD_ARGUMENT = 2, RESULT_INVALID_MEMORY_ACCESS = 6 };
 /* WASI errno values */
-enum { WASI_SUCCESS = 0, WASI_EBADF = 8, WASI_EFAULT = 21, WASI_EINVAL = 28 };
+enum {
+    WASI_SUCCESS = 0,
+    WASI_EBADF = 8,
+    WASI_EFAULT = 21,
+    WASI_EINVAL = 28,
+    WASI_ENOENT = 44,
+    WASI_ENOSYS = 52,
+    WASI_ENOTSUP = 58,
+};
+#define WASI_RANDOM_MAX (64 * 1024) /* cpp-host's limit per random_get */
 enum { MAP_REQUEST_HEADERS = 0 };
-enum { BUFFER_REQUEST_BODY = 0, BUFFER_VM_CONFIGURATION = 6, BUFFER_PLUGIN_CONFIGURATION = 7 };
+enum { BUFFER_REQUEST_BODY = 0, BUFFER_VM_CONFIGURATION = 6, BUFFER_PLUGIN_CONFIGURATION = 7, BUFFER_TYPE_MAX = 8 };
 enum { STREAM_REQUEST = 0, STREAM_RESPONSE = 1 };
 /* proxy_on_request_headers results that let the headers go on; every other
  * value stops all iteration (cpp-host turns StopIteration into StopAll). */
@@ -524,11 +533,12 @@ u32 Z_envZ_proxy_get_buffer_bytes(struct Z_env_instance_t *env, u32 type, u32 st
     struct pw_vm *vm = enter(env->vm);
     const char *data;
     size_t len;
+    if (type > BUFFER_TYPE_MAX)
+        return RESULT_BAD_ARGUMENT;
     if (!buffer_of(vm, type, &data, &len))
         return RESULT_NOT_FOUND;
-    if (start > len)
-        return RESULT_BAD_ARGUMENT;
-    size_t n = len - start < max_size ? len - start : max_size;
+    /* Reading from past the end gives nothing, as in cpp-host. */
+    size_t n = start >= len ? 0 : len - start < max_size ? len - start : max_size;
     return copy_out(vm, n ? data + start : NULL, n, ret_data, ret_size);
 }
 
@@ -536,6 +546,8 @@ u32 Z_envZ_proxy_get_buffer_status(struct Z_env_instance_t *env, u32 type, u32 r
     struct pw_vm *vm = enter(env->vm);
     const char *data;
     size_t len;
+    if (type > BUFFER_TYPE_MAX)
+        return RESULT_BAD_ARGUMENT;
     if (!buffer_of(vm, type, &data, &len))
         return RESULT_NOT_FOUND;
     if (!mem_put_u32(vm, ret_length, (uint32_t)len) || !mem_put_u32(vm, ret_flags, 0))
@@ -564,6 +576,8 @@ u32 Z_envZ_proxy_get_header_map_pairs(struct Z_env_instance_t *env, u32 type, u3
     struct header_list *map = header_map(vm, type);
     if (!map)
         return RESULT_BAD_ARGUMENT;
+    if (map->n == 0)
+        return copy_out(vm, NULL, 0, ret_data, ret_size); /* cpp-host: (0, 0), not an empty map */
     const uint8_t *data;
     size_t len = headers_serialize(vm, map, &data);
     return copy_out(vm, data, len, ret_data, ret_size);
@@ -643,8 +657,10 @@ u32 Z_envZ_proxy_send_local_response(struct Z_env_instance_t *env, u32 status, u
         return RESULT_BAD_ARGUMENT;
     struct header_list extra = {0};
     if (!headers_parse(h, headers_size, &extra)) {
+        /* cpp-host sends the reply without them */
         headers_free(&extra);
-        return RESULT_BAD_ARGUMENT;
+        misuse(vm, "send_local_response on context %u: malformed header pairs, sent without them",
+               s->pub.context_id);
     }
     s->reply_headers = extra;
     s->reply.status = status;
@@ -827,6 +843,8 @@ static u32 wasi_fatal(struct pw_vm *vm, const char *what) {
 
 u32 Z_wasi_snapshot_preview1Z_random_get(struct Z_wasi_snapshot_preview1_instance_t *wasi, u32 buf, u32 len) {
     struct pw_vm *vm = enter(wasi->vm);
+    if (len > WASI_RANDOM_MAX)
+        return WASI_EINVAL;
     uint8_t *p = mem_at(vm, buf, len);
     if (!p)
         return WASI_EFAULT;
@@ -862,9 +880,10 @@ u32 Z_wasi_snapshot_preview1Z_fd_write(struct Z_wasi_snapshot_preview1_instance_
         kept += take;
         total += len;
     }
-    while (kept && text[kept - 1] == '\n')
+    if (kept && text[kept - 1] == '\n')
         kept--;
-    log_add(vm, fd == 1 ? PW_LOG_INFO : PW_LOG_ERROR, (const char *)text, kept);
+    if (total)
+        log_add(vm, fd == 1 ? PW_LOG_INFO : PW_LOG_ERROR, (const char *)text, kept);
     return mem_put_u32(vm, ret_written, (uint32_t)total) ? WASI_SUCCESS : WASI_EFAULT;
 }
 
@@ -875,9 +894,8 @@ u32 Z_wasi_snapshot_preview1Z_fd_fdstat_get(struct Z_wasi_snapshot_preview1_inst
     uint8_t *stat = mem_at(vm, ret_stat, 24);
     if (!stat)
         return WASI_EFAULT;
-    /* fdstat: filetype character_device, no flags, the fd_write right */
+    /* fdstat as cpp-host fills it: all zero but the fd_write right */
     memset(stat, 0, 24);
-    stat[0] = 2;
     stat[8] = 1u << 6;
     return WASI_SUCCESS;
 }
@@ -886,8 +904,8 @@ u32 Z_wasi_snapshot_preview1Z_clock_time_get(struct Z_wasi_snapshot_preview1_ins
                                              u64 precision, u32 ret_time) {
     struct pw_vm *vm = enter(wasi->vm);
     (void)precision;
-    if (clock_id > 1) /* realtime and monotonic both read the host clock */
-        return WASI_EINVAL;
+    if (clock_id > 1) /* realtime and monotonic both read the host clock; no CPU clocks */
+        return WASI_ENOTSUP;
     return mem_put_u64(vm, ret_time, vm->now_ns) ? WASI_SUCCESS : WASI_EFAULT;
 }
 
@@ -918,6 +936,50 @@ u32 Z_wasi_snapshot_preview1Z_args_get(struct Z_wasi_snapshot_preview1_instance_
     (void)pointers;
     (void)buf;
     return WASI_SUCCESS;
+}
+
+/* No files: what cpp-host answers to a module that looks for some. */
+u32 Z_wasi_snapshot_preview1Z_fd_read(struct Z_wasi_snapshot_preview1_instance_t *wasi, u32 fd, u32 iovs,
+                                      u32 iovs_len, u32 ret_read) {
+    enter(wasi->vm);
+    (void)fd;
+    (void)iovs;
+    (void)iovs_len;
+    (void)ret_read;
+    return WASI_ENOSYS;
+}
+
+u32 Z_wasi_snapshot_preview1Z_fd_prestat_get(struct Z_wasi_snapshot_preview1_instance_t *wasi, u32 fd,
+                                             u32 ret_prestat) {
+    enter(wasi->vm);
+    (void)fd;
+    (void)ret_prestat;
+    return WASI_EBADF;
+}
+
+u32 Z_wasi_snapshot_preview1Z_fd_prestat_dir_name(struct Z_wasi_snapshot_preview1_instance_t *wasi, u32 fd,
+                                                  u32 path, u32 path_len) {
+    enter(wasi->vm);
+    (void)fd;
+    (void)path;
+    (void)path_len;
+    return WASI_ENOSYS;
+}
+
+u32 Z_wasi_snapshot_preview1Z_path_open(struct Z_wasi_snapshot_preview1_instance_t *wasi, u32 fd, u32 dirflags,
+                                        u32 path, u32 path_len, u32 oflags, u64 rights_base, u64 rights_inheriting,
+                                        u32 fdflags, u32 ret_fd) {
+    enter(wasi->vm);
+    (void)fd;
+    (void)dirflags;
+    (void)path;
+    (void)path_len;
+    (void)oflags;
+    (void)rights_base;
+    (void)rights_inheriting;
+    (void)fdflags;
+    (void)ret_fd;
+    return WASI_ENOENT;
 }
 
 void Z_wasi_snapshot_preview1Z_proc_exit(struct Z_wasi_snapshot_preview1_instance_t *wasi, u32 code) {

@@ -232,13 +232,14 @@ static void test_configuration_buffers_and_reconfigure(void) {
     struct pw_vm *vm = new_probe();
     if (!vm)
         return;
-    CHECK(pw_vm_start(vm, "buffer 7 0 3;buffer 7 7;buffer 7 99;buffer 4 0;status 7;buffer 6 0"));
+    CHECK(pw_vm_start(vm, "buffer 7 0 3;buffer 7 7;buffer 7 99;buffer 4 0;status 7;buffer 6 0;buffer 9 0"));
     CHECK_LOGGED(vm, "buffer 7 0 -> 0 value=buf");
     CHECK_LOGGED(vm, "buffer 7 7 -> 0 value=7 0 3;buffer");
-    CHECK_LOGGED(vm, "buffer 7 99 -> 2 value=");
+    CHECK_LOGGED(vm, "buffer 7 99 -> 0 value= size=0"); /* past the end: nothing */
     CHECK_LOGGED(vm, "buffer 4 0 -> 1 value=");
-    CHECK_LOGGED(vm, "status 7 -> 0 value=66 flags=0");
-    CHECK_LOGGED(vm, "buffer 6 0 -> 0 value=");
+    CHECK_LOGGED(vm, "status 7 -> 0 value=77 flags=0");
+    CHECK_LOGGED(vm, "buffer 6 0 -> 0 value= size=0");
+    CHECK_LOGGED(vm, "buffer 9 0 -> 2"); /* no such buffer type */
 
     /* ECDS: the same root context is configured again. */
     CHECK(!pw_vm_configure(vm, "fail-configure"));
@@ -367,6 +368,11 @@ static void test_header_map_serialization_and_edits(void) {
     CHECK(pw_stream_header(vm, 99, ":path") == NULL);
     pw_stream_complete(vm, r.context_id);
 
+    /* An empty map comes back as (0, 0), as cpp-host sends it. */
+    r = request(vm, "remove :method;remove :path;remove x-probe;pairs");
+    CHECK_LOGGED(vm, "pairs -> 0 n=0 size=0");
+    pw_stream_complete(vm, r.context_id);
+
     /* Envoy's HeaderMap::byteSize(): names and values, no framing. */
     r = pw_stream_start(vm, (struct pw_header[]){{":method", "GET"}, {":path", "/probe"}, {"x-probe", "size"}}, 3);
     CHECK_LOGGED(vm, "size -> 0 value=32");
@@ -417,12 +423,22 @@ static void test_local_reply_stops_the_stream(void) {
     CHECK(pw_stream_complete(vm, r.context_id));
     CHECK_INT(pw_stream_count(vm), 0);
 
-    r = request(vm, "reply 403 no;reply 404 twice;badreply");
+    r = request(vm, "reply 403 no;reply 404 twice");
     CHECK_INT(r.state, PW_STREAM_LOCAL_REPLY);
     CHECK_INT(r.reply->status, 403);
-    CHECK_LOGGED(vm, "reply -> 2");    /* a second reply */
-    CHECK_LOGGED(vm, "badreply -> 2"); /* malformed header pairs */
+    CHECK_LOGGED(vm, "reply -> 2"); /* a second reply */
     pw_stream_reset(vm, r.context_id);
+    CHECK_INT(pw_vm_misuse_count(vm), 0);
+
+    /* Malformed extra headers: cpp-host replies without them. */
+    r = request(vm, "badreply");
+    CHECK_LOGGED(vm, "badreply -> 0");
+    CHECK_INT(r.state, PW_STREAM_LOCAL_REPLY);
+    CHECK_INT(r.reply->status, 500);
+    CHECK_INT(r.reply->n_headers, 0);
+    CHECK_INT(pw_vm_misuse_count(vm), 1);
+    CHECK_CONTAINS(pw_vm_last_misuse(vm), "malformed header pairs");
+    pw_stream_complete(vm, r.context_id);
     pw_vm_free(vm);
 }
 

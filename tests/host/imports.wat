@@ -36,6 +36,11 @@
   (import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))
   (import "wasi_snapshot_preview1" "fd_close" (func (param i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_seek" (func (param i32 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_prestat_get" (func (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_prestat_dir_name" (func (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_open"
+    (func (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
   (memory (export "memory") 1)
   (func (export "proxy_abi_version_0_2_1"))
   (func (export "malloc") (param i32) (result i32) (i32.const 1024)))

@@ -55,6 +55,10 @@ static const struct known_function host_imports[] = {
     {WASI, "proc_exit", "i:", 0},
     {WASI, "fd_close", "i:i", 0},
     {WASI, "fd_seek", "iIii:i", 0},
+    {WASI, "fd_read", "iiii:i", 0},
+    {WASI, "fd_prestat_get", "ii:i", 0},
+    {WASI, "fd_prestat_dir_name", "iii:i", 0},
+    {WASI, "path_open", "iiiiiIIii:i", 0},
 };
 
 /* The exports of ABI 0.2.1 that cpp-host looks up with a fixed signature. */
@@ -95,7 +99,7 @@ static const struct known_function known_exports[] = {
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 enum { SECTION_TYPE = 1, SECTION_IMPORT = 2, SECTION_FUNCTION = 3, SECTION_EXPORT = 7 };
-enum { KIND_FUNCTION = 0, KIND_TABLE = 1, KIND_MEMORY = 2, KIND_GLOBAL = 3, KIND_TAG = 4 };
+enum { KIND_FUNCTION = 0, KIND_TABLE = 1, KIND_MEMORY = 2, KIND_GLOBAL = 3 };
 #define SIGNATURE_MAX 40 /* longer signatures match nothing the host knows */
 
 struct reader {
@@ -209,18 +213,15 @@ static const char *render_signature(const char *sig, char *buf, size_t size) {
     return buf;
 }
 
-/* The signature of type `index` in the "params:results" form; "" if the
- * section is malformed, "?" for a type too long or with other value types. */
-static void type_signature(const struct module_view *m, uint32_t index, char sig[SIGNATURE_MAX]) {
+/* The signature of type `index` in the "params:results" form, "?" for a
+ * type too long or with other value types; false if there is no such type. */
+static bool type_signature(const struct module_view *m, uint32_t index, char sig[SIGNATURE_MAX]) {
     struct reader r = {m->types.p, m->types.end, false};
-    sig[0] = '\0';
     if (index >= m->types.count)
-        return;
+        return false;
     for (uint32_t t = 0; t <= index; t++) {
-        if (read_byte(&r) != 0x60) {
-            r.bad = true;
-            return;
-        }
+        if (read_byte(&r) != 0x60)
+            return false;
         size_t used = 0;
         bool representable = true;
         for (int part = 0; part < 2; part++) {
@@ -237,14 +238,13 @@ static void type_signature(const struct module_view *m, uint32_t index, char sig
                 sig[used++] = ':';
         }
         if (r.bad)
-            return;
-        if (t == index) {
-            if (representable)
-                sig[used] = '\0';
-            else
-                strcpy(sig, "?");
-        }
+            return false;
+        if (t == index)
+            sig[used] = '\0';
+        if (t == index && !representable)
+            strcpy(sig, "?");
     }
+    return true;
 }
 
 /* Locates the sections; checks their lengths. */
@@ -312,7 +312,8 @@ static int check_imports(struct module_view *m, struct pw_wasm_report *out) {
         if (!known)
             return fail(out, "import %s.%s is not provided by this host", printable(module, a, sizeof a),
                         printable(name, b, sizeof b));
-        type_signature(m, type, sig);
+        if (!type_signature(m, type, sig))
+            return fail(out, "malformed wasm: import %s.%s has no valid type", known->module, known->name);
         if (strcmp(sig, known->signature) != 0)
             return fail(out, "import %s.%s has signature %s, the host provides %s", known->module, known->name,
                         render_signature(sig, have, sizeof have), render_signature(known->signature, want, sizeof want));
@@ -345,7 +346,7 @@ static bool function_type(const struct module_view *m, uint32_t index, uint32_t 
     if (index >= m->functions.count)
         return false;
     struct reader r = {m->functions.p, m->functions.end, false};
-    for (uint32_t i = 0; i < index; i++)
+    for (uint32_t i = 0; i < index && !r.bad; i++)
         read_u32(&r);
     *type = read_u32(&r);
     return !r.bad;
@@ -372,9 +373,9 @@ static int check_exports(struct module_view *m, struct pw_wasm_report *out) {
             if (!bytes_equal(name, known_exports[k].name))
                 continue;
             uint32_t type;
-            if (!function_type(m, index, &type))
-                return fail(out, "malformed wasm: export %s names no function", known_exports[k].name);
-            type_signature(m, type, sig);
+            if (!function_type(m, index, &type) || !type_signature(m, type, sig))
+                return fail(out, "malformed wasm: export %s names no function with a valid type",
+                            known_exports[k].name);
             if (strcmp(sig, known_exports[k].signature) != 0)
                 return fail(out, "export %s has signature %s, the host expects %s", known_exports[k].name,
                             render_signature(sig, have, sizeof have),
