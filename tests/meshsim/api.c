@@ -232,7 +232,7 @@ static void version_info(struct exchange *ex)
                "{\n  \"major\": \"1\",\n  \"minor\": \"32\",\n  \"gitVersion\": \"v1.32.2\",\n"
                "  \"gitCommit\": \"67a30c0adcf52bd3f56ff0893ce19966be12991f\",\n  \"gitTreeState\": \"clean\",\n"
                "  \"buildDate\": \"2025-02-12T21:19:47Z\",\n  \"goVersion\": \"go1.23.6\",\n  \"compiler\": \"gc\",\n"
-               "  \"platform\": \"linux/amd64\"\n}");
+               "  \"platform\": \"linux/amd64\"\n}\n");
 }
 
 /* ---- OpenAPI v3 ----

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Bad input, errors as Status objects, lists, pagination, watches and 410.
+# Usage: api_errors.sh path/to/meshsim
+. "$(dirname "$0")/lib.sh"
+MESHSIM=${1:?usage: api_errors.sh MESHSIM}
+
+meshsim_start "$MESHSIM"
+NS=/api/v1/namespaces/demo
+EF=/apis/networking.istio.io/v1alpha3/namespaces/demo/envoyfilters
+
+# Raw bytes over TLS, for requests curl refuses to send.
+raw() {
+    python3 - "$SERVER" "$MESHSIM_DIR" "$1" <<'PY'
+import socket, ssl, sys
+host, port = sys.argv[1].split("//")[1].split(":")
+d = sys.argv[2]
+ctx = ssl.create_default_context(cafile=d + "/ca.pem")
+ctx.load_cert_chain(d + "/cert.pem", d + "/key.pem")
+s = ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=10), server_hostname="127.0.0.1")
+s.sendall(sys.argv[3].encode().decode("unicode_escape").encode("latin-1"))
+data = b""
+while True:
+    try:
+        chunk = s.recv(65536)
+    except (ssl.SSLError, ConnectionResetError):
+        break
+    if not chunk:
+        break
+    data += chunk
+sys.stdout.write(data.decode("latin-1"))
+PY
+}
+raw_status() { raw "$1" | head -n 1 | grep -q "^HTTP/1.1 $2 "; }
+raw_body_status() { raw "$1" | tail -n 1 | grep -q "\"code\":$2}"; }
+
+check "malformed request line -> 400" raw_status 'GARBAGE\r\n\r\n' 400
+check "malformed request is a Status" raw_body_status 'GARBAGE\r\n\r\n' 400
+check "bad header -> 400" raw_status 'GET /api HTTP/1.1\r\nno colon here\r\n\r\n' 400
+check "bad Content-Length -> 400" raw_status 'POST /api HTTP/1.1\r\nContent-Length: -5\r\n\r\n' 400
+check "bad chunk -> 400" raw_status 'POST /api HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n' 400
+check "huge declared body -> 413" raw_status 'POST /api HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n' 413
+check "bad query escape -> 400" raw_status 'GET /api?x=%zz HTTP/1.1\r\n\r\n' 400
+check "HTTP/2 preface without ALPN h2 -> 400" raw_status 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n' 400
+two_answers() {
+    [ "$(raw 'GET /version HTTP/1.1\r\nHost: x\r\n\r\nGET /version HTTP/1.1\r\nConnection: close\r\n\r\n' | grep -o 'HTTP/1.1 200' | wc -l)" -eq 2 ]
+}
+check "keep-alive serves two requests" two_answers
+
+expect_code "unknown path" 404 GET /nope
+check "unknown path Status" is_status 404 NotFound
+expect_code "unknown resource" 404 GET /api/v1/namespaces/demo/widgets
+expect_code "unknown group" 404 GET /apis/example.com/v1
+expect_code "missing pod" 404 GET "$NS/pods/nope"
+check "missing pod Status names it" bash -c "grep -q 'pods \\\\\"nope\\\\\" not found' '$MESHSIM_DIR/body'"
+expect_code "PUT on a pod" 405 PUT "$NS/pods/nope" -H 'Content-Type: application/json' -d '{}'
+check "405 Status" is_status 405 MethodNotAllowed
+expect_code "POST of a pod" 405 POST "$NS/pods" -H 'Content-Type: application/json' -d '{}'
+expect_code "wrong content type" 415 POST "$EF" -H 'Content-Type: text/plain' -d 'x'
+check "415 Status" is_status 415 UnsupportedMediaType
+expect_code "strategic merge on a custom resource" 415 PATCH "$EF/x" -H 'Content-Type: application/strategic-merge-patch+json' -d '{}'
+head -c 1100000 /dev/zero | tr '\0' 'a' >"$MESHSIM_DIR/big"
+expect_code "1 MiB+ body" 413 POST "$EF" -H 'Content-Type: application/json' --data-binary @"$MESHSIM_DIR/big"
+check "413 Status" is_status 413 RequestEntityTooLarge
+expect_code "1 MiB+ chunked body" 413 POST "$EF" -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' --data-binary @"$MESHSIM_DIR/big"
+expect_code "JSON syntax error" 400 POST "$EF" -H 'Content-Type: application/json' -d '{"kind":'
+check "400 Status" is_status 400 BadRequest
+expect_code "wrong kind in body" 400 POST "$EF" -H 'Content-Type: application/json' \
+    -d '{"apiVersion":"networking.istio.io/v1alpha3","kind":"WasmPlugin","metadata":{"name":"x"}}'
+expect_code "invalid name" 422 POST "$EF" -H 'Content-Type: application/json' \
+    -d '{"apiVersion":"networking.istio.io/v1alpha3","kind":"EnvoyFilter","metadata":{"name":"Bad_Name"}}'
+check "422 Status with causes" python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["code"] == 422 and s["reason"] == "Invalid" and s["details"]["causes"][0]["field"] == "metadata.name"
+' "$MESHSIM_DIR/body"
+expect_code "unknown applyTo" 422 POST "$EF" -H 'Content-Type: application/json' \
+    -d '{"apiVersion":"networking.istio.io/v1alpha3","kind":"EnvoyFilter","metadata":{"name":"x"},"spec":{"configPatches":[{"applyTo":"NOPE"}]}}'
+EFBODY='{"apiVersion":"networking.istio.io/v1alpha3","kind":"EnvoyFilter","metadata":{"name":"ef1"},"spec":{"configPatches":[]}}'
+expect_code "create" 201 POST "$EF" -H 'Content-Type: application/json' -d "$EFBODY"
+expect_code "create again" 409 POST "$EF" -H 'Content-Type: application/json' -d "$EFBODY"
+check "409 Status" is_status 409 AlreadyExists
+expect_code "YAML create" 201 POST "$EF" -H 'Content-Type: application/yaml' \
+    --data-binary $'apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata:\n  name: ef2\nspec:\n  priority: 3\n'
+expect_code "merge patch" 200 PATCH "$EF/ef2" -H 'Content-Type: application/merge-patch+json' -d '{"spec":{"priority":5}}'
+check "merge patch applied, generation moved" python3 -c '
+import json, sys
+o = json.load(open(sys.argv[1]))
+assert o["spec"]["priority"] == 5 and o["metadata"]["generation"] == 2, o
+' "$MESHSIM_DIR/body"
+expect_code "apply without fieldManager" 422 PATCH "$EF/ef3" -H 'Content-Type: application/apply-patch+yaml' -d "$EFBODY"
+expect_code "apply with another name" 400 PATCH "$EF/ef3?fieldManager=t" -H 'Content-Type: application/apply-patch+yaml' -d "$EFBODY"
+expect_code "apply creates" 201 PATCH "$EF/ef1x?fieldManager=a" -H 'Content-Type: application/apply-patch+yaml' \
+    --data-binary $'apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata:\n  name: ef1x\nspec:\n  priority: 1\n'
+expect_code "apply by another manager conflicts" 409 PATCH "$EF/ef1x?fieldManager=b" -H 'Content-Type: application/apply-patch+yaml' \
+    --data-binary $'apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata:\n  name: ef1x\nspec:\n  priority: 2\n'
+check "conflict Status" is_status 409 Conflict
+expect_code "forced apply takes over" 200 PATCH "$EF/ef1x?fieldManager=b&force=true" -H 'Content-Type: application/apply-patch+yaml' \
+    --data-binary $'apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata:\n  name: ef1x\nspec:\n  priority: 2\n'
+expect_code "stale resourceVersion on update" 409 PUT "$EF/ef1" -H 'Content-Type: application/json' \
+    -d '{"apiVersion":"networking.istio.io/v1alpha3","kind":"EnvoyFilter","metadata":{"name":"ef1","resourceVersion":"1"}}'
+expect_code "delete" 200 DELETE "$EF/ef1"
+expect_code "delete again" 404 DELETE "$EF/ef1"
+
+# Authentication.
+check "no credentials -> 401" bash -c "[ \$(curl -s -o /dev/null -w '%{http_code}' --cacert '$MESHSIM_DIR/ca.pem' '$SERVER/api/v1/pods') = 401 ]"
+check "wrong token -> 401" bash -c "[ \$(curl -s -o /dev/null -w '%{http_code}' --cacert '$MESHSIM_DIR/ca.pem' -H 'Authorization: Bearer nope' '$SERVER/api/v1/pods') = 401 ]"
+check "version is public" bash -c "curl -sf --cacert '$MESHSIM_DIR/ca.pem' '$SERVER/version' | grep -q gitVersion"
+
+# Lists: selectors and pagination.
+expect_code "list" 200 GET "$NS/pods"
+check "list has 6 pods without kind per item" python3 -c '
+import json, sys
+l = json.load(open(sys.argv[1]))
+assert l["kind"] == "PodList" and len(l["items"]) == 6 and "kind" not in l["items"][0]
+' "$MESHSIM_DIR/body"
+expect_code "set-based selector" 200 GET "$NS/pods?labelSelector=app+in+(cart,checkout),version!=v2"
+check "set-based selector picks 4" python3 -c 'import json,sys; assert len(json.load(open(sys.argv[1]))["items"]) == 4' "$MESHSIM_DIR/body"
+expect_code "bad selector" 400 GET "$NS/pods?labelSelector=app+in+cart"
+expect_code "bad field selector" 400 GET "$NS/pods?fieldSelector=spec.nodeName%3Dx"
+expect_code "page 1" 200 GET "$NS/pods?limit=4"
+cont=$(python3 -c '
+import json, sys
+l = json.load(open(sys.argv[1]))
+assert len(l["items"]) == 4 and l["metadata"]["remainingItemCount"] == 2
+print(l["metadata"]["continue"])' "$MESHSIM_DIR/body")
+check "continue token given" test -n "$cont"
+expect_code "page 2" 200 GET "$NS/pods?limit=4&continue=$cont"
+check "page 2 has the rest" python3 -c '
+import json, sys
+l = json.load(open(sys.argv[1]))
+assert len(l["items"]) == 2 and "continue" not in l["metadata"]' "$MESHSIM_DIR/body"
+expect_code "bad continue" 400 GET "$NS/pods?limit=4&continue=garbage"
+
+# Watch: a patch is seen, bookmarks come, an old version is 410.
+rv=$(kcurl "$SERVER$NS/pods" | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])')
+kcurl -N --max-time 6 "$SERVER$NS/pods?watch=1&resourceVersion=$rv&allowWatchBookmarks=true&timeoutSeconds=5" >"$MESHSIM_DIR/watch" &
+watcher=$!
+sleep 0.5
+kcurl -o /dev/null -X PATCH -H 'Content-Type: application/strategic-merge-patch+json' \
+    -d '{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":"2026-01-01T00:00:00Z"}}}}}' \
+    "$SERVER/apis/apps/v1/namespaces/demo/deployments/cart"
+wait "$watcher"
+check_py "watch: added, modified, deleted, bookmark" "$MESHSIM_DIR/watch" <<'PY'
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+types = {e["type"] for e in events}
+assert {"ADDED", "MODIFIED", "DELETED", "BOOKMARK"} <= types, types
+added = [e["object"]["metadata"]["name"] for e in events if e["type"] == "ADDED"]
+assert len(added) == 2 and all(n.startswith("cart-") for n in added), added
+assert all(e["object"]["kind"] == "Pod" for e in events)
+PY
+kcurl -N --max-time 5 "$SERVER$NS/pods?watch=1&resourceVersion=1" >"$MESHSIM_DIR/watch410"
+check_py "watch from a compacted version: ERROR 410 Expired" "$MESHSIM_DIR/watch410" <<'PY'
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert len(events) == 1 and events[0]["type"] == "ERROR", events
+s = events[0]["object"]
+assert s["kind"] == "Status" and s["code"] == 410 and s["reason"] == "Expired", s
+PY
+kcurl -N --max-time 5 "$SERVER$NS/pods?watch=1&timeoutSeconds=1" >"$MESHSIM_DIR/watch0"
+check "watch without a version starts with the current pods" bash -c "[ \$(grep -c '\"type\":\"ADDED\"' '$MESHSIM_DIR/watch0') -ge 6 ]"
+expect_code "watch with a bad version" 400 GET "$NS/pods?watch=1&resourceVersion=abc"
+
+# Discovery answers kubectl relies on.
+expect_code "/api" 200 GET /api
+expect_code "/apis" 200 GET /apis
+check_py "discovery lists the groups" "$MESHSIM_DIR/body" <<'PY'
+import json, sys
+g = {x["name"] for x in json.load(open(sys.argv[1]))["groups"]}
+assert {"apps", "networking.istio.io", "extensions.istio.io", "authorization.k8s.io"} <= g, g
+PY
+expect_code "/api/v1" 200 GET /api/v1
+check "pods/proxy in discovery" grep -q '"pods/proxy"' "$MESHSIM_DIR/body"
+expect_code "wasmplugins group version" 200 GET /apis/extensions.istio.io/v1alpha1
+expect_code "access review" 201 POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews -H 'Content-Type: application/json' \
+    -d '{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview","spec":{"resourceAttributes":{"verb":"get","resource":"pods","subresource":"proxy","namespace":"demo"}}}'
+check "access allowed" grep -q '"allowed":true' "$MESHSIM_DIR/body"
+expect_code "access review without attributes" 422 POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews -H 'Content-Type: application/json' -d '{"spec":{}}'
+expect_code "garbage protobuf review" 400 POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews -H 'Content-Type: application/vnd.kubernetes.protobuf' -d 'k8s'
+
+check "meshsim still alive" kill -0 "$MESHSIM_PID"
+finish
