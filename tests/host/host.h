@@ -221,8 +221,10 @@ struct pw_stream_result {
 /* A new stream context (parent: root) gets proxy_on_context_create and
  * proxy_on_request_headers(ctx, n, end_of_stream=1) with these request
  * headers (names lower-cased, e.g. ":method", ":path", ":authority").
- * The result says whether it continued, paused or got a local reply; a local
- * reply stops the stream whatever the module returned. */
+ * The result says whether it continued, paused, got a local reply (which
+ * stops the stream whatever the module returned) or was closed; FAILED with
+ * context 0 if the VM had failed or was not started. Every stream with a
+ * context id is ended later with pw_stream_complete or pw_stream_reset. */
 struct pw_stream_result pw_stream_start(struct pw_vm *vm, const struct pw_header *headers, size_t n_headers);
 /* The live stream's record, NULL once ended or never started. */
 const struct pw_stream *pw_stream_get(const struct pw_vm *vm, uint32_t context_id);

@@ -147,9 +147,10 @@ static void test_validator_survives_damaged_modules(void) {
     for (size_t cut = 0; cut < len; cut++) {
         uint8_t *copy = malloc(cut ? cut : 1);
         memcpy(copy, wasm, cut);
-        pw_validate(copy, cut, &report);
+        bool ok = pw_validate(copy, cut, &report);
         free(copy);
-        CHECK(cut < 8 ? !report.ok : true);
+        if (cut < 8)
+            CHECK(!ok);
     }
     uint64_t seed = 42;
     for (int round = 0; round < 2000; round++) {
@@ -700,14 +701,17 @@ static void test_logs_and_wasi_output(void) {
 
 static void test_random_is_seeded_per_vm(void) {
     struct pw_vm *a = start_probe("random"), *b = start_probe("random"), *c = new_probe();
-    if (!a || !b || !c)
-        return;
-    pw_set_random_seed(c, 7);
-    pw_vm_start(c, "random");
-    const char *ra = strstr(pw_log_find(a, "random -> 0"), "value="), *rb = strstr(pw_log_find(b, "random -> 0"), "value="),
-               *rc = strstr(pw_log_find(c, "random -> 0"), "value=");
-    CHECK_STR(ra, rb);
-    CHECK(strcmp(ra, rc) != 0);
+    if (a && b && c) {
+        pw_set_random_seed(c, 7);
+        pw_vm_start(c, "random");
+        const char *ra = pw_log_find(a, "random -> 0 value="), *rb = pw_log_find(b, "random -> 0 value="),
+                   *rc = pw_log_find(c, "random -> 0 value=");
+        CHECK(ra && rb && rc);
+        if (ra && rb && rc) {
+            CHECK_STR(ra, rb);
+            CHECK(strcmp(ra, rc) != 0);
+        }
+    }
     pw_vm_free(a);
     pw_vm_free(b);
     pw_vm_free(c);
