@@ -345,6 +345,58 @@ static void test_401_runs_exec_plugin_again(void)
     ts_stop(&s);
 }
 
+/* A plugin that waits until the test lets it answer: the poll loop keeps
+ * turning meanwhile (a blocking run would hang here until the plugin's
+ * own timeout). */
+static void test_exec_plugin_does_not_block_the_loop(void)
+{
+    char go[600], script[1600];
+    snprintf(go, sizeof go, "%s/client/go", testutil_tmpdir());
+    snprintf(script, sizeof script,
+             "#!/bin/sh\nwhile [ ! -e '%s' ]; do sleep 0.05; done\n"
+             "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\","
+             "\"status\":{\"token\":\"fresh-token\"}}'\n",
+             go);
+    const char *plugin = testutil_write("client/waiting", script, 0755);
+    char user[1024];
+    snprintf(user, sizeof user, "{exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: '%s'}}", plugin);
+    struct test_server s;
+    ts_start(&s, unauthorized_handler, NULL, 20);
+    struct kube_client *c = client_for(&s, user);
+    conn.exec_timeout_seconds = 15;
+    struct result r1 = {0}, r2 = {0};
+    kube_client_get(c, "/api/v1/namespaces", on_done, &r1);
+    kube_client_get(c, "/api/v1/nodes", on_done, &r2);
+    int turns = 0;
+    for (; turns < 20; turns++)
+        kube_client_wait(c, 10);
+    CHECK(!r1.done && !r2.done);
+    CHECK_INT(conn.exec_runs, 1); /* one run serves both requests */
+    struct pollfd fds[8];
+    CHECK(kube_client_pollfds(c, fds, 8) >= 1); /* the plugin's output is polled */
+    testutil_write("client/go", "", 0644);
+    wait_for(c, &r1);
+    wait_for(c, &r2);
+    CHECK_INT(r1.http_status, 200);
+    CHECK_INT(r2.http_status, 200);
+    CHECK_INT(conn.exec_runs, 1);
+    done_client(c);
+
+    /* Freeing the client while a plugin runs kills it. */
+    snprintf(script, sizeof script, "#!/bin/sh\nexec sleep 30\n");
+    plugin = testutil_write("client/sleeper", script, 0755);
+    snprintf(user, sizeof user, "{exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: '%s'}}", plugin);
+    c = client_for(&s, user);
+    struct result r3 = {0};
+    kube_client_get(c, "/api/v1/namespaces", on_done, &r3);
+    for (int i = 0; i < 5; i++)
+        kube_client_wait(c, 10);
+    CHECK_INT(conn.exec_runs, 1);
+    done_client(c);
+    CHECK(!r3.done);
+    ts_stop(&s);
+}
+
 static void test_exec_failure_reported_through_callback(void)
 {
     struct test_server s;
@@ -621,6 +673,7 @@ int main(void)
     RUN(test_real_status_files);
     RUN(test_retry_after);
     RUN(test_401_runs_exec_plugin_again);
+    RUN(test_exec_plugin_does_not_block_the_loop);
     RUN(test_exec_failure_reported_through_callback);
     RUN(test_patch_and_apply);
     RUN(test_proxy_helpers_and_timeout);

@@ -441,37 +441,46 @@ static void free_environment(char **envp)
     free(envp);
 }
 
-struct plugin_run {
+struct kube_exec_run {
+    pid_t pid; /* -1 when it never started */
+    int out_fd, err_fd, status_fd; /* -1 once closed */
     struct kube_buf out, err;
     int exec_errno; /* non-zero when the command could not be started */
     int status;
-    bool timed_out;
+    bool reaped, timed_out;
+    long long deadline_ms;
 };
 
-static void run_plugin(const struct kube_connection *c, char **envp, bool interactive,
-                       struct plugin_run *run)
+static long long monotonic_ms(void)
 {
-    int out_pipe[2], err_pipe[2], status_pipe[2];
-    if (pipe2(out_pipe, O_CLOEXEC) < 0) {
-        run->exec_errno = errno;
-        return;
-    }
-    if (pipe2(err_pipe, O_CLOEXEC) < 0) {
-        run->exec_errno = errno;
-        close(out_pipe[0]);
-        close(out_pipe[1]);
-        return;
-    }
-    if (pipe2(status_pipe, O_CLOEXEC) < 0) {
-        run->exec_errno = errno;
-        close(out_pipe[0]), close(out_pipe[1]), close(err_pipe[0]), close(err_pipe[1]);
-        return;
-    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+/* Forks the plugin with its stdout and stderr on non-blocking pipes. A
+ * failure before the plugin runs is recorded in run->exec_errno. */
+static void spawn_plugin(const struct kube_connection *c, char **envp, bool interactive,
+                         struct kube_exec_run *run)
+{
+    int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1}, status_pipe[2] = {-1, -1};
     char **argv = calloc(c->exec->n_args + 2, sizeof *argv);
-    if (!argv) {
-        run->exec_errno = ENOMEM;
-        close(out_pipe[0]), close(out_pipe[1]), close(err_pipe[0]), close(err_pipe[1]);
-        close(status_pipe[0]), close(status_pipe[1]);
+    if (!argv || pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0 ||
+        pipe2(status_pipe, O_CLOEXEC) < 0) {
+        run->exec_errno = argv ? errno : ENOMEM;
+        for (int i = 0; i < 2; i++) {
+            close_fd(&out_pipe[i]);
+            close_fd(&err_pipe[i]);
+            close_fd(&status_pipe[i]);
+        }
+        free(argv);
         return;
     }
     argv[0] = c->exec->command;
@@ -494,63 +503,121 @@ static void run_plugin(const struct kube_connection *c, char **envp, bool intera
         _exit(127);
     }
     free(argv);
-    close(out_pipe[1]);
-    close(err_pipe[1]);
-    close(status_pipe[1]);
+    close_fd(&out_pipe[1]);
+    close_fd(&err_pipe[1]);
+    close_fd(&status_pipe[1]);
     if (pid < 0) {
         run->exec_errno = errno;
-        close(out_pipe[0]), close(err_pipe[0]), close(status_pipe[0]);
+        close_fd(&out_pipe[0]);
+        close_fd(&err_pipe[0]);
+        close_fd(&status_pipe[0]);
         return;
     }
+    fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
+    fcntl(err_pipe[0], F_SETFL, O_NONBLOCK);
+    run->pid = pid;
+    run->out_fd = out_pipe[0];
+    run->err_fd = err_pipe[0];
+    run->status_fd = status_pipe[0];
+}
 
-    struct pollfd fds[2] = {{.fd = out_pipe[0], .events = POLLIN},
-                            {.fd = err_pipe[0], .events = POLLIN}};
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    int open_fds = 2;
-    while (open_fds > 0) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long elapsed_ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-        long left_ms = c->exec_timeout_seconds * 1000L - elapsed_ms;
-        if (left_ms <= 0) {
-            run->timed_out = true;
-            kill(pid, SIGKILL);
-            break;
-        }
-        int r = poll(fds, 2, (int)left_ms);
-        if (r < 0 && errno == EINTR)
+int kube_exec_pollfds(const struct kube_exec_run *run, struct pollfd *fds, int max)
+{
+    int n = 0;
+    if (run->out_fd >= 0 && n < max)
+        fds[n++] = (struct pollfd){.fd = run->out_fd, .events = POLLIN};
+    if (run->err_fd >= 0 && n < max)
+        fds[n++] = (struct pollfd){.fd = run->err_fd, .events = POLLIN};
+    return n;
+}
+
+bool kube_exec_owns_fd(const struct kube_exec_run *run, int fd)
+{
+    return fd >= 0 && (fd == run->out_fd || fd == run->err_fd);
+}
+
+int kube_exec_timeout_ms(const struct kube_exec_run *run)
+{
+    long long left = run->deadline_ms - monotonic_ms();
+    /* Output closed but the process not yet gone: look again soon. */
+    if (run->out_fd < 0 && run->err_fd < 0 && left > 10)
+        left = 10;
+    return left < 0 ? 0 : left > 3600000 ? 3600000 : (int)left;
+}
+
+static void drain(int *fd, struct kube_buf *b, size_t cap)
+{
+    while (*fd >= 0) {
+        char chunk[4096];
+        ssize_t n = read(*fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
             continue;
-        if (r < 0)
-            break;
-        for (int i = 0; i < 2; i++) {
-            if (fds[i].fd < 0 || !fds[i].revents)
-                continue;
-            char chunk[4096];
-            ssize_t n = read(fds[i].fd, chunk, sizeof chunk);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                close(fds[i].fd);
-                fds[i].fd = -1;
-                open_fds--;
-                continue;
-            }
-            struct kube_buf *b = i == 0 ? &run->out : &run->err;
-            size_t cap = i == 0 ? EXEC_OUTPUT_MAX : EXEC_STDERR_KEEP;
-            if (b->len < cap)
-                kube_buf_append(b, chunk, (size_t)n < cap - b->len ? (size_t)n : cap - b->len);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0) {
+            close_fd(fd);
+            return;
         }
+        if (b->len < cap)
+            kube_buf_append(b, chunk, (size_t)n < cap - b->len ? (size_t)n : cap - b->len);
     }
-    for (int i = 0; i < 2; i++)
-        if (fds[i].fd >= 0)
-            close(fds[i].fd);
-    while (waitpid(pid, &run->status, 0) < 0 && errno == EINTR)
+}
+
+bool kube_exec_advance(struct kube_exec_run *run)
+{
+    if (run->reaped)
+        return true;
+    drain(&run->out_fd, &run->out, EXEC_OUTPUT_MAX);
+    drain(&run->err_fd, &run->err, EXEC_STDERR_KEEP);
+    if (run->pid < 0) {
+        run->reaped = true;
+        return true;
+    }
+    if (monotonic_ms() >= run->deadline_ms && !run->timed_out) {
+        run->timed_out = true;
+        kill(run->pid, SIGKILL);
+    }
+    int flags = run->timed_out ? 0 : WNOHANG;
+    pid_t got;
+    while ((got = waitpid(run->pid, &run->status, flags)) < 0 && errno == EINTR)
         ;
-    int e;
-    if (read(status_pipe[0], &e, sizeof e) == (ssize_t)sizeof e)
-        run->exec_errno = e;
-    close(status_pipe[0]);
+    if (got == run->pid || got < 0) {
+        run->reaped = true;
+        /* What it wrote just before exiting is still in the pipes. */
+        drain(&run->out_fd, &run->out, EXEC_OUTPUT_MAX);
+        drain(&run->err_fd, &run->err, EXEC_STDERR_KEEP);
+        close_fd(&run->out_fd);
+        close_fd(&run->err_fd);
+        int e;
+        if (run->status_fd >= 0 && read(run->status_fd, &e, sizeof e) == (ssize_t)sizeof e)
+            run->exec_errno = e;
+        close_fd(&run->status_fd);
+    }
+    return run->reaped;
+}
+
+static void free_run(struct kube_exec_run *run)
+{
+    close_fd(&run->out_fd);
+    close_fd(&run->err_fd);
+    close_fd(&run->status_fd);
+    if (run->out.data)
+        explicit_bzero(run->out.data, run->out.len);
+    kube_buf_free(&run->out);
+    kube_buf_free(&run->err);
+    free(run);
+}
+
+void kube_exec_abort(struct kube_exec_run *run)
+{
+    if (!run)
+        return;
+    if (run->pid > 0 && !run->reaped) {
+        kill(run->pid, SIGKILL);
+        while (waitpid(run->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    free_run(run);
 }
 
 /* The first line of the plugin's stderr, for the error message. */
@@ -646,10 +713,11 @@ done:
     return rc;
 }
 
-static int run_exec(struct kube_connection *c, struct kube_error *err)
+int kube_exec_start(struct kube_connection *c, struct kube_exec_run **out, struct kube_error *err)
 {
     const struct kube_exec_config *e = c->exec;
     const char *cmd = e->command;
+    *out = NULL;
     if (!e->api_version ||
         (strcmp(e->api_version, EXEC_API_V1) != 0 && strcmp(e->api_version, EXEC_API_V1BETA1) != 0))
         return kube_error_set(err, KUBE_EXEC_API_VERSION,
@@ -673,45 +741,78 @@ static int run_exec(struct kube_connection *c, struct kube_error *err)
                               cmd);
     bool interactive = mode != KUBE_INTERACTIVE_NEVER && c->stdin_is_terminal;
 
-    char *info = exec_info_json(c, interactive);
+    struct kube_exec_run *run = calloc(1, sizeof *run);
+    char *info = run ? exec_info_json(c, interactive) : NULL;
     char **envp = info ? exec_environment(e, info) : NULL;
     free(info);
-    if (!envp)
+    if (!envp) {
+        free(run);
         return kube_error_set(err, KUBE_NO_MEMORY, "out of memory");
-    struct plugin_run run = {0};
-    run_plugin(c, envp, interactive, &run);
+    }
+    run->pid = -1;
+    run->out_fd = run->err_fd = run->status_fd = -1;
+    run->deadline_ms = monotonic_ms() + c->exec_timeout_seconds * 1000LL;
+    spawn_plugin(c, envp, interactive, run);
     free_environment(envp);
     c->exec_runs++;
+    *out = run;
+    return 0;
+}
 
+int kube_exec_finish(struct kube_connection *c, struct kube_exec_run *run, struct kube_error *err)
+{
+    const struct kube_exec_config *e = c->exec;
+    const char *cmd = e->command;
     int rc;
-    if (run.exec_errno == ENOENT)
+    if (run->exec_errno == ENOENT)
         rc = kube_error_set(err, KUBE_EXEC_NOT_FOUND, "exec plugin: executable \"%s\" not found%s%s",
                             cmd, e->install_hint ? ": " : "",
                             e->install_hint ? e->install_hint : "");
-    else if (run.exec_errno)
+    else if (run->exec_errno)
         rc = kube_error_set(err, KUBE_EXEC_FAILED, "exec plugin \"%s\" could not start: %s", cmd,
-                            strerror(run.exec_errno));
-    else if (run.timed_out)
+                            strerror(run->exec_errno));
+    else if (run->timed_out)
         rc = kube_error_set(err, KUBE_EXEC_FAILED, "exec plugin \"%s\" took over %d s and was killed",
                             cmd, c->exec_timeout_seconds);
-    else if (!WIFEXITED(run.status) || WEXITSTATUS(run.status) != 0)
+    else if (!WIFEXITED(run->status) || WEXITSTATUS(run->status) != 0)
         rc = kube_error_set(err, KUBE_EXEC_FAILED, "exec plugin \"%s\" failed (%s %d): %s", cmd,
-                            WIFEXITED(run.status) ? "exit code" : "signal",
-                            WIFEXITED(run.status) ? WEXITSTATUS(run.status) : WTERMSIG(run.status),
-                            first_line(&run.err));
+                            WIFEXITED(run->status) ? "exit code" : "signal",
+                            WIFEXITED(run->status) ? WEXITSTATUS(run->status) : WTERMSIG(run->status),
+                            first_line(&run->err));
     else
-        rc = parse_exec_credential(c, run.out.data ? run.out.data : "", run.out.len, err);
-    if (run.out.data)
-        explicit_bzero(run.out.data, run.out.len);
-    kube_buf_free(&run.out);
-    kube_buf_free(&run.err);
+        rc = parse_exec_credential(c, run->out.data ? run->out.data : "", run->out.len, err);
+    free_run(run);
     return rc;
+}
+
+/* Runs the plugin to the end, blocking: for headless callers. */
+static int run_exec(struct kube_connection *c, struct kube_error *err)
+{
+    struct kube_exec_run *run;
+    if (kube_exec_start(c, &run, err) < 0)
+        return -1;
+    while (!kube_exec_advance(run)) {
+        struct pollfd fds[2];
+        int n = kube_exec_pollfds(run, fds, 2);
+        if (poll(fds, (nfds_t)n, kube_exec_timeout_ms(run)) < 0 && errno != EINTR)
+            break;
+    }
+    return kube_exec_finish(c, run, err);
 }
 
 /* --- per request ---------------------------------------------------------- */
 
-int kube_connection_credentials(struct kube_connection *c, struct kube_credentials *out,
-                                struct kube_error *err)
+bool kube_connection_needs_exec(struct kube_connection *c)
+{
+    if (!c->exec || c->token || c->token_file)
+        return false;
+    if (c->exec_cached && c->exec_expiry && time(NULL) >= c->exec_expiry)
+        drop_exec_cache(c);
+    return !c->exec_cached;
+}
+
+static int credentials(struct kube_connection *c, struct kube_credentials *out, bool may_run,
+                       struct kube_error *err)
 {
     memset(out, 0, sizeof *out);
     out->cert_file = c->cert_file;
@@ -731,10 +832,11 @@ int kube_connection_credentials(struct kube_connection *c, struct kube_credentia
     /* A token in the kubeconfig takes precedence over a plugin, as the
      * Authorization header client-go sets first does. */
     if (c->exec && !out->bearer_token) {
-        if (c->exec_cached && c->exec_expiry && time(NULL) >= c->exec_expiry)
-            drop_exec_cache(c);
-        if (!c->exec_cached && run_exec(c, err) < 0)
+        if (may_run && kube_connection_needs_exec(c) && run_exec(c, err) < 0)
             return -1;
+        if (!c->exec_cached)
+            return kube_error_set(err, KUBE_EXEC_FAILED, "exec plugin \"%s\" has not run yet",
+                                  c->exec->command);
         out->bearer_token = c->exec_token;
         if (c->exec_cert) {
             out->cert_file = out->key_file = NULL;
@@ -745,6 +847,18 @@ int kube_connection_credentials(struct kube_connection *c, struct kube_credentia
         }
     }
     return 0;
+}
+
+int kube_connection_credentials(struct kube_connection *c, struct kube_credentials *out,
+                                struct kube_error *err)
+{
+    return credentials(c, out, true, err);
+}
+
+int kube_connection_cached_credentials(struct kube_connection *c, struct kube_credentials *out,
+                                       struct kube_error *err)
+{
+    return credentials(c, out, false, err);
 }
 
 void kube_connection_invalidate(struct kube_connection *c)

@@ -4,6 +4,7 @@
 #ifndef KUBE_AUTH_H
 #define KUBE_AUTH_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -81,6 +82,29 @@ int kube_connection_load(const struct kube_load_options *opts, struct kube_conne
  * when nothing valid is cached. Blocks while a plugin runs. */
 int kube_connection_credentials(struct kube_connection *c, struct kube_credentials *out,
                                 struct kube_error *err);
+
+/* The same without ever running the plugin: its last output is used even
+ * when expired (the client runs plugins itself, without blocking, and
+ * calls this once one has finished). */
+int kube_connection_cached_credentials(struct kube_connection *c, struct kube_credentials *out,
+                                       struct kube_error *err);
+
+/* Whether a request now needs the exec plugin to run first: one is
+ * configured, no token overrides it, and nothing valid is cached. */
+bool kube_connection_needs_exec(struct kube_connection *c);
+
+/* One run of the exec plugin that a poll() loop drives: start it, poll its
+ * fds, advance it on each wake-up until it reports true, then finish it,
+ * which caches the credentials (or gives the error) and frees the run. */
+struct kube_exec_run;
+int kube_exec_start(struct kube_connection *c, struct kube_exec_run **out, struct kube_error *err);
+int kube_exec_pollfds(const struct kube_exec_run *run, struct pollfd *fds, int max);
+bool kube_exec_owns_fd(const struct kube_exec_run *run, int fd);
+int kube_exec_timeout_ms(const struct kube_exec_run *run);
+bool kube_exec_advance(struct kube_exec_run *run);
+int kube_exec_finish(struct kube_connection *c, struct kube_exec_run *run, struct kube_error *err);
+/* Kills the plugin and frees the run. */
+void kube_exec_abort(struct kube_exec_run *run);
 
 /* After a 401: forget cached plugin output so the next request runs it again. */
 void kube_connection_invalidate(struct kube_connection *c);

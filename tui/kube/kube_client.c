@@ -17,7 +17,9 @@ enum {
     MAX_BODY = 256 << 20, /* a list of many thousand pods stays well below */
 };
 
-enum request_state { REQ_WAITING, REQ_ACTIVE, REQ_FAILED };
+/* WAITING: to be launched at due_ms. AUTH_WAIT: waiting for the exec
+ * plugin. ACTIVE: in the multi handle. FAILED: to be reported at due_ms. */
+enum request_state { REQ_WAITING, REQ_AUTH_WAIT, REQ_ACTIVE, REQ_FAILED };
 
 struct kube_request {
     struct kube_client *client;
@@ -61,6 +63,11 @@ struct kube_client {
     int n_sockets, cap_sockets;
     long long timer_due_ms; /* -1: curl asked for no timeout */
     int dispatching;
+    /* The exec plugin running for requests in REQ_AUTH_WAIT, if any. */
+    struct kube_exec_run *exec_run;
+    /* Set when a plugin run just finished, so that the requests it was for
+     * use its output even if it is already expired. */
+    bool exec_fresh;
     char *base_url;   /* server, with tls-server-name as host when set */
     /* "name:port:host:port": reach the server while TLS (SNI and the
      * certificate check) uses tls-server-name. */
@@ -213,7 +220,16 @@ static void launch(struct kube_request *r)
     struct kube_connection *conn = c->conn;
     struct kube_credentials cred;
     struct kube_error err = {0};
-    if (kube_connection_credentials(conn, &cred, &err) < 0) {
+    if (!c->exec_fresh && kube_connection_needs_exec(conn)) {
+        /* The plugin runs beside the poll loop; this request waits for it. */
+        if (!c->exec_run && kube_exec_start(conn, &c->exec_run, &err) < 0) {
+            fail_early(r, &err);
+            return;
+        }
+        r->state = REQ_AUTH_WAIT;
+        return;
+    }
+    if (kube_connection_cached_credentials(conn, &cred, &err) < 0) {
         fail_early(r, &err);
         return;
     }
@@ -562,6 +578,7 @@ void kube_client_free(struct kube_client *c)
         return;
     while (c->requests)
         free_request(c->requests);
+    kube_exec_abort(c->exec_run);
     if (c->multi)
         curl_multi_cleanup(c->multi);
     curl_slist_free_all(c->connect_to);
@@ -582,6 +599,8 @@ int kube_client_pollfds(struct kube_client *c, struct pollfd *fds, int max)
             events |= POLLOUT;
         fds[n++] = (struct pollfd){.fd = c->sockets[i].fd, .events = events};
     }
+    if (c->exec_run)
+        n += kube_exec_pollfds(c->exec_run, fds + n, max - n);
     return n;
 }
 
@@ -589,12 +608,18 @@ int kube_client_timeout_ms(struct kube_client *c)
 {
     long long due = c->timer_due_ms;
     for (struct kube_request *r = c->requests; r; r = r->next)
-        if (!r->cancelled && r->state != REQ_ACTIVE && (due < 0 || r->due_ms < due))
+        if (!r->cancelled && (r->state == REQ_WAITING || r->state == REQ_FAILED) &&
+            (due < 0 || r->due_ms < due))
             due = r->due_ms;
-    if (due < 0)
-        return -1;
-    long long left = due - now_ms();
-    return left < 0 ? 0 : left > 3600000 ? 3600000 : (int)left;
+    long long left = due < 0 ? -1 : due - now_ms();
+    if (left < 0 && due >= 0)
+        left = 0;
+    if (c->exec_run) {
+        int exec_left = kube_exec_timeout_ms(c->exec_run);
+        if (left < 0 || exec_left < left)
+            left = exec_left;
+    }
+    return left < 0 ? -1 : left > 3600000 ? 3600000 : (int)left;
 }
 
 static void run_due(struct kube_client *c)
@@ -607,7 +632,7 @@ static void run_due(struct kube_client *c)
     while (again) {
         again = false;
         for (struct kube_request *r = c->requests; r; r = r->next) {
-            if (r->cancelled || r->state == REQ_ACTIVE || r->due_ms > now)
+            if (r->cancelled || r->state == REQ_ACTIVE || r->state == REQ_AUTH_WAIT || r->due_ms > now)
                 continue;
             if (r->state == REQ_WAITING) {
                 launch(r);
@@ -648,12 +673,34 @@ static void sweep_cancelled(struct kube_client *c)
     }
 }
 
+/* When the plugin has finished: the requests waiting for it go ahead, or
+ * fail with its error. */
+static void advance_exec(struct kube_client *c)
+{
+    if (!c->exec_run || !kube_exec_advance(c->exec_run))
+        return;
+    struct kube_error err = {0};
+    int rc = kube_exec_finish(c->conn, c->exec_run, &err);
+    c->exec_run = NULL;
+    c->exec_fresh = rc == 0;
+    for (struct kube_request *r = c->requests; r; r = r->next) {
+        if (r->state != REQ_AUTH_WAIT)
+            continue;
+        if (rc == 0) {
+            r->state = REQ_WAITING;
+            r->due_ms = now_ms();
+        } else {
+            fail_early(r, &err);
+        }
+    }
+}
+
 void kube_client_dispatch(struct kube_client *c, const struct pollfd *fds, int n)
 {
     int running;
     c->dispatching++;
     for (int i = 0; i < n; i++) {
-        if (!fds[i].revents)
+        if (!fds[i].revents || (c->exec_run && kube_exec_owns_fd(c->exec_run, fds[i].fd)))
             continue;
         int ev = 0;
         if (fds[i].revents & (POLLIN | POLLHUP))
@@ -669,7 +716,9 @@ void kube_client_dispatch(struct kube_client *c, const struct pollfd *fds, int n
         curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     }
     read_completions(c);
+    advance_exec(c);
     run_due(c);
+    c->exec_fresh = false;
     read_completions(c);
     c->dispatching--;
     if (!c->dispatching)
