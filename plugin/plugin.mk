@@ -24,7 +24,7 @@ PLUGIN_EXPORTS := malloc free
 WASM_CFLAGS := --target=wasm32-wasi --sysroot=$(abspath $(WASM_SYSROOT)) -mexec-model=reactor \
   -std=c11 $(WARN) -Oz -flto -fno-builtin-malloc -isystem $(BUILD)/jsmn-include
 comma := ,
-WASM_LDFLAGS := -Wl,--strip-all -Wl,--gc-sections -Wl,-z,stack-size=16384 -Wl,--initial-memory=131072 \
+WASM_LDFLAGS := -Wl,--strip-all -Wl,--gc-sections -Wl,-z,stack-size=16384 -Wl,--initial-memory=65536 \
   $(addprefix -Wl$(comma)--export=,$(PLUGIN_EXPORTS))
 
 # Debian's clang also searches /usr/include; a sysroot holding only the
@@ -39,7 +39,7 @@ $(BUILD)/wasi-sysroot:
 $(BUILD)/jsmn-include/jsmn.h: /usr/include/jsmn.h
 	@mkdir -p $(dir $@) && cp $< $@
 
-$(PLUGIN_WASM): $(PLUGIN_SRCS) $(PLUGIN_WASM_ONLY_SRCS) $(wildcard plugin/*.h) $(if $(WASI_SDK_PATH),,$(BUILD)/wasi-sysroot) $(BUILD)/jsmn-include/jsmn.h
+$(PLUGIN_WASM): plugin/plugin.mk $(PLUGIN_SRCS) $(PLUGIN_WASM_ONLY_SRCS) $(wildcard plugin/*.h) $(if $(WASI_SDK_PATH),,$(BUILD)/wasi-sysroot) $(BUILD)/jsmn-include/jsmn.h
 	$(WASM_CC) $(WASM_CFLAGS) $(WASM_LDFLAGS) -o $@.tmp $(PLUGIN_SRCS) $(PLUGIN_WASM_ONLY_SRCS)
 	wasm-opt -Oz --strip-debug --strip-producers $@.tmp -o $@ && rm -f $@.tmp
 
