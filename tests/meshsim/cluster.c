@@ -465,9 +465,8 @@ static void set_pod_status(struct object *pod, int running, int restarts)
                          created, now, t, now, t, now, t, created, running ? "Running" : "Pending", pod_ip, pod_ip,
                          created);
     if (!running)
-        cJSON_ReplaceItemInObjectCaseSensitive(
-            cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(status, "conditions"), 2), "reason",
-            cJSON_CreateString("ContainersNotReady"));
+        cJSON_AddStringToObject(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(status, "conditions"), 2), "reason",
+                                "ContainersNotReady");
     cJSON *cs = cJSON_GetObjectItemCaseSensitive(status, "containerStatuses");
     cJSON *ics = cJSON_GetObjectItemCaseSensitive(status, "initContainerStatuses");
     cJSON *c;

@@ -13,13 +13,22 @@ MESHSIM_DIR=$(mktemp -d "${TMPDIR:-/tmp}/meshsim-test.XXXXXX")
 PASSED=0
 FAILED=0
 
+# Stops meshsim with SIGTERM; a crash, an unclean exit or a sanitizer
+# report on the way out is a failed check.
 meshsim_stop() {
     if [ -n "$MESHSIM_PID" ]; then
+        local rc
         kill "$MESHSIM_PID" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$MESHSIM_PID" 2>/dev/null || break; sleep 0.1; done
+        for _ in $(seq 100); do kill -0 "$MESHSIM_PID" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$MESHSIM_PID" 2>/dev/null
         wait "$MESHSIM_PID" 2>/dev/null
+        rc=$?
         MESHSIM_PID=
+        if [ "$rc" -ne 0 ] || grep -qE 'Sanitizer|runtime error' "$MESHSIM_DIR/err"; then
+            FAILED=$((FAILED + 1))
+            echo "FAIL meshsim exited with $rc" >&2
+            grep -A 30 -E 'Sanitizer|runtime error' "$MESHSIM_DIR/err" | head -n 40 >&2
+        fi
     fi
 }
 
