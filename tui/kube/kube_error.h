@@ -6,8 +6,6 @@
 #ifndef KUBE_ERROR_H
 #define KUBE_ERROR_H
 
-#include <stdarg.h>
-
 #define KUBE_ERROR_CODES(_) \
     _(OK, NULL, 0, "ok") \
     _(NO_MEMORY, NULL, 0, "out of memory") \
