@@ -247,9 +247,9 @@ int main(int argc, char **argv)
     double ours = (double)dump.len / 1e6 / best;
 
     char command[8192];
-    snprintf(command, sizeof command, "/usr/bin/python3 '%s' '%s' 5", python_script, dump_path);
+    snprintf(command, sizeof command, "/usr/bin/python3 '%s' '%s' 10", python_script, dump_path);
     double python = run_reference(command);
-    snprintf(command, sizeof command, "'%s' '%s' 30", go_binary, dump_path);
+    snprintf(command, sizeof command, "'%s' '%s' 50", go_binary, dump_path);
     double go = run_reference(command);
 
     printf("BENCH prom_parse_mbps %.1f MB/s ref=python_prometheus_client %.2f ratio=%.1f\n", ours, python,

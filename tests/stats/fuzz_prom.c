@@ -43,6 +43,9 @@ static int on_sample(void *user, const prom_sample *s)
     return 0;
 }
 
+/* Keeps the reads above from being optimised away. */
+static volatile size_t checksum_sink;
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *buf = (const char *)data;
@@ -75,5 +78,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     double value;
     st.checksum += prom_parse_double(buf, size < 64 ? size : 64, &value);
-    return st.checksum == 0xdeadbeef ? -1 : 0;
+    checksum_sink = st.checksum;
+    return 0;
 }

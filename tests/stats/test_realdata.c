@@ -120,6 +120,24 @@ static void test_one_capture(void)
         CHECK_INT(r.counts, e->counts);
     }
 
+    /* The same capture with CRLF line ends and no final newline (as some
+     * proxies in between serve it) reads the same. */
+    char *crlf = malloc(2 * len + 1);
+    size_t crlf_len = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (exact[i] == '\n')
+            crlf[crlf_len++] = '\r';
+        crlf[crlf_len++] = exact[i];
+    }
+    while (crlf_len && (crlf[crlf_len - 1] == '\n' || crlf[crlf_len - 1] == '\r'))
+        crlf_len--;
+    prom_parse_stats crlf_stats;
+    prom_parse(crlf, crlf_len, NULL, &crlf_stats);
+    CHECK_INT(crlf_stats.garbage_lines, 0);
+    CHECK_INT(crlf_stats.samples, st.samples);
+    CHECK_INT(crlf_stats.type_lines, st.type_lines);
+    free(crlf);
+
     /* None of these proxies runs our plugin. */
     hfi_metrics m;
     hfi_metrics_from_prometheus(exact, len, &m, &st);

@@ -84,6 +84,7 @@ typedef struct prom_parse_options {
     size_t name_prefix_count;
 } prom_parse_options;
 
+/* Every line read lands in exactly one of the counts after `lines`. */
 typedef struct prom_parse_stats {
     size_t lines;
     size_t samples;
