@@ -974,6 +974,7 @@ void cluster_build(const struct cluster_config *cfg, int64_t now)
 {
     config = *cfg;
     cluster_ns = strdup(cfg->ns);
+    store_events_enable(0);
     create_namespace("default", 0);
     create_namespace("istio-system", 0);
     create_namespace("kube-system", 0);
@@ -1027,6 +1028,7 @@ void cluster_build(const struct cluster_config *cfg, int64_t now)
         }
     }
     /* Watches start after the world exists: a relist sees it all. */
+    store_events_enable(1);
     store_compact(store_rv());
     last_traffic_at = now;
 }

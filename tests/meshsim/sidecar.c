@@ -800,6 +800,97 @@ void sidecar_cancel(struct app_call *call)
 
 /* ---- lifecycle ---- */
 
+/* Every sidecar of a workload starts with the same stats: the first one
+ * builds the table, later ones copy it. */
+struct stats_proto {
+    char *key;
+    struct stat *stats;
+    size_t n;
+    size_t hot[HOT_COUNT];
+    struct stats_proto *next;
+};
+
+static struct stats_proto *protos;
+
+static void proto_key(const struct sidecar_options *opt, struct buf *key)
+{
+    buf_printf(key, "%s\n%s\n%zu", opt->workload, opt->ns, opt->n_peer_services);
+}
+
+static struct stats_proto *proto_find(const struct sidecar_options *opt)
+{
+    struct buf key = {0};
+    proto_key(opt, &key);
+    struct stats_proto *p = protos;
+    while (p && strcmp(p->key, key.data) != 0)
+        p = p->next;
+    buf_free(&key);
+    return p;
+}
+
+static void proto_save(struct sidecar *sc, const struct sidecar_options *opt)
+{
+    struct stats_proto *p = calloc(1, sizeof *p);
+    struct buf key = {0};
+    proto_key(opt, &key);
+    p->key = key.data;
+    p->n = sc->n_stats;
+    p->stats = malloc(p->n * sizeof *p->stats);
+    memcpy(p->stats, sc->stats, p->n * sizeof *p->stats);
+    for (size_t i = 0; i < p->n; i++)
+        p->stats[i].published = p->stats[i].pending = NULL;
+    memcpy(p->hot, sc->hot, sizeof p->hot);
+    p->next = protos;
+    protos = p;
+}
+
+static void proto_apply(struct sidecar *sc, const struct stats_proto *p)
+{
+    sc->stats = malloc(p->n * sizeof *sc->stats);
+    memcpy(sc->stats, p->stats, p->n * sizeof *sc->stats);
+    for (size_t i = 0; i < p->n; i++)
+        if (sc->stats[i].type == STAT_HISTOGRAM) {
+            sc->stats[i].published = calloc(1, sizeof *sc->stats[i].published);
+            sc->stats[i].pending = calloc(1, sizeof *sc->stats[i].pending);
+        }
+    sc->n_stats = sc->cap_stats = p->n;
+    memcpy(sc->hot, p->hot, sizeof sc->hot);
+    sc->sorted = 1;
+}
+
+static void build_stats(struct sidecar *sc, const struct sidecar_options *opt)
+{
+    char inbound[64];
+    snprintf(inbound, sizeof inbound, "inbound|%d||", 8080);
+    static const char *const fixed_clusters[] = {"BlackHoleCluster", "PassthroughCluster", "agent",
+                                                 "prometheus_stats", "xds-grpc", NULL};
+    for (size_t i = 0; fixed_clusters[i]; i++)
+        add_cluster(sc, fixed_clusters[i], 0);
+    add_cluster(sc, inbound, 1);
+    size_t peers = opt->n_peer_services < MAX_PEER_CLUSTERS ? opt->n_peer_services : MAX_PEER_CLUSTERS;
+    for (size_t i = 0; i < peers; i++) {
+        char name[300];
+        snprintf(name, sizeof name, "outbound|80||%s.%s.svc.cluster.local", opt->peer_services[i], opt->ns);
+        add_cluster(sc, name, 0);
+    }
+    add_http(sc, "inbound_0.0.0.0_8080", 1);
+    add_http(sc, "outbound_0.0.0.0_80", 0);
+    add_http(sc, "stats", 2);
+    add_listener(sc, "0.0.0.0_15090", 0);
+    add_listener(sc, "0.0.0.0_15021", 0);
+    add_listener(sc, "virtualInbound", 1);
+    add_listener(sc, "virtualOutbound", 0);
+    add_server_and_managers(sc);
+    istio_requests_stat(sc, 200);
+    struct buf labels = {0};
+    buf_printf(&labels, "reporter=\"destination\",destination_workload=\"%s\",destination_workload_namespace=\"%s\"",
+               sc->workload, sc->ns);
+    sc->hot[HOT_ISTIO_DURATION] = add_stat(sc, STAT_HISTOGRAM,
+                                  "istiocustom.istio_request_duration_milliseconds.reporter.destination", 
+                                  "istio_request_duration_milliseconds", labels.data);
+    buf_free(&labels);
+}
+
 struct sidecar *sidecar_new(const struct sidecar_options *opt, int64_t now)
 {
     struct sidecar *sc = calloc(1, sizeof *sc);
@@ -836,42 +927,20 @@ struct sidecar *sidecar_new(const struct sidecar_options *opt, int64_t now)
     clock_gettime(CLOCK_REALTIME, &ts);
     sc->clock_origin_ns = (uint64_t)ts.tv_sec * PW_SECOND + (uint64_t)ts.tv_nsec;
 
-    char inbound[64];
-    snprintf(inbound, sizeof inbound, "inbound|%d||", 8080);
-    static const char *const fixed_clusters[] = {"BlackHoleCluster", "PassthroughCluster", "agent",
-                                                 "prometheus_stats", "xds-grpc", NULL};
-    for (size_t i = 0; fixed_clusters[i]; i++)
-        add_cluster(sc, fixed_clusters[i], 0);
-    add_cluster(sc, inbound, 1);
-    size_t peers = opt->n_peer_services < MAX_PEER_CLUSTERS ? opt->n_peer_services : MAX_PEER_CLUSTERS;
-    for (size_t i = 0; i < peers; i++) {
-        char name[300];
-        snprintf(name, sizeof name, "outbound|80||%s.%s.svc.cluster.local", opt->peer_services[i], opt->ns);
-        add_cluster(sc, name, 0);
+    struct stats_proto *proto = proto_find(opt);
+    if (proto) {
+        proto_apply(sc, proto);
+    } else {
+        build_stats(sc, opt);
+        sort_stats(sc);
+        proto_save(sc, opt);
     }
-    add_http(sc, "inbound_0.0.0.0_8080", 1);
-    add_http(sc, "outbound_0.0.0.0_80", 0);
-    add_http(sc, "stats", 2);
-    add_listener(sc, "0.0.0.0_15090", 0);
-    add_listener(sc, "0.0.0.0_15021", 0);
-    add_listener(sc, "virtualInbound", 1);
-    add_listener(sc, "virtualOutbound", 0);
-    add_server_and_managers(sc);
-    istio_requests_stat(sc, 200);
-    struct buf labels = {0};
-    buf_printf(&labels, "reporter=\"destination\",destination_workload=\"%s\",destination_workload_namespace=\"%s\"",
-               sc->workload, sc->ns);
-    sc->hot[HOT_ISTIO_DURATION] = add_stat(sc, STAT_HISTOGRAM,
-                                  "istiocustom.istio_request_duration_milliseconds.reporter.destination", 
-                                  "istio_request_duration_milliseconds", labels.data);
-    buf_free(&labels);
     /* Bootstrap-time values. */
     for (size_t i = 0; i < sc->n_stats; i++)
         if (strcmp(sc->stats[i].dotted, "server.initialization_time_ms") == 0) {
             hist_record(sc->stats[i].published, 180 + rng_below(200));
             sc->stats[i].used = 1;
         }
-    sort_stats(sc);
     return sc;
 }
 
@@ -1150,4 +1219,11 @@ void sidecar_global_free(void)
     free(intern_slots);
     intern_slots = NULL;
     intern_cap = intern_len = 0;
+    while (protos) {
+        struct stats_proto *p = protos;
+        protos = p->next;
+        free(p->key);
+        free(p->stats);
+        free(p);
+    }
 }

@@ -138,9 +138,16 @@ struct object *const *store_list(const struct rtype *t, size_t *n)
     return tb->items;
 }
 
+static int events_on = 1;
+
+void store_events_enable(int on)
+{
+    events_on = on;
+}
+
 static void emit(struct object *o, const char *kind)
 {
-    if (!ring_cap)
+    if (!ring_cap || !events_on)
         return;
     if (ring_len == ring_cap) {
         struct event *old = &ring[ring_start];

@@ -73,6 +73,8 @@ const struct event *store_event_at(size_t index);
 /* Index of the first event with rv > after; *expired set when events after
  * `after` were already dropped (the watch must answer 410). */
 size_t store_events_after(uint64_t after, int *expired);
+/* Off while the world is first built: nobody watches yet. */
+void store_events_enable(int on);
 /* Drops events older than rv: what etcd compaction does to watchers. */
 void store_compact(uint64_t rv);
 
