@@ -26,30 +26,47 @@ LDFLAGS_NATIVE := $(filter -fsanitize=%,$(OPT))
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 60
 
-# Filled in by the fragments.
+# Filled in by the fragments. Packages only the benchmarks' references need
+# are kept apart, so that `make test` on a fresh machine installs no more
+# than building and testing needs.
 DEB_PACKAGES := clang lld make pkg-config python3
+BENCH_DEB_PACKAGES :=
 ALL_TARGETS :=
 TEST_BINS :=      # built before the suite runs
-TEST_CMDS :=      # each a command printing `RESULT <passed> <failed>`
-BENCH_CMDS :=     # each a command printing `BENCH ...` lines
+TEST_CMDS :=      # each a command printing `RESULT <passed> <failed>`; quote those with arguments
+BENCH_CMDS :=     # each a command printing `BENCH ...` lines; quote those with arguments
 FUZZ_TARGETS :=   # libFuzzer binaries; corpus in tests/corpus/<name>/
 
-.PHONY: all deps test check bench fuzz clean demo
+.PHONY: all deps bench-deps test check bench bench-run fuzz fuzz-run clean demo
 all:
 
-include $(sort $(wildcard plugin/*.mk tests/*/*.mk tests/*.mk tui/*/*.mk tui/*.mk manifests/*.mk))
+# Fragments are read in dependency order, because make expands a rule's
+# prerequisites as it reads the rule: the plugin, the test host and meshsim
+# (which embeds both), the console's libraries, the console, then the tests
+# and manifests that use any of them.
+MK_EARLY := $(wildcard plugin/*.mk tests/host/*.mk tests/meshsim/*.mk)
+MK_CONSOLE := $(sort $(wildcard tui/*/*.mk)) $(wildcard tui/*.mk)
+MK_LATE := $(filter-out $(MK_EARLY),$(sort $(wildcard tests/*/*.mk tests/*.mk manifests/*.mk)))
+include $(MK_EARLY) $(MK_CONSOLE) $(MK_LATE)
 
 all: $(ALL_TARGETS)
 
 # Quiet when everything is present; apt-get only for what is missing.
+define install_missing
+@missing=$$(for p in $(sort $(1)); do \
+  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+if [ -n "$$missing" ]; then \
+  echo "make: installing" $$missing; \
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+    || { echo "make: apt-get failed for:" $$missing >&2; exit 1; }; \
+fi
+endef
+
 deps:
-	@missing=$$(for p in $(sort $(DEB_PACKAGES)); do \
-	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "make deps: installing" $$missing; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
-	    || { echo "make deps: apt-get failed for:" $$missing >&2; exit 1; }; \
-	fi
+	$(call install_missing,$(DEB_PACKAGES))
+
+bench-deps: deps
+	$(call install_missing,$(BENCH_DEB_PACKAGES))
 
 test: deps
 	@$(MAKE) --no-print-directory SAN=1 check
@@ -57,11 +74,11 @@ test: deps
 check: $(TEST_BINS)
 	@tests/run-tests.sh $(TEST_CMDS)
 
-bench: deps
+bench: bench-deps
 	@$(MAKE) --no-print-directory SAN=0 bench-run
 
 bench-run: $(BENCH_DEPS)
-	@set -e; $(foreach c,$(BENCH_CMDS),$(c);)
+	@for c in $(BENCH_CMDS); do bash -c "$$c" || exit 1; done
 
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-run

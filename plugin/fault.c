@@ -100,15 +100,25 @@ static bool string_matches(const struct hfi_string_match *m, const char *s, size
 struct request {
     hfi_header_lookup lookup;
     void *ctx;
-    bool have_path, have_method;
+    bool have_raw_path, have_path, have_method;
     const char *path, *method;
     size_t path_len, method_len;
 };
 
+/* :path as sent, query string included. */
+static void fetch_raw_path(struct request *req)
+{
+    if (!req->have_raw_path) {
+        req->path = req->lookup(req->ctx, ":path", 5, &req->path_len);
+        req->have_raw_path = true;
+    }
+}
+
+/* :path without its query string, what path matchers see. */
 static void fetch_path(struct request *req)
 {
+    fetch_raw_path(req);
     if (!req->have_path) {
-        req->path = req->lookup(req->ctx, ":path", 5, &req->path_len);
         const char *query = req->path ? memchr(req->path, '?', req->path_len) : NULL;
         if (query)
             req->path_len = (size_t)(query - req->path);
@@ -117,7 +127,9 @@ static void fetch_path(struct request *req)
 }
 
 /* Prefixes in one configuration tend to share their start ("/api/"), hence
- * the byte at the end of the prefix rather than the first. The path is
+ * the byte at the end of the prefix rather than the first. The raw path
+ * serves: a query string only shortens the path matchers see, so whatever
+ * the filter rejects on the raw path they would reject too. The path is
  * passed by value: in wasm, locals are registers and struct fields loads. */
 static bool passes_path_filter(const char *path, size_t path_len, uint32_t filter)
 {
@@ -273,16 +285,22 @@ bool hfi_decide(const struct hfi_config *config, const struct hfi_rule_set *set,
         memset(out, 0, sizeof *out);
         break;
     }
+    /* Locals, not fields: req's address is taken, so in wasm its fields
+     * are memory loads on every iteration. */
+    const uint32_t *filters = set->path_filters;
+    size_t count = set->count;
     const char *path = NULL;
     size_t path_len = 0;
+    bool path_fetched = false;
     uint64_t now_ns = 0;
-    for (size_t k = 0; k < set->count; k++) {
-        uint32_t filter = set->path_filters[k];
+    for (size_t k = 0; k < count; k++) {
+        uint32_t filter = filters[k];
         if (filter) {
-            if (!req.have_path) {
-                fetch_path(&req);
+            if (!path_fetched) {
+                fetch_raw_path(&req);
                 path = req.path;
                 path_len = req.path_len;
+                path_fetched = true;
             }
             if (!passes_path_filter(path, path_len, filter))
                 continue;

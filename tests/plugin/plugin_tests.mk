@@ -13,6 +13,6 @@ $(PLUGIN_BENCH): tests/plugin/bench_requests.c $(PWHOST_LIB) $(PWHOST_OBJS_hfi_f
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_NATIVE) $(PWHOST_CFLAGS) -o $@ $< $(PWHOST_OBJS_hfi_fault) $(PWHOST_OBJS_passthrough) \
 	  $(PWHOST_LIB) $(LDFLAGS_NATIVE)
-DEB_PACKAGES += valgrind
+BENCH_DEB_PACKAGES += valgrind
 BENCH_DEPS += $(PLUGIN_BENCH) $(PLUGIN_WASM) $(PASSTHROUGH_WASM)
-BENCH_CMDS += tests/plugin/bench.sh $(PLUGIN_BENCH) $(PLUGIN_WASM) $(PASSTHROUGH_WASM)
+BENCH_CMDS += "tests/plugin/bench.sh $(PLUGIN_BENCH) $(PLUGIN_WASM) $(PASSTHROUGH_WASM)"

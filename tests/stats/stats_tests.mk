@@ -33,9 +33,8 @@ $(BUILD)/fuzz/fuzz_prom: tests/stats/fuzz_prom.c $(STATS_LIB_SRCS)
 FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_prom
 
 # Benchmark against Python's prometheus_client and Go's expfmt on the same
-# generated dump. `make bench` runs each BENCH_CMDS word as a command, so the
-# paths are compiled in.
-DEB_PACKAGES += python3-prometheus-client golang-go golang-github-prometheus-common-dev
+# generated dump; its paths are compiled in.
+BENCH_DEB_PACKAGES += python3-prometheus-client golang-go golang-github-prometheus-common-dev
 STATS_BENCH := $(OUT)/tests/stats/bench_prom
 STATS_BENCH_GO := $(BUILD)/bench_prom_go
 
