@@ -643,6 +643,33 @@ static void test_proxy_url(void)
     ts_stop(&s);
 }
 
+/* IPv4 in brackets, as Istio CNI writes it. */
+static void test_bracketed_ipv4_server(void)
+{
+    struct test_server s;
+    ts_start(&s, echo_handler, NULL, 20);
+    char text[1024];
+    snprintf(text, sizeof text,
+             "clusters: [{name: c, cluster: {server: 'http://[127.0.0.1]:%d'}}]\n"
+             "contexts: [{name: x, context: {cluster: c}}]\ncurrent-context: x\n",
+             s.port);
+    struct kube_config cfg;
+    struct kube_error err = {0};
+    CHECK_INT(kube_config_parse(text, strlen(text), NULL, &cfg, &err), 0);
+    CHECK_INT(kube_connection_from_config(&cfg, NULL, NULL, &conn, &err), 0);
+    kube_config_free(&cfg);
+    struct kube_client *c = kube_client_new(&conn, &err);
+    CHECK(c != NULL);
+    if (c) {
+        struct result r = {0};
+        kube_client_get(c, "/version", on_done, &r);
+        wait_for(c, &r);
+        CHECK_INT(r.http_status, 200);
+    }
+    done_client(c);
+    ts_stop(&s);
+}
+
 static void test_bad_server_url(void)
 {
     const char *text = "clusters: [{name: c, cluster: {server: 'htto://exampleerror.com'}}]\n"
@@ -681,6 +708,7 @@ int main(void)
     RUN(test_streaming_in_a_ui_poll_loop);
     RUN(test_cancel);
     RUN(test_proxy_url);
+    RUN(test_bracketed_ipv4_server);
     RUN(test_bad_server_url);
     RUN(test_token_never_in_messages);
     testutil_cleanup();

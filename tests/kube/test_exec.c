@@ -17,7 +17,7 @@ static int connect_with_exec(const char *exec_fields, struct kube_connection *co
     snprintf(text, sizeof text,
              "clusters:\n"
              "- name: c\n"
-             "  cluster: {server: 'https://api.example:6443', certificate-authority-data: aGVsbG8gY2E=,"
+             "  cluster: {server: 'https://api.example:6443', certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCmhlbGxvIGNhCg==,"
              " tls-server-name: api.internal, proxy-url: 'http://proxy:3128'}\n"
              "users:\n"
              "- name: u\n"
@@ -183,7 +183,7 @@ static void test_provide_cluster_info(void)
     if (cluster) {
         CHECK_STR(cJSON_GetObjectItemCaseSensitive(cluster, "server")->valuestring, "https://api.example:6443");
         CHECK_STR(cJSON_GetObjectItemCaseSensitive(cluster, "certificate-authority-data")->valuestring,
-                  "aGVsbG8gY2E=");
+                  "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCmhlbGxvIGNhCg==");
         CHECK_STR(cJSON_GetObjectItemCaseSensitive(cluster, "tls-server-name")->valuestring, "api.internal");
         CHECK_STR(cJSON_GetObjectItemCaseSensitive(cluster, "proxy-url")->valuestring, "http://proxy:3128");
     }

@@ -13,7 +13,7 @@ static const char eks_config[] =
     "apiVersion: v1\n"
     "clusters:\n"
     "- cluster:\n"
-    "    certificate-authority-data: aGVsbG8gY2E=\n"
+    "    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCmhlbGxvIGNhCg==\n"
     "    server: https://ABCDEF.gr7.eu-west-1.eks.amazonaws.com/\n"
     "  name: arn:aws:eks:eu-west-1:111122223333:cluster/demo\n"
     "contexts:\n"
@@ -50,7 +50,7 @@ static const char gke_config[] =
     "  - name: gke_proj_europe-west1_c1\n"
     "    cluster:\n"
     "      server: https://34.1.2.3\n"
-    "      certificate-authority-data: Y2EK\n"
+    "      certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCmhlbGxvIGNhCg==\n"
     "contexts:\n"
     "  - name: gke_proj_europe-west1_c1\n"
     "    context: {cluster: gke_proj_europe-west1_c1, user: gke_proj_europe-west1_c1, namespace: shop}\n"
@@ -98,8 +98,7 @@ static void test_eks_exec(void)
     CHECK_INT(kube_connection_from_config(&cfg, NULL, NULL, &conn, &err), 0);
     CHECK_STR(conn.server, "https://ABCDEF.gr7.eu-west-1.eks.amazonaws.com");
     CHECK_STR(conn.namespace, "default");
-    CHECK_INT(conn.ca_len, 8);
-    CHECK(conn.ca_data && memcmp(conn.ca_data, "hello ca", 8) == 0);
+    CHECK(conn.ca_data && strstr((const char *)conn.ca_data, "-----BEGIN CERTIFICATE-----\nhello ca\n"));
     CHECK(conn.exec != NULL);
     kube_connection_free(&conn);
     kube_config_free(&cfg);
@@ -130,7 +129,13 @@ static void test_gke_exec(void)
 
 static void test_certificate_files_relative(void)
 {
-    const char *path = testutil_write("certs/dir/config",
+    testutil_write("certs/dir/ca.crt", "-----BEGIN CERTIFICATE-----\n", 0644);
+    testutil_write("certs/profiles/client.crt", "-----BEGIN CERTIFICATE-----\n", 0644);
+    const char *key = testutil_write("certs/abs/client.key", "-----BEGIN PRIVATE KEY-----\n", 0600);
+    char key_line[600];
+    snprintf(key_line, sizeof key_line, "    client-key: %s\n", key);
+    char text[2048];
+    snprintf(text, sizeof text, "%s%s%s",
                                       "clusters:\n"
                                       "- name: mk\n"
                                       "  cluster:\n"
@@ -142,13 +147,13 @@ static void test_certificate_files_relative(void)
                                       "users:\n"
                                       "- name: mk\n"
                                       "  user:\n"
-                                      "    client-certificate: ../profiles/client.crt\n"
-                                      "    client-key: /abs/client.key\n"
+                                      "    client-certificate: ../profiles/client.crt\n",
+                                      key_line,
                                       "contexts:\n"
                                       "- name: mk\n"
                                       "  context: {cluster: mk, user: mk, namespace: default}\n"
-                                      "current-context: mk\n",
-                                      0600);
+                                      "current-context: mk\n");
+    const char *path = testutil_write("certs/dir/config", text, 0600);
     struct kube_load_options opts = {.kubeconfig_flag = path};
     struct kube_config cfg;
     struct kube_error err = {0};
@@ -158,14 +163,23 @@ static void test_certificate_files_relative(void)
     CHECK_STR(cfg.clusters[0].certificate_authority, want);
     snprintf(want, sizeof want, "%s/certs/dir/../profiles/client.crt", testutil_tmpdir());
     CHECK_STR(cfg.users[0].client_certificate, want);
-    CHECK_STR(cfg.users[0].client_key, "/abs/client.key");
+    CHECK_STR(cfg.users[0].client_key, key);
     CHECK_STR(cfg.users[0].source, path);
     struct kube_connection conn;
     CHECK_INT(kube_connection_from_config(&cfg, NULL, NULL, &conn, &err), 0);
     CHECK_STR(conn.cert_file, cfg.users[0].client_certificate);
-    CHECK_STR(conn.key_file, "/abs/client.key");
+    CHECK_STR(conn.key_file, key);
     CHECK(conn.warning == NULL);
     kube_connection_free(&conn);
+    kube_config_free(&cfg);
+
+    /* A file that is not there is named before any connection is tried. */
+    unlink(key);
+    CHECK_INT(kube_config_load(&opts, &cfg, &err), 0);
+    CHECK_INT(kube_connection_from_config(&cfg, NULL, NULL, &conn, &err), -1);
+    CHECK_INT(err.code, KUBE_CERT_FILE);
+    CHECK_CONTAINS(err.message, "unable to read client-key ");
+    CHECK_CONTAINS(err.message, "/certs/abs/client.key of \"mk\": No such file or directory");
     kube_config_free(&cfg);
 }
 
@@ -174,7 +188,7 @@ static const char data_fields_config[] =
     "- name: a\n"
     "  cluster:\n"
     "    server: https://a.example:6443\n"
-    "    certificate-authority-data: Q0FEQVRB\n"
+    "    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCkNBREFUQQotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg==\n"
     "    tls-server-name: kubernetes.default\n"
     "    proxy-url: socks5://localhost:1080\n"
     "- name: insecure\n"
@@ -182,8 +196,8 @@ static const char data_fields_config[] =
     "users:\n"
     "- name: certs\n"
     "  user:\n"
-    "    client-certificate-data: VVNFUl9DQURBVEE=\n"
-    "    client-key-data: VVNFUl9DS0RBVEE=\n"
+    "    client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClVTRVJDRVJUCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K\n"
+    "    client-key-data: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tClVTRVJLRVkKLS0tLS1FTkQgUFJJVkFURSBLRVktLS0tLQo=\n"
     "- name: tok\n"
     "  user: {token: sekrit-token-123}\n"
     "- name: basic\n"
@@ -206,10 +220,10 @@ static void test_data_fields_token_basic(void)
     struct kube_connection conn;
     struct kube_error err = {0};
     CHECK_INT(kube_connection_from_config(&cfg, NULL, NULL, &conn, &err), 0);
-    CHECK_INT(conn.ca_len, 6);
-    CHECK(conn.ca_data && memcmp(conn.ca_data, "CADATA", 6) == 0);
-    CHECK(conn.cert_data && strcmp((char *)conn.cert_data, "USER_CADATA") == 0);
-    CHECK(conn.key_data && strcmp((char *)conn.key_data, "USER_CKDATA") == 0);
+    CHECK_STR((const char *)conn.ca_data, "-----BEGIN CERTIFICATE-----\nCADATA\n-----END CERTIFICATE-----\n");
+    CHECK_INT(conn.ca_len, strlen("-----BEGIN CERTIFICATE-----\nCADATA\n-----END CERTIFICATE-----\n"));
+    CHECK_STR((const char *)conn.cert_data, "-----BEGIN CERTIFICATE-----\nUSERCERT\n-----END CERTIFICATE-----\n");
+    CHECK_STR((const char *)conn.key_data, "-----BEGIN PRIVATE KEY-----\nUSERKEY\n-----END PRIVATE KEY-----\n");
     CHECK_STR(conn.tls_server_name, "kubernetes.default");
     CHECK_STR(conn.proxy_url, "socks5://localhost:1080");
     kube_connection_free(&conn);
@@ -435,6 +449,15 @@ static void test_errors_name_file_and_field(void)
     CHECK_INT(kube_connection_from_config(&cfg, NULL, NULL, &conn, &err), -1);
     CHECK_INT(err.code, KUBE_BAD_BASE64);
     CHECK_STR(err.message, "/k/c: certificate-authority-data of \"c\" is not valid base64");
+    kube_config_free(&cfg);
+
+    /* Valid base64 that is no certificate (kubectl's "unable to parse bytes as PEM"). */
+    const char *notpem = "clusters: [{name: c, cluster: {server: 'https://x', certificate-authority-data: Q0FEQVRB}}]\n"
+                         "contexts: [{name: x, context: {cluster: c}}]\ncurrent-context: x\n";
+    parse_ok(notpem, "/k/c", &cfg);
+    CHECK_INT(kube_connection_from_config(&cfg, NULL, NULL, &conn, &err), -1);
+    CHECK_INT(err.code, KUBE_BAD_PEM);
+    CHECK_STR(err.message, "/k/c: certificate-authority-data of \"c\" holds no PEM block");
     kube_config_free(&cfg);
 
     const char *nocur = "clusters: [{name: c, cluster: {server: 'https://x'}}]\n";

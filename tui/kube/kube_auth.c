@@ -105,6 +105,8 @@ void kube_connection_free(struct kube_connection *c)
     memset(c, 0, sizeof *c);
 }
 
+/* Decodes a *-data field. Like kubectl, data that holds no PEM block is
+ * refused here, with the field named, rather than as a TLS failure later. */
 static int decode_field(const char *b64, const char *what, const char *owner, const char *source,
                         unsigned char **out, size_t *out_len, struct kube_error *err)
 {
@@ -114,7 +116,20 @@ static int decode_field(const char *b64, const char *what, const char *owner, co
     if (!*out)
         return kube_error_set(err, KUBE_BAD_BASE64, "%s: %s of \"%s\" is not valid base64",
                               source ? source : "kubeconfig", what, owner);
+    if (!memmem(*out, *out_len, "-----BEGIN ", 11))
+        return kube_error_set(err, KUBE_BAD_PEM, "%s: %s of \"%s\" holds no PEM block",
+                              source ? source : "kubeconfig", what, owner);
     return 0;
+}
+
+/* kubectl checks that certificate and key files can be read before use. */
+static int check_readable(const char *path, const char *what, const char *owner, const char *source,
+                          struct kube_error *err)
+{
+    if (!path || access(path, R_OK) == 0)
+        return 0;
+    return kube_error_set(err, KUBE_CERT_FILE, "%s: unable to read %s %s of \"%s\": %s",
+                          source ? source : "kubeconfig", what, path, owner, strerror(errno));
 }
 
 static bool has_credentials(const struct kube_user *u)
@@ -193,7 +208,9 @@ int kube_connection_from_config(const struct kube_config *cfg, const char *conte
         !out->user_name)
         goto oom;
     if (decode_field(cl->certificate_authority_data, "certificate-authority-data", cl->name,
-                     cl->source, &out->ca_data, &out->ca_len, err) < 0)
+                     cl->source, &out->ca_data, &out->ca_len, err) < 0 ||
+        check_readable(cl->certificate_authority, "certificate-authority", cl->name, cl->source,
+                       err) < 0)
         goto fail;
     if (out->insecure_skip_tls_verify) {
         /* kubectl refuses a CA together with insecure; we follow it. */
@@ -222,7 +239,10 @@ int kube_connection_from_config(const struct kube_config *cfg, const char *conte
         if (decode_field(user->client_certificate_data, "client-certificate-data", user->name,
                          user->source, &out->cert_data, &out->cert_len, err) < 0 ||
             decode_field(user->client_key_data, "client-key-data", user->name, user->source,
-                         &out->key_data, &out->key_len, err) < 0)
+                         &out->key_data, &out->key_len, err) < 0 ||
+            check_readable(user->client_certificate, "client-certificate", user->name,
+                           user->source, err) < 0 ||
+            check_readable(user->client_key, "client-key", user->name, user->source, err) < 0)
             goto fail;
         if (user->exec) {
             if (!user->exec->command || !*user->exec->command) {

@@ -43,6 +43,7 @@ struct kube_request {
     bool auth_retried;
     CURL *easy;
     struct curl_slist *headers;
+    struct curl_slist *extra_headers;
     char errbuf[CURL_ERROR_SIZE];
     struct kube_buf response;
     bool status_known, streaming, stopped_by_caller;
@@ -149,6 +150,7 @@ static void free_request(struct kube_request *r)
     free(r->path);
     free(r->body);
     free(r->content_type);
+    curl_slist_free_all(r->extra_headers);
     kube_buf_free(&r->response);
     free(r);
 }
@@ -312,6 +314,8 @@ static void launch(struct kube_request *r)
         snprintf(ct, sizeof ct, "Content-Type: %s", r->content_type);
         h = curl_slist_append(h, ct);
     }
+    for (const struct curl_slist *x = r->extra_headers; x; x = x->next)
+        h = curl_slist_append(h, x->data);
     if (r->method != KUBE_GET)
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method_name(r->method));
     if (r->body) {
@@ -345,7 +349,15 @@ static struct kube_request *new_request(struct kube_client *c, const struct kube
         r->body = kube_strndup(o->body, o->body_len);
         r->body_len = o->body_len;
     }
-    if (!r->path || (o->content_type && !r->content_type) || (o->body && !r->body)) {
+    bool headers_ok = true;
+    for (size_t i = 0; o->extra_headers && o->extra_headers[i] && headers_ok; i++) {
+        struct curl_slist *more = curl_slist_append(r->extra_headers, o->extra_headers[i]);
+        headers_ok = more != NULL;
+        if (more)
+            r->extra_headers = more;
+    }
+    if (!r->path || (o->content_type && !r->content_type) || (o->body && !r->body) || !headers_ok) {
+        curl_slist_free_all(r->extra_headers);
         free(r->path);
         free(r->content_type);
         free(r->body);
@@ -495,13 +507,33 @@ static int on_timer(CURLM *multi, long timeout_ms, void *user)
     return 0;
 }
 
+/* The server URL as libcurl accepts it. Istio CNI writes IPv4 addresses
+ * in brackets ("https://[10.96.0.1]:443"), which Go's URL parser takes and
+ * libcurl's refuses: drop the brackets around anything without a ':'. */
+static char *normalise_server(const char *server)
+{
+    const char *open = strstr(server, "://[");
+    const char *close = open ? strchr(open, ']') : NULL;
+    if (!close || memchr(open + 4, ':', (size_t)(close - open - 4)))
+        return strdup(server);
+    char *out = malloc(strlen(server) + 1);
+    if (!out)
+        return NULL;
+    size_t head = (size_t)(open - server) + 3;
+    memcpy(out, server, head);
+    memcpy(out + head, open + 4, (size_t)(close - open - 4));
+    strcpy(out + head + (size_t)(close - open - 4), close + 1);
+    return out;
+}
+
 static int setup_routing(struct kube_client *c, struct kube_error *err)
 {
     struct kube_connection *conn = c->conn;
     CURLU *u = curl_url();
     char *scheme = NULL, *host = NULL, *port = NULL;
+    char *server = normalise_server(conn->server);
     int rc = -1;
-    if (!u || curl_url_set(u, CURLUPART_URL, conn->server, 0) != CURLUE_OK ||
+    if (!u || !server || curl_url_set(u, CURLUPART_URL, server, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0) ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
@@ -530,10 +562,12 @@ static int setup_routing(struct kube_client *c, struct kube_error *err)
         c->base_url = kube_strndup(url, len);
         curl_free(url);
     } else {
-        c->base_url = strdup(conn->server);
+        c->base_url = server;
+        server = NULL;
     }
     rc = c->base_url ? 0 : kube_error_set(err, KUBE_NO_MEMORY, "out of memory");
 done:
+    free(server);
     curl_free(scheme);
     curl_free(host);
     curl_free(port);

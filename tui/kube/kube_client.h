@@ -59,6 +59,9 @@ struct kube_request_options {
     int max_retries;  /* for 429/5xx; 0: the default (5); -1: never retry */
     long delay_ms;    /* start this much later (backoff before a retry) */
     kube_data_fn on_data;
+    /* More request headers, "Name: value" each, NULL-terminated (proxied
+     * requests pass them on to the pod: hfitop's header faults). */
+    const char *const *extra_headers;
 };
 
 /* The client borrows `conn`, which must outlive it. */

@@ -20,6 +20,8 @@
     _(NO_SERVER, NULL, 0, "cluster has no server") \
     _(NO_CREDENTIALS, NULL, 0, "user has no credentials") \
     _(BAD_BASE64, NULL, 0, "invalid base64 data") \
+    _(BAD_PEM, NULL, 0, "not a PEM certificate or key") \
+    _(CERT_FILE, NULL, 0, "cannot read certificate or key file") \
     _(AUTH_PROVIDER, NULL, 0, "auth-provider plugins are not supported") \
     _(TOKEN_FILE, NULL, 0, "cannot read token file") \
     _(EXEC_API_VERSION, NULL, 0, "unsupported credential plugin apiVersion") \
