@@ -27,3 +27,4 @@ TEST_BINS += $(MESHSIM)
 # Shell tests, each starting its own meshsim on 127.0.0.1:0.
 TEST_CMDS += "tests/meshsim/conformance.sh $(MESHSIM)"
 TEST_CMDS += "tests/meshsim/api_errors.sh $(MESHSIM)"
+TEST_CMDS += "tests/meshsim/scenarios.sh $(MESHSIM)"
