@@ -1,0 +1,717 @@
+#include "actions.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../kube/kube_yaml.h"
+#include "app.h"
+#include "istio.h"
+
+#define PROXY_CONFIG_ANNOTATION "proxy.istio.io/config"
+#define RESTARTED_AT_ANNOTATION "kubectl.kubernetes.io/restartedAt"
+
+/* One action in flight: what it works on and whom to tell. */
+struct action {
+    struct kube_client *client;
+    char *ns, *name, *extra;
+    char *path;
+    app_action_done_fn done;
+    void *user;
+};
+
+static void result_set(struct app_action_result *r, bool ok, long http, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void result_set(struct app_action_result *r, bool ok, long http, const char *fmt, ...)
+{
+    r->ok = ok;
+    r->http_status = http;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    va_end(ap);
+}
+
+static void action_free(struct action *a)
+{
+    free(a->ns);
+    free(a->name);
+    free(a->extra);
+    free(a->path);
+    free(a);
+}
+
+static void action_finish(struct action *a, const struct app_action_result *r)
+{
+    a->done(r, a->user);
+    action_free(a);
+}
+
+static void action_fail(struct action *a, long http, const char *what)
+{
+    struct app_action_result r;
+    result_set(&r, false, http, "%s", what);
+    action_finish(a, &r);
+}
+
+static struct action *action_new(struct kube_client *c, const char *ns, const char *name, app_action_done_fn done,
+                                 void *user)
+{
+    struct action *a = calloc(1, sizeof *a);
+    if (!a) {
+        struct app_action_result r;
+        result_set(&r, false, 0, "out of memory");
+        done(&r, user);
+        return NULL;
+    }
+    a->client = c;
+    a->ns = strdup(ns ? ns : "default");
+    a->name = name ? strdup(name) : NULL;
+    a->done = done;
+    a->user = user;
+    return a;
+}
+
+/* An API path with the namespace and name escaped. */
+static char *object_path(const char *prefix, const char *ns, const char *plural, const char *name)
+{
+    char *ens = kube_url_escape(ns), *ename = name ? kube_url_escape(name) : NULL, *path = NULL;
+    if (ens && (!name || ename) &&
+        asprintf(&path, "%s/namespaces/%s/%s%s%s", prefix, ens, plural, name ? "/" : "", name ? ename : "") < 0)
+        path = NULL;
+    free(ens);
+    free(ename);
+    return path;
+}
+
+static bool started_or_failed(struct action *a, struct kube_request *req)
+{
+    if (req)
+        return true;
+    action_fail(a, 0, "cannot start the request (out of memory)");
+    return false;
+}
+
+/* ---- EnvoyFilter ---- */
+
+#define ENVOYFILTER_API "/apis/networking.istio.io/v1alpha3"
+
+/* The manifest as JSON with metadata.namespace = ns; NULL and a message
+ * when it is not one EnvoyFilter with a name. */
+static cJSON *envoyfilter_object(const char *ns, const char *manifest, size_t len, char *err, size_t err_size)
+{
+    cJSON *obj = kube_yaml_parse(manifest, len, err, err_size);
+    if (!obj)
+        return NULL;
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(obj, "kind");
+    const cJSON *name = app_json_path(obj, "metadata.name");
+    cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+    if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "EnvoyFilter") != 0 || !cJSON_IsString(name) ||
+        !cJSON_IsObject(meta)) {
+        snprintf(err, err_size, "not an EnvoyFilter with metadata.name");
+        cJSON_Delete(obj);
+        return NULL;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(meta, "namespace");
+    cJSON_AddStringToObject(meta, "namespace", ns);
+    return obj;
+}
+
+static void on_simple_done(struct kube_request *req, const struct kube_response *resp, void *user)
+{
+    (void)req;
+    struct action *a = user;
+    struct app_action_result r;
+    if (resp->error.code == KUBE_OK)
+        result_set(&r, true, resp->http_status, "%s", a->extra);
+    else
+        result_set(&r, false, resp->http_status, "%s", resp->error.message);
+    action_finish(a, &r);
+}
+
+void app_envoyfilter_apply(struct kube_client *c, const char *ns, const char *manifest, size_t len,
+                           app_action_done_fn done, void *user)
+{
+    struct action *a = action_new(c, ns, NULL, done, user);
+    if (!a)
+        return;
+    char err[256];
+    cJSON *obj = envoyfilter_object(a->ns, manifest, len, err, sizeof err);
+    if (!obj) {
+        char msg[320];
+        snprintf(msg, sizeof msg, "EnvoyFilter manifest: %s", err);
+        action_fail(a, 0, msg);
+        return;
+    }
+    const char *name = app_json_path(obj, "metadata.name")->valuestring;
+    char *body = cJSON_PrintUnformatted(obj);
+    char *path = object_path(ENVOYFILTER_API, a->ns, "envoyfilters", name);
+    if (asprintf(&a->extra, "EnvoyFilter %s/%s applied", a->ns, name) < 0)
+        a->extra = NULL;
+    cJSON_Delete(obj);
+    if (!body || !path || !a->extra) {
+        free(body);
+        free(path);
+        action_fail(a, 0, "out of memory");
+        return;
+    }
+    /* JSON is YAML: the apply content type takes it as it is. */
+    struct kube_request *req = kube_client_patch(c, path, KUBE_PATCH_APPLY, body, strlen(body), APP_FIELD_MANAGER,
+                                                 true, on_simple_done, a);
+    free(body);
+    free(path);
+    started_or_failed(a, req);
+}
+
+static void on_envoyfilter_deleted(struct kube_request *req, const struct kube_response *resp, void *user)
+{
+    (void)req;
+    struct action *a = user;
+    struct app_action_result r;
+    if (resp->error.code == KUBE_OK)
+        result_set(&r, true, resp->http_status, "EnvoyFilter %s/%s deleted", a->ns, a->name);
+    else if (resp->http_status == 404)
+        result_set(&r, true, resp->http_status, "EnvoyFilter %s/%s was not there", a->ns, a->name);
+    else
+        result_set(&r, false, resp->http_status, "%s", resp->error.message);
+    action_finish(a, &r);
+}
+
+void app_envoyfilter_delete(struct kube_client *c, const char *ns, const char *manifest, size_t len,
+                            app_action_done_fn done, void *user)
+{
+    struct action *a = action_new(c, ns, NULL, done, user);
+    if (!a)
+        return;
+    char err[256];
+    cJSON *obj = envoyfilter_object(a->ns, manifest, len, err, sizeof err);
+    if (!obj) {
+        char msg[320];
+        snprintf(msg, sizeof msg, "EnvoyFilter manifest: %s", err);
+        action_fail(a, 0, msg);
+        return;
+    }
+    a->name = strdup(app_json_path(obj, "metadata.name")->valuestring);
+    cJSON_Delete(obj);
+    char *path = a->name ? object_path(ENVOYFILTER_API, a->ns, "envoyfilters", a->name) : NULL;
+    if (!path) {
+        action_fail(a, 0, "out of memory");
+        return;
+    }
+    struct kube_request *req = kube_client_delete(c, path, on_envoyfilter_deleted, a);
+    free(path);
+    started_or_failed(a, req);
+}
+
+/* ---- deployments ---- */
+
+static void patch_deployment(struct action *a, const cJSON *template_annotations)
+{
+    cJSON *patch = cJSON_CreateObject();
+    cJSON *ann = cJSON_AddObjectToObject(
+        cJSON_AddObjectToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(patch, "spec"), "template"),
+                                "metadata"),
+        "annotations");
+    cJSON_AddItemReferenceToObject(ann, template_annotations->string, (cJSON *)template_annotations);
+    char *body = cJSON_PrintUnformatted(patch);
+    cJSON_Delete(patch);
+    char *path = object_path("/apis/apps/v1", a->ns, "deployments", a->name);
+    struct kube_request *req = NULL;
+    if (body && path)
+        req = kube_client_patch(a->client, path, KUBE_PATCH_STRATEGIC, body, strlen(body), NULL, false,
+                                on_simple_done, a);
+    free(body);
+    free(path);
+    started_or_failed(a, req);
+}
+
+void app_restart_deployment(struct kube_client *c, const char *ns, const char *deployment,
+                            app_action_done_fn done, void *user)
+{
+    struct action *a = action_new(c, ns, deployment, done, user);
+    if (!a)
+        return;
+    char now[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (asprintf(&a->extra, "deployment %s/%s restarted at %s", a->ns, a->name, now) < 0) {
+        a->extra = NULL;
+        action_fail(a, 0, "out of memory");
+        return;
+    }
+    cJSON *value = cJSON_CreateString(now);
+    value->string = strdup(RESTARTED_AT_ANNOTATION);
+    patch_deployment(a, value);
+    cJSON_Delete(value);
+}
+
+static void on_deployment_read(struct kube_request *req, const struct kube_response *resp, void *user)
+{
+    (void)req;
+    struct action *a = user;
+    if (resp->error.code != KUBE_OK) {
+        action_fail(a, resp->http_status, resp->error.message);
+        return;
+    }
+    cJSON *d = cJSON_ParseWithLength(resp->body, resp->body_len);
+    const cJSON *current = cJSON_GetObjectItemCaseSensitive(
+        (cJSON *)app_json_path(d, "spec.template.metadata.annotations"), PROXY_CONFIG_ANNOTATION);
+    if (cJSON_IsString(current) && strstr(current->valuestring, "wasmcustom.")) {
+        struct app_action_result r;
+        result_set(&r, true, resp->http_status, "deployment %s/%s already includes wasmcustom. stats", a->ns,
+                   a->name);
+        cJSON_Delete(d);
+        action_finish(a, &r);
+        return;
+    }
+    if (cJSON_IsString(current) && current->valuestring[0]) {
+        char msg[512];
+        snprintf(msg, sizeof msg,
+                 "deployment %s/%s already has a %s annotation: add inclusionPrefixes [\"wasmcustom.\"] to its "
+                 "proxyStatsMatcher by hand",
+                 a->ns, a->name, PROXY_CONFIG_ANNOTATION);
+        cJSON_Delete(d);
+        action_fail(a, 0, msg);
+        return;
+    }
+    cJSON_Delete(d);
+    if (asprintf(&a->extra, "deployment %s/%s annotated; it rolls out new pods", a->ns, a->name) < 0) {
+        a->extra = NULL;
+        action_fail(a, 0, "out of memory");
+        return;
+    }
+    cJSON *value = cJSON_CreateString(APP_STATS_INCLUSION_CONFIG);
+    value->string = strdup(PROXY_CONFIG_ANNOTATION);
+    patch_deployment(a, value);
+    cJSON_Delete(value);
+}
+
+void app_annotate_stats_inclusion(struct kube_client *c, const char *ns, const char *deployment,
+                                  app_action_done_fn done, void *user)
+{
+    struct action *a = action_new(c, ns, deployment, done, user);
+    if (!a)
+        return;
+    char *path = object_path("/apis/apps/v1", a->ns, "deployments", a->name);
+    struct kube_request *req = path ? kube_client_get(c, path, on_deployment_read, a) : NULL;
+    free(path);
+    started_or_failed(a, req);
+}
+
+/* ---- policies ---- */
+
+#define WASMPLUGIN_API "/apis/extensions.istio.io/v1alpha1"
+
+enum policy_op { POLICY_APPLY, POLICY_REMOVE };
+
+static const char *policy_name(const cJSON *policy)
+{
+    const cJSON *name = app_json_path(policy, "metadata.name");
+    return cJSON_IsString(name) ? name->valuestring : NULL;
+}
+
+/* The merge patch for `wp` after the edit, or NULL with a message. */
+static char *policy_patch(const cJSON *wp, enum policy_op op, const char *arg, char *msg, size_t msg_size)
+{
+    const cJSON *rv = app_json_path(wp, "metadata.resourceVersion");
+    const cJSON *old = app_json_path(wp, "spec.pluginConfig.policies");
+    cJSON *policies = old ? cJSON_Duplicate(old, 1) : cJSON_CreateArray();
+    cJSON *incoming = op == POLICY_APPLY ? cJSON_Parse(arg) : NULL;
+    const char *target = op == POLICY_APPLY ? policy_name(incoming) : arg;
+    char *body = NULL;
+    if (!cJSON_IsArray(policies)) {
+        snprintf(msg, msg_size, "pluginConfig.policies is not a list");
+    } else if (op == POLICY_APPLY && (!cJSON_IsObject(incoming) || !target)) {
+        snprintf(msg, msg_size, "the policy must be a JSON object with metadata.name");
+    } else {
+        bool replaced = false;
+        for (int i = cJSON_GetArraySize(policies) - 1; i >= 0; i--) {
+            const char *name = policy_name(cJSON_GetArrayItem(policies, i));
+            if (!name || strcmp(name, target) != 0)
+                continue;
+            if (op == POLICY_APPLY && !replaced) {
+                cJSON_ReplaceItemInArray(policies, i, incoming);
+                incoming = NULL;
+            } else {
+                cJSON_DeleteItemFromArray(policies, i);
+            }
+            replaced = true;
+        }
+        if (op == POLICY_APPLY && !replaced) {
+            cJSON_AddItemToArray(policies, incoming);
+            incoming = NULL;
+        }
+        if (op == POLICY_REMOVE && !replaced) {
+            snprintf(msg, msg_size, "no policy named %s", target);
+        } else {
+            /* A merge patch replaces arrays whole; the resourceVersion makes
+             * a concurrent edit fail with 409 instead of being lost. */
+            cJSON *patch = cJSON_CreateObject();
+            cJSON *meta = cJSON_AddObjectToObject(patch, "metadata");
+            if (cJSON_IsString(rv))
+                cJSON_AddStringToObject(meta, "resourceVersion", rv->valuestring);
+            cJSON *pc = cJSON_AddObjectToObject(cJSON_AddObjectToObject(patch, "spec"), "pluginConfig");
+            cJSON_AddItemToObject(pc, "policies", policies);
+            policies = NULL;
+            body = cJSON_PrintUnformatted(patch);
+            cJSON_Delete(patch);
+        }
+    }
+    cJSON_Delete(policies);
+    cJSON_Delete(incoming);
+    return body;
+}
+
+static void on_wasmplugins_read(struct kube_request *req, const struct kube_response *resp, void *user)
+{
+    (void)req;
+    struct action *a = user;
+    if (resp->error.code != KUBE_OK) {
+        action_fail(a, resp->http_status, resp->error.message);
+        return;
+    }
+    cJSON *list = cJSON_ParseWithLength(resp->body, resp->body_len);
+    const cJSON *wp = NULL, *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items"))
+    {
+        const cJSON *name = app_json_path(it, "metadata.name");
+        if (!a->name || (cJSON_IsString(name) && strcmp(name->valuestring, a->name) == 0)) {
+            wp = it;
+            break;
+        }
+    }
+    if (!wp) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "no WasmPlugin%s%s in namespace %s", a->name ? " " : "", a->name ? a->name : "",
+                 a->ns);
+        cJSON_Delete(list);
+        action_fail(a, 0, msg);
+        return;
+    }
+    /* a->path holds the op: "apply" or "remove"; a->extra its argument. */
+    enum policy_op op = strcmp(a->path, "apply") == 0 ? POLICY_APPLY : POLICY_REMOVE;
+    char msg[300] = "";
+    char *body = policy_patch(wp, op, a->extra, msg, sizeof msg);
+    const char *wp_name = app_json_path(wp, "metadata.name")->valuestring;
+    char *path = object_path(WASMPLUGIN_API, a->ns, "wasmplugins", wp_name);
+    char *done_text = NULL;
+    if (body && asprintf(&done_text, "WasmPlugin %s/%s: policy %s", a->ns, wp_name,
+                         op == POLICY_APPLY ? "applied" : "removed") < 0)
+        done_text = NULL;
+    cJSON_Delete(list);
+    if (!body || !path || !done_text) {
+        free(body);
+        free(path);
+        free(done_text);
+        action_fail(a, 0, msg[0] ? msg : "out of memory");
+        return;
+    }
+    free(a->extra);
+    a->extra = done_text;
+    struct kube_request *r = kube_client_patch(a->client, path, KUBE_PATCH_MERGE, body, strlen(body), NULL, false,
+                                               on_simple_done, a);
+    free(body);
+    free(path);
+    started_or_failed(a, r);
+}
+
+static void policy_start(struct kube_client *c, const char *ns, const char *wasmplugin, enum policy_op op,
+                         const char *arg, app_action_done_fn done, void *user)
+{
+    struct action *a = action_new(c, ns, wasmplugin, done, user);
+    if (!a)
+        return;
+    a->path = strdup(op == POLICY_APPLY ? "apply" : "remove");
+    a->extra = strdup(arg ? arg : "");
+    char *list_path = object_path(WASMPLUGIN_API, a->ns, "wasmplugins", NULL);
+    struct kube_request *req = a->path && a->extra && list_path
+                                   ? kube_client_get(c, list_path, on_wasmplugins_read, a)
+                                   : NULL;
+    free(list_path);
+    started_or_failed(a, req);
+}
+
+void app_policy_apply(struct kube_client *c, const char *ns, const char *wasmplugin, const char *policy_json,
+                      app_action_done_fn done, void *user)
+{
+    policy_start(c, ns, wasmplugin, POLICY_APPLY, policy_json, done, user);
+}
+
+void app_policy_remove(struct kube_client *c, const char *ns, const char *wasmplugin, const char *policy_name_arg,
+                       app_action_done_fn done, void *user)
+{
+    policy_start(c, ns, wasmplugin, POLICY_REMOVE, policy_name_arg, done, user);
+}
+
+/* ---- firing test faults ---- */
+
+struct fire {
+    struct kube_client *client;
+    struct app_fire_options opt;
+    char *ns, *target, *path, *proxy_base;
+    char *token;
+    char *headers[2]; /* the fault, then the token */
+    int started, inflight;
+    double *latencies;
+    struct app_fire_tally tally;
+    app_fire_done_fn done;
+    void *user;
+};
+
+struct fire_call {
+    struct fire *fire;
+    int64_t started_ms;
+};
+
+static void fire_free(struct fire *f)
+{
+    free(f->ns);
+    free(f->target);
+    free(f->path);
+    free(f->proxy_base);
+    if (f->token) {
+        /* The token is a credential: do not leave it in freed memory. */
+        memset(f->token, 0, strlen(f->token));
+        free(f->token);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (f->headers[i])
+            memset(f->headers[i], 0, strlen(f->headers[i]));
+        free(f->headers[i]);
+    }
+    free(f->latencies);
+    free(f);
+}
+
+static void fire_end(struct fire *f, bool ok, long http, const char *msg)
+{
+    struct app_action_result r;
+    result_set(&r, ok, http, "%s", msg);
+    f->done(&r, &f->tally, f->user);
+    fire_free(f);
+}
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of sorted values. */
+static double percentile(const double *sorted, int n, double q)
+{
+    if (n <= 0)
+        return NAN;
+    int rank = (int)ceil(q * n);
+    return sorted[rank < 1 ? 0 : rank - 1];
+}
+
+void app_fire_tally_statuses(const struct app_fire_tally *t, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < t->n_statuses && used < size; i++)
+        used += (size_t)snprintf(out + used, size - used, "%s%d x%d", i ? ", " : "", t->statuses[i].code,
+                                 t->statuses[i].count);
+    if (t->transport_errors && used < size)
+        snprintf(out + used, size - used, "%sno answer x%d", used ? ", " : "", t->transport_errors);
+}
+
+static void fire_next(struct fire *f);
+
+static void on_fire_done(struct kube_request *req, const struct kube_response *resp, void *user)
+{
+    (void)req;
+    struct fire_call *call = user;
+    struct fire *f = call->fire;
+    f->inflight--;
+    if (resp->http_status > 0) {
+        f->latencies[f->tally.answered++] = (double)(app_now_ms() - call->started_ms);
+        int i = 0;
+        while (i < f->tally.n_statuses && f->tally.statuses[i].code != (int)resp->http_status)
+            i++;
+        if (i == f->tally.n_statuses && i < APP_FIRE_MAX_STATUSES) {
+            f->tally.statuses[i].code = (int)resp->http_status;
+            f->tally.n_statuses++;
+        }
+        if (i < APP_FIRE_MAX_STATUSES)
+            f->tally.statuses[i].count++;
+        if (f->opt.abort_status && resp->http_status == f->opt.abort_status)
+            f->tally.aborted++;
+    } else {
+        f->tally.transport_errors++;
+    }
+    free(call);
+    fire_next(f);
+}
+
+static void fire_next(struct fire *f)
+{
+    while (f->started < f->opt.count && f->inflight < f->opt.max_inflight) {
+        struct fire_call *call = calloc(1, sizeof *call);
+        if (!call)
+            break;
+        call->fire = f;
+        call->started_ms = app_now_ms();
+        const char *headers[3] = {f->headers[0], f->headers[1], NULL};
+        struct kube_request_options o = {.method = KUBE_GET, .path = f->proxy_base, .timeout_ms = f->opt.timeout_ms,
+                                         .max_retries = -1, .extra_headers = headers};
+        if (!kube_client_start(f->client, &o, on_fire_done, call)) {
+            free(call);
+            break;
+        }
+        f->started++;
+        f->tally.sent++;
+        f->inflight++;
+    }
+    if (f->inflight)
+        return;
+    qsort(f->latencies, (size_t)f->tally.answered, sizeof *f->latencies, compare_double);
+    f->tally.p50_ms = percentile(f->latencies, f->tally.answered, 0.50);
+    f->tally.p95_ms = percentile(f->latencies, f->tally.answered, 0.95);
+    f->tally.max_ms = f->tally.answered ? f->latencies[f->tally.answered - 1] : NAN;
+    char statuses[256], msg[512];
+    app_fire_tally_statuses(&f->tally, statuses, sizeof statuses);
+    snprintf(msg, sizeof msg, "fired %d at %s %s: %s", f->tally.sent, f->opt.pod ? "pod" : "service", f->target,
+             statuses[0] ? statuses : "nothing answered");
+    fire_end(f, f->tally.sent == f->opt.count, 0, msg);
+}
+
+/* The proxy URL once the port is known ("" for a pod: its first port). */
+static void fire_begin(struct fire *f, const char *port)
+{
+    char *ens = kube_url_escape(f->ns), *etarget = kube_url_escape(f->target);
+    const char *kind = f->opt.pod ? "pods" : "services";
+    if (!ens || !etarget ||
+        asprintf(&f->proxy_base, "/api/v1/namespaces/%s/%s/%s%s%s/proxy%s", ens, kind, etarget, port[0] ? ":" : "",
+                 port, f->path) < 0)
+        f->proxy_base = NULL;
+    free(ens);
+    free(etarget);
+    if (!f->proxy_base) {
+        fire_end(f, false, 0, "out of memory");
+        return;
+    }
+    fire_next(f);
+}
+
+static void on_service_read(struct kube_request *req, const struct kube_response *resp, void *user)
+{
+    (void)req;
+    struct fire *f = user;
+    if (resp->error.code != KUBE_OK) {
+        fire_end(f, false, resp->http_status, resp->error.message);
+        return;
+    }
+    cJSON *svc = cJSON_ParseWithLength(resp->body, resp->body_len);
+    const cJSON *first = cJSON_GetArrayItem(app_json_path(svc, "spec.ports"), 0);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(first, "name");
+    const cJSON *number = cJSON_GetObjectItemCaseSensitive(first, "port");
+    char port[64] = "";
+    /* A named port must be given by name, an unnamed one by number. */
+    if (cJSON_IsString(name) && name->valuestring[0])
+        snprintf(port, sizeof port, "%s", name->valuestring);
+    else if (cJSON_IsNumber(number))
+        snprintf(port, sizeof port, "%d", number->valueint);
+    cJSON_Delete(svc);
+    fire_begin(f, port);
+}
+
+static void on_fire_wasmplugins(struct kube_request *req, const struct kube_response *resp, void *user)
+{
+    (void)req;
+    struct fire *f = user;
+    if (resp->error.code != KUBE_OK) {
+        fire_end(f, false, resp->http_status, resp->error.message);
+        return;
+    }
+    cJSON *list = cJSON_ParseWithLength(resp->body, resp->body_len);
+    const cJSON *wp;
+    const char *token = NULL;
+    cJSON_ArrayForEach(wp, cJSON_GetObjectItemCaseSensitive(list, "items"))
+    {
+        const char *t = NULL;
+        if (app_wasmplugin_header_faults(wp, &t) && t) {
+            token = t;
+            break;
+        }
+    }
+    if (token)
+        f->token = strdup(token);
+    cJSON_Delete(list);
+    if (!f->token) {
+        fire_end(f, false, 0,
+                 "no WasmPlugin in the namespace has header faults enabled with a token "
+                 "(pluginConfig.header_faults)");
+        return;
+    }
+    char value[64];
+    if (f->opt.abort_status)
+        snprintf(value, sizeof value, "x-hfi-fault-abort: %d", f->opt.abort_status);
+    else
+        snprintf(value, sizeof value, "x-hfi-fault-delay-ms: %ld", f->opt.delay_ms);
+    f->headers[0] = strdup(value);
+    if (asprintf(&f->headers[1], "x-hfi-fault-token: %s", f->token) < 0)
+        f->headers[1] = NULL;
+    if (!f->headers[0] || !f->headers[1]) {
+        fire_end(f, false, 0, "out of memory");
+        return;
+    }
+    if (f->opt.pod) {
+        fire_begin(f, "");
+        return;
+    }
+    char *path = object_path("/api/v1", f->ns, "services", f->target);
+    if (!path || !kube_client_get(f->client, path, on_service_read, f)) {
+        free(path);
+        fire_end(f, false, 0, "cannot start the request (out of memory)");
+        return;
+    }
+    free(path);
+}
+
+void app_fire(struct kube_client *c, const struct app_fire_options *o, app_fire_done_fn done, void *user)
+{
+    struct fire *f = calloc(1, sizeof *f);
+    if (!f) {
+        struct app_action_result r;
+        result_set(&r, false, 0, "out of memory");
+        struct app_fire_tally empty = {0};
+        done(&r, &empty, user);
+        return;
+    }
+    f->client = c;
+    f->opt = *o;
+    f->done = done;
+    f->user = user;
+    if (f->opt.max_inflight <= 0)
+        f->opt.max_inflight = 8;
+    if (f->opt.timeout_ms <= 0)
+        f->opt.timeout_ms = 30000 + f->opt.delay_ms;
+    f->tally.p50_ms = f->tally.p95_ms = f->tally.max_ms = NAN;
+    f->ns = strdup(o->ns ? o->ns : "default");
+    f->target = strdup(o->pod ? o->pod : o->service ? o->service : "");
+    f->path = strdup(o->path && o->path[0] == '/' ? o->path : "/");
+    f->latencies = calloc((size_t)(o->count > 0 ? o->count : 1), sizeof *f->latencies);
+    if (!f->ns || !f->target || !f->path || !f->latencies) {
+        fire_end(f, false, 0, "out of memory");
+        return;
+    }
+    if ((!o->pod) == (!o->service) || o->count <= 0 || (!o->abort_status) == (o->delay_ms <= 0)) {
+        fire_end(f, false, 0, "fire needs one target (pod or service), a count, and --abort or --delay-ms");
+        return;
+    }
+    char *path = object_path(WASMPLUGIN_API, f->ns, "wasmplugins", NULL);
+    if (!path || !kube_client_get(c, path, on_fire_wasmplugins, f)) {
+        free(path);
+        fire_end(f, false, 0, "cannot start the request (out of memory)");
+        return;
+    }
+    free(path);
+}

@@ -1,0 +1,91 @@
+/* What hfitop can change in the cluster, each an asynchronous call on the
+ * caller's client: done(result, user) runs exactly once from
+ * kube_client_dispatch (or from the call itself when it cannot start).
+ * The console binds keys to these; `hfitop fire` and the tests drive them
+ * headless. Results never contain the header-fault token. */
+#ifndef APP_ACTIONS_H
+#define APP_ACTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../kube/kube_client.h"
+
+#define APP_FIELD_MANAGER "hfitop"
+/* The stats-inclusion value of the proxy.istio.io/config annotation. */
+#define APP_STATS_INCLUSION_CONFIG "{proxyStatsMatcher: {inclusionPrefixes: [\"wasmcustom.\"]}}"
+
+/* manifests/envoyfilter-wasm-stats.yaml as compiled in (envoyfilter_manifest.c). */
+extern const unsigned char app_envoyfilter_manifest[];
+extern const size_t app_envoyfilter_manifest_len;
+
+struct app_action_result {
+    bool ok;
+    long http_status;
+    char message[512]; /* what happened, for a status line */
+};
+
+typedef void (*app_action_done_fn)(const struct app_action_result *result, void *user);
+
+/* Server-side apply of an EnvoyFilter manifest (one YAML or JSON
+ * document) into `ns`, whatever namespace it names itself. */
+void app_envoyfilter_apply(struct kube_client *c, const char *ns, const char *manifest, size_t len,
+                           app_action_done_fn done, void *user);
+/* Deletes the EnvoyFilter the manifest names; one already gone is fine. */
+void app_envoyfilter_delete(struct kube_client *c, const char *ns, const char *manifest, size_t len,
+                            app_action_done_fn done, void *user);
+
+/* Adds proxy.istio.io/config = APP_STATS_INCLUSION_CONFIG to the
+ * deployment's pod template (strategic-merge patch; it rolls the
+ * deployment). Refuses to replace a different proxy.istio.io/config. */
+void app_annotate_stats_inclusion(struct kube_client *c, const char *ns, const char *deployment,
+                                  app_action_done_fn done, void *user);
+
+/* `kubectl rollout restart`: the template's restartedAt annotation set to
+ * now (FACTS.md §7). */
+void app_restart_deployment(struct kube_client *c, const char *ns, const char *deployment,
+                            app_action_done_fn done, void *user);
+
+/* Test faults through the API server proxy with the plugin's header
+ * faults, the token read from the namespace's WasmPlugin. */
+struct app_fire_options {
+    const char *ns;
+    const char *pod;     /* a pod, or */
+    const char *service; /* a service (its first port) */
+    const char *path;    /* "/" when NULL */
+    int abort_status;    /* x-hfi-fault-abort, or 0 */
+    long delay_ms;       /* x-hfi-fault-delay-ms, or 0 */
+    int count;
+    int max_inflight;    /* 0: 8 */
+    long timeout_ms;     /* per request; 0: 30 s plus the delay */
+};
+
+#define APP_FIRE_MAX_STATUSES 16
+
+struct app_fire_tally {
+    int sent, answered, transport_errors;
+    struct {
+        int code, count;
+    } statuses[APP_FIRE_MAX_STATUSES]; /* by first appearance */
+    int n_statuses;
+    int aborted;        /* answered with abort_status (when one was asked) */
+    double p50_ms, p95_ms, max_ms;
+};
+
+typedef void (*app_fire_done_fn)(const struct app_action_result *result, const struct app_fire_tally *tally,
+                                 void *user);
+void app_fire(struct kube_client *c, const struct app_fire_options *o, app_fire_done_fn done, void *user);
+
+/* Adds a policy to the pluginConfig.policies of a WasmPlugin (the first in
+ * `ns` when wasmplugin is NULL), replacing one of the same metadata.name;
+ * or removes the policy called policy_name. JSON merge patch guarded by
+ * the resourceVersion read. */
+void app_policy_apply(struct kube_client *c, const char *ns, const char *wasmplugin, const char *policy_json,
+                      app_action_done_fn done, void *user);
+void app_policy_remove(struct kube_client *c, const char *ns, const char *wasmplugin, const char *policy_name,
+                       app_action_done_fn done, void *user);
+
+/* "503 x7, 200 x3" */
+void app_fire_tally_statuses(const struct app_fire_tally *t, char *out, size_t size);
+
+#endif

@@ -1,0 +1,129 @@
+/* tui/app: hfitop's state. The pod watch (tui/kube) fills the model, a
+ * scrape scheduler reads every sidecar's stats through the API server's pod
+ * proxy and parses them (tui/stats); the console and the headless commands
+ * only read the model.
+ *
+ *   struct app *app = app_new(client, &(struct app_options){.namespace = ns});
+ *   app_start(app);
+ *   loop: poll the client's fds (kube_client.h) with a timeout no longer
+ *         than app_timeout_ms(app), dispatch, then app_tick(app).
+ *
+ * Scrapes run at most max_inflight at once, each pod every interval; a pod
+ * whose scrape fails backs off alone (doubling up to APP_MAX_BACKOFF_MS) and
+ * keeps its error until a scrape succeeds. */
+#ifndef APP_H
+#define APP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "../kube/kube.h"
+#include "../stats/hfi_metrics.h"
+#include "../stats/prom_rate.h"
+
+/* Istio's plain-HTTP listener in front of Envoy's /stats/prometheus
+ * (FACTS.md §3): excluded from capture, reachable through the pod proxy. */
+#define APP_STATS_PORT 15090
+/* RE2 partial match on the dotted Envoy names (FACTS.md §2): the plugin's
+ * metrics in every naming, Envoy's own wasm.* stats (is a VM running?) and
+ * server.uptime (did the proxy restart after the pod started?). */
+#define APP_STATS_FILTER "hfi[._]faults|^wasm\\.|^server\\.uptime$"
+#define APP_DEFAULT_INTERVAL_S 2
+#define APP_DEFAULT_MAX_INFLIGHT 16
+#define APP_MAX_BACKOFF_MS 60000
+
+struct app_options {
+    const char *namespace;      /* NULL or "": every namespace */
+    const char *label_selector; /* -l, or NULL */
+    int interval_s;             /* 0: APP_DEFAULT_INTERVAL_S */
+    int max_inflight;           /* 0: APP_DEFAULT_MAX_INFLIGHT */
+    long scrape_timeout_ms;     /* 0: the interval */
+    /* Scrape only in rounds asked for with app_request_round (--once,
+     * doctor), never on the interval timer, and without backoff. */
+    bool rounds_only;
+};
+
+/* Envoy's own stats that tell whether a Wasm VM runs in the proxy. */
+struct app_proxy_stats {
+    bool wasm_vm_seen;           /* a wasm.envoy.wasm.runtime.*.active gauge */
+    double wasm_vms_active;      /* summed over runtimes */
+    double wasm_fetch_failures;  /* wasm.remote_load_fetch_failures */
+    bool uptime_seen;
+    double uptime_s;             /* server.uptime */
+};
+
+struct app_pod {
+    struct kube_pod pod; /* the watch's latest copy, owned */
+
+    /* The last successful scrape. */
+    bool scraped;
+    hfi_metrics metrics;
+    struct app_proxy_stats proxy;
+    prom_percentiles delay_percentiles; /* NaN when nothing was observed */
+    double aborts_per_s, delays_per_s;  /* NaN until two scrapes */
+    prom_rate_ring aborts_ring, delays_ring;
+    time_t last_scrape;                 /* wall clock; 0: never */
+    bool legacy_probed;                 /* bare vs legacy settled (hfi_metrics.h) */
+
+    /* The last failure, kept until a scrape succeeds. */
+    bool failing;
+    char error[512];
+    enum kube_code error_code;
+    long error_http_status;
+    unsigned consecutive_failures;
+    unsigned attempts, failures; /* every scrape since the pod appeared */
+
+    /* Scheduler state. */
+    int64_t next_scrape_ms;
+    unsigned rounds_done;
+    struct kube_request *inflight;
+};
+
+struct app;
+
+struct app *app_new(struct kube_client *client, const struct app_options *options);
+/* Stops the watch and every scrape; the client stays the caller's. */
+void app_free(struct app *app);
+
+/* Starts the pod list + watch. */
+int app_start(struct app *app);
+
+/* Starts the scrapes that are due; call after every dispatch. */
+void app_tick(struct app *app);
+/* Milliseconds until app_tick has work (-1: none scheduled). */
+int app_timeout_ms(const struct app *app);
+
+/* One more round of scrapes (rounds_only): every pod with a running sidecar
+ * is scraped once more, failing ones included. */
+void app_request_round(struct app *app);
+/* The pod list has arrived and every pod of every requested round has
+ * been scraped (or has failed). */
+bool app_rounds_complete(const struct app *app);
+
+/* The model, sorted by namespace then name; valid until the next dispatch. */
+size_t app_pod_count(const struct app *app);
+const struct app_pod *app_pod_at(const struct app *app, size_t i);
+const struct app_pod *app_pod_find(const struct app *app, const char *ns, const char *name);
+
+/* Whether the pod list has arrived; the watch's last error, if any. */
+bool app_synced(const struct app *app);
+const struct kube_error *app_watch_error(const struct app *app);
+unsigned app_watch_errors(const struct app *app);
+int app_inflight(const struct app *app);
+
+/* Whether a pod is worth scraping: a sidecar, Running, not terminating. */
+bool app_pod_scrapable(const struct kube_pod *pod);
+
+/* Reads one /stats/prometheus body into metrics and proxy stats. */
+void app_parse_stats(const char *buf, size_t len, hfi_metrics *metrics,
+                     struct app_proxy_stats *proxy);
+
+/* Runs a client loop until done(user) is true or timeout_ms passes;
+ * returns done's last answer. For headless commands and tests. */
+bool app_wait(struct kube_client *client, struct app *app, int timeout_ms,
+              bool (*done)(void *user), void *user);
+
+int64_t app_now_ms(void);
+
+#endif

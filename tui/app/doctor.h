@@ -1,0 +1,67 @@
+/* hfitop doctor: why a pod's HFI metrics are missing or flat, and what to
+ * do. The rules are one table (doctor.c) with a stable id, a one-line
+ * diagnosis and a fix each; the console's doctor view and the manifests'
+ * troubleshooting table use the same ids and texts. */
+#ifndef APP_DOCTOR_H
+#define APP_DOCTOR_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "app.h"
+
+enum doctor_severity {
+    DOCTOR_PROBLEM, /* metrics missing or wrong: exit 1 */
+    DOCTOR_NOTE,    /* worth knowing; the setup itself is fine */
+};
+
+struct doctor_rule {
+    const char *id;
+    enum doctor_severity severity;
+    const char *diagnosis;
+    const char *fix;
+};
+
+extern const struct doctor_rule doctor_rules[];
+extern const size_t doctor_rule_count;
+const struct doctor_rule *doctor_rule_find(const char *id);
+
+/* What the doctor looked at besides the model. NULL arrays were not
+ * readable (then the rules that need them stay silent). */
+struct doctor_evidence {
+    const cJSON *wasmplugins;  /* items of the namespace's and istio-system's */
+    const cJSON *envoyfilters; /* likewise */
+    time_t now;
+};
+
+/* One rule that fired, for one deployment (or a pod without one). */
+struct doctor_finding {
+    const struct doctor_rule *rule;
+    char subject[160]; /* "deployment cart" or "pod web-0" */
+    char detail[512];  /* the first pod's evidence */
+    char **pods;
+    size_t n_pods;
+};
+
+struct doctor_report {
+    struct doctor_finding *findings;
+    size_t n_findings;
+    size_t pods_checked, sidecars;
+    size_t problems, notes;
+};
+
+/* Rules for one pod: calls add(rule id, detail) for each that fires. */
+typedef void (*doctor_add_fn)(void *user, const char *id, const char *detail);
+void doctor_check_pod(const struct app_pod *pod, const struct doctor_evidence *ev, doctor_add_fn add, void *user);
+
+/* Every pod of the model, grouped by deployment. */
+void doctor_run(const struct app *app, const struct doctor_evidence *ev, struct doctor_report *out);
+void doctor_report_free(struct doctor_report *r);
+
+void doctor_print(const struct doctor_report *r, const char *scope, FILE *out);
+/* 0 healthy (notes only), 1 problems found. */
+int doctor_exit_code(const struct doctor_report *r);
+
+#endif

@@ -1,0 +1,175 @@
+#include "report.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void add_number_or_null(cJSON *obj, const char *key, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(obj, key, v);
+    else
+        cJSON_AddNullToObject(obj, key);
+}
+
+static void add_string_or_null(cJSON *obj, const char *key, const char *s)
+{
+    if (s)
+        cJSON_AddStringToObject(obj, key, s);
+    else
+        cJSON_AddNullToObject(obj, key);
+}
+
+static cJSON *pod_object(const struct app_pod *p, time_t now)
+{
+    const struct kube_pod *k = &p->pod;
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "name", k->name);
+    add_string_or_null(o, "namespace", k->namespace);
+    add_string_or_null(o, "deployment", k->deployment);
+    cJSON_AddStringToObject(o, "phase", k->phase ? k->phase : "");
+    cJSON_AddBoolToObject(o, "ready", k->ready);
+    cJSON_AddNumberToObject(o, "restarts", k->restarts);
+    add_number_or_null(o, "age_s", k->created ? (double)(now - k->created) : NAN);
+    cJSON_AddBoolToObject(o, "sidecar", k->has_sidecar);
+    /* The metric object of `hfitop stats`, its keys lifted into the pod's. */
+    char *metrics_text = hfi_metrics_to_json(&p->metrics);
+    cJSON *metrics = metrics_text ? cJSON_Parse(metrics_text) : NULL;
+    free(metrics_text);
+    while (metrics && metrics->child) {
+        cJSON *item = cJSON_DetachItemViaPointer(metrics, metrics->child);
+        cJSON_AddItemToObject(o, item->string, item);
+    }
+    cJSON_Delete(metrics);
+    add_number_or_null(o, "aborts_per_s", p->aborts_per_s);
+    add_number_or_null(o, "delays_per_s", p->delays_per_s);
+    if (p->last_scrape) {
+        char ts[32];
+        struct tm tm;
+        gmtime_r(&p->last_scrape, &tm);
+        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        cJSON_AddStringToObject(o, "last_scrape", ts);
+    } else {
+        cJSON_AddNullToObject(o, "last_scrape");
+    }
+    add_string_or_null(o, "error", p->failing ? p->error : NULL);
+    return o;
+}
+
+char *app_pod_json(const struct app_pod *pod, time_t now)
+{
+    cJSON *o = pod_object(pod, now);
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return text;
+}
+
+char *app_report_json(const struct app *app, time_t now)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *pods = cJSON_AddArrayToObject(root, "pods");
+    for (size_t i = 0; pods && i < app_pod_count(app); i++)
+        cJSON_AddItemToArray(pods, pod_object(app_pod_at(app, i), now));
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    return text;
+}
+
+void app_format_age(long s, char *out, size_t size)
+{
+    if (s < 0)
+        s = 0;
+    if (s < 120)
+        snprintf(out, size, "%lds", s);
+    else if (s < 3600)
+        snprintf(out, size, "%ldm", s / 60);
+    else if (s < 86400)
+        snprintf(out, size, "%ldh%ldm", s / 3600, s % 3600 / 60);
+    else
+        snprintf(out, size, "%ldd%ldh", s / 86400, s % 86400 / 3600);
+}
+
+enum { COL_NAME, COL_DEPLOYMENT, COL_PHASE, COL_READY, COL_RESTARTS, COL_AGE, COL_SIDECAR, COL_NAMING,
+       COL_ABORTS, COL_ABORT_RATE, COL_DELAYS, COL_DELAY_RATE, COL_P50, COL_P95, COL_P99, COL_ERROR, N_COLS };
+
+static const char *const column_titles[N_COLS] = {"NAME", "DEPLOYMENT", "PHASE", "READY", "RESTARTS", "AGE",
+                                                  "SIDECAR", "NAMING", "ABORTS", "ABORTS/S", "DELAYS",
+                                                  "DELAYS/S", "P50MS", "P95MS", "P99MS", "ERROR"};
+
+static void format_count(const hfi_value *v, char *out, size_t size)
+{
+    if (!v->present)
+        snprintf(out, size, "-");
+    else if (v->exact)
+        snprintf(out, size, "%llu", (unsigned long long)v->value_u64);
+    else
+        snprintf(out, size, "%.0f", v->value);
+}
+
+static void format_double(double v, const char *fmt, char *out, size_t size)
+{
+    if (isfinite(v))
+        snprintf(out, size, fmt, v);
+    else
+        snprintf(out, size, "-");
+}
+
+/* A cell never holds a newline or a tab: error texts are flattened. */
+static void flatten(char *s)
+{
+    for (; *s; s++)
+        if (*s == '\n' || *s == '\r' || *s == '\t')
+            *s = ' ';
+}
+
+void app_report_table(const struct app *app, time_t now, FILE *out)
+{
+    size_t n = app_pod_count(app);
+    char(*cells)[N_COLS][160] = calloc(n + 1, sizeof *cells);
+    if (!cells)
+        return;
+    for (int c = 0; c < N_COLS; c++)
+        snprintf(cells[0][c], sizeof cells[0][c], "%s", column_titles[c]);
+    for (size_t i = 0; i < n; i++) {
+        const struct app_pod *p = app_pod_at(app, i);
+        char(*row)[160] = cells[i + 1];
+        const struct kube_pod *k = &p->pod;
+        snprintf(row[COL_NAME], 160, "%s", k->name);
+        snprintf(row[COL_DEPLOYMENT], 160, "%s", k->deployment ? k->deployment : "-");
+        snprintf(row[COL_PHASE], 160, "%s", k->phase && k->phase[0] ? k->phase : "-");
+        snprintf(row[COL_READY], 160, "%s", k->ready ? "yes" : "no");
+        snprintf(row[COL_RESTARTS], 160, "%d", k->restarts);
+        app_format_age(k->created ? (long)(now - k->created) : 0, row[COL_AGE], 160);
+        snprintf(row[COL_SIDECAR], 160, "%s", k->has_sidecar ? (k->sidecar_native ? "native" : "yes") : "no");
+        snprintf(row[COL_NAMING], 160, "%s", p->scraped ? hfi_naming_name(p->metrics.naming) : "-");
+        format_count(&p->metrics.aborts_total, row[COL_ABORTS], 160);
+        format_double(p->aborts_per_s, "%.2f", row[COL_ABORT_RATE], 160);
+        format_count(&p->metrics.delays_total, row[COL_DELAYS], 160);
+        format_double(p->delays_per_s, "%.2f", row[COL_DELAY_RATE], 160);
+        format_double(p->delay_percentiles.p50, "%.1f", row[COL_P50], 160);
+        format_double(p->delay_percentiles.p95, "%.1f", row[COL_P95], 160);
+        format_double(p->delay_percentiles.p99, "%.1f", row[COL_P99], 160);
+        snprintf(row[COL_ERROR], 160, "%s", p->failing ? p->error : "");
+        flatten(row[COL_ERROR]);
+    }
+    int width[N_COLS] = {0};
+    for (size_t r = 0; r <= n; r++)
+        for (int c = 0; c < N_COLS; c++) {
+            int w = (int)strlen(cells[r][c]);
+            if (w > width[c])
+                width[c] = w;
+        }
+    for (size_t r = 0; r <= n; r++) {
+        for (int c = 0; c < N_COLS; c++) {
+            if (c == N_COLS - 1)
+                fprintf(out, "%s", cells[r][c]);
+            else
+                fprintf(out, "%-*s  ", width[c], cells[r][c]);
+        }
+        fputc('\n', out);
+    }
+    free(cells);
+}

@@ -1,0 +1,47 @@
+# tui/hfitop.mk: build/hfitop, the command line over tui/app (the model,
+# scrape scheduler, doctor and actions, as $(HFIAPP_LIB)). Read after
+# tui/*/*.mk, so the kube and stats libraries are already named.
+
+DEB_PACKAGES += libcurl4-openssl-dev libyaml-dev libcjson-dev
+
+APP_SRCS := $(sort $(wildcard tui/app/*.c))
+APP_OBJS := $(patsubst tui/app/%.c,$(OUT)/tui/app/%.o,$(APP_SRCS)) $(OUT)/tui/app/envoyfilter_manifest.o
+HFIAPP_LIB := $(OUT)/tui/libhfiapp.a
+HFITOP := $(OUT)/hfitop
+ENVOYFILTER_MANIFEST := manifests/envoyfilter-wasm-stats.yaml
+# What a program linking $(HFIAPP_LIB) links after it, in this order.
+HFIAPP_LINK := $(HFIAPP_LIB) $(HFIKUBE_LIB) $(HFISTATS_LIB)
+
+$(OUT)/tui/app/%.o: tui/app/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_NATIVE) -c -o $@ $<
+
+# The EnvoyFilter manifest compiled in, so an installed hfitop needs no
+# checkout: od and sed, which every system has, instead of xxd.
+$(OUT)/tui/app/envoyfilter_manifest.c: $(ENVOYFILTER_MANIFEST) tui/hfitop.mk
+	@mkdir -p $(dir $@)
+	{ echo '/* Generated from $< by tui/hfitop.mk. */'; \
+	  echo '#include <stddef.h>'; \
+	  echo 'const unsigned char app_envoyfilter_manifest[] = {'; \
+	  od -An -v -tx1 $< | sed 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0x00};'; \
+	  echo 'const size_t app_envoyfilter_manifest_len = sizeof app_envoyfilter_manifest - 1;'; } >$@.tmp
+	mv $@.tmp $@
+
+$(OUT)/tui/app/envoyfilter_manifest.o: $(OUT)/tui/app/envoyfilter_manifest.c
+	$(CC) $(CFLAGS_NATIVE) -c -o $@ $<
+
+$(HFIAPP_LIB): $(APP_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(OUT)/tui/main.o: tui/main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_NATIVE) -c -o $@ $<
+
+$(HFITOP): $(OUT)/tui/main.o $(HFIAPP_LINK)
+	$(CC) -o $@ $(OUT)/tui/main.o $(HFIAPP_LINK) $(LDFLAGS_NATIVE) $(HFIKUBE_LDLIBS) $(HFISTATS_LDLIBS)
+
+.PHONY: hfitop
+hfitop: $(HFITOP)
+ALL_TARGETS += $(HFITOP)

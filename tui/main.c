@@ -1,0 +1,540 @@
+/* hfitop: the fault-injection plugin's metrics across a mesh. This file is
+ * the command line: flags as kubectl spells them, the headless commands
+ * (--once, stats, doctor, fire and the actions), each over tui/app. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app/actions.h"
+#include "app/app.h"
+#include "app/doctor.h"
+#include "app/istio.h"
+#include "app/report.h"
+#include "kube/kube.h"
+
+#define EXIT_PROBLEMS 1
+#define EXIT_USAGE 2 /* also: could not look */
+/* How long a headless command waits for the cluster before giving up. */
+#define HEADLESS_DEADLINE_MS 120000
+#define DOCTOR_ROUNDS 2 /* two scrapes per sidecar: one alone cannot show a flaky one */
+
+static const char usage[] =
+    "usage: hfitop [flags] --once -o json|table   one refresh of every pod, then print it\n"
+    "       hfitop stats FILE|-                    the HFI metrics in one Prometheus dump\n"
+    "       hfitop [flags] doctor                  why HFI metrics are missing or flat (exit 0 healthy,\n"
+    "                                              1 problems found, 2 could not look)\n"
+    "       hfitop [flags] fire POD|svc/NAME (--abort STATUS | --delay-ms MS) [--count N] [--path P]\n"
+    "       hfitop [flags] envoyfilter apply|delete\n"
+    "       hfitop [flags] annotate DEPLOYMENT     add the wasmcustom. stats inclusion annotation\n"
+    "       hfitop [flags] restart DEPLOYMENT      as kubectl rollout restart\n"
+    "       hfitop [flags] policy apply FILE|-     add or replace a policy in the WasmPlugin\n"
+    "       hfitop [flags] policy remove NAME\n"
+    "flags: --kubeconfig FILE  --context NAME  -n, --namespace NS  -l, --selector SELECTOR\n"
+    "       --interval SECONDS (2; also each scrape's timeout)  --max-inflight N (16)\n"
+    "       --readonly (refuse every change)  --envoyfilter FILE (instead of the built-in manifest)\n"
+    "       --wasmplugin NAME (policy: which WasmPlugin; the first otherwise)\n";
+
+struct cli {
+    const char *kubeconfig, *context, *ns, *selector;
+    int interval_s, max_inflight;
+    bool readonly, once;
+    const char *output;
+    const char *envoyfilter_file;
+    const char *wasmplugin;
+    const char *words[4]; /* the command and its operands */
+    int n_words;
+    int abort_status;
+    long delay_ms;
+    int count;
+    const char *path;
+};
+
+static int usage_error(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "hfitop: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\n%s", usage);
+    return EXIT_USAGE;
+}
+
+static bool parse_long(const char *text, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* A flag's value, from "--flag=value" or the next argument. */
+static const char *flag_value(int argc, char **argv, int *i, const char *flag, bool *bad)
+{
+    const char *arg = argv[*i];
+    size_t n = strlen(flag);
+    if (strncmp(arg, flag, n) == 0 && arg[n] == '=')
+        return arg + n + 1;
+    if (*i + 1 >= argc) {
+        *bad = true;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static bool flag_is(const char *arg, const char *flag)
+{
+    size_t n = strlen(flag);
+    return strncmp(arg, flag, n) == 0 && (arg[n] == '\0' || (arg[n] == '=' && flag[1] == '-'));
+}
+
+static int parse_cli(int argc, char **argv, struct cli *c)
+{
+    memset(c, 0, sizeof *c);
+    c->interval_s = APP_DEFAULT_INTERVAL_S;
+    c->max_inflight = APP_DEFAULT_MAX_INFLIGHT;
+    c->count = 1;
+    static const struct {
+        const char *flag, *alias;
+    } string_flags[] = {{"--kubeconfig", NULL}, {"--context", NULL},     {"--namespace", "-n"},
+                        {"--selector", "-l"},   {"--envoyfilter", NULL}, {"--output", "-o"},
+                        {"--path", NULL},       {"--wasmplugin", NULL}};
+    const char **string_targets[] = {&c->kubeconfig, &c->context,  &c->ns,   &c->selector,
+                                     &c->envoyfilter_file, &c->output, &c->path, &c->wasmplugin};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool bad = false, matched = false;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage, stdout);
+            exit(0);
+        }
+        for (size_t k = 0; k < sizeof string_flags / sizeof string_flags[0] && !matched; k++) {
+            if (flag_is(a, string_flags[k].flag) || (string_flags[k].alias && strcmp(a, string_flags[k].alias) == 0)) {
+                matched = true;
+                *string_targets[k] = flag_value(argc, argv, &i, string_flags[k].flag, &bad);
+                if (bad)
+                    return usage_error("%s needs a value%s", a, "");
+                if (!**string_targets[k])
+                    return usage_error("%s needs a non-empty value%s", a, "");
+            }
+        }
+        if (matched)
+            continue;
+        long v;
+        const char *value;
+        if (strcmp(a, "--once") == 0) {
+            c->once = true;
+        } else if (strcmp(a, "--readonly") == 0) {
+            c->readonly = true;
+        } else if (flag_is(a, "--interval")) {
+            if (!(value = flag_value(argc, argv, &i, "--interval", &bad)) || !parse_long(value, 1, 3600, &v))
+                return usage_error("--interval wants whole seconds from 1 to 3600, got \"%s\"%s", value ? value : "",
+                                   "");
+            c->interval_s = (int)v;
+        } else if (flag_is(a, "--max-inflight")) {
+            if (!(value = flag_value(argc, argv, &i, "--max-inflight", &bad)) || !parse_long(value, 1, 1024, &v))
+                return usage_error("--max-inflight wants a number from 1 to 1024, got \"%s\"%s", value ? value : "",
+                                   "");
+            c->max_inflight = (int)v;
+        } else if (flag_is(a, "--abort")) {
+            if (!(value = flag_value(argc, argv, &i, "--abort", &bad)) || !parse_long(value, 200, 599, &v))
+                return usage_error("--abort wants an HTTP status from 200 to 599, got \"%s\"%s", value ? value : "",
+                                   "");
+            c->abort_status = (int)v;
+        } else if (flag_is(a, "--delay-ms")) {
+            if (!(value = flag_value(argc, argv, &i, "--delay-ms", &bad)) || !parse_long(value, 1, 600000, &v))
+                return usage_error("--delay-ms wants milliseconds from 1 to 600000, got \"%s\"%s",
+                                   value ? value : "", "");
+            c->delay_ms = v;
+        } else if (flag_is(a, "--count")) {
+            if (!(value = flag_value(argc, argv, &i, "--count", &bad)) || !parse_long(value, 1, 100000, &v))
+                return usage_error("--count wants a number from 1 to 100000, got \"%s\"%s", value ? value : "", "");
+            c->count = (int)v;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error("unknown flag %s%s", a, "");
+        } else if (c->n_words < 4) {
+            c->words[c->n_words++] = a;
+        } else {
+            return usage_error("too many arguments, from \"%s\" on%s", a, "");
+        }
+    }
+    if (c->output && strcmp(c->output, "json") != 0 && strcmp(c->output, "table") != 0)
+        return usage_error("-o wants json or table, got \"%s\"%s", c->output, "");
+    if (c->once && c->n_words)
+        return usage_error("--once takes no command, got \"%s\"%s", c->words[0], "");
+    if (c->output && !c->once)
+        return usage_error("-o goes with --once%s%s", "", "");
+    return 0;
+}
+
+/* ---- the cluster connection ---- */
+
+struct session {
+    struct kube_connection conn;
+    struct kube_client *client;
+};
+
+static int session_open(const struct cli *c, struct session *s)
+{
+    memset(s, 0, sizeof *s);
+    struct kube_load_options opts = {.kubeconfig_flag = c->kubeconfig, .context_flag = c->context,
+                                     .namespace_flag = c->ns};
+    kube_load_options_from_env(&opts);
+    struct kube_error err = {0};
+    if (kube_connection_load(&opts, &s->conn, &err) != 0) {
+        fprintf(stderr, "hfitop: %s\n", err.message);
+        return EXIT_USAGE;
+    }
+    s->conn.stdin_is_terminal = isatty(0);
+    s->client = kube_client_new(&s->conn, &err);
+    if (!s->client) {
+        fprintf(stderr, "hfitop: %s\n", err.message);
+        kube_connection_free(&s->conn);
+        return EXIT_USAGE;
+    }
+    if (kube_client_warning(s->client))
+        fprintf(stderr, "hfitop: warning: %s\n", kube_client_warning(s->client));
+    return 0;
+}
+
+static void session_close(struct session *s)
+{
+    kube_client_free(s->client);
+    kube_connection_free(&s->conn);
+}
+
+/* ---- --once and doctor: look at every pod ---- */
+
+struct look {
+    struct app *app;
+    struct app_istio_resources istio;
+    bool want_istio;
+};
+
+static bool look_done(void *user)
+{
+    struct look *l = user;
+    /* A list that fails before the first sync will not get better soon. */
+    if (!app_synced(l->app) && app_watch_error(l->app))
+        return true;
+    return app_rounds_complete(l->app) && (!l->want_istio || l->istio.pending == 0);
+}
+
+static int look(const struct cli *c, struct session *s, int rounds, bool want_istio, struct look *l)
+{
+    memset(l, 0, sizeof *l);
+    struct app_options o = {.namespace = s->conn.namespace, .label_selector = c->selector,
+                            .interval_s = c->interval_s, .max_inflight = c->max_inflight, .rounds_only = true};
+    l->app = app_new(s->client, &o);
+    if (!l->app || app_start(l->app) != 0) {
+        fprintf(stderr, "hfitop: out of memory\n");
+        return EXIT_USAGE;
+    }
+    for (int i = 0; i < rounds; i++)
+        app_request_round(l->app);
+    l->want_istio = want_istio;
+    if (want_istio)
+        app_istio_fetch(s->client, s->conn.namespace, &l->istio);
+    bool finished = app_wait(s->client, l->app, HEADLESS_DEADLINE_MS, look_done, l);
+    /* Outstanding Istio lists point into *l: let them land first. */
+    while (l->istio.pending)
+        kube_client_wait(s->client, 100);
+    if (!app_synced(l->app)) {
+        const struct kube_error *e = app_watch_error(l->app);
+        fprintf(stderr, "hfitop: could not list pods in namespace %s: %s\n", s->conn.namespace,
+                e ? e->message : "no answer in time");
+        return EXIT_USAGE;
+    }
+    if (!finished) {
+        fprintf(stderr, "hfitop: not every sidecar answered within %d s\n", HEADLESS_DEADLINE_MS / 1000);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static void look_free(struct look *l)
+{
+    app_free(l->app);
+    app_istio_resources_free(&l->istio);
+}
+
+static int cmd_once(const struct cli *c, struct session *s)
+{
+    struct look l;
+    int rc = look(c, s, 1, false, &l);
+    if (rc == 0) {
+        time_t now = time(NULL);
+        if (c->output && strcmp(c->output, "json") == 0) {
+            char *json = app_report_json(l.app, now);
+            if (json)
+                printf("%s\n", json);
+            free(json);
+            rc = json ? 0 : EXIT_USAGE;
+        } else {
+            app_report_table(l.app, now, stdout);
+        }
+    }
+    look_free(&l);
+    return rc;
+}
+
+static int cmd_doctor(const struct cli *c, struct session *s)
+{
+    struct look l;
+    int rc = look(c, s, DOCTOR_ROUNDS, true, &l);
+    if (rc == 0 && l.istio.failed_401) {
+        fprintf(stderr, "hfitop: could not read WasmPlugins and EnvoyFilters: %s\n", l.istio.error.message);
+        rc = EXIT_USAGE;
+    }
+    if (rc == 0) {
+        struct doctor_evidence ev = {.wasmplugins = l.istio.wasmplugins, .envoyfilters = l.istio.envoyfilters,
+                                     .now = time(NULL)};
+        struct doctor_report report;
+        doctor_run(l.app, &ev, &report);
+        char scope[300];
+        snprintf(scope, sizeof scope, "namespace %s%s%s", s->conn.namespace, c->selector ? ", selector " : "",
+                 c->selector ? c->selector : "");
+        doctor_print(&report, scope, stdout);
+        if (!l.istio.wasmplugins)
+            printf("note: WasmPlugins could not be read (%s); the checks that need them were skipped\n",
+                   l.istio.error.message);
+        rc = doctor_exit_code(&report);
+        doctor_report_free(&report);
+    }
+    look_free(&l);
+    return rc;
+}
+
+/* ---- stats ---- */
+
+static int read_all(const char *path, char **data, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f)
+        return -1;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap)
+            break;
+        char *grown = realloc(buf, cap * 2);
+        if (!grown)
+            free(buf);
+        buf = grown;
+        cap *= 2;
+    }
+    bool failed = ferror(f) || !buf;
+    if (f != stdin)
+        fclose(f);
+    if (failed) {
+        free(buf);
+        return -1;
+    }
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+static int cmd_stats(const struct cli *c)
+{
+    if (c->n_words != 2)
+        return usage_error("stats wants one FILE (or - for standard input)%s%s", "", "");
+    char *data;
+    size_t len;
+    if (read_all(c->words[1], &data, &len) != 0) {
+        fprintf(stderr, "hfitop: cannot read %s: %s\n", c->words[1], strerror(errno));
+        return EXIT_USAGE;
+    }
+    hfi_metrics m;
+    struct app_proxy_stats proxy;
+    app_parse_stats(data, len, &m, &proxy);
+    free(data);
+    char *json = hfi_metrics_to_json(&m);
+    if (!json)
+        return EXIT_USAGE;
+    printf("%s\n", json);
+    free(json);
+    return 0;
+}
+
+/* ---- actions ---- */
+
+struct action_wait {
+    bool finished;
+    struct app_action_result result;
+    struct app_fire_tally tally;
+};
+
+static bool action_finished(void *user)
+{
+    return ((struct action_wait *)user)->finished;
+}
+
+static void on_action_done(const struct app_action_result *r, void *user)
+{
+    struct action_wait *w = user;
+    w->result = *r;
+    w->finished = true;
+}
+
+static void on_fire_done(const struct app_action_result *r, const struct app_fire_tally *t, void *user)
+{
+    struct action_wait *w = user;
+    w->result = *r;
+    w->tally = *t;
+    w->finished = true;
+}
+
+static int finish_action(struct session *s, struct action_wait *w)
+{
+    if (!app_wait(s->client, NULL, HEADLESS_DEADLINE_MS, action_finished, w)) {
+        fprintf(stderr, "hfitop: no answer within %d s\n", HEADLESS_DEADLINE_MS / 1000);
+        return EXIT_USAGE;
+    }
+    fprintf(w->result.ok ? stdout : stderr, "%s%s\n", w->result.ok ? "" : "hfitop: ", w->result.message);
+    return w->result.ok ? 0 : EXIT_PROBLEMS;
+}
+
+static int cmd_fire(const struct cli *c, struct session *s)
+{
+    if (c->n_words != 2)
+        return usage_error("fire wants one target: POD or svc/NAME%s%s", "", "");
+    if (!c->abort_status == !c->delay_ms)
+        return usage_error("fire wants exactly one of --abort STATUS and --delay-ms MS%s%s", "", "");
+    const char *target = c->words[1];
+    bool service = strncmp(target, "svc/", 4) == 0 || strncmp(target, "service/", 8) == 0;
+    const char *name = service ? strchr(target, '/') + 1 : strncmp(target, "pod/", 4) == 0 ? target + 4 : target;
+    struct app_fire_options o = {.ns = s->conn.namespace, .pod = service ? NULL : name,
+                                 .service = service ? name : NULL, .path = c->path,
+                                 .abort_status = c->abort_status, .delay_ms = c->delay_ms, .count = c->count};
+    struct action_wait w = {0};
+    app_fire(s->client, &o, on_fire_done, &w);
+    int rc = finish_action(s, &w);
+    if (w.finished && w.tally.answered) {
+        printf("latency_ms p50=%.1f p95=%.1f max=%.1f\n", w.tally.p50_ms, w.tally.p95_ms, w.tally.max_ms);
+        if (c->abort_status)
+            printf("aborted %d of %d\n", w.tally.aborted, w.tally.sent);
+    }
+    return rc;
+}
+
+static int cmd_envoyfilter(const struct cli *c, struct session *s)
+{
+    if (c->n_words != 2 || (strcmp(c->words[1], "apply") != 0 && strcmp(c->words[1], "delete") != 0))
+        return usage_error("envoyfilter wants apply or delete%s%s", "", "");
+    char *manifest = NULL;
+    size_t len = app_envoyfilter_manifest_len;
+    if (c->envoyfilter_file && read_all(c->envoyfilter_file, &manifest, &len) != 0) {
+        fprintf(stderr, "hfitop: cannot read %s: %s\n", c->envoyfilter_file, strerror(errno));
+        return EXIT_USAGE;
+    }
+    const char *text = manifest ? manifest : (const char *)app_envoyfilter_manifest;
+    struct action_wait w = {0};
+    if (strcmp(c->words[1], "apply") == 0)
+        app_envoyfilter_apply(s->client, s->conn.namespace, text, len, on_action_done, &w);
+    else
+        app_envoyfilter_delete(s->client, s->conn.namespace, text, len, on_action_done, &w);
+    int rc = finish_action(s, &w);
+    free(manifest);
+    return rc;
+}
+
+static int cmd_deployment_action(const struct cli *c, struct session *s)
+{
+    if (c->n_words != 2)
+        return usage_error("%s wants one DEPLOYMENT%s", c->words[0], "");
+    const char *name = strncmp(c->words[1], "deployment/", 11) == 0 ? c->words[1] + 11 : c->words[1];
+    struct action_wait w = {0};
+    if (strcmp(c->words[0], "restart") == 0)
+        app_restart_deployment(s->client, s->conn.namespace, name, on_action_done, &w);
+    else
+        app_annotate_stats_inclusion(s->client, s->conn.namespace, name, on_action_done, &w);
+    return finish_action(s, &w);
+}
+
+static int cmd_policy(const struct cli *c, struct session *s)
+{
+    bool apply = c->n_words == 3 && strcmp(c->words[1], "apply") == 0;
+    bool remove = c->n_words == 3 && strcmp(c->words[1], "remove") == 0;
+    if (!apply && !remove)
+        return usage_error("policy wants apply FILE|- or remove NAME%s%s", "", "");
+    struct action_wait w = {0};
+    if (remove) {
+        app_policy_remove(s->client, s->conn.namespace, c->wasmplugin, c->words[2], on_action_done, &w);
+        return finish_action(s, &w);
+    }
+    char *policy;
+    size_t len;
+    if (read_all(c->words[2], &policy, &len) != 0) {
+        fprintf(stderr, "hfitop: cannot read %s: %s\n", c->words[2], strerror(errno));
+        return EXIT_USAGE;
+    }
+    char *text = realloc(policy, len + 1);
+    if (!text) {
+        free(policy);
+        return EXIT_USAGE;
+    }
+    text[len] = '\0';
+    app_policy_apply(s->client, s->conn.namespace, c->wasmplugin, text, on_action_done, &w);
+    int rc = finish_action(s, &w);
+    free(text);
+    return rc;
+}
+
+static const struct {
+    const char *name;
+    bool changes_cluster;
+    int (*run)(const struct cli *c, struct session *s);
+} commands[] = {
+    {"doctor", false, cmd_doctor},
+    {"fire", true, cmd_fire},
+    {"envoyfilter", true, cmd_envoyfilter},
+    {"annotate", true, cmd_deployment_action},
+    {"restart", true, cmd_deployment_action},
+    {"policy", true, cmd_policy},
+};
+
+int main(int argc, char **argv)
+{
+    struct cli c;
+    int rc = parse_cli(argc, argv, &c);
+    if (rc)
+        return rc;
+    if (c.n_words && strcmp(c.words[0], "stats") == 0)
+        return cmd_stats(&c);
+    int (*run)(const struct cli *, struct session *) = NULL;
+    if (c.once) {
+        run = cmd_once;
+    } else if (c.n_words) {
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0] && !run; i++) {
+            if (strcmp(commands[i].name, c.words[0]) != 0)
+                continue;
+            if (commands[i].changes_cluster && c.readonly) {
+                fprintf(stderr, "hfitop: %s changes the cluster; refused under --readonly\n", c.words[0]);
+                return EXIT_USAGE;
+            }
+            run = commands[i].run;
+        }
+        if (!run)
+            return usage_error("unknown command \"%s\"%s", c.words[0], "");
+    } else {
+        fprintf(stderr, "hfitop: the interactive console is not part of this build yet: use --once -o table, "
+                        "doctor, or another command\n%s",
+                usage);
+        return EXIT_USAGE;
+    }
+    struct session s;
+    if ((rc = session_open(&c, &s)) != 0)
+        return rc;
+    rc = run(&c, &s);
+    session_close(&s);
+    return rc;
+}
