@@ -22,7 +22,8 @@ TEST_CMDS += $(KUBE_TEST_CMDS)
 
 # libFuzzer targets: the pure parsers, compiled again with FUZZ_FLAGS.
 KUBE_FUZZ_SRCS := tui/kube/kubeconfig.c tui/kube/kube_yaml.c tui/kube/kube_util.c \
-  tui/kube/kube_error.c tui/kube/kube_status.c tui/kube/kube_watch.c tui/kube/kube_auth.c
+  tui/kube/kube_error.c tui/kube/kube_status.c tui/kube/kube_watch.c tui/kube/kube_auth.c \
+  tui/kube/kube_pods.c tui/kube/kube_client.c
 KUBE_FUZZ_OBJS := $(patsubst tui/kube/%.c,$(BUILD)/fuzz/kube/%.o,$(KUBE_FUZZ_SRCS))
 
 $(BUILD)/fuzz/kube/%.o: tui/kube/%.c
