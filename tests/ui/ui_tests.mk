@@ -1,0 +1,8 @@
+# The console's pure helpers, without a terminal; the console itself is
+# tested through tmux (tests/ui/console.sh).
+UI_FORMAT_TEST := $(OUT)/tests/ui/format_test
+$(UI_FORMAT_TEST): tests/ui/format_test.c tests/testlib.h $(OUT)/tui/ui/format.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_NATIVE) -o $@ $< $(OUT)/tui/ui/format.o $(LDFLAGS_NATIVE) -lm
+TEST_BINS += $(UI_FORMAT_TEST)
+TEST_CMDS += $(UI_FORMAT_TEST)

@@ -1,0 +1,346 @@
+/* The console's loop: one poll() over the keyboard and libcurl's sockets,
+ * so nothing blocks drawing; the terminal is restored on every way out. */
+#include "ui.h"
+
+#include <curses.h>
+#include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ui_internal.h"
+
+const struct ui_key_help ui_key_table[] = {
+    {"Up Down j k", "move the selection"},
+    {"PgUp PgDn g G", "page up, page down, first, last"},
+    {"Enter", "detail of the selected pod: delay histogram, rates, policies, findings"},
+    {"d", "doctor: why metrics are missing or flat, and the fix"},
+    {"/", "filter pods by name or deployment (Enter keeps it, Esc clears it)"},
+    {"s S", "sort by the next column; reverse the order"},
+    {"?", "this help"},
+    {"Esc", "close the view and go back to the pod table"},
+    {"q", "quit"},
+};
+const size_t ui_key_table_count = sizeof ui_key_table / sizeof ui_key_table[0];
+
+/* ---- terminal state, restored from atexit and signal handlers ---- */
+
+static volatile sig_atomic_t curses_active;
+static volatile sig_atomic_t stop_requested;
+
+static void restore_terminal(void)
+{
+    if (curses_active) {
+        curses_active = 0;
+        endwin();
+    }
+}
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* htop's habit: put the terminal back, then die of the same signal. */
+static void on_fatal_signal(int sig)
+{
+    restore_terminal();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void install_signals(void)
+{
+    struct sigaction stop = {.sa_handler = on_stop_signal};
+    sigemptyset(&stop.sa_mask);
+    sigaction(SIGINT, &stop, NULL);
+    sigaction(SIGTERM, &stop, NULL);
+    sigaction(SIGHUP, &stop, NULL);
+    const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (size_t k = 0; k < sizeof fatal / sizeof fatal[0]; k++)
+        signal(fatal[k], on_fatal_signal);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static bool locale_is_utf8(void)
+{
+    const char *codeset = nl_langinfo(CODESET);
+    return codeset && (strcmp(codeset, "UTF-8") == 0 || strcmp(codeset, "utf8") == 0);
+}
+
+static bool start_curses(struct ui *ui)
+{
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "hfitop: the console needs a terminal; use --once -o json|table, stats or doctor "
+                        "without one\n");
+        return false;
+    }
+    if (!initscr()) {
+        fprintf(stderr, "hfitop: cannot set up the terminal (TERM=%s)\n", getenv("TERM") ? getenv("TERM") : "");
+        return false;
+    }
+    curses_active = 1;
+    atexit(restore_terminal);
+    cbreak(); /* Ctrl-C stays a signal, handled like q */
+    noecho();
+    keypad(stdscr, TRUE);
+    nodelay(stdscr, TRUE);
+    set_escdelay(25);
+    curs_set(0);
+    ui->color = !ui->opt->no_color && !getenv("NO_COLOR") && has_colors();
+    if (ui->color) {
+        start_color();
+        use_default_colors();
+        init_pair(UI_COLOR_HEADER, COLOR_CYAN, -1);
+        init_pair(UI_COLOR_ERROR, COLOR_RED, -1);
+        init_pair(UI_COLOR_OK, COLOR_GREEN, -1);
+        init_pair(UI_COLOR_DIM, COLOR_BLUE, -1);
+        init_pair(UI_COLOR_BAR, COLOR_YELLOW, -1);
+    }
+    return true;
+}
+
+/* ---- helpers the views share ---- */
+
+void ui_put(int y, int x, int max_cols, const char *text)
+{
+    if (max_cols > 0)
+        mvaddnstr(y, x, text, max_cols);
+}
+
+void ui_attr_on(struct ui *ui, enum ui_color color, int attrs)
+{
+    if (ui->color && color)
+        attron(COLOR_PAIR(color));
+    if (attrs)
+        attron(attrs);
+}
+
+void ui_attr_off(struct ui *ui, enum ui_color color, int attrs)
+{
+    if (ui->color && color)
+        attroff(COLOR_PAIR(color));
+    if (attrs)
+        attroff(attrs);
+}
+
+void ui_status(struct ui *ui, bool error, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ui->status, sizeof ui->status, fmt, ap);
+    va_end(ap);
+    ui->status_is_error = error;
+}
+
+/* ---- header, banner, status line ---- */
+
+static time_t last_refresh(const struct app *app)
+{
+    time_t newest = 0;
+    for (size_t k = 0; k < app_pod_count(app); k++)
+        if (app_pod_at(app, k)->last_scrape > newest)
+            newest = app_pod_at(app, k)->last_scrape;
+    return newest;
+}
+
+static void draw_header(struct ui *ui)
+{
+    const struct ui_options *o = ui->opt;
+    const struct app_mesh_state *mesh = app_mesh_state(o->mesh);
+    char line[512], plugin[200], filter[200];
+    time_t refreshed = last_refresh(o->app);
+    char ago[32] = "never";
+    if (refreshed)
+        snprintf(ago, sizeof ago, "%lds ago", (long)(time(NULL) - refreshed));
+    snprintf(line, sizeof line, "hfitop  context %s  cluster %s  namespace %s  every %ds  refreshed %s%s",
+             o->context ? o->context : "-", o->cluster ? o->cluster : "-", o->namespace, o->interval_s, ago,
+             o->readonly ? "  [read-only]" : "");
+    ui_attr_on(ui, UI_COLOR_HEADER, A_BOLD);
+    ui_put(0, 0, ui->cols, line);
+    ui_attr_off(ui, UI_COLOR_HEADER, A_BOLD);
+
+    if (!mesh->wasmplugins_read)
+        snprintf(plugin, sizeof plugin, "plugin: checking");
+    else if (!mesh->wasmplugins)
+        snprintf(plugin, sizeof plugin, "plugin: NO WasmPlugin in %s", o->namespace);
+    else if (mesh->rules < 0)
+        snprintf(plugin, sizeof plugin, "plugin: WasmPlugin %s (pluginConfig not the plugin's shape)", mesh->wasmplugin);
+    else
+        snprintf(plugin, sizeof plugin, "plugin: WasmPlugin %s, %d rule%s, header faults %s", mesh->wasmplugin,
+                 mesh->rules, mesh->rules == 1 ? "" : "s", mesh->header_faults ? "on" : "off");
+    if (!mesh->envoyfilters_read)
+        snprintf(filter, sizeof filter, "EnvoyFilter: checking");
+    else if (!mesh->stats_filters)
+        snprintf(filter, sizeof filter, "EnvoyFilter: none");
+    else
+        snprintf(filter, sizeof filter, "EnvoyFilter: %s", mesh->envoyfilter);
+    snprintf(line, sizeof line, "%s | %s | pods %zu", plugin, filter, app_pod_count(o->app));
+    ui_put(1, 0, ui->cols, line);
+}
+
+/* Says so when the API server stopped answering, and clears itself once a
+ * request succeeds again. Returns the rows it took. */
+static int draw_banner(struct ui *ui, int y)
+{
+    const struct app_mesh_state *mesh = app_mesh_state(ui->opt->mesh);
+    if (mesh->api_ok)
+        return 0;
+    char line[700];
+    const struct kube_error *e = &mesh->api_error;
+    const char *what = e->code == KUBE_UNAUTHORIZED ? "CREDENTIALS REJECTED (expired?)"
+                       : e->code == KUBE_FORBIDDEN  ? "FORBIDDEN"
+                                                    : "API SERVER UNREACHABLE";
+    snprintf(line, sizeof line, " %s: %s - retrying ", what, e->message);
+    ui_attr_on(ui, UI_COLOR_ERROR, A_REVERSE | A_BOLD);
+    move(y, 0);
+    clrtoeol();
+    ui_put(y, 0, ui->cols, line);
+    ui_attr_off(ui, UI_COLOR_ERROR, A_REVERSE | A_BOLD);
+    return 1;
+}
+
+static void draw_status(struct ui *ui)
+{
+    int y = ui->rows - 1;
+    char line[400];
+    if (ui->input == UI_INPUT_FILTER)
+        snprintf(line, sizeof line, "filter: %s_   (Enter keeps it, Esc clears it)", ui->filter);
+    else if (ui->status[0])
+        snprintf(line, sizeof line, "%s", ui->status);
+    else
+        snprintf(line, sizeof line, "%s  ? help  / filter  s sort  Enter detail  d doctor  q quit", ui->view->name);
+    ui_attr_on(ui, ui->status_is_error ? UI_COLOR_ERROR : 0, A_REVERSE);
+    move(y, 0);
+    clrtoeol();
+    for (int x = 0; x < ui->cols; x++)
+        mvaddch(y, x, ' ');
+    ui_put(y, 0, ui->cols, line);
+    ui_attr_off(ui, ui->status_is_error ? UI_COLOR_ERROR : 0, A_REVERSE);
+}
+
+static void draw(struct ui *ui)
+{
+    getmaxyx(stdscr, ui->rows, ui->cols);
+    ui->compact = ui->cols < UI_COMPACT_COLS || ui->rows < UI_COMPACT_ROWS;
+    erase();
+    if (ui->cols < UI_MIN_COLS || ui->rows < UI_MIN_ROWS) {
+        char line[120];
+        snprintf(line, sizeof line, "terminal too small: %dx%d, hfitop needs at least %dx%d", ui->cols, ui->rows,
+                 UI_MIN_COLS, UI_MIN_ROWS);
+        ui_put(ui->rows / 2, 0, ui->cols, line);
+        refresh();
+        return;
+    }
+    ui_refresh_rows(ui);
+    draw_header(ui);
+    int top = 2 + draw_banner(ui, 2);
+    ui->view->draw(ui, top, ui->rows - 1 - top);
+    draw_status(ui);
+    refresh();
+}
+
+/* ---- keys ---- */
+
+static void filter_key(struct ui *ui, int ch)
+{
+    size_t n = strlen(ui->filter);
+    if (ch == '\n' || ch == KEY_ENTER) {
+        ui->input = UI_INPUT_KEYS;
+    } else if (ch == 27) {
+        ui->filter[0] = '\0';
+        ui->input = UI_INPUT_KEYS;
+    } else if (ch == KEY_BACKSPACE || ch == 127 || ch == 8) {
+        if (n)
+            ui->filter[n - 1] = '\0';
+    } else if (ch >= 32 && ch < 127 && n + 1 < sizeof ui->filter) {
+        ui->filter[n] = (char)ch;
+        ui->filter[n + 1] = '\0';
+    }
+}
+
+static void handle_key(struct ui *ui, int ch)
+{
+    if (ch == KEY_RESIZE)
+        return; /* the next draw lays out again */
+    if (ui->input == UI_INPUT_FILTER) {
+        filter_key(ui, ch);
+        return;
+    }
+    ui->status[0] = '\0';
+    if (ui->view->key && ui->view->key(ui, ch))
+        return;
+    switch (ch) {
+    case 'q':
+        ui->quit = true;
+        break;
+    case '?':
+        ui->view = &view_help;
+        ui->help_scroll = 0;
+        break;
+    case 'd':
+        ui->view = &view_doctor;
+        ui->doctor_scroll = 0;
+        break;
+    case 27: /* Esc */
+        ui->view = &view_pods;
+        break;
+    case '/':
+        ui->view = &view_pods;
+        ui->input = UI_INPUT_FILTER;
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- the loop ---- */
+
+#define UI_MAX_FDS 128
+#define UI_CLOCK_MS 1000 /* the header's "refreshed Ns ago" moves every second */
+
+static int min_timeout(int a, int b)
+{
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    return a < b ? a : b;
+}
+
+int ui_run(const struct ui_options *options)
+{
+    struct ui ui = {.opt = options, .view = &view_pods, .sort_column = 0};
+    setlocale(LC_ALL, "");
+    ui.utf8 = locale_is_utf8();
+    install_signals();
+    if (!start_curses(&ui))
+        return 1;
+    struct pollfd fds[UI_MAX_FDS];
+    while (!ui.quit && !stop_requested) {
+        app_tick(options->app);
+        app_mesh_tick(options->mesh);
+        draw(&ui);
+        fds[0] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
+        int n = 1 + kube_client_pollfds(options->client, fds + 1, UI_MAX_FDS - 1);
+        int timeout = min_timeout(kube_client_timeout_ms(options->client), app_timeout_ms(options->app));
+        timeout = min_timeout(timeout, app_mesh_timeout_ms(options->mesh));
+        timeout = min_timeout(timeout, UI_CLOCK_MS);
+        if (poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR)
+            break;
+        kube_client_dispatch(options->client, fds + 1, n - 1);
+        int ch;
+        while ((ch = getch()) != ERR && !ui.quit)
+            handle_key(&ui, ch);
+    }
+    free(ui.visible);
+    restore_terminal();
+    return 0;
+}

@@ -1,0 +1,28 @@
+/* The interactive console: draws tui/app's model and calls its actions.
+ * ncurses lives only in this folder. */
+#ifndef UI_H
+#define UI_H
+
+#include <stdbool.h>
+
+#include "../app/app.h"
+#include "../app/mesh.h"
+
+struct ui_options {
+    struct kube_client *client;
+    struct app *app;
+    struct app_mesh *mesh;
+    const char *context;   /* for the header and the confirmations */
+    const char *cluster;
+    const char *namespace;
+    int interval_s;
+    bool readonly;         /* --readonly: no action keys at all */
+    bool no_color;         /* --no-color; NO_COLOR in the environment too */
+};
+
+/* Runs until the user quits or a signal asks to stop; the terminal is
+ * restored on every way out, fatal signals included. 0 on a normal quit,
+ * 1 when the terminal could not be set up. */
+int ui_run(const struct ui_options *options);
+
+#endif

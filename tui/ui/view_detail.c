@@ -1,0 +1,176 @@
+/* The selected sidecar up close: its delay histogram as bars per bucket
+ * (bounds as served), the summary numbers, abort and delay rate
+ * sparklines, the policies that select the pod, and its doctor findings. */
+#include <curses.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../app/doctor.h"
+#include "../app/istio.h"
+#include "format.h"
+#include "ui_internal.h"
+
+#define SPARK_POINTS 60
+
+static int draw_histogram(struct ui *ui, const struct app_pod *p, int y, int last_row)
+{
+    const hfi_histogram *h = &p->metrics.delay_ms;
+    char line[600], bound[32], bar[400], count[16];
+    if (!h->present || !h->bucket_count) {
+        ui_put(y++, 2, ui->cols - 2, "no delay histogram in this sidecar's stats");
+        return y;
+    }
+    double previous = 0, largest = 0;
+    for (size_t k = 0; k < h->bucket_count; k++) {
+        double in_bucket = h->buckets[k].cumulative_count - previous;
+        previous = h->buckets[k].cumulative_count;
+        if (in_bucket > largest)
+            largest = in_bucket;
+    }
+    int bar_width = ui->cols - 26;
+    previous = 0;
+    for (size_t k = 0; k < h->bucket_count && y <= last_row; k++) {
+        double in_bucket = h->buckets[k].cumulative_count - previous;
+        previous = h->buckets[k].cumulative_count;
+        /* Empty buckets above the last observation say nothing. */
+        if (in_bucket == 0 && h->buckets[k].cumulative_count == h->buckets[h->bucket_count - 1].cumulative_count &&
+            k + 1 < h->bucket_count && k > 0 && h->buckets[k - 1].cumulative_count == previous)
+            continue;
+        if (isinf(h->buckets[k].upper_bound))
+            snprintf(bound, sizeof bound, "+Inf");
+        else
+            snprintf(bound, sizeof bound, "%g", h->buckets[k].upper_bound);
+        ui_format_count(in_bucket, count, sizeof count);
+        ui_bar(largest > 0 ? in_bucket / largest : 0, bar_width, ui->utf8, bar, sizeof bar);
+        snprintf(line, sizeof line, "  le %8s ms %7s ", bound, count);
+        ui_put(y, 0, ui->cols, line);
+        ui_attr_on(ui, UI_COLOR_BAR, 0);
+        ui_put(y, (int)strlen(line), ui->cols - (int)strlen(line), bar);
+        ui_attr_off(ui, UI_COLOR_BAR, 0);
+        y++;
+    }
+    return y;
+}
+
+static int draw_rates(struct ui *ui, const struct app_pod *p, int y)
+{
+    double rates[SPARK_POINTS];
+    char spark[SPARK_POINTS * 3 + 1], rate[16], line[300];
+    const struct {
+        const char *name;
+        const prom_rate_ring *ring;
+        double now;
+    } series[] = {{"aborts/s", &p->aborts_ring, p->aborts_per_s}, {"delays/s", &p->delays_ring, p->delays_per_s}};
+    for (size_t s = 0; s < 2; s++) {
+        size_t n = prom_rate_ring_sparkline(series[s].ring, rates, SPARK_POINTS);
+        ui_sparkline(rates, n, ui->utf8, spark, sizeof spark);
+        ui_format_rate(series[s].now, rate, sizeof rate);
+        snprintf(line, sizeof line, "  %-9s %7s  %s", series[s].name, rate, n ? spark : "(needs two scrapes)");
+        ui_put(y++, 0, ui->cols, line);
+    }
+    return y;
+}
+
+static int draw_policies(struct ui *ui, const struct app_pod *p, int y)
+{
+    const cJSON *wp = app_wasmplugin_for_pod(app_mesh_wasmplugins(ui->opt->mesh), &p->pod);
+    char line[400];
+    if (!wp) {
+        ui_put(y++, 2, ui->cols - 2, "no WasmPlugin selects this pod");
+        return y;
+    }
+    const cJSON *policy;
+    int shown = 0;
+    cJSON_ArrayForEach(policy, app_json_path(wp, "spec.pluginConfig.policies"))
+    {
+        const cJSON *name = app_json_path(policy, "metadata.name");
+        const cJSON *service = app_json_path(policy, "spec.selector.service");
+        if (cJSON_IsString(service) && service->valuestring[0] &&
+            (!p->pod.deployment || strcmp(service->valuestring, p->pod.deployment) != 0))
+            continue;
+        snprintf(line, sizeof line, "  %s: %d rule(s)", cJSON_IsString(name) ? name->valuestring : "(unnamed)",
+                 cJSON_GetArraySize(app_json_path(policy, "spec.rules")));
+        ui_put(y++, 0, ui->cols, line);
+        shown++;
+    }
+    if (!shown)
+        ui_put(y++, 2, ui->cols - 2, "no policy of the WasmPlugin selects this workload");
+    return y;
+}
+
+struct findings_cursor {
+    struct ui *ui;
+    int y;
+};
+
+static void add_finding(void *user, const char *id, const char *detail)
+{
+    struct findings_cursor *c = user;
+    const struct doctor_rule *rule = doctor_rule_find(id);
+    char line[800];
+    snprintf(line, sizeof line, "  %s %s: %s", rule && rule->severity == DOCTOR_PROBLEM ? "PROBLEM" : "note", id,
+             detail && *detail ? detail : rule ? rule->diagnosis : "");
+    ui_put(c->y++, 0, c->ui->cols, line);
+}
+
+static void draw_detail(struct ui *ui, int top, int height)
+{
+    const struct app_pod *p = ui_selected_pod(ui);
+    int y = top, last = top + height - 1;
+    char line[600], c[16], s[16], mean[16], p50[16], p95[16], p99[16];
+    if (!p) {
+        ui_put(y, 0, ui->cols, "no pod selected");
+        return;
+    }
+    snprintf(line, sizeof line, "%s  deployment %s  %s  sidecar %s  naming %s%s%s", p->pod.name,
+             p->pod.deployment ? p->pod.deployment : "-", p->pod.phase, p->pod.has_sidecar ? "yes" : "no",
+             p->scraped ? hfi_naming_name(p->metrics.naming) : "-", p->failing ? "  error: " : "",
+             p->failing ? p->error : "");
+    ui_attr_on(ui, p->failing ? UI_COLOR_ERROR : UI_COLOR_HEADER, A_BOLD);
+    ui_put(y++, 0, ui->cols, line);
+    ui_attr_off(ui, p->failing ? UI_COLOR_ERROR : UI_COLOR_HEADER, A_BOLD);
+
+    const hfi_histogram *h = &p->metrics.delay_ms;
+    double count = h->count.present ? h->count.value : NAN, sum = h->sum.present ? h->sum.value : NAN;
+    ui_format_count(count, c, sizeof c);
+    ui_format_ms(sum, s, sizeof s);
+    ui_format_ms(count > 0 ? sum / count : NAN, mean, sizeof mean);
+    ui_format_ms(p->delay_percentiles.p50, p50, sizeof p50);
+    ui_format_ms(p->delay_percentiles.p95, p95, sizeof p95);
+    ui_format_ms(p->delay_percentiles.p99, p99, sizeof p99);
+    snprintf(line, sizeof line, "delay ms: count %s  sum %s  mean %s  p50 %s  p95 %s  p99 %s", c, s, mean, p50, p95,
+             p99);
+    ui_put(y++, 0, ui->cols, line);
+
+    int reserve = ui->compact ? 6 : 10; /* rates, policies and findings below the bars */
+    y = draw_histogram(ui, p, y, last - reserve);
+    if (y + 3 <= last) {
+        ui_put(y++, 0, ui->cols, "rates (last minutes):");
+        y = draw_rates(ui, p, y);
+    }
+    if (y + 2 <= last) {
+        ui_put(y++, 0, ui->cols, "policies selecting this pod:");
+        y = draw_policies(ui, p, y);
+    }
+    if (y + 2 <= last) {
+        ui_put(y++, 0, ui->cols, "doctor:");
+        struct doctor_evidence ev = {app_mesh_wasmplugins(ui->opt->mesh), app_mesh_envoyfilters(ui->opt->mesh),
+                                     time(NULL)};
+        struct findings_cursor cursor = {ui, y};
+        doctor_check_pod(p, &ev, add_finding, &cursor);
+        if (cursor.y == y)
+            ui_put(y, 2, ui->cols - 2, "nothing to report");
+    }
+}
+
+/* Up and down move to the next pod of the table, so the detail can be read
+ * pod after pod. */
+static bool detail_key(struct ui *ui, int ch)
+{
+    if (ch == KEY_UP || ch == 'k' || ch == KEY_DOWN || ch == 'j')
+        return view_pods.key(ui, ch);
+    return false;
+}
+
+const struct view_ops view_detail = {"detail", draw_detail, detail_key};
