@@ -189,6 +189,7 @@ static void reset_scrape_state(struct app_pod *p)
     p->error_http_status = 0;
     p->consecutive_failures = p->attempts = p->failures = 0;
     p->next_scrape_ms = 0;
+    p->throttled_until_ms = 0;
 }
 
 static void upsert_pod(struct app *app, const struct kube_pod *pod)
@@ -276,8 +277,15 @@ static void record_failure(struct pod_entry *e, const struct kube_response *resp
     p->consecutive_failures++;
     p->error_code = resp->error.code;
     p->error_http_status = resp->http_status;
-    if (resp->error.message[0])
-        snprintf(p->error, sizeof p->error, "%s", resp->error.message);
+    /* A transport error's message starts with the whole proxy URL; what
+     * went wrong is after the last ": ". */
+    const char *m = resp->error.message, *detail = NULL;
+    for (const char *at = strstr(m, ": "); at; at = strstr(at + 2, ": "))
+        detail = at + 2;
+    if (resp->http_status == 0 && detail)
+        snprintf(p->error, sizeof p->error, "%s: %s", kube_code_message(resp->error.code), detail);
+    else if (m[0])
+        snprintf(p->error, sizeof p->error, "%s", m);
     else
         snprintf(p->error, sizeof p->error, "%s (HTTP %ld)", kube_code_message(resp->error.code), resp->http_status);
     long backoff = interval_ms(e->app);
@@ -330,6 +338,15 @@ static void on_scrape_done(struct kube_request *req, const struct kube_response 
         p->rounds_done++;
         return;
     }
+    if (resp->http_status == 429) {
+        /* The API server is throttling us, not the sidecar failing: ask
+         * again when it says, without counting an attempt. */
+        long wait_ms = resp->has_status && resp->status.retry_after_seconds > 0
+                           ? resp->status.retry_after_seconds * 1000L
+                           : 1000;
+        p->throttled_until_ms = app_now_ms() + wait_ms;
+        return;
+    }
     p->attempts++;
     if (resp->http_status == 200 && resp->error.code == KUBE_OK) {
         record_success(e, resp);
@@ -360,7 +377,7 @@ static void start_scrape(struct pod_entry *e, bool probe)
 static bool due(const struct app *app, const struct pod_entry *e, int64_t now)
 {
     const struct app_pod *p = &e->pub;
-    if (p->inflight || !app_pod_scrapable(&p->pod))
+    if (p->inflight || !app_pod_scrapable(&p->pod) || p->throttled_until_ms > now)
         return false;
     if (app->opt.rounds_only)
         return p->rounds_done < app->rounds_requested;

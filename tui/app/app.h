@@ -76,6 +76,7 @@ struct app_pod {
 
     /* Scheduler state. */
     int64_t next_scrape_ms;
+    int64_t throttled_until_ms; /* after a 429 from the API server */
     unsigned rounds_done;
     struct kube_request *inflight;
 };
