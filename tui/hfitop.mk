@@ -39,8 +39,9 @@ $(OUT)/tui/main.o: tui/main.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_NATIVE) -c -o $@ $<
 
-$(HFITOP): $(OUT)/tui/main.o $(HFIAPP_LINK)
-	$(CC) -o $@ $(OUT)/tui/main.o $(HFIAPP_LINK) $(LDFLAGS_NATIVE) $(HFIKUBE_LDLIBS) $(HFISTATS_LDLIBS)
+$(HFITOP): $(OUT)/tui/main.o $(HFIUI_LIB) $(HFIAPP_LINK)
+	$(CC) -o $@ $(OUT)/tui/main.o $(HFIUI_LIB) $(HFIAPP_LINK) $(LDFLAGS_NATIVE) $(HFIKUBE_LDLIBS) $(HFISTATS_LDLIBS) \
+	  $(HFIUI_LDLIBS)
 
 .PHONY: hfitop
 hfitop: $(HFITOP)

@@ -15,8 +15,10 @@
 #include "app/app.h"
 #include "app/doctor.h"
 #include "app/istio.h"
+#include "app/mesh.h"
 #include "app/report.h"
 #include "kube/kube.h"
+#include "ui/ui.h"
 
 #define EXIT_PROBLEMS 1
 #define EXIT_USAGE 2 /* also: could not look */
@@ -25,7 +27,8 @@
 #define DOCTOR_ROUNDS 2 /* two scrapes per sidecar: one alone cannot show a flaky one */
 
 static const char usage[] =
-    "usage: hfitop [flags] --once -o json|table   one refresh of every pod, then print it\n"
+    "usage: hfitop [flags]                        the interactive console\n"
+    "       hfitop [flags] --once -o json|table   one refresh of every pod, then print it\n"
     "       hfitop stats FILE|-                    the HFI metrics in one Prometheus dump\n"
     "       hfitop [flags] doctor                  why HFI metrics are missing or flat (exit 0 healthy,\n"
     "                                              1 problems found, 2 could not look)\n"
@@ -38,12 +41,13 @@ static const char usage[] =
     "flags: --kubeconfig FILE  --context NAME  -n, --namespace NS  -l, --selector SELECTOR\n"
     "       --interval SECONDS (2; also each scrape's timeout)  --max-inflight N (16)\n"
     "       --readonly (refuse every change)  --envoyfilter FILE (instead of the built-in manifest)\n"
+    "       --no-color (also NO_COLOR in the environment)\n"
     "       --wasmplugin NAME (policy: which WasmPlugin; the first otherwise)\n";
 
 struct cli {
     const char *kubeconfig, *context, *ns, *selector;
     int interval_s, max_inflight;
-    bool readonly, once;
+    bool readonly, once, no_color;
     const char *output;
     const char *envoyfilter_file;
     const char *wasmplugin;
@@ -132,6 +136,8 @@ static int parse_cli(int argc, char **argv, struct cli *c)
             c->once = true;
         } else if (strcmp(a, "--readonly") == 0) {
             c->readonly = true;
+        } else if (strcmp(a, "--no-color") == 0) {
+            c->no_color = true;
         } else if (flag_is(a, "--interval")) {
             if (!(value = flag_value(argc, argv, &i, "--interval", &bad)) || !parse_long(value, 1, 3600, &v))
                 return usage_error("--interval wants whole seconds from 1 to 3600, got \"%s\"%s", value ? value : "",
@@ -502,6 +508,29 @@ static const struct {
     {"policy", true, cmd_policy},
 };
 
+/* The console keeps scraping on the interval, with backoff, until quit. */
+static int cmd_console(const struct cli *c, struct session *s)
+{
+    struct app_options o = {.namespace = s->conn.namespace, .label_selector = c->selector,
+                            .interval_s = c->interval_s, .max_inflight = c->max_inflight};
+    struct app *app = app_new(s->client, &o);
+    struct app_mesh *mesh = app_mesh_new(s->client, s->conn.namespace, 0);
+    int rc = EXIT_USAGE;
+    if (!app || !mesh || app_start(app) != 0) {
+        fprintf(stderr, "hfitop: out of memory\n");
+    } else {
+        struct ui_options u = {.client = s->client, .app = app, .mesh = mesh,
+                               .context = s->conn.context && *s->conn.context ? s->conn.context : "in-cluster",
+                               .cluster = s->conn.cluster_name ? s->conn.cluster_name : s->conn.server,
+                               .namespace = s->conn.namespace, .interval_s = c->interval_s,
+                               .readonly = c->readonly, .no_color = c->no_color};
+        rc = ui_run(&u) == 0 ? 0 : EXIT_USAGE;
+    }
+    app_mesh_free(mesh);
+    app_free(app);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct cli c;
@@ -526,10 +555,7 @@ int main(int argc, char **argv)
         if (!run)
             return usage_error("unknown command \"%s\"%s", c.words[0], "");
     } else {
-        fprintf(stderr, "hfitop: the interactive console is not part of this build yet: use --once -o table, "
-                        "doctor, or another command\n%s",
-                usage);
-        return EXIT_USAGE;
+        run = cmd_console;
     }
     struct session s;
     if ((rc = session_open(&c, &s)) != 0)

@@ -31,11 +31,11 @@ static int draw_histogram(struct ui *ui, const struct app_pod *p, int y, int las
     int bar_width = ui->cols - 26;
     previous = 0;
     for (size_t k = 0; k < h->bucket_count && y <= last_row; k++) {
-        double in_bucket = h->buckets[k].cumulative_count - previous;
+        double below = previous, in_bucket = h->buckets[k].cumulative_count - previous;
         previous = h->buckets[k].cumulative_count;
-        /* Empty buckets above the last observation say nothing. */
-        if (in_bucket == 0 && h->buckets[k].cumulative_count == h->buckets[h->bucket_count - 1].cumulative_count &&
-            k + 1 < h->bucket_count && k > 0 && h->buckets[k - 1].cumulative_count == previous)
+        /* Buckets above the last observation say nothing; +Inf stays. */
+        bool last = k + 1 == h->bucket_count;
+        if (!last && k > 0 && below == h->buckets[h->bucket_count - 1].cumulative_count)
             continue;
         if (isinf(h->buckets[k].upper_bound))
             snprintf(bound, sizeof bound, "+Inf");
