@@ -278,6 +278,16 @@ for _rel, _objs in OBJECT_FILES.items():
         DEFAULT_SET |= {(k, ns, n) for (k, n), ns in _objs.items()}
 
 
+def test_kustomize_version():
+    """Components and patch targets need kustomize v4 (kubectl >= 1.21);
+    Debian 12's kubernetes-client (1.20) carries v2."""
+    r = run(["kubectl", "version", "--client", "-o", "json"])
+    assert r.returncode == 0, r.stderr
+    v = json.loads(r.stdout).get("kustomizeVersion", "")
+    m = re.match(r"v(\d+)\.", v)
+    assert m and int(m.group(1)) >= 4, "kubectl's kustomize is %r: install kubectl >= 1.21" % v
+
+
 def test_render_source():
     objs = kustomize(SRC)
     assert {key(o) for o in objs} == DEFAULT_SET, "got %s" % sorted({key(o) for o in objs} ^ DEFAULT_SET)
@@ -678,6 +688,7 @@ def main():
         check("demo app: labels, ports, services", test_demo_app)
         check("wasm server serves the generated ConfigMap at the url", test_wasm_server)
         check("proxy.istio.io/config patch", test_proxy_config_patch)
+        check("kubectl's kustomize is v4 or later", test_kustomize_version)
         check("kubectl kustomize manifests/", test_render_source)
         check("kubectl kustomize %s" % a.rendered, test_render_build, a.rendered, a.wasm)
         check("oci variant renders", test_render_oci, tmp)
