@@ -139,6 +139,7 @@ static void on_pod(const struct kube_pod_event *ev, void *user)
 struct result {
     bool done;
     long http_status;
+    int http_version;
     struct kube_error error;
     char body[2048];
 };
@@ -149,6 +150,7 @@ static void on_done(struct kube_request *req, const struct kube_response *resp, 
     struct result *r = user;
     r->done = true;
     r->http_status = resp->http_status;
+    r->http_version = resp->http_version;
     r->error = resp->error;
     snprintf(r->body, sizeof r->body, "%.*s", (int)resp->body_len, resp->body);
 }
@@ -196,12 +198,24 @@ static void test_certificates_list_watch_proxy_restart(void)
             native, pod ? pod : "-", seen.deployments[0]);
 
     if (pod) {
-        struct result r = {0};
-        kube_client_pod_proxy_get(s.client, "demo", pod, 15090, "/stats/prometheus?filter=wasm", 5000,
-                                  on_done, &r);
-        run_until(s.client, &r.done, 10000);
-        CHECK_INT(r.http_status, 200);
-        CHECK_INT(r.error.code, KUBE_OK);
+        /* Scrapes at once, as the console does: over HTTP/2 they share the
+         * connection the list and the watch already use. */
+        struct result r[8] = {{0}};
+        unsigned long before_scrapes = kube_client_connections_opened(s.client);
+        for (int i = 0; i < 8; i++)
+            kube_client_pod_proxy_get(s.client, "demo", pod, 15090, "/stats/prometheus?filter=wasm", 5000,
+                                      on_done, &r[i]);
+        for (int i = 0; i < 8; i++) {
+            run_until(s.client, &r[i].done, 10000);
+            CHECK_INT(r[i].http_status, 200);
+            CHECK_INT(r[i].error.code, KUBE_OK);
+            CHECK_INT(r[i].http_version, r[0].http_version);
+        }
+        unsigned long opened = kube_client_connections_opened(s.client) - before_scrapes;
+        fprintf(stderr, "meshsim: HTTP/%s, %lu new connection(s) for 8 concurrent scrapes\n",
+                r[0].http_version == 20 ? "2" : "1.1", opened);
+        if (r[0].http_version == 20)
+            CHECK_INT(opened, 0);
     }
 
     /* kubectl rollout restart: new pods arrive through the watch. */

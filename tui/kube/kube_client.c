@@ -69,6 +69,7 @@ struct kube_client {
     /* Set when a plugin run just finished, so that the requests it was for
      * use its output even if it is already expired. */
     bool exec_fresh;
+    unsigned long connections_opened;
     char *base_url;   /* server, with tls-server-name as host when set */
     /* "name:port:host:port": reach the server while TLS (SNI and the
      * certificate check) uses tls-server-name. */
@@ -422,14 +423,21 @@ static long retry_delay_ms(const struct kube_request *r, long http_status,
 static void finish(struct kube_request *r, CURLcode result)
 {
     struct kube_client *c = r->client;
-    long http_status = 0;
+    long http_status = 0, version = 0, connects = 0;
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &http_status);
+    curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &version);
+    curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &connects);
+    c->connections_opened += (unsigned long)connects;
     detach_easy(r);
     if (r->cancelled) {
         free_request(r);
         return;
     }
-    struct kube_response resp = {.http_status = http_status};
+    struct kube_response resp = {.http_status = http_status,
+                                 .http_version = version == CURL_HTTP_VERSION_2_0   ? 20
+                                                 : version == CURL_HTTP_VERSION_1_1 ? 11
+                                                 : version == CURL_HTTP_VERSION_1_0 ? 10
+                                                                                    : 0};
     if (result != CURLE_OK && !(r->stopped_by_caller && result == CURLE_WRITE_ERROR)) {
         enum kube_code code = kube_code_from_curl(result);
         if (result == CURLE_WRITE_ERROR && r->response.len)
@@ -777,6 +785,11 @@ int kube_client_pending(const struct kube_client *c)
     for (const struct kube_request *r = c->requests; r; r = r->next)
         n += !r->cancelled;
     return n;
+}
+
+unsigned long kube_client_connections_opened(const struct kube_client *c)
+{
+    return c->connections_opened;
 }
 
 const char *kube_client_warning(const struct kube_client *c)

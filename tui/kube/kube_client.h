@@ -35,6 +35,7 @@ enum kube_patch_type {
 
 struct kube_response {
     long http_status;        /* 0 when no response arrived */
+    int http_version;        /* 11 or 20 (HTTP/2); 0 when no response arrived */
     const char *body;        /* NUL-terminated; empty for streamed successes */
     size_t body_len;
     struct kube_error error; /* code KUBE_OK on a 2xx answer */
@@ -116,6 +117,9 @@ void kube_client_dispatch(struct kube_client *c, const struct pollfd *fds, int n
 void kube_client_wait(struct kube_client *c, int max_ms);
 /* Requests started and not yet completed or cancelled. */
 int kube_client_pending(const struct kube_client *c);
+
+/* Connections opened so far: with HTTP/2 one carries every request. */
+unsigned long kube_client_connections_opened(const struct kube_client *c);
 
 /* The connection's warning (insecure TLS), or NULL. */
 const char *kube_client_warning(const struct kube_client *c);
