@@ -90,6 +90,11 @@ fuzz-run: $(FUZZ_TARGETS)
 	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(BUILD)/corpus/$$n tests/corpus/$$n 2>&1 | tail -3; \
 	done
 
+# The console on meshsim's default mesh; optimised binaries.
+demo: deps
+	@$(MAKE) --no-print-directory SAN=0 $(BUILD)/meshsim $(BUILD)/hfitop
+	@tests/demo.sh $(BUILD)/meshsim $(BUILD)/hfitop
+
 clean:
 	rm -rf $(BUILD)
 
