@@ -150,6 +150,15 @@ def test_no_dead_files():
     assert "components" not in k, "components are switched on only by make manifests"
 
 
+def test_readme_names_real_files():
+    """The files and directories manifests/README.md names exist."""
+    text = open(os.path.join(SRC, "README.md")).read()
+    names = set(re.findall(r"`((?:manifests/)?[a-z0-9-]+(?:\.yaml|/(?:kustomization\.yaml)?))`", text))
+    assert len(names) >= 8, names
+    missing = [n for n in names if not os.path.exists(os.path.join(ROOT if n.startswith("manifests/") else SRC, n))]
+    assert not missing, missing
+
+
 def test_envoyfilter_single_document():
     """hfitop compiles this file in and server-side applies it whole."""
     text = open(os.path.join(SRC, "envoyfilter-wasm-stats.yaml")).read()
@@ -681,6 +690,7 @@ def main():
         for rel, want in OBJECT_FILES.items():
             check("%s: apiVersion, kind, name and namespace" % rel, test_objects, rel, want)
         check("no dead files; components off in the source", test_no_dead_files)
+        check("README.md names only files that exist", test_readme_names_real_files)
         check("envoyfilter-wasm-stats.yaml is one document", test_envoyfilter_single_document)
         check("EnvoyFilters: BOOTSTRAP MERGE of wasmcustom.", test_envoyfilters)
         check("WasmPlugin fields", test_wasmplugin)
