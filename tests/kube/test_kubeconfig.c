@@ -556,6 +556,11 @@ static void test_in_cluster(void)
     CHECK_STR(cred.bearer_token, "sa-token-value");
     kube_connection_free(&conn);
 
+    opts.pod_namespace = "from-downward-api";
+    CHECK_INT(kube_connection_load(&opts, &conn, &err), 0);
+    CHECK_STR(conn.namespace, "from-downward-api");
+    kube_connection_free(&conn);
+
     opts.service_host = "fd00::1";
     opts.namespace_flag = "mine";
     CHECK_INT(kube_connection_load(&opts, &conn, &err), 0);

@@ -297,8 +297,10 @@ int kube_connection_in_cluster(const struct kube_load_options *opts, struct kube
                               "in-cluster: cannot read service account token %s: %s", token_path,
                               strerror(errno));
     bool ipv6 = strchr(opts->service_host, ':') != NULL;
+    /* client-go's order: the flag, POD_NAMESPACE, the service account's namespace. */
     char *ns_file = read_trimmed(ns_path);
     const char *ns = opts->namespace_flag && *opts->namespace_flag ? opts->namespace_flag
+                     : opts->pod_namespace && *opts->pod_namespace ? opts->pod_namespace
                      : ns_file && *ns_file                         ? ns_file
                                                                    : "default";
     int n = asprintf(&out->server, "https://%s%s%s:%s", ipv6 ? "[" : "", opts->service_host,

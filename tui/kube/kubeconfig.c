@@ -529,6 +529,7 @@ void kube_load_options_from_env(struct kube_load_options *opts)
     opts->home = getenv("HOME");
     opts->service_host = getenv("KUBERNETES_SERVICE_HOST");
     opts->service_port = getenv("KUBERNETES_SERVICE_PORT");
+    opts->pod_namespace = getenv("POD_NAMESPACE");
 }
 
 static int load_one(const char *path, bool must_exist, struct kube_config *into,

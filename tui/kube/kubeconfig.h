@@ -108,8 +108,8 @@ const char *kube_config_sources_text(const struct kube_config *cfg, char *buf, s
 #define KUBE_IN_CLUSTER_ROOT "/var/run/secrets/kubernetes.io/serviceaccount"
 
 /* What the command line and environment say. A NULL field means unset;
- * `kubeconfig_env`, `home`, `service_host` and `service_port` are read
- * from the environment by kube_load_options_from_env. */
+ * the fields named after environment variables are filled by
+ * kube_load_options_from_env. */
 struct kube_load_options {
     const char *kubeconfig_flag;  /* --kubeconfig */
     const char *context_flag;     /* --context */
@@ -118,6 +118,7 @@ struct kube_load_options {
     const char *home;             /* $HOME */
     const char *service_host;     /* $KUBERNETES_SERVICE_HOST */
     const char *service_port;     /* $KUBERNETES_SERVICE_PORT */
+    const char *pod_namespace;    /* $POD_NAMESPACE (downward API), in-cluster only */
     const char *in_cluster_root;  /* default KUBE_IN_CLUSTER_ROOT */
 };
 
