@@ -4,6 +4,8 @@
 . "$(dirname "$0")/lib.sh"
 MESHSIM=${1:?usage: api_errors.sh MESHSIM}
 
+# HTTP/1.1 here (keep-alive, chunked watches); scenarios.sh speaks h2.
+CURL_HTTP=--http1.1
 meshsim_start "$MESHSIM"
 NS=/api/v1/namespaces/demo
 EF=/apis/networking.istio.io/v1alpha3/namespaces/demo/envoyfilters
@@ -178,5 +180,7 @@ check "access allowed" grep -q '"allowed":true' "$MESHSIM_DIR/body"
 expect_code "access review without attributes" 422 POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews -H 'Content-Type: application/json' -d '{"spec":{}}'
 expect_code "garbage protobuf review" 400 POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews -H 'Content-Type: application/vnd.kubernetes.protobuf' -d 'k8s'
 
+h1_used() { [ "$(kcurl -o /dev/null -w '%{http_version}' "$SERVER/version")" = 1.1 ]; }
+check "these checks ran over HTTP/1.1" h1_used
 check "meshsim still alive" kill -0 "$MESHSIM_PID"
 finish

@@ -78,12 +78,14 @@ PY
 }
 
 # curl with the kubeconfig's credentials; extra arguments pass through.
+# CURL_HTTP=--http1.1 keeps to HTTP/1.1; curl's default offers h2.
+CURL_HTTP=${CURL_HTTP:---http2}
 kcurl() {
     local auth=(--cert "$MESHSIM_DIR/cert.pem" --key "$MESHSIM_DIR/key.pem")
     if [ -s "$MESHSIM_DIR/token" ]; then
         auth=(-H "Authorization: Bearer $(cat "$MESHSIM_DIR/token")")
     fi
-    curl -sS --max-time 20 --cacert "$MESHSIM_DIR/ca.pem" "${auth[@]}" "$@"
+    curl -sS "$CURL_HTTP" --max-time 20 --cacert "$MESHSIM_DIR/ca.pem" "${auth[@]}" "$@"
 }
 
 # http_code METHOD PATH [CURL ARGS...]: prints the status code; the body

@@ -226,7 +226,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "meshsim: %s not readable: sidecars run without the plugin\n",
                 o.wasm ? o.wasm : "hfi-fault.wasm");
     struct tls_material tls;
-    if (tls_setup(&tls, 0) != 0) {
+    if (tls_setup(&tls, 1) != 0) {
         fprintf(stderr, "meshsim: certificate setup failed\n");
         return 1;
     }

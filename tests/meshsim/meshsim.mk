@@ -1,7 +1,7 @@
 # tests/meshsim: build/meshsim, a local Kubernetes API + Istio mesh over TLS
 # whose sidecars run the real plugin through the test host (tests/host).
 
-DEB_PACKAGES += libssl-dev libyaml-dev libcjson-dev curl
+DEB_PACKAGES += libssl-dev libyaml-dev libcjson-dev libnghttp2-dev curl
 # kubectl for the conformance test; Debian's package where none is on PATH.
 DEB_PACKAGES += $(if $(shell command -v kubectl 2>/dev/null),,kubernetes-client)
 
@@ -17,7 +17,7 @@ $(OUT)/tests/meshsim/%.o: tests/meshsim/%.c
 # inclusion regexps, linked natively.
 $(MESHSIM): $(MESHSIM_OBJS) $(OUT)/plugin/regex.o $(PWHOST_OBJS_hfi_fault) $(PWHOST_LIB) $(PLUGIN_WASM)
 	$(CC) -o $@ $(MESHSIM_OBJS) $(OUT)/plugin/regex.o $(PWHOST_OBJS_hfi_fault) $(PWHOST_LIB) \
-	  $(LDFLAGS_NATIVE) -lssl -lcrypto -lcjson -lyaml
+	  $(LDFLAGS_NATIVE) -lssl -lcrypto -lcjson -lyaml -lnghttp2
 
 .PHONY: meshsim
 meshsim: $(MESHSIM)

@@ -32,6 +32,8 @@ positive() { [ "$("$@")" -gt 0 ]; }
 
 # ---- default demo: plugin in every sidecar, traffic moves counters ----
 meshsim_start "$MESHSIM" --traffic 300 --seed 7
+h2_used() { [ "$(kcurl -o /dev/null -w '%{http_version}' "$SERVER/version")" = 2 ]; }
+check "ALPN h2: these checks run over HTTP/2" h2_used
 fe=$(first_pod frontend)
 stats "$fe" >"$MESHSIM_DIR/stats"
 check_py "Envoy format: sorted families, TYPE lines, le as %.32g" "$MESHSIM_DIR/stats" <<'PY'
@@ -80,6 +82,22 @@ slow_ms=$((($(date +%s%N) - start) / 1000000))
 check "delayed request held ~1.5 s" test "$slow_ms" -ge 1400
 check "other requests go on meanwhile" test "$fast_ms" -lt 1200
 check "delayed request then answered by the app" grep -q '"path":"/slow"' "$MESHSIM_DIR/slow"
+
+# Two requests multiplexed on one h2 connection: the held one does not
+# block the other.
+kcurl --parallel -w '%{num_connects} %{time_total} %{http_code}\n' -o /dev/null -o /dev/null \
+    -H 'x-hfi-fault-delay-ms: 1500' -H "x-hfi-fault-token: $TOKEN" \
+    "$SERVER$NS/pods/$fe:8080/proxy/held" "$SERVER$NS/pods/$fe:8080/proxy/held2" >"$MESHSIM_DIR/mux" 2>/dev/null
+kcurl --parallel -w '%{num_connects} %{time_total} %{http_code}\n' -o /dev/null -o /dev/null \
+    "$SERVER$NS/pods/$fe:8080/proxy/a" "$SERVER$NS/pods/$fe:8080/proxy/b" >>"$MESHSIM_DIR/mux" 2>/dev/null
+check_py "h2 streams multiplexed on one connection" "$MESHSIM_DIR/mux" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+assert len(rows) == 4 and all(r[2] == "200" for r in rows), rows
+held = [float(r[1]) for r in rows[:2]]
+assert min(held) >= 1.4 and max(held) < 2.5, rows  # held together, not one after the other
+assert sorted(int(r[0]) for r in rows[:2]) == [0, 1], rows  # the second reused the first connection
+PY
 
 # ECDS: a new pluginConfig reaches running sidecars; deleting unloads.
 WP=/apis/extensions.istio.io/v1alpha1/namespaces/demo/wasmplugins/hfi-fault

@@ -21,32 +21,7 @@
 #define HEADER_LIMIT (64 * 1024)
 #define MAX_HEADERS 100
 
-enum ex_state { EX_HANDLING, EX_DEFERRED, EX_STREAMING, EX_DONE };
-
-struct conn;
-
-struct exchange {
-    struct conn *conn;
-    struct request req;
-    enum ex_state state;
-    int in_handler; /* the handler is still on the stack: it frees nothing */
-    void (*on_gone)(struct exchange *ex, void *ctx);
-    void *gone_ctx;
-};
-
-struct conn {
-    struct server *srv;
-    int fd;
-    SSL *ssl;
-    int handshake_done;
-    int client_cert_ok;
-    int close_after_write;
-    int dead;
-    uint32_t epoll_events;
-    struct buf in, out;
-    struct exchange *ex; /* the request being answered; HTTP/1.1 runs one at a time */
-    struct conn *prev, *next;
-};
+#include "server_internal.h"
 
 struct server {
     int listen_fd, epoll_fd, port;
@@ -83,7 +58,7 @@ const char *request_param(const struct request *req, const char *name)
     return NULL;
 }
 
-static void request_free(struct request *req)
+void request_free(struct request *req)
 {
     free(req->method);
     free(req->path);
@@ -136,7 +111,7 @@ static char *url_decode(const char *s, size_t len)
     return out;
 }
 
-static int parse_query(struct request *req)
+int request_parse_query(struct request *req)
 {
     const char *q = req->query;
     while (*q) {
@@ -184,14 +159,14 @@ static void conn_update_events(struct conn *c)
     c->epoll_events = want;
 }
 
-static void conn_close(struct conn *c)
+void conn_close(struct conn *c)
 {
     if (c->dead)
         return;
     c->dead = 1;
 }
 
-static void conn_flush(struct conn *c)
+void conn_flush(struct conn *c)
 {
     while (c->out.len && !c->dead) {
         ERR_clear_error();
@@ -214,7 +189,7 @@ static void conn_flush(struct conn *c)
     conn_update_events(c);
 }
 
-static const char *reason_phrase(int code)
+const char *http_reason_phrase(int code)
 {
     switch (code) {
     case 200: return "OK";
@@ -249,7 +224,7 @@ static void write_head(struct conn *c, int code, const char *ctype, const char *
     gmtime_r(&t, &tm);
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
     buf_printf(&c->out, "HTTP/1.1 %d %s\r\nAudit-Id: meshsim\r\nCache-Control: no-cache, private\r\n", code,
-               reason_phrase(code));
+               http_reason_phrase(code));
     if (ctype)
         buf_printf(&c->out, "Content-Type: %s\r\n", ctype);
     buf_printf(&c->out, "Date: %s\r\n", date);
@@ -289,6 +264,10 @@ void ex_reply(struct exchange *ex, int code, const char *content_type, const cha
 {
     if (ex->state == EX_DONE || ex->state == EX_STREAMING)
         return;
+    if (ex->conn->h2) {
+        h2_reply(ex, code, content_type, body, len, extra_headers);
+        return;
+    }
     struct conn *c = ex->conn;
     write_head(c, code, content_type, extra_headers, (long)len);
     if (strcmp(ex->req.method, "HEAD") != 0)
@@ -313,6 +292,10 @@ void ex_stream_begin(struct exchange *ex, int code, const char *content_type)
 {
     if (ex->state == EX_DONE || ex->state == EX_STREAMING)
         return;
+    if (ex->conn->h2) {
+        h2_stream_begin(ex, code, content_type);
+        return;
+    }
     ex->state = EX_STREAMING;
     write_head(ex->conn, code, content_type, NULL, -1);
     conn_flush(ex->conn);
@@ -322,6 +305,10 @@ void ex_stream_write(struct exchange *ex, const char *data, size_t len)
 {
     if (ex->state != EX_STREAMING || !len)
         return;
+    if (ex->conn->h2) {
+        h2_stream_write(ex, data, len);
+        return;
+    }
     struct conn *c = ex->conn;
     buf_printf(&c->out, "%zx\r\n", len);
     buf_append(&c->out, data, len);
@@ -333,6 +320,10 @@ void ex_stream_end(struct exchange *ex)
 {
     if (ex->state != EX_STREAMING)
         return;
+    if (ex->conn->h2) {
+        h2_stream_end(ex);
+        return;
+    }
     buf_puts(&ex->conn->out, "0\r\n\r\n");
     ex_finish(ex);
 }
@@ -340,6 +331,10 @@ void ex_stream_end(struct exchange *ex)
 void ex_reset(struct exchange *ex)
 {
     struct conn *c = ex->conn;
+    if (c->h2) {
+        h2_reset(ex);
+        return;
+    }
     ex->state = EX_DONE;
     c->out.len = 0;
     /* An abrupt close, as a proxy reset looks to a client. */
@@ -358,7 +353,7 @@ void ex_defer(struct exchange *ex, void (*on_gone)(struct exchange *ex, void *ct
 
 size_t ex_pending_output(const struct exchange *ex)
 {
-    return ex->conn->out.len;
+    return ex->conn->out.len + ex->h2_body.len - ex->h2_sent;
 }
 
 /* ---- HTTP/1.1 request parsing ---- */
@@ -458,7 +453,7 @@ static int parse_request(struct conn *c, struct request *out)
         out->n_headers++;
         p = le + 2;
     }
-    if (parse_query(out) != 0) {
+    if (request_parse_query(out) != 0) {
         request_free(out);
         reject(c, 400, "BadRequest", "malformed query string");
         return -1;
@@ -555,8 +550,21 @@ bad_chunk:
     return -1;
 }
 
+void server_dispatch(struct conn *c, struct exchange *ex)
+{
+    ex->state = EX_HANDLING;
+    ex->req.client_cert_ok = c->client_cert_ok;
+    ex->in_handler = 1;
+    c->srv->handler(ex, c->srv->arg);
+    ex->in_handler = 0;
+}
+
 static void conn_process(struct conn *c)
 {
+    if (c->h2) {
+        h2_input(c);
+        return;
+    }
     while (!c->dead && !c->ex && !c->close_after_write && c->in.len) {
         struct request req;
         int r = parse_request(c, &req);
@@ -565,11 +573,8 @@ static void conn_process(struct conn *c)
         struct exchange *ex = calloc(1, sizeof *ex);
         ex->conn = c;
         ex->req = req;
-        ex->state = EX_HANDLING;
         c->ex = ex;
-        ex->in_handler = 1;
-        c->srv->handler(ex, c->srv->arg);
-        ex->in_handler = 0;
+        server_dispatch(c, ex);
         if (ex->state == EX_DONE && c->ex == ex) {
             c->ex = NULL;
             request_free(&ex->req);
@@ -582,6 +587,8 @@ static void conn_process(struct conn *c)
 static void conn_destroy(struct conn *c)
 {
     struct server *srv = c->srv;
+    if (c->h2)
+        h2_free(c);
     if (c->ex) {
         struct exchange *ex = c->ex;
         c->ex = NULL;
@@ -617,6 +624,13 @@ static void conn_readable(struct conn *c)
         }
         c->handshake_done = 1;
         c->client_cert_ok = tls_peer_authenticated(c->ssl);
+        const unsigned char *proto;
+        unsigned proto_len;
+        SSL_get0_alpn_selected(c->ssl, &proto, &proto_len);
+        if (proto_len == 2 && memcmp(proto, "h2", 2) == 0 && h2_start(c) != 0) {
+            conn_close(c);
+            return;
+        }
     }
     char tmp[16384];
     for (;;) {
@@ -750,9 +764,14 @@ void server_run(struct server *srv)
                 conn_flush(c);
         }
         /* Answers given from ticks may unblock pipelined requests. */
-        for (struct conn *c = srv->conns; c; c = c->next)
-            if (!c->dead && !c->ex && c->in.len)
+        for (struct conn *c = srv->conns; c; c = c->next) {
+            if (c->dead)
+                continue;
+            if (c->h2)
+                h2_send(c);
+            else if (!c->ex && c->in.len)
                 conn_process(c);
+        }
         reap_dead(srv);
     }
 }
