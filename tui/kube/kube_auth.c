@@ -35,25 +35,34 @@ static void drop_exec_cache(struct kube_connection *c)
     c->exec_expiry = 0;
 }
 
+static void free_exec_copy(struct kube_exec_config *e);
+
+/* A deep copy, or NULL when out of memory. */
 static struct kube_exec_config *copy_exec(const struct kube_exec_config *e)
 {
     struct kube_exec_config *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
-    d->api_version = kube_strdup(e->api_version);
-    d->command = kube_strdup(e->command);
-    d->install_hint = kube_strdup(e->install_hint);
     d->provide_cluster_info = e->provide_cluster_info;
     d->interactive_mode = e->interactive_mode;
     d->args = calloc(e->n_args + 1, sizeof *d->args);
     d->env = calloc(e->n_env + 1, sizeof *d->env);
-    if (!d->args || !d->env)
-        return d; /* caller sees the missing copies as out of memory */
-    for (size_t i = 0; i < e->n_args; i++)
-        d->args[d->n_args++] = kube_strdup(e->args[i]);
-    for (size_t i = 0; i < e->n_env; i++) {
-        d->env[d->n_env].name = kube_strdup(e->env[i].name);
-        d->env[d->n_env++].value = kube_strdup(e->env[i].value ? e->env[i].value : "");
+    d->api_version = kube_strdup(e->api_version);
+    d->command = kube_strdup(e->command);
+    d->install_hint = kube_strdup(e->install_hint);
+    bool ok = d->args && d->env && (d->api_version || !e->api_version) &&
+              (d->command || !e->command) && (d->install_hint || !e->install_hint);
+    for (size_t i = 0; ok && i < e->n_args; i++)
+        ok = (d->args[d->n_args++] = kube_strdup(e->args[i])) != NULL;
+    for (size_t i = 0; ok && i < e->n_env; i++) {
+        struct kube_env_var *v = &d->env[d->n_env++];
+        v->name = kube_strdup(e->env[i].name);
+        v->value = kube_strdup(e->env[i].value ? e->env[i].value : "");
+        ok = v->name && v->value;
+    }
+    if (!ok) {
+        free_exec_copy(d);
+        return NULL;
     }
     return d;
 }
@@ -250,7 +259,7 @@ int kube_connection_from_config(const struct kube_config *cfg, const char *conte
                                user->name, user->source ? user->source : files);
                 goto fail;
             }
-            if (!(out->exec = copy_exec(user->exec)) || !out->exec->args || !out->exec->env)
+            if (!(out->exec = copy_exec(user->exec)))
                 goto oom;
         }
     }

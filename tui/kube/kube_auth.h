@@ -37,8 +37,10 @@ struct kube_connection {
     char *username, *password;
 
     struct kube_exec_config *exec;
-    /* Whether a person can answer a plugin's prompts; set from isatty(0),
-     * tests override it. */
+    /* Whether a person can answer a plugin's prompts; set from isatty(0).
+     * The console clears it while curses owns the terminal, so that a
+     * plugin neither prompts over the screen nor writes to it (its stderr
+     * is then captured for the error message). */
     bool stdin_is_terminal;
     int exec_timeout_seconds;
 
