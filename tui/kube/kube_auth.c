@@ -245,6 +245,10 @@ int kube_connection_from_config(const struct kube_config *cfg, const char *conte
         out->token_file = kube_strdup(user->token_file);
         out->username = kube_strdup(user->username);
         out->password = kube_strdup(user->password);
+        if ((user->client_certificate && !out->cert_file) || (user->client_key && !out->key_file) ||
+            (user->token && !out->token) || (user->token_file && !out->token_file) ||
+            (user->username && !out->username) || (user->password && !out->password))
+            goto oom;
         if (decode_field(user->client_certificate_data, "client-certificate-data", user->name,
                          user->source, &out->cert_data, &out->cert_len, err) < 0 ||
             decode_field(user->client_key_data, "client-key-data", user->name, user->source,
@@ -271,6 +275,12 @@ fail:
     return -1;
 }
 
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* A file's contents without surrounding whitespace, as client-go trims tokens. */
 static char *read_trimmed(const char *path)
 {
     char *data;
@@ -278,9 +288,9 @@ static char *read_trimmed(const char *path)
     if (kube_read_file(path, &data, &len) < 0)
         return NULL;
     size_t start = 0;
-    while (start < len && strchr(" \t\r\n", data[start]))
+    while (start < len && is_space(data[start]))
         start++;
-    while (len > start && strchr(" \t\r\n", data[len - 1]))
+    while (len > start && is_space(data[len - 1]))
         len--;
     memmove(data, data + start, len - start);
     data[len - start] = '\0';
