@@ -10,6 +10,10 @@
 struct api_config {
     int port;
     const char *token; /* accepted bearer token */
+    /* Bench reference: every sidecar's /stats/prometheus serves these bytes
+     * instead of rendering (NULL: render). */
+    const char *static_stats;
+    size_t static_stats_len;
 };
 
 void api_init(const struct api_config *cfg);

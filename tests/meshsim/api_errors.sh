@@ -180,6 +180,13 @@ check "access allowed" grep -q '"allowed":true' "$MESHSIM_DIR/body"
 expect_code "access review without attributes" 422 POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews -H 'Content-Type: application/json' -d '{"spec":{}}'
 expect_code "garbage protobuf review" 400 POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews -H 'Content-Type: application/vnd.kubernetes.protobuf' -d 'k8s'
 
+# Parallel connections resume TLS sessions (with the client certificate).
+resumed_sessions_ok() {
+    local urls=()
+    for _ in $(seq 24); do urls+=("$SERVER/api/v1/namespaces/demo/pods?limit=1"); done
+    [ "$(kcurl --no-progress-meter --parallel --parallel-max 8 -w '%{http_code}\n' -o /dev/null "${urls[@]}" 2>/dev/null | grep -c '^200$')" -eq 24 ]
+}
+check "TLS session resumption across parallel connections" resumed_sessions_ok
 h1_used() { [ "$(kcurl -o /dev/null -w '%{http_version}' "$SERVER/version")" = 1.1 ]; }
 check "these checks ran over HTTP/1.1" h1_used
 check "meshsim still alive" kill -0 "$MESHSIM_PID"

@@ -30,7 +30,7 @@
 static const char usage[] =
     "usage: meshsim --listen 127.0.0.1:PORT --kubeconfig FILE [--namespace NS] [--pods N]\n"
     "               [--scenario NAME[,NAME...]] [--traffic RPS] [--seed N] [--auth cert|token]\n"
-    "               [--wasm FILE]\n"
+    "               [--wasm FILE] [--static-stats FILE]\n"
     "scenarios: no-sidecar plugin-missing plugin-failed restrictive-stats legacy-names bare-names\n"
     "           slow-sidecar flaky-sidecar api-401 api-403-proxy api-429 watch-expiry\n";
 
@@ -45,6 +45,7 @@ struct options {
     uint64_t seed;
     int token_auth;
     const char *wasm;
+    const char *static_stats;
 };
 
 static int parse_listen(const char *s, struct options *o)
@@ -137,6 +138,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             }
         } else if (strcmp(a, "--wasm") == 0) {
             o->wasm = v;
+        } else if (strcmp(a, "--static-stats") == 0) {
+            o->static_stats = v;
         } else {
             fprintf(stderr, "meshsim: unknown option %s\n%s", a, usage);
             return -1;
@@ -199,6 +202,20 @@ static int write_kubeconfig(const struct options *o, int port, const struct tls_
     return rc;
 }
 
+static int read_file(const char *path, struct buf *out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    char tmp[65536];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        buf_append(out, tmp, n);
+    int err = ferror(f);
+    fclose(f);
+    return err ? -1 : 0;
+}
+
 /* build/meshsim and build/san/meshsim both find build/hfi-fault.wasm. */
 static int load_default_wasm(void)
 {
@@ -245,6 +262,15 @@ int main(int argc, char **argv)
     struct cluster_config cc = {.ns = o.ns, .pods = o.pods, .scenarios = o.scenarios, .traffic_rps = o.traffic};
     cluster_build(&cc, now_ms());
     struct api_config ac = {.port = port, .token = token};
+    struct buf static_stats = {0};
+    if (o.static_stats && read_file(o.static_stats, &static_stats) != 0) {
+        fprintf(stderr, "meshsim: cannot read %s\n", o.static_stats);
+        server_free(srv);
+        tls_free(&tls);
+        return 1;
+    }
+    ac.static_stats = static_stats.data;
+    ac.static_stats_len = static_stats.len;
     api_init(&ac);
     if (write_kubeconfig(&o, port, &tls, o.token_auth ? token : NULL) != 0) {
         server_free(srv);
@@ -262,5 +288,6 @@ int main(int argc, char **argv)
     cluster_free();
     sidecar_global_free();
     tls_free(&tls);
+    buf_free(&static_stats);
     return 0;
 }

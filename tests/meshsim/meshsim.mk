@@ -28,3 +28,6 @@ TEST_BINS += $(MESHSIM)
 TEST_CMDS += "tests/meshsim/conformance.sh $(MESHSIM)"
 TEST_CMDS += "tests/meshsim/api_errors.sh $(MESHSIM)"
 TEST_CMDS += "tests/meshsim/scenarios.sh $(MESHSIM)"
+
+BENCH_DEPS += $(MESHSIM)
+BENCH_CMDS += tests/meshsim/bench.sh\ $(MESHSIM)

@@ -154,7 +154,10 @@ int tls_setup(struct tls_material *out, int offer_h2)
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_allow_anonymous);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, &offer_h2_flag);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    /* Resumed sessions (curl resumes across its parallel connections) carry
+     * the client certificate; OpenSSL refuses them without an id context. */
+    static const unsigned char sid_ctx[] = "meshsim";
+    SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
     out->ctx = ctx;
     out->ca_pem = cert_pem(ca);
     out->client_cert_pem = cert_pem(cli);
