@@ -15,7 +15,6 @@
 #include "app/app.h"
 #include "app/doctor.h"
 #include "app/istio.h"
-#include "app/mesh.h"
 #include "app/report.h"
 #include "kube/kube.h"
 #include "ui/ui.h"
@@ -409,12 +408,17 @@ static int finish_action(struct session *s, struct action_wait *w)
     return w->result.ok ? 0 : EXIT_PROBLEMS;
 }
 
-static int cmd_fire(const struct cli *c, struct session *s)
+static int check_fire(const struct cli *c)
 {
     if (c->n_words != 2)
         return usage_error("fire wants one target: POD or svc/NAME%s%s", "", "");
     if (!c->abort_status == !c->delay_ms)
         return usage_error("fire wants exactly one of --abort STATUS and --delay-ms MS%s%s", "", "");
+    return 0;
+}
+
+static int cmd_fire(const struct cli *c, struct session *s)
+{
     const char *target = c->words[1];
     bool service = strncmp(target, "svc/", 4) == 0 || strncmp(target, "service/", 8) == 0;
     const char *name = service ? strchr(target, '/') + 1 : strncmp(target, "pod/", 4) == 0 ? target + 4 : target;
@@ -432,10 +436,15 @@ static int cmd_fire(const struct cli *c, struct session *s)
     return rc;
 }
 
-static int cmd_envoyfilter(const struct cli *c, struct session *s)
+static int check_envoyfilter(const struct cli *c)
 {
     if (c->n_words != 2 || (strcmp(c->words[1], "apply") != 0 && strcmp(c->words[1], "delete") != 0))
         return usage_error("envoyfilter wants apply or delete%s%s", "", "");
+    return 0;
+}
+
+static int cmd_envoyfilter(const struct cli *c, struct session *s)
+{
     char *manifest = NULL;
     size_t len = app_envoyfilter_manifest_len;
     if (c->envoyfilter_file && read_all(c->envoyfilter_file, &manifest, &len) != 0) {
@@ -453,10 +462,15 @@ static int cmd_envoyfilter(const struct cli *c, struct session *s)
     return rc;
 }
 
-static int cmd_deployment_action(const struct cli *c, struct session *s)
+static int check_deployment_action(const struct cli *c)
 {
     if (c->n_words != 2)
         return usage_error("%s wants one DEPLOYMENT%s", c->words[0], "");
+    return 0;
+}
+
+static int cmd_deployment_action(const struct cli *c, struct session *s)
+{
     const char *name = strncmp(c->words[1], "deployment/", 11) == 0 ? c->words[1] + 11 : c->words[1];
     struct action_wait w = {0};
     if (strcmp(c->words[0], "restart") == 0)
@@ -466,14 +480,17 @@ static int cmd_deployment_action(const struct cli *c, struct session *s)
     return finish_action(s, &w);
 }
 
+static int check_policy(const struct cli *c)
+{
+    if (c->n_words != 3 || (strcmp(c->words[1], "apply") != 0 && strcmp(c->words[1], "remove") != 0))
+        return usage_error("policy wants apply FILE|- or remove NAME%s%s", "", "");
+    return 0;
+}
+
 static int cmd_policy(const struct cli *c, struct session *s)
 {
-    bool apply = c->n_words == 3 && strcmp(c->words[1], "apply") == 0;
-    bool remove = c->n_words == 3 && strcmp(c->words[1], "remove") == 0;
-    if (!apply && !remove)
-        return usage_error("policy wants apply FILE|- or remove NAME%s%s", "", "");
     struct action_wait w = {0};
-    if (remove) {
+    if (strcmp(c->words[1], "remove") == 0) {
         app_policy_remove(s->client, s->conn.namespace, c->wasmplugin, c->words[2], on_action_done, &w);
         return finish_action(s, &w);
     }
@@ -495,39 +512,47 @@ static int cmd_policy(const struct cli *c, struct session *s)
     return rc;
 }
 
+static int check_no_operands(const struct cli *c)
+{
+    if (c->n_words != 1)
+        return usage_error("%s takes no operands, got \"%s\"", c->words[0], c->words[1]);
+    return 0;
+}
+
+/* `check` judges the operands before anything connects to the cluster. */
 static const struct {
     const char *name;
     bool changes_cluster;
+    int (*check)(const struct cli *c);
     int (*run)(const struct cli *c, struct session *s);
 } commands[] = {
-    {"doctor", false, cmd_doctor},
-    {"fire", true, cmd_fire},
-    {"envoyfilter", true, cmd_envoyfilter},
-    {"annotate", true, cmd_deployment_action},
-    {"restart", true, cmd_deployment_action},
-    {"policy", true, cmd_policy},
+    {"doctor", false, check_no_operands, cmd_doctor},
+    {"fire", true, check_fire, cmd_fire},
+    {"envoyfilter", true, check_envoyfilter, cmd_envoyfilter},
+    {"annotate", true, check_deployment_action, cmd_deployment_action},
+    {"restart", true, check_deployment_action, cmd_deployment_action},
+    {"policy", true, check_policy, cmd_policy},
 };
 
 /* The console keeps scraping on the interval, with backoff, until quit. */
 static int cmd_console(const struct cli *c, struct session *s)
 {
-    struct app_options o = {.namespace = s->conn.namespace, .label_selector = c->selector,
-                            .interval_s = c->interval_s, .max_inflight = c->max_inflight};
-    struct app *app = app_new(s->client, &o);
-    struct app_mesh *mesh = app_mesh_new(s->client, s->conn.namespace, 0);
-    int rc = EXIT_USAGE;
-    if (!app || !mesh || app_start(app) != 0) {
-        fprintf(stderr, "hfitop: out of memory\n");
-    } else {
-        struct ui_options u = {.client = s->client, .app = app, .mesh = mesh,
-                               .context = s->conn.context && *s->conn.context ? s->conn.context : "in-cluster",
-                               .cluster = s->conn.cluster_name ? s->conn.cluster_name : s->conn.server,
-                               .namespace = s->conn.namespace, .interval_s = c->interval_s,
-                               .readonly = c->readonly, .no_color = c->no_color};
-        rc = ui_run(&u) == 0 ? 0 : EXIT_USAGE;
+    char *manifest = NULL;
+    size_t len = app_envoyfilter_manifest_len;
+    if (c->envoyfilter_file && read_all(c->envoyfilter_file, &manifest, &len) != 0) {
+        fprintf(stderr, "hfitop: cannot read %s: %s\n", c->envoyfilter_file, strerror(errno));
+        return EXIT_USAGE;
     }
-    app_mesh_free(mesh);
-    app_free(app);
+    struct ui_options u = {.client = s->client,
+                           .model = {.namespace = s->conn.namespace, .label_selector = c->selector,
+                                     .interval_s = c->interval_s, .max_inflight = c->max_inflight},
+                           .context = s->conn.context && *s->conn.context ? s->conn.context : "in-cluster",
+                           .cluster = s->conn.cluster_name ? s->conn.cluster_name : s->conn.server,
+                           .interval_s = c->interval_s, .readonly = c->readonly, .no_color = c->no_color,
+                           .envoyfilter = manifest ? manifest : (const char *)app_envoyfilter_manifest,
+                           .envoyfilter_len = len};
+    int rc = ui_run(&u) == 0 ? 0 : EXIT_USAGE;
+    free(manifest);
     return rc;
 }
 
@@ -550,6 +575,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "hfitop: %s changes the cluster; refused under --readonly\n", c.words[0]);
                 return EXIT_USAGE;
             }
+            if ((rc = commands[i].check(&c)) != 0)
+                return rc;
             run = commands[i].run;
         }
         if (!run)

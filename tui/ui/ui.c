@@ -17,15 +17,20 @@
 #include "ui_internal.h"
 
 const struct ui_key_help ui_key_table[] = {
-    {"Up Down j k", "move the selection"},
-    {"PgUp PgDn g G", "page up, page down, first, last"},
-    {"Enter", "detail of the selected pod: delay histogram, rates, policies, findings"},
-    {"d", "doctor: why metrics are missing or flat, and the fix"},
-    {"/", "filter pods by name or deployment (Enter keeps it, Esc clears it)"},
-    {"s S", "sort by the next column; reverse the order"},
-    {"?", "this help"},
-    {"Esc", "close the view and go back to the pod table"},
-    {"q", "quit"},
+    {"Up Down j k", "move the selection", false},
+    {"PgUp PgDn g G", "page up, page down, first, last", false},
+    {"Enter", "detail of the selected pod: delay histogram, rates, policies, findings", false},
+    {"d", "doctor: why metrics are missing or flat, and the fix", false},
+    {"/", "filter pods by name or deployment (Enter keeps it, Esc clears it)", false},
+    {"s S", "sort by the next column; reverse the order", false},
+    {"n", "namespace picker", false},
+    {"p", "the WasmPlugin's policies (a add, l load a JSON file, x remove)", false},
+    {"e E", "apply / delete the stats-inclusion EnvoyFilter", true},
+    {"r R", "restart the selected pod's deployment / every deployment in view with a sidecar", true},
+    {"f", "fire test faults at the selected pod or its service, and see the counters move", true},
+    {"?", "this help", false},
+    {"Esc", "close any dialog or view and go back to the pod table", false},
+    {"q", "quit (asks while an action is still running)", false},
 };
 const size_t ui_key_table_count = sizeof ui_key_table / sizeof ui_key_table[0];
 
@@ -154,14 +159,14 @@ static time_t last_refresh(const struct app *app)
 static void draw_header(struct ui *ui)
 {
     const struct ui_options *o = ui->opt;
-    const struct app_mesh_state *mesh = app_mesh_state(o->mesh);
+    const struct app_mesh_state *mesh = app_mesh_state(ui->mesh);
     char line[512], plugin[200], filter[200];
-    time_t refreshed = last_refresh(o->app);
+    time_t refreshed = last_refresh(ui->app);
     char ago[32] = "never";
     if (refreshed)
         snprintf(ago, sizeof ago, "%lds ago", (long)(time(NULL) - refreshed));
     snprintf(line, sizeof line, "hfitop  context %s  cluster %s  namespace %s  every %ds  refreshed %s%s",
-             o->context ? o->context : "-", o->cluster ? o->cluster : "-", o->namespace, o->interval_s, ago,
+             o->context ? o->context : "-", o->cluster ? o->cluster : "-", ui->ns, o->interval_s, ago,
              o->readonly ? "  [read-only]" : "");
     ui_attr_on(ui, UI_COLOR_HEADER, A_BOLD);
     ui_put(0, 0, ui->cols, line);
@@ -170,7 +175,7 @@ static void draw_header(struct ui *ui)
     if (!mesh->wasmplugins_read)
         snprintf(plugin, sizeof plugin, "plugin: checking");
     else if (!mesh->wasmplugins)
-        snprintf(plugin, sizeof plugin, "plugin: NO WasmPlugin in %s", o->namespace);
+        snprintf(plugin, sizeof plugin, "plugin: NO WasmPlugin in %s", ui->ns);
     else if (mesh->rules < 0)
         snprintf(plugin, sizeof plugin, "plugin: WasmPlugin %s (pluginConfig not the plugin's shape)", mesh->wasmplugin);
     else
@@ -182,7 +187,7 @@ static void draw_header(struct ui *ui)
         snprintf(filter, sizeof filter, "EnvoyFilter: none");
     else
         snprintf(filter, sizeof filter, "EnvoyFilter: %s", mesh->envoyfilter);
-    snprintf(line, sizeof line, "%s | %s | pods %zu", plugin, filter, app_pod_count(o->app));
+    snprintf(line, sizeof line, "%s | %s | pods %zu", plugin, filter, app_pod_count(ui->app));
     ui_put(1, 0, ui->cols, line);
 }
 
@@ -190,7 +195,7 @@ static void draw_header(struct ui *ui)
  * request succeeds again. Returns the rows it took. */
 static int draw_banner(struct ui *ui, int y)
 {
-    const struct app_mesh_state *mesh = app_mesh_state(ui->opt->mesh);
+    const struct app_mesh_state *mesh = app_mesh_state(ui->mesh);
     if (mesh->api_ok)
         return 0;
     char line[700];
@@ -216,7 +221,8 @@ static void draw_status(struct ui *ui)
     else if (ui->status[0])
         snprintf(line, sizeof line, "%s", ui->status);
     else
-        snprintf(line, sizeof line, "%s  ? help  / filter  s sort  Enter detail  d doctor  q quit", ui->view->name);
+        snprintf(line, sizeof line, "%s  ? help  / filter  s sort  Enter detail  d doctor  %sq quit", ui->view->name,
+                 ui->opt->readonly ? "" : "e filter  r restart  f fire  p policies  ");
     ui_attr_on(ui, ui->status_is_error ? UI_COLOR_ERROR : 0, A_REVERSE);
     move(y, 0);
     clrtoeol();
@@ -243,6 +249,7 @@ static void draw(struct ui *ui)
     draw_header(ui);
     int top = 2 + draw_banner(ui, 2);
     ui->view->draw(ui, top, ui->rows - 1 - top);
+    ui_dialog_draw(ui);
     draw_status(ui);
     refresh();
 }
@@ -266,6 +273,11 @@ static void filter_key(struct ui *ui, int ch)
     }
 }
 
+static void quit_anyway(struct ui *ui)
+{
+    ui->quit = true;
+}
+
 static void handle_key(struct ui *ui, int ch)
 {
     if (ch == KEY_RESIZE)
@@ -274,12 +286,22 @@ static void handle_key(struct ui *ui, int ch)
         filter_key(ui, ch);
         return;
     }
+    if (ui_dialog_key(ui, ch))
+        return;
     ui->status[0] = '\0';
     if (ui->view->key && ui->view->key(ui, ch))
         return;
+    if (ui_action_key(ui, ch))
+        return;
     switch (ch) {
     case 'q':
-        ui->quit = true;
+        if (!ui->actions_running) {
+            ui->quit = true;
+            break;
+        }
+        ui_confirm(ui, "Quit while an action runs?");
+        ui_confirm_line(ui, "%d action(s) have not answered yet; quitting drops their answers.", ui->actions_running);
+        ui_confirm_choice(ui, 'y', "quit anyway", quit_anyway);
         break;
     case '?':
         ui->view = &view_help;
@@ -315,23 +337,54 @@ static int min_timeout(int a, int b)
     return a < b ? a : b;
 }
 
+bool ui_use_namespace(struct ui *ui, const char *ns)
+{
+    struct app_options model = ui->opt->model;
+    model.namespace = ns;
+    struct app *app = app_new(ui->opt->client, &model);
+    struct app_mesh *mesh = app_mesh_new(ui->opt->client, ns, 0);
+    if (!app || !mesh || app_start(app) != 0) {
+        app_free(app);
+        app_mesh_free(mesh);
+        return false;
+    }
+    app_free(ui->app);
+    app_mesh_free(ui->mesh);
+    ui->app = app;
+    ui->mesh = mesh;
+    snprintf(ui->ns, sizeof ui->ns, "%s", ns);
+    ui->selected[0] = '\0';
+    ui->selected_index = ui->scroll = 0;
+    ui->n_visible = 0;
+    ui->view = &view_pods;
+    return true;
+}
+
 int ui_run(const struct ui_options *options)
 {
     struct ui ui = {.opt = options, .view = &view_pods, .sort_column = 0};
     setlocale(LC_ALL, "");
     ui.utf8 = locale_is_utf8();
-    install_signals();
-    if (!start_curses(&ui))
+    if (!ui_use_namespace(&ui, options->model.namespace && *options->model.namespace ? options->model.namespace
+                                                                                      : "default")) {
+        fprintf(stderr, "hfitop: out of memory\n");
         return 1;
+    }
+    install_signals();
+    if (!start_curses(&ui)) {
+        app_free(ui.app);
+        app_mesh_free(ui.mesh);
+        return 1;
+    }
     struct pollfd fds[UI_MAX_FDS];
     while (!ui.quit && !stop_requested) {
-        app_tick(options->app);
-        app_mesh_tick(options->mesh);
+        app_tick(ui.app);
+        app_mesh_tick(ui.mesh);
         draw(&ui);
         fds[0] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
         int n = 1 + kube_client_pollfds(options->client, fds + 1, UI_MAX_FDS - 1);
-        int timeout = min_timeout(kube_client_timeout_ms(options->client), app_timeout_ms(options->app));
-        timeout = min_timeout(timeout, app_mesh_timeout_ms(options->mesh));
+        int timeout = min_timeout(kube_client_timeout_ms(options->client), app_timeout_ms(ui.app));
+        timeout = min_timeout(timeout, app_mesh_timeout_ms(ui.mesh));
         timeout = min_timeout(timeout, UI_CLOCK_MS);
         if (poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR)
             break;
@@ -340,7 +393,10 @@ int ui_run(const struct ui_options *options)
         while ((ch = getch()) != ERR && !ui.quit)
             handle_key(&ui, ch);
     }
-    free(ui.visible);
     restore_terminal();
+    ui_dialog_close(&ui);
+    free(ui.visible);
+    app_free(ui.app);
+    app_mesh_free(ui.mesh);
     return 0;
 }

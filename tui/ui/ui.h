@@ -8,15 +8,17 @@
 #include "../app/app.h"
 #include "../app/mesh.h"
 
+/* The console builds the model itself from `model` (and builds it again
+ * when the namespace picker switches namespace). */
 struct ui_options {
     struct kube_client *client;
-    struct app *app;
-    struct app_mesh *mesh;
+    struct app_options model;
     const char *context;   /* for the header and the confirmations */
     const char *cluster;
-    const char *namespace;
     int interval_s;
     bool readonly;         /* --readonly: no action keys at all */
+    const char *envoyfilter; /* the manifest `e` applies (built in, or --envoyfilter) */
+    size_t envoyfilter_len;
     bool no_color;         /* --no-color; NO_COLOR in the environment too */
 };
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "../app/actions.h"
 #include "ui.h"
 
 struct ui;
@@ -31,8 +32,69 @@ enum ui_input { UI_INPUT_KEYS, UI_INPUT_FILTER };
 
 enum ui_color { UI_COLOR_HEADER = 1, UI_COLOR_ERROR, UI_COLOR_OK, UI_COLOR_DIM, UI_COLOR_BAR };
 
+/* Dialogs over the current view, one at a time (ncdu's explicit states). */
+enum ui_modal {
+    UI_MODAL_NONE,
+    UI_MODAL_CONFIRM,     /* lines + choices, each a key */
+    UI_MODAL_FORM,        /* fields to fill, Enter submits */
+    UI_MODAL_PICKER,      /* a list to choose from */
+    UI_MODAL_FIRE_RESULT, /* the tally of test faults, live counter movement */
+    UI_MODAL_POLICIES,    /* the WasmPlugin's policies */
+};
+
+struct ui_choice {
+    int key;
+    const char *label;
+    void (*run)(struct ui *ui);
+};
+
+struct ui_field {
+    const char *label;
+    char value[160];
+    const char *const *options; /* a toggle between these, or NULL for text */
+    int n_options, option;
+};
+
+#define UI_DIALOG_LINES 14
+#define UI_FORM_FIELDS 8
+#define UI_PICKER_ITEMS 512
+
+struct ui_fire_state {
+    bool running;
+    struct app_fire_options options;
+    char target_pod[254], target_service[254], path[200];
+    char deployment[254]; /* whose sidecars' counters are watched */
+    double aborts_before, delays_before;
+    bool done;
+    struct app_action_result result;
+    struct app_fire_tally tally;
+};
+
+struct ui_dialog {
+    enum ui_modal modal;
+    char title[200];
+    char lines[UI_DIALOG_LINES][300];
+    int n_lines;
+    struct ui_choice choices[5];
+    int n_choices;
+    /* What a confirmation acts on. */
+    char deployments[64][254];
+    int n_deployments;
+    /* Form. */
+    struct ui_field fields[UI_FORM_FIELDS];
+    int n_fields, field;
+    void (*submit)(struct ui *ui);
+    /* Picker. */
+    char *items[UI_PICKER_ITEMS];
+    int n_items, cursor;
+    void (*picked)(struct ui *ui, const char *item);
+};
+
 struct ui {
     const struct ui_options *opt;
+    struct app *app;
+    struct app_mesh *mesh;
+    char ns[254];
     const struct view_ops *view;
     enum ui_input input;
     bool utf8, color;
@@ -53,9 +115,13 @@ struct ui {
     int doctor_scroll;
     int help_scroll;
 
-    char status[300];
+    char status[600];
     bool status_is_error;
     bool quit;
+
+    struct ui_dialog dialog;
+    int actions_running; /* q asks before quitting while one runs */
+    struct ui_fire_state fire;
 };
 
 /* Sets the status line (printf-style). */
@@ -71,12 +137,28 @@ void ui_put(int y, int x, int max_cols, const char *text);
 void ui_attr_on(struct ui *ui, enum ui_color color, int attrs);
 void ui_attr_off(struct ui *ui, enum ui_color color, int attrs);
 
-/* The key table; the help view is generated from it. */
+/* The key table; the help view is generated from it. Action keys are
+ * left out of the help, and refused, under --readonly. */
 struct ui_key_help {
     const char *keys;
     const char *what;
+    bool changes_cluster;
 };
 extern const struct ui_key_help ui_key_table[];
 extern const size_t ui_key_table_count;
+
+/* Dialogs (dialogs.c). */
+void ui_dialog_draw(struct ui *ui);
+/* True when a dialog is open and took the key. */
+bool ui_dialog_key(struct ui *ui, int ch);
+void ui_dialog_close(struct ui *ui);
+void ui_confirm(struct ui *ui, const char *title);
+void ui_confirm_line(struct ui *ui, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ui_confirm_choice(struct ui *ui, int key, const char *label, void (*run)(struct ui *ui));
+
+/* Actions behind keys (actions.c). True when the key was an action's. */
+bool ui_action_key(struct ui *ui, int ch);
+/* Replaces the model with one for another namespace. */
+bool ui_use_namespace(struct ui *ui, const char *ns);
 
 #endif

@@ -74,7 +74,7 @@ static int draw_rates(struct ui *ui, const struct app_pod *p, int y)
 
 static int draw_policies(struct ui *ui, const struct app_pod *p, int y)
 {
-    const cJSON *wp = app_wasmplugin_for_pod(app_mesh_wasmplugins(ui->opt->mesh), &p->pod);
+    const cJSON *wp = app_wasmplugin_for_pod(app_mesh_wasmplugins(ui->mesh), &p->pod);
     char line[400];
     if (!wp) {
         ui_put(y++, 2, ui->cols - 2, "no WasmPlugin selects this pod");
@@ -155,7 +155,7 @@ static void draw_detail(struct ui *ui, int top, int height)
     }
     if (y + 2 <= last) {
         ui_put(y++, 0, ui->cols, "doctor:");
-        struct doctor_evidence ev = {app_mesh_wasmplugins(ui->opt->mesh), app_mesh_envoyfilters(ui->opt->mesh),
+        struct doctor_evidence ev = {app_mesh_wasmplugins(ui->mesh), app_mesh_envoyfilters(ui->mesh),
                                      time(NULL)};
         struct findings_cursor cursor = {ui, y};
         doctor_check_pod(p, &ev, add_finding, &cursor);

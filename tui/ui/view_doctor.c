@@ -7,11 +7,11 @@
 
 static void draw_doctor(struct ui *ui, int top, int height)
 {
-    struct doctor_evidence ev = {app_mesh_wasmplugins(ui->opt->mesh), app_mesh_envoyfilters(ui->opt->mesh),
+    struct doctor_evidence ev = {app_mesh_wasmplugins(ui->mesh), app_mesh_envoyfilters(ui->mesh),
                                  time(NULL)};
     struct doctor_report report = {0};
     char line[1200];
-    doctor_run(ui->opt->app, &ev, &report);
+    doctor_run(ui->app, &ev, &report);
     snprintf(line, sizeof line, "doctor: %zu pods checked, %zu with a sidecar: %zu problem(s), %zu note(s)",
              report.pods_checked, report.sidecars, report.problems, report.notes);
     ui_attr_on(ui, report.problems ? UI_COLOR_ERROR : UI_COLOR_OK, A_BOLD);

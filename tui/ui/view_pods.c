@@ -133,7 +133,7 @@ static void pod_key(const struct app_pod *p, char *out, size_t size)
 
 void ui_refresh_rows(struct ui *ui)
 {
-    const struct app *app = ui->opt->app;
+    const struct app *app = ui->app;
     size_t n = app_pod_count(app);
     if (n > ui->visible_capacity) {
         const struct app_pod **grown = realloc(ui->visible, n * sizeof *grown);
@@ -270,7 +270,7 @@ static void draw_pods(struct ui *ui, int top, int height)
         ui->scroll = 0;
 
     if (!ui->n_visible) {
-        const char *why = !app_synced(ui->opt->app) ? "waiting for the pod list..."
+        const char *why = !app_synced(ui->app) ? "waiting for the pod list..."
                           : ui->filter[0]           ? "no pod matches the filter"
                                                     : "no pods in this namespace";
         ui_put(top + 1, 0, ui->cols, why);

@@ -1,0 +1,577 @@
+/* The console's action keys: each opens a dialog that names exactly what
+ * will change (object, namespace, context), calls tui/app's action, and
+ * reports the API server's answer in the status line. None of them exists
+ * under --readonly. */
+#include <curses.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../app/istio.h"
+#include "ui_internal.h"
+
+/* ---- results ---- */
+
+static void action_done(const struct app_action_result *r, void *user)
+{
+    struct ui *ui = user;
+    ui->actions_running--;
+    if (r->http_status)
+        ui_status(ui, !r->ok, "%s (HTTP %ld)", r->message, r->http_status);
+    else
+        ui_status(ui, !r->ok, "%s", r->message);
+    app_mesh_refresh(ui->mesh);
+}
+
+static void started(struct ui *ui, const char *what)
+{
+    ui->actions_running++;
+    ui_status(ui, false, "%s...", what);
+    ui_dialog_close(ui);
+}
+
+/* ---- what the namespace holds ---- */
+
+static bool has_deployment(const struct ui *ui, const char *name)
+{
+    for (int k = 0; k < ui->dialog.n_deployments; k++)
+        if (strcmp(ui->dialog.deployments[k], name) == 0)
+            return true;
+    return false;
+}
+
+/* Deployments in view whose pods have a sidecar, into the dialog. */
+static void collect_sidecar_deployments(struct ui *ui)
+{
+    ui->dialog.n_deployments = 0;
+    for (size_t k = 0; k < ui->n_visible; k++) {
+        const struct app_pod *p = ui->visible[k];
+        if (!p->pod.has_sidecar || !p->pod.deployment || has_deployment(ui, p->pod.deployment) ||
+            ui->dialog.n_deployments >= (int)(sizeof ui->dialog.deployments / sizeof ui->dialog.deployments[0]))
+            continue;
+        snprintf(ui->dialog.deployments[ui->dialog.n_deployments++], sizeof ui->dialog.deployments[0], "%s",
+                 p->pod.deployment);
+    }
+}
+
+static void deployment_list_text(const struct ui *ui, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int k = 0; k < ui->dialog.n_deployments && used + 1 < size; k++)
+        used += (size_t)snprintf(out + used, size - used, "%s%s", k ? ", " : "", ui->dialog.deployments[k]);
+}
+
+/* ---- e / E: the stats-inclusion EnvoyFilter ---- */
+
+static void restart_all(struct ui *ui)
+{
+    for (int k = 0; k < ui->dialog.n_deployments; k++) {
+        ui->actions_running++;
+        app_restart_deployment(ui->opt->client, ui->ns, ui->dialog.deployments[k], action_done, ui);
+    }
+}
+
+static void do_apply_filter(struct ui *ui)
+{
+    started(ui, "applying the EnvoyFilter");
+    app_envoyfilter_apply(ui->opt->client, ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len, action_done, ui);
+}
+
+static void do_apply_filter_and_restart(struct ui *ui)
+{
+    struct ui_dialog kept = ui->dialog;
+    do_apply_filter(ui);
+    ui->dialog.n_deployments = kept.n_deployments;
+    memcpy(ui->dialog.deployments, kept.deployments, sizeof kept.deployments);
+    restart_all(ui);
+    ui->dialog.n_deployments = 0;
+}
+
+static void do_annotate_all(struct ui *ui)
+{
+    struct ui_dialog kept = ui->dialog;
+    started(ui, "adding the stats-inclusion annotation");
+    ui->actions_running--; /* one per deployment below */
+    for (int k = 0; k < kept.n_deployments; k++) {
+        ui->actions_running++;
+        app_annotate_stats_inclusion(ui->opt->client, ui->ns, kept.deployments[k], action_done, ui);
+    }
+}
+
+static void do_delete_filter(struct ui *ui)
+{
+    started(ui, "deleting the EnvoyFilter");
+    app_envoyfilter_delete(ui->opt->client, ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len, action_done, ui);
+}
+
+/* Sidecars that would ignore a BOOTSTRAP EnvoyFilter (FACTS.md §3). */
+static int sidecars_without_bootstrap_agent(const struct ui *ui, int *sidecars)
+{
+    int without = 0;
+    *sidecars = 0;
+    for (size_t k = 0; k < ui->n_visible; k++) {
+        const struct app_pod *p = ui->visible[k];
+        if (!p->pod.has_sidecar)
+            continue;
+        (*sidecars)++;
+        const char *flag = kube_pod_sidecar_env(&p->pod, "BOOTSTRAP_XDS_AGENT");
+        if (!flag || strcmp(flag, "true") != 0)
+            without++;
+    }
+    return without;
+}
+
+static void confirm_apply_filter(struct ui *ui)
+{
+    int sidecars, without = sidecars_without_bootstrap_agent(ui, &sidecars);
+    char names[600];
+    ui_confirm(ui, "Apply the stats-inclusion EnvoyFilter?");
+    collect_sidecar_deployments(ui);
+    deployment_list_text(ui, names, sizeof names);
+    ui_confirm_line(ui, "server-side apply of EnvoyFilter (manifests/envoyfilter-wasm-stats.yaml)");
+    ui_confirm_line(ui, "into namespace %s, context %s, field manager %s", ui->ns, ui->opt->context,
+                    APP_FIELD_MANAGER);
+    ui_confirm_line(ui, "Only pods started afterwards are affected: running sidecars keep their stats matcher.");
+    if (without)
+        ui_confirm_line(ui, "%d of %d sidecars lack BOOTSTRAP_XDS_AGENT=true and will ignore it: use [a], the", without,
+                        sidecars);
+    if (without)
+        ui_confirm_line(ui, "proxy.istio.io/config annotation on their deployments (it rolls them), instead.");
+    ui_confirm_line(ui, "deployments with sidecars: %s", names[0] ? names : "(none)");
+    ui_confirm_choice(ui, 'y', "apply", do_apply_filter);
+    if (ui->dialog.n_deployments)
+        ui_confirm_choice(ui, 'r', "apply, then restart them", do_apply_filter_and_restart);
+    if (ui->dialog.n_deployments)
+        ui_confirm_choice(ui, 'a', "annotate them instead", do_annotate_all);
+}
+
+static void confirm_delete_filter(struct ui *ui)
+{
+    ui_confirm(ui, "Delete the stats-inclusion EnvoyFilter?");
+    ui_confirm_line(ui, "DELETE the EnvoyFilter of manifests/envoyfilter-wasm-stats.yaml");
+    ui_confirm_line(ui, "in namespace %s, context %s.", ui->ns, ui->opt->context);
+    ui_confirm_line(ui, "Running sidecars keep their stats matcher until they restart.");
+    ui_confirm_choice(ui, 'y', "delete", do_delete_filter);
+}
+
+/* ---- r / R: restarts ---- */
+
+static void do_restart(struct ui *ui)
+{
+    struct ui_dialog kept = ui->dialog;
+    started(ui, "restarting");
+    ui->actions_running--;
+    for (int k = 0; k < kept.n_deployments; k++) {
+        ui->actions_running++;
+        app_restart_deployment(ui->opt->client, ui->ns, kept.deployments[k], action_done, ui);
+    }
+}
+
+static void confirm_restart_selected(struct ui *ui)
+{
+    const struct app_pod *p = ui_selected_pod(ui);
+    if (!p || !p->pod.deployment) {
+        ui_status(ui, true, "the selected pod belongs to no deployment");
+        return;
+    }
+    ui_confirm(ui, "Restart deployment?");
+    ui_confirm_line(ui, "deployment %s in namespace %s, context %s", p->pod.deployment, ui->ns, ui->opt->context);
+    ui_confirm_line(ui, "as kubectl rollout restart: new pods replace the old ones, with fresh sidecar counters.");
+    ui->dialog.n_deployments = 1;
+    snprintf(ui->dialog.deployments[0], sizeof ui->dialog.deployments[0], "%s", p->pod.deployment);
+    ui_confirm_choice(ui, 'y', "restart", do_restart);
+}
+
+static void confirm_restart_all(struct ui *ui)
+{
+    char names[600];
+    ui_confirm(ui, "Restart every deployment in view that has a sidecar?");
+    collect_sidecar_deployments(ui);
+    if (!ui->dialog.n_deployments) {
+        ui_dialog_close(ui);
+        ui_status(ui, true, "no deployment in view has a sidecar");
+        return;
+    }
+    deployment_list_text(ui, names, sizeof names);
+    ui_confirm_line(ui, "deployments %s", names);
+    ui_confirm_line(ui, "in namespace %s, context %s, as kubectl rollout restart.", ui->ns, ui->opt->context);
+    ui_confirm_choice(ui, 'y', "restart them", do_restart);
+}
+
+/* ---- f: test faults ---- */
+
+static const char *const fire_targets[] = {"the selected pod", "its deployment's service"};
+static const char *const fire_kinds[] = {"abort", "delay"};
+
+enum fire_field { FIRE_TARGET, FIRE_KIND, FIRE_VALUE, FIRE_COUNT, FIRE_PATH };
+
+static void fire_done(const struct app_action_result *r, const struct app_fire_tally *tally, void *user)
+{
+    struct ui *ui = user;
+    ui->actions_running--;
+    ui->fire.running = false;
+    ui->fire.done = true;
+    ui->fire.result = *r;
+    if (tally)
+        ui->fire.tally = *tally;
+    ui_status(ui, !r->ok, "%s", r->message);
+}
+
+static void submit_fire(struct ui *ui)
+{
+    const struct ui_field *f = ui->dialog.fields;
+    const struct app_pod *p = ui_selected_pod(ui);
+    long value = strtol(f[FIRE_VALUE].value, NULL, 10), count = strtol(f[FIRE_COUNT].value, NULL, 10);
+    bool abort = f[FIRE_KIND].option == 0, to_service = f[FIRE_TARGET].option == 1;
+    if (!p || (to_service && !p->pod.deployment)) {
+        ui_status(ui, true, "select a pod of a deployment first");
+        return;
+    }
+    if (abort ? value < 200 || value > 599 : value < 1 || value > 600000) {
+        ui_status(ui, true, abort ? "abort status must be 200..599" : "delay must be 1..600000 ms");
+        return;
+    }
+    if (count < 1 || count > 10000) {
+        ui_status(ui, true, "count must be 1..10000");
+        return;
+    }
+    struct ui_fire_state *fs = &ui->fire;
+    memset(fs, 0, sizeof *fs);
+    snprintf(fs->path, sizeof fs->path, "%s", f[FIRE_PATH].value[0] ? f[FIRE_PATH].value : "/");
+    snprintf(fs->deployment, sizeof fs->deployment, "%s", p->pod.deployment ? p->pod.deployment : "");
+    if (to_service)
+        snprintf(fs->target_service, sizeof fs->target_service, "%s", p->pod.deployment);
+    else
+        snprintf(fs->target_pod, sizeof fs->target_pod, "%s", p->pod.name);
+    fs->options = (struct app_fire_options){.ns = ui->ns,
+                                            .pod = to_service ? NULL : fs->target_pod,
+                                            .service = to_service ? fs->target_service : NULL,
+                                            .path = fs->path,
+                                            .abort_status = abort ? (int)value : 0,
+                                            .delay_ms = abort ? 0 : value,
+                                            .count = (int)count};
+    /* The counters as the sidecars last reported them, to show how far
+     * they move. */
+    double aborts = 0, delays = 0;
+    for (size_t k = 0; k < app_pod_count(ui->app); k++) {
+        const struct app_pod *q = app_pod_at(ui->app, k);
+        bool watched = to_service ? q->pod.deployment && strcmp(q->pod.deployment, fs->deployment) == 0
+                                  : strcmp(q->pod.name, fs->target_pod) == 0;
+        if (watched && q->scraped) {
+            aborts += q->metrics.aborts_total.present ? q->metrics.aborts_total.value : 0;
+            delays += q->metrics.delays_total.present ? q->metrics.delays_total.value : 0;
+        }
+    }
+    fs->aborts_before = aborts;
+    fs->delays_before = delays;
+    fs->running = true;
+    ui_dialog_close(ui);
+    ui->dialog.modal = UI_MODAL_FIRE_RESULT;
+    snprintf(ui->dialog.title, sizeof ui->dialog.title, "Test faults");
+    ui->actions_running++;
+    app_fire(ui->opt->client, &fs->options, fire_done, ui);
+}
+
+static void open_fire_form(struct ui *ui)
+{
+    const struct app_pod *p = ui_selected_pod(ui);
+    if (!p) {
+        ui_status(ui, true, "no pod selected");
+        return;
+    }
+    ui_dialog_close(ui);
+    struct ui_dialog *d = &ui->dialog;
+    d->modal = UI_MODAL_FORM;
+    snprintf(d->title, sizeof d->title, "Fire test faults (header faults, through the API server proxy)");
+    ui_confirm_line(ui, "pod %s, deployment %s, namespace %s, context %s", p->pod.name,
+                    p->pod.deployment ? p->pod.deployment : "-", ui->ns, ui->opt->context);
+    ui_confirm_line(ui, "the token is read from the WasmPlugin; header faults must be enabled there");
+    d->n_fields = 5;
+    d->fields[FIRE_TARGET] = (struct ui_field){.label = "target", .options = fire_targets, .n_options = 2};
+    d->fields[FIRE_KIND] = (struct ui_field){.label = "fault", .options = fire_kinds, .n_options = 2};
+    d->fields[FIRE_VALUE] = (struct ui_field){.label = "status or ms"};
+    snprintf(d->fields[FIRE_VALUE].value, sizeof d->fields[FIRE_VALUE].value, "503");
+    d->fields[FIRE_COUNT] = (struct ui_field){.label = "count"};
+    snprintf(d->fields[FIRE_COUNT].value, sizeof d->fields[FIRE_COUNT].value, "10");
+    d->fields[FIRE_PATH] = (struct ui_field){.label = "path"};
+    snprintf(d->fields[FIRE_PATH].value, sizeof d->fields[FIRE_PATH].value, "/");
+    d->field = FIRE_VALUE;
+    d->submit = submit_fire;
+}
+
+/* ---- p: policies ---- */
+
+static const cJSON *namespace_wasmplugin(const struct ui *ui)
+{
+    const cJSON *wp;
+    cJSON_ArrayForEach(wp, app_mesh_wasmplugins(ui->mesh))
+    {
+        const cJSON *ns = app_json_path(wp, "metadata.namespace");
+        if (!cJSON_IsString(ns) || strcmp(ns->valuestring, ui->ns) == 0)
+            return wp;
+    }
+    return NULL;
+}
+
+/* duration_seconds as time left, from the creationTimestamp hfitop puts
+ * in the policies it adds (the plugin counts from when it first saw one). */
+static void time_left(const cJSON *policy, char *out, size_t size)
+{
+    const cJSON *duration = app_json_path(policy, "spec.rules");
+    long longest = 0;
+    const cJSON *rule;
+    cJSON_ArrayForEach(rule, duration)
+    {
+        const cJSON *d = app_json_path(rule, "fault.duration_seconds");
+        if (cJSON_IsNumber(d) && d->valuedouble > longest)
+            longest = (long)d->valuedouble;
+    }
+    if (!longest) {
+        snprintf(out, size, "no end");
+        return;
+    }
+    time_t created = app_object_created(policy);
+    if (!created) {
+        snprintf(out, size, "%lds from when the plugin first saw it", longest);
+        return;
+    }
+    long left = (long)(created + longest - time(NULL));
+    if (left <= 0)
+        snprintf(out, size, "expired");
+    else
+        snprintf(out, size, "%ldm%02lds left", left / 60, left % 60);
+}
+
+static void open_policies(struct ui *ui)
+{
+    const cJSON *wp = namespace_wasmplugin(ui);
+    ui_dialog_close(ui);
+    struct ui_dialog *d = &ui->dialog;
+    d->modal = UI_MODAL_POLICIES;
+    const cJSON *name = app_json_path(wp, "metadata.name");
+    snprintf(d->title, sizeof d->title, "Policies of WasmPlugin %s in %s",
+             cJSON_IsString(name) ? name->valuestring : "(none)", ui->ns);
+    const cJSON *policy;
+    cJSON_ArrayForEach(policy, app_json_path(wp, "spec.pluginConfig.policies"))
+    {
+        const cJSON *pname = app_json_path(policy, "metadata.name");
+        const cJSON *service = app_json_path(policy, "spec.selector.service");
+        char left[80];
+        time_left(policy, left, sizeof left);
+        ui_confirm_line(ui, "%-24s selects %-12s %2d rule(s)  %s", cJSON_IsString(pname) ? pname->valuestring : "?",
+                        cJSON_IsString(service) ? service->valuestring : "all",
+                        cJSON_GetArraySize(app_json_path(policy, "spec.rules")), left);
+    }
+}
+
+static void policy_done(const struct app_action_result *r, void *user)
+{
+    action_done(r, user);
+}
+
+static const char *const policy_kinds[] = {"abort", "delay"};
+enum policy_field { POLICY_NAME, POLICY_SERVICE, POLICY_PREFIX, POLICY_KIND, POLICY_VALUE, POLICY_PERCENT,
+                    POLICY_DURATION };
+
+static bool json_safe(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '"' || *s == '\\' || (unsigned char)*s < 32)
+            return false;
+    return true;
+}
+
+static void submit_policy(struct ui *ui)
+{
+    const struct ui_field *f = ui->dialog.fields;
+    char json[1200], created[32];
+    long value = strtol(f[POLICY_VALUE].value, NULL, 10), duration = strtol(f[POLICY_DURATION].value, NULL, 10);
+    double percent = strtod(f[POLICY_PERCENT].value, NULL);
+    bool abort = f[POLICY_KIND].option == 0;
+    for (int k = 0; k < ui->dialog.n_fields; k++) {
+        if (!json_safe(f[k].value)) {
+            ui_status(ui, true, "%s must not hold quotes, backslashes or control characters", f[k].label);
+            return;
+        }
+    }
+    if (!f[POLICY_NAME].value[0] || (abort ? value < 200 || value > 599 : value < 0) || percent < 0 ||
+        percent > 100 || duration < 0) {
+        ui_status(ui, true, "name needed; status 200..599 or delay >= 0 ms; percentage 0..100; duration >= 0");
+        return;
+    }
+    time_t now = time(NULL);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    snprintf(json, sizeof json,
+             "{\"metadata\":{\"name\":\"%s\",\"creationTimestamp\":\"%s\"},\"spec\":{\"selector\":{\"service\":\"%s\","
+             "\"namespace\":\"%s\"},\"rules\":[{\"match\":{\"path\":{\"prefix\":\"%s\"}},\"fault\":{\"percentage\":%g,"
+             "\"%s\":{\"%s\":%ld},\"duration_seconds\":%ld}}]}}",
+             f[POLICY_NAME].value, created, f[POLICY_SERVICE].value, ui->ns,
+             f[POLICY_PREFIX].value[0] ? f[POLICY_PREFIX].value : "/", percent, abort ? "abort" : "delay",
+             abort ? "httpStatus" : "fixed_delay_ms", value, duration);
+    started(ui, "applying the policy");
+    app_policy_apply(ui->opt->client, ui->ns, NULL, json, policy_done, ui);
+}
+
+static void open_policy_form(struct ui *ui)
+{
+    const struct app_pod *p = ui_selected_pod(ui);
+    ui_dialog_close(ui);
+    struct ui_dialog *d = &ui->dialog;
+    d->modal = UI_MODAL_FORM;
+    snprintf(d->title, sizeof d->title, "Add a policy to the WasmPlugin in %s (context %s)", ui->ns, ui->opt->context);
+    ui_confirm_line(ui, "the plugin loads it through ECDS, without restarts; a policy of the same name is replaced");
+    d->n_fields = 7;
+    d->fields[POLICY_NAME] = (struct ui_field){.label = "name"};
+    d->fields[POLICY_SERVICE] = (struct ui_field){.label = "workload"};
+    snprintf(d->fields[POLICY_SERVICE].value, sizeof d->fields[POLICY_SERVICE].value, "%s",
+             p && p->pod.deployment ? p->pod.deployment : "");
+    d->fields[POLICY_PREFIX] = (struct ui_field){.label = "path prefix"};
+    snprintf(d->fields[POLICY_PREFIX].value, sizeof d->fields[POLICY_PREFIX].value, "/");
+    d->fields[POLICY_KIND] = (struct ui_field){.label = "fault", .options = policy_kinds, .n_options = 2};
+    d->fields[POLICY_VALUE] = (struct ui_field){.label = "status or ms"};
+    snprintf(d->fields[POLICY_VALUE].value, sizeof d->fields[POLICY_VALUE].value, "503");
+    d->fields[POLICY_PERCENT] = (struct ui_field){.label = "percentage"};
+    snprintf(d->fields[POLICY_PERCENT].value, sizeof d->fields[POLICY_PERCENT].value, "10");
+    d->fields[POLICY_DURATION] = (struct ui_field){.label = "duration s"};
+    snprintf(d->fields[POLICY_DURATION].value, sizeof d->fields[POLICY_DURATION].value, "300");
+    d->submit = submit_policy;
+}
+
+static void submit_policy_file(struct ui *ui)
+{
+    const char *path = ui->dialog.fields[0].value;
+    FILE *file = fopen(path, "rb");
+    if (!file) {
+        ui_status(ui, true, "cannot read %s", path);
+        return;
+    }
+    char json[65536];
+    size_t n = fread(json, 1, sizeof json - 1, file);
+    bool too_long = !feof(file);
+    fclose(file);
+    json[n] = '\0';
+    cJSON *doc = cJSON_Parse(json);
+    bool object = cJSON_IsObject(doc);
+    cJSON_Delete(doc);
+    if (too_long || !object) {
+        ui_status(ui, true, "%s: %s", path, too_long ? "larger than 64 KiB" : "not a JSON object (one policy)");
+        return;
+    }
+    started(ui, "applying the policy");
+    app_policy_apply(ui->opt->client, ui->ns, NULL, json, policy_done, ui);
+}
+
+static void open_policy_file_form(struct ui *ui)
+{
+    ui_dialog_close(ui);
+    struct ui_dialog *d = &ui->dialog;
+    d->modal = UI_MODAL_FORM;
+    snprintf(d->title, sizeof d->title, "Add a policy from a JSON file (namespace %s, context %s)", ui->ns,
+             ui->opt->context);
+    ui_confirm_line(ui, "one policy object: {\"metadata\": {\"name\": ...}, \"spec\": {...}}");
+    d->n_fields = 1;
+    d->fields[0] = (struct ui_field){.label = "file"};
+    d->submit = submit_policy_file;
+}
+
+static char policy_to_remove[256];
+
+static void do_remove_policy(struct ui *ui)
+{
+    started(ui, "removing the policy");
+    app_policy_remove(ui->opt->client, ui->ns, NULL, policy_to_remove, policy_done, ui);
+}
+
+static void confirm_remove_policy(struct ui *ui)
+{
+    const cJSON *policies = app_json_path(namespace_wasmplugin(ui), "spec.pluginConfig.policies");
+    const cJSON *name = app_json_path(cJSON_GetArrayItem(policies, ui->dialog.cursor), "metadata.name");
+    if (!cJSON_IsString(name)) {
+        ui_status(ui, true, "no policy selected");
+        return;
+    }
+    snprintf(policy_to_remove, sizeof policy_to_remove, "%s", name->valuestring);
+    ui_confirm(ui, "Remove policy?");
+    ui_confirm_line(ui, "policy %s from the WasmPlugin's pluginConfig", policy_to_remove);
+    ui_confirm_line(ui, "in namespace %s, context %s", ui->ns, ui->opt->context);
+    ui_confirm_choice(ui, 'y', "remove", do_remove_policy);
+}
+
+/* ---- n: namespace picker ---- */
+
+static void namespace_picked(struct ui *ui, const char *ns)
+{
+    if (ui_use_namespace(ui, ns))
+        ui_status(ui, false, "namespace %s", ns);
+    else
+        ui_status(ui, true, "cannot switch to namespace %s", ns);
+}
+
+static void namespaces_listed(struct kube_request *req, const struct kube_response *resp, void *user)
+{
+    (void)req;
+    struct ui *ui = user;
+    if (ui->dialog.modal != UI_MODAL_PICKER)
+        return;
+    if (resp->error.code != KUBE_OK) {
+        ui_dialog_close(ui);
+        ui_status(ui, true, "cannot list namespaces: %s", resp->error.message);
+        return;
+    }
+    cJSON *doc = cJSON_ParseWithLength(resp->body, resp->body_len);
+    const cJSON *item;
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(doc, "items"))
+    {
+        const cJSON *name = app_json_path(item, "metadata.name");
+        if (cJSON_IsString(name) && ui->dialog.n_items < UI_PICKER_ITEMS) {
+            if (strcmp(name->valuestring, ui->ns) == 0)
+                ui->dialog.cursor = ui->dialog.n_items;
+            ui->dialog.items[ui->dialog.n_items++] = strdup(name->valuestring);
+        }
+    }
+    cJSON_Delete(doc);
+}
+
+static void open_namespace_picker(struct ui *ui)
+{
+    ui_dialog_close(ui);
+    ui->dialog.modal = UI_MODAL_PICKER;
+    snprintf(ui->dialog.title, sizeof ui->dialog.title, "Namespace (context %s)", ui->opt->context);
+    ui->dialog.picked = namespace_picked;
+    kube_client_get(ui->opt->client, "/api/v1/namespaces", namespaces_listed, ui);
+}
+
+/* ---- the keys ---- */
+
+bool ui_action_key(struct ui *ui, int ch)
+{
+    bool policies_open = ui->dialog.modal == UI_MODAL_POLICIES;
+    if (ch == 'n' && !policies_open) {
+        open_namespace_picker(ui);
+        return true;
+    }
+    if (ch == 'p' && !policies_open) {
+        open_policies(ui);
+        return true;
+    }
+    const char *changes = policies_open ? "alx" : "eErRf";
+    if (!strchr(changes, ch) || ch == 0)
+        return false;
+    if (ui->opt->readonly) {
+        ui_status(ui, true, "read-only: '%c' would change the cluster", ch);
+        return true;
+    }
+    switch (ch) {
+    case 'e': confirm_apply_filter(ui); break;
+    case 'E': confirm_delete_filter(ui); break;
+    case 'r': confirm_restart_selected(ui); break;
+    case 'R': confirm_restart_all(ui); break;
+    case 'f': open_fire_form(ui); break;
+    case 'a': open_policy_form(ui); break;
+    case 'l': open_policy_file_form(ui); break;
+    case 'x': confirm_remove_policy(ui); break;
+    }
+    return true;
+}

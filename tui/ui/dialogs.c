@@ -1,0 +1,299 @@
+/* Dialogs drawn over the current view: confirmations that name exactly
+ * what will change, forms, pickers, the fire-faults tally and the policy
+ * list. Each is a state of ui->dialog; keys go to it while it is open. */
+#include <curses.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format.h"
+#include "ui_internal.h"
+
+void ui_dialog_close(struct ui *ui)
+{
+    for (int k = 0; k < ui->dialog.n_items; k++)
+        free(ui->dialog.items[k]);
+    memset(&ui->dialog, 0, sizeof ui->dialog);
+}
+
+void ui_confirm(struct ui *ui, const char *title)
+{
+    ui_dialog_close(ui);
+    ui->dialog.modal = UI_MODAL_CONFIRM;
+    snprintf(ui->dialog.title, sizeof ui->dialog.title, "%s", title);
+}
+
+void ui_confirm_line(struct ui *ui, const char *fmt, ...)
+{
+    if (ui->dialog.n_lines >= UI_DIALOG_LINES)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ui->dialog.lines[ui->dialog.n_lines++], sizeof ui->dialog.lines[0], fmt, ap);
+    va_end(ap);
+}
+
+void ui_confirm_choice(struct ui *ui, int key, const char *label, void (*run)(struct ui *ui))
+{
+    if (ui->dialog.n_choices < (int)(sizeof ui->dialog.choices / sizeof ui->dialog.choices[0]))
+        ui->dialog.choices[ui->dialog.n_choices++] = (struct ui_choice){key, label, run};
+}
+
+/* ---- drawing ---- */
+
+/* A box in the middle of the screen; returns its first inner row. */
+static int draw_box(struct ui *ui, int height, int *left, int *width)
+{
+    int w = ui->cols - 4 < 100 ? ui->cols - 4 : 100;
+    if (height > ui->rows - 2)
+        height = ui->rows - 2;
+    int top = (ui->rows - height) / 2, x = (ui->cols - w) / 2;
+    for (int y = top; y < top + height; y++)
+        mvhline(y, x, ' ', w);
+    ui_attr_on(ui, UI_COLOR_HEADER, 0);
+    mvhline(top, x, ACS_HLINE, w);
+    mvhline(top + height - 1, x, ACS_HLINE, w);
+    mvvline(top, x, ACS_VLINE, height);
+    mvvline(top, x + w - 1, ACS_VLINE, height);
+    mvaddch(top, x, ACS_ULCORNER);
+    mvaddch(top, x + w - 1, ACS_URCORNER);
+    mvaddch(top + height - 1, x, ACS_LLCORNER);
+    mvaddch(top + height - 1, x + w - 1, ACS_LRCORNER);
+    ui_attr_off(ui, UI_COLOR_HEADER, 0);
+    ui_attr_on(ui, 0, A_BOLD);
+    ui_put(top, x + 2, w - 4, ui->dialog.title);
+    ui_attr_off(ui, 0, A_BOLD);
+    *left = x + 2;
+    *width = w - 4;
+    return top + 1;
+}
+
+static void draw_confirm(struct ui *ui)
+{
+    int x, w, y = draw_box(ui, ui->dialog.n_lines + 4, &x, &w);
+    for (int k = 0; k < ui->dialog.n_lines; k++)
+        ui_put(y++, x, w, ui->dialog.lines[k]);
+    char keys[300] = "";
+    size_t used = 0;
+    for (int k = 0; k < ui->dialog.n_choices; k++)
+        used += (size_t)snprintf(keys + used, sizeof keys - used, "[%c] %s   ", ui->dialog.choices[k].key,
+                                 ui->dialog.choices[k].label);
+    snprintf(keys + used, sizeof keys - used, "[Esc] cancel");
+    ui_attr_on(ui, 0, A_BOLD);
+    ui_put(y + 1, x, w, keys);
+    ui_attr_off(ui, 0, A_BOLD);
+}
+
+static void draw_form(struct ui *ui)
+{
+    int x, w, y = draw_box(ui, ui->dialog.n_fields + ui->dialog.n_lines + 5, &x, &w);
+    char line[400];
+    for (int k = 0; k < ui->dialog.n_lines; k++)
+        ui_put(y++, x, w, ui->dialog.lines[k]);
+    y++;
+    for (int k = 0; k < ui->dialog.n_fields; k++) {
+        const struct ui_field *f = &ui->dialog.fields[k];
+        bool current = k == ui->dialog.field;
+        if (f->options)
+            snprintf(line, sizeof line, "%-16s < %s >", f->label, f->options[f->option]);
+        else
+            snprintf(line, sizeof line, "%-16s %s%s", f->label, f->value, current ? "_" : "");
+        ui_attr_on(ui, 0, current ? A_REVERSE : 0);
+        ui_put(y++, x, w, line);
+        ui_attr_off(ui, 0, current ? A_REVERSE : 0);
+    }
+    ui_put(y + 1, x, w, "Tab/Up/Down field   Left/Right choose   type to edit   Enter go   Esc cancel");
+}
+
+static void draw_picker(struct ui *ui)
+{
+    int rows = ui->dialog.n_items < 12 ? ui->dialog.n_items : 12;
+    int x, w, y = draw_box(ui, rows + 4, &x, &w);
+    int first = ui->dialog.cursor >= rows ? ui->dialog.cursor - rows + 1 : 0;
+    for (int k = first; k < ui->dialog.n_items && k < first + rows; k++) {
+        bool current = k == ui->dialog.cursor;
+        ui_attr_on(ui, 0, current ? A_REVERSE : 0);
+        ui_put(y++, x, w, ui->dialog.items[k]);
+        ui_attr_off(ui, 0, current ? A_REVERSE : 0);
+    }
+    if (!ui->dialog.n_items)
+        ui_put(y++, x, w, "(reading...)");
+    ui_put(y + 1, x, w, "Up/Down choose   Enter take   Esc cancel");
+}
+
+/* The sidecar counters of the fired-at deployment, summed over its pods. */
+static void watched_counters(const struct ui *ui, const char *deployment, const char *pod, double *aborts,
+                             double *delays)
+{
+    *aborts = *delays = 0;
+    for (size_t k = 0; k < app_pod_count(ui->app); k++) {
+        const struct app_pod *p = app_pod_at(ui->app, k);
+        bool watched = pod[0] ? strcmp(p->pod.name, pod) == 0
+                              : p->pod.deployment && strcmp(p->pod.deployment, deployment) == 0;
+        if (!watched || !p->scraped)
+            continue;
+        if (p->metrics.aborts_total.present)
+            *aborts += p->metrics.aborts_total.value;
+        if (p->metrics.delays_total.present)
+            *delays += p->metrics.delays_total.value;
+    }
+}
+
+static void draw_fire_result(struct ui *ui)
+{
+    const struct ui_fire_state *f = &ui->fire;
+    int x, w, y = draw_box(ui, 11, &x, &w);
+    char line[400], statuses[200], p50[16], p95[16];
+    double aborts, delays;
+    watched_counters(ui, f->deployment, f->target_pod, &aborts, &delays);
+    snprintf(line, sizeof line, "target %s in %s, %s, %d request(s)",
+             f->target_pod[0] ? f->target_pod : f->target_service, ui->ns,
+             f->options.abort_status ? "abort" : "delay", f->options.count);
+    ui_put(y++, x, w, line);
+    if (!f->done) {
+        ui_put(y++, x, w, "sending...");
+    } else {
+        app_fire_tally_statuses(&f->tally, statuses, sizeof statuses);
+        ui_format_ms(f->tally.p50_ms, p50, sizeof p50);
+        ui_format_ms(f->tally.p95_ms, p95, sizeof p95);
+        snprintf(line, sizeof line, "client saw: sent %d, answered %d, aborted %d, errors %d; statuses %s",
+                 f->tally.sent, f->tally.answered, f->tally.aborted, f->tally.transport_errors, statuses);
+        ui_put(y++, x, w, line);
+        snprintf(line, sizeof line, "observed latency: p50 %s ms  p95 %s ms", p50, p95);
+        ui_put(y++, x, w, line);
+        ui_put(y++, x, w, f->result.message);
+    }
+    snprintf(line, sizeof line, "sidecar counters moved: aborts %+.0f, delays %+.0f (as of the last scrape)",
+             aborts - f->aborts_before, delays - f->delays_before);
+    ui_attr_on(ui, 0, A_BOLD);
+    ui_put(y + 1, x, w, line);
+    ui_attr_off(ui, 0, A_BOLD);
+    if (f->done) {
+        bool moved = f->options.abort_status ? aborts - f->aborts_before >= f->tally.aborted
+                                             : delays - f->delays_before >= f->tally.answered;
+        ui_put(y + 2, x, w,
+               moved ? "the metrics pipeline works: the counters moved as the client saw"
+                     : "counters have not caught up yet (next scrape), or the metrics do not flow: see d");
+    }
+    ui_put(y + 4, x, w, "Esc close");
+}
+
+/* The policies of the namespace's first WasmPlugin, with time left. */
+static void draw_policies(struct ui *ui)
+{
+    int x, w, y = draw_box(ui, ui->dialog.n_lines + 5, &x, &w);
+    for (int k = 0; k < ui->dialog.n_lines; k++) {
+        bool current = k == ui->dialog.cursor;
+        ui_attr_on(ui, 0, current ? A_REVERSE : 0);
+        ui_put(y++, x, w, ui->dialog.lines[k]);
+        ui_attr_off(ui, 0, current ? A_REVERSE : 0);
+    }
+    if (!ui->dialog.n_lines)
+        ui_put(y++, x, w, "no policies");
+    ui_put(y + 1, x, w,
+           ui->opt->readonly ? "Esc close" : "[a] add from a form   [l] load a JSON file   [x] remove selected   Esc close");
+}
+
+void ui_dialog_draw(struct ui *ui)
+{
+    switch (ui->dialog.modal) {
+    case UI_MODAL_NONE: break;
+    case UI_MODAL_CONFIRM: draw_confirm(ui); break;
+    case UI_MODAL_FORM: draw_form(ui); break;
+    case UI_MODAL_PICKER: draw_picker(ui); break;
+    case UI_MODAL_FIRE_RESULT: draw_fire_result(ui); break;
+    case UI_MODAL_POLICIES: draw_policies(ui); break;
+    }
+}
+
+/* ---- keys ---- */
+
+static void form_key(struct ui *ui, int ch)
+{
+    struct ui_field *f = &ui->dialog.fields[ui->dialog.field];
+    size_t n = strlen(f->value);
+    switch (ch) {
+    case '\t':
+    case KEY_DOWN: ui->dialog.field = (ui->dialog.field + 1) % ui->dialog.n_fields; break;
+    case KEY_BTAB:
+    case KEY_UP: ui->dialog.field = (ui->dialog.field + ui->dialog.n_fields - 1) % ui->dialog.n_fields; break;
+    case KEY_LEFT:
+        if (f->options)
+            f->option = (f->option + f->n_options - 1) % f->n_options;
+        break;
+    case KEY_RIGHT:
+    case ' ':
+        if (f->options)
+            f->option = (f->option + 1) % f->n_options;
+        else if (ch == ' ' && n + 1 < sizeof f->value)
+            f->value[n] = ' ', f->value[n + 1] = '\0';
+        break;
+    case KEY_BACKSPACE:
+    case 127:
+    case 8:
+        if (!f->options && n)
+            f->value[n - 1] = '\0';
+        break;
+    case '\n':
+    case KEY_ENTER:
+        if (ui->dialog.submit)
+            ui->dialog.submit(ui);
+        break;
+    default:
+        if (!f->options && ch > 32 && ch < 127 && n + 1 < sizeof f->value) {
+            f->value[n] = (char)ch;
+            f->value[n + 1] = '\0';
+        }
+    }
+}
+
+bool ui_dialog_key(struct ui *ui, int ch)
+{
+    struct ui_dialog *d = &ui->dialog;
+    if (d->modal == UI_MODAL_NONE)
+        return false;
+    if (ch == 27) { /* Esc closes any dialog */
+        ui_dialog_close(ui);
+        return true;
+    }
+    switch (d->modal) {
+    case UI_MODAL_CONFIRM:
+        for (int k = 0; k < d->n_choices; k++) {
+            if (ch == d->choices[k].key) {
+                void (*run)(struct ui *) = d->choices[k].run;
+                run(ui); /* may open the next dialog */
+                return true;
+            }
+        }
+        if (ch == 'n')
+            ui_dialog_close(ui);
+        return true;
+    case UI_MODAL_FORM: form_key(ui, ch); return true;
+    case UI_MODAL_PICKER:
+        if ((ch == KEY_DOWN || ch == 'j') && d->cursor + 1 < d->n_items)
+            d->cursor++;
+        else if ((ch == KEY_UP || ch == 'k') && d->cursor > 0)
+            d->cursor--;
+        else if ((ch == '\n' || ch == KEY_ENTER) && d->n_items && d->picked) {
+            char chosen[256];
+            snprintf(chosen, sizeof chosen, "%s", d->items[d->cursor]);
+            void (*picked)(struct ui *, const char *) = d->picked;
+            ui_dialog_close(ui);
+            picked(ui, chosen);
+        }
+        return true;
+    case UI_MODAL_FIRE_RESULT: return true;
+    case UI_MODAL_POLICIES:
+        if ((ch == KEY_DOWN || ch == 'j') && d->cursor + 1 < d->n_lines)
+            d->cursor++;
+        else if ((ch == KEY_UP || ch == 'k') && d->cursor > 0)
+            d->cursor--;
+        else
+            return ui_action_key(ui, ch) || true;
+        return true;
+    case UI_MODAL_NONE: break;
+    }
+    return false;
+}
