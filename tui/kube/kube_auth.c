@@ -376,13 +376,14 @@ static int refresh_token_file(struct kube_connection *c, struct kube_error *err)
         return 0;
     char *value = read_trimmed(c->token_file);
     if (!value || !*value) {
+        const char *why = value ? "file is empty" : strerror(errno);
         free(value);
         /* A rotation in progress may leave the file briefly unreadable or
          * empty: keep the last good token, as client-go does. */
         if (c->token_file_value)
             return 0;
         return kube_error_set(err, KUBE_TOKEN_FILE, "cannot read token file %s: %s",
-                              c->token_file, value ? "file is empty" : strerror(errno));
+                              c->token_file, why);
     }
     kube_free_secret(c->token_file_value);
     c->token_file_value = value;
@@ -414,21 +415,10 @@ static char *exec_info_json(const struct kube_connection *c, bool interactive)
         char *ca_from_file = NULL;
         if (!ca && c->ca_file && kube_read_file(c->ca_file, &ca_from_file, &ca_len) == 0)
             ca = (unsigned char *)ca_from_file;
-        if (ca) {
-            static const char alphabet[] =
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-            struct kube_buf b64 = {0};
-            for (size_t i = 0; i < ca_len; i += 3) {
-                unsigned v = (unsigned)ca[i] << 16 | (i + 1 < ca_len ? ca[i + 1] << 8 : 0) |
-                             (i + 2 < ca_len ? ca[i + 2] : 0);
-                char q[4] = {alphabet[v >> 18 & 63], alphabet[v >> 12 & 63],
-                             i + 1 < ca_len ? alphabet[v >> 6 & 63] : '=',
-                             i + 2 < ca_len ? alphabet[v & 63] : '='};
-                kube_buf_append(&b64, q, 4);
-            }
-            cJSON_AddStringToObject(cl, "certificate-authority-data", b64.data ? b64.data : "");
-            kube_buf_free(&b64);
-        }
+        char *ca_b64 = ca ? kube_base64_encode(ca, ca_len) : NULL;
+        if (ca_b64)
+            cJSON_AddStringToObject(cl, "certificate-authority-data", ca_b64);
+        free(ca_b64);
         free(ca_from_file);
         if (c->proxy_url)
             cJSON_AddStringToObject(cl, "proxy-url", c->proxy_url);

@@ -138,6 +138,25 @@ bad:
     return NULL;
 }
 
+char *kube_base64_encode(const unsigned char *in, size_t len)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc((len + 2) / 3 * 4 + 1);
+    if (!out)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0) |
+                     (i + 2 < len ? in[i + 2] : 0);
+        out[n++] = alphabet[v >> 18 & 63];
+        out[n++] = alphabet[v >> 12 & 63];
+        out[n++] = i + 1 < len ? alphabet[v >> 6 & 63] : '=';
+        out[n++] = i + 2 < len ? alphabet[v & 63] : '=';
+    }
+    out[n] = '\0';
+    return out;
+}
+
 char *kube_path_resolve(const char *dir, const char *path)
 {
     if (!path)

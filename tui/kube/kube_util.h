@@ -26,6 +26,9 @@ void kube_free_secret(char *s);
  * NUL-terminated buffer, or NULL on invalid input. */
 unsigned char *kube_base64_decode(const char *in, size_t in_len, size_t *out_len);
 
+/* Standard base64 with padding; caller frees. */
+char *kube_base64_encode(const unsigned char *in, size_t len);
+
 /* `path` joined to `dir` unless absolute or empty. */
 char *kube_path_resolve(const char *dir, const char *path);
 /* The directory part of `path` ("." when it has none). */
