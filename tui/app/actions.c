@@ -457,6 +457,7 @@ struct fire {
     char *ns, *target, *path, *proxy_base;
     char *token;
     char *headers[2]; /* the fault, then the token */
+    char refusal[256]; /* the API server's first refusal */
     int started, inflight;
     double *latencies;
     struct app_fire_tally tally;
@@ -531,7 +532,12 @@ static void on_fire_done(struct kube_request *req, const struct kube_response *r
     struct fire_call *call = user;
     struct fire *f = call->fire;
     f->inflight--;
-    if (resp->http_status > 0) {
+    if (resp->has_status && resp->status.code >= 400) {
+        /* A Status object is the API server's own answer: the request
+         * never reached the pod. */
+        if (!f->tally.refused++)
+            snprintf(f->refusal, sizeof f->refusal, "%s", resp->error.message);
+    } else if (resp->http_status > 0) {
         f->latencies[f->tally.answered++] = (double)(app_now_ms() - call->started_ms);
         int i = 0;
         while (i < f->tally.n_statuses && f->tally.statuses[i].code != (int)resp->http_status)
@@ -578,9 +584,13 @@ static void fire_next(struct fire *f)
     f->tally.max_ms = f->tally.answered ? f->latencies[f->tally.answered - 1] : NAN;
     char statuses[256], msg[512];
     app_fire_tally_statuses(&f->tally, statuses, sizeof statuses);
-    snprintf(msg, sizeof msg, "fired %d at %s %s: %s", f->tally.sent, f->opt.pod ? "pod" : "service", f->target,
-             statuses[0] ? statuses : "nothing answered");
-    fire_end(f, f->tally.sent == f->opt.count, 0, msg);
+    if (f->tally.refused)
+        snprintf(msg, sizeof msg, "fired %d at %s %s: the API server refused %d: %s", f->tally.sent,
+                 f->opt.pod ? "pod" : "service", f->target, f->tally.refused, f->refusal);
+    else
+        snprintf(msg, sizeof msg, "fired %d at %s %s: %s", f->tally.sent, f->opt.pod ? "pod" : "service", f->target,
+                 statuses[0] ? statuses : "nothing answered");
+    fire_end(f, f->tally.sent == f->opt.count && !f->tally.refused, 0, msg);
 }
 
 /* The proxy URL once the port is known ("" for a pod: its first port). */

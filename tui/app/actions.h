@@ -64,6 +64,7 @@ struct app_fire_options {
 
 struct app_fire_tally {
     int sent, answered, transport_errors;
+    int refused; /* answered by the API server itself (a Status: no such pod, no endpoints) */
     struct {
         int code, count;
     } statuses[APP_FIRE_MAX_STATUSES]; /* by first appearance */

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# hfitop's actions end to end against meshsim: test faults fired through the
+# API server proxy move the sidecar counters by exactly what the client saw;
+# the EnvoyFilter is applied and deleted; a restart rolls new pods; a policy
+# lands in the WasmPlugin and in the sidecars; --readonly and bad flags are
+# refused with exit 2.
+#
+#   tests/app/actions.sh build/san/hfitop build/san/meshsim
+set -u
+HFITOP=$1
+MESHSIM=$2
+. "$(dirname "$0")/lib.sh"
+
+# Bad flags need no cluster.
+expect_exit "flags: bad --interval" 2 '--interval wants whole seconds' "$HFITOP" --once -o json --interval 0
+expect_exit "flags: bad -o" 2 '-o wants json or table, got "yaml"' "$HFITOP" --once -o yaml
+expect_exit "flags: unknown flag" 2 'unknown flag --bogus' "$HFITOP" --bogus
+expect_exit "flags: missing value" 2 '--kubeconfig needs a value' "$HFITOP" --once --kubeconfig
+expect_exit "flags: bad --max-inflight" 2 '--max-inflight wants a number' "$HFITOP" --once --max-inflight many
+expect_exit "flags: unknown command" 2 'unknown command "frobnicate"' "$HFITOP" frobnicate
+expect_exit "flags: fire wants a fault" 2 'exactly one of --abort STATUS and --delay-ms MS' "$HFITOP" fire web-0
+expect_exit "flags: bad --abort" 2 '--abort wants an HTTP status' "$HFITOP" fire web-0 --abort 9999
+expect_exit "flags: missing kubeconfig" 2 '/nonexistent/kubeconfig' "$HFITOP" --kubeconfig /nonexistent/kubeconfig doctor
+
+meshsim_start "$MESHSIM"
+
+expect_exit "readonly: fire refused" 2 "refused under --readonly" "$HFITOP" --readonly fire x --abort 503
+expect_exit "readonly: restart refused" 2 "refused under --readonly" "$HFITOP" --readonly restart cart
+expect_exit "readonly: envoyfilter refused" 2 "refused under --readonly" "$HFITOP" --readonly envoyfilter apply
+
+# field NAME KEY: a number from the last look's record of pod NAME.
+field() {
+    python3 -c '
+import json, sys
+p = [p for p in json.load(open(sys.argv[1]))["pods"] if p["name"] == sys.argv[2]][0]
+print(p[sys.argv[3]])' "$MESHSIM_DIR/once.json" "$1" "$2"
+}
+
+# ---- fire aborts at one pod ----
+once_json "fire: before"
+pod=$(python3 -c 'import json,sys; print([p["name"] for p in json.load(open(sys.argv[1]))["pods"] if p["deployment"] == "cart"][0])' "$MESHSIM_DIR/once.json")
+before=$(field "$pod" aborts_total)
+"$HFITOP" fire "$pod" --abort 503 --count 20 >"$MESHSIM_DIR/fire.out" 2>&1
+check "fire: exits 0" test $? -eq 0
+seen=$(sed -n 's/^aborted \([0-9]*\) of 20$/\1/p' "$MESHSIM_DIR/fire.out")
+check "fire: every request came back 503" grep -q ": 503 x20$" "$MESHSIM_DIR/fire.out"
+check "fire: latency percentiles reported" grep -qE '^latency_ms p50=[0-9.]+ p95=[0-9.]+ max=[0-9.]+$' "$MESHSIM_DIR/fire.out"
+check "fire: the token is never printed" bash -c "! grep -q meshsim-demo-token '$MESHSIM_DIR/fire.out'"
+once_json "fire: after"
+after=$(field "$pod" aborts_total)
+check "fire: aborts_total rose by exactly the aborts seen ($before + ${seen:-?} = $after)" \
+    test -n "$seen" -a "$seen" -eq 20 -a "$((after - before))" -eq "${seen:-0}"
+
+# ---- fire delays at one pod: counters and the histogram ----
+before=$(field "$pod" delays_total)
+"$HFITOP" fire "$pod" --delay-ms 120 --count 5 >"$MESHSIM_DIR/fire.out" 2>&1
+check "fire delay: exits 0, five answers" grep -q ": 200 x5$" "$MESHSIM_DIR/fire.out"
+check "fire delay: p50 latency at least the delay" \
+    python3 -c 'import re,sys; m = re.search(r"p50=([0-9.]+)", open(sys.argv[1]).read()); assert float(m.group(1)) >= 120' "$MESHSIM_DIR/fire.out"
+once_json "fire delay: after"
+check "fire delay: delays_total rose by 5" test "$(($(field "$pod" delays_total) - before))" -eq 5
+
+# ---- fire at a service: spread over its pods, counted once each ----
+svc_total() {
+    python3 -c '
+import json, sys
+print(sum(p["aborts_total"] for p in json.load(open(sys.argv[1]))["pods"] if p["deployment"] == "frontend"))' "$MESHSIM_DIR/once.json"
+}
+before=$(svc_total)
+"$HFITOP" fire svc/frontend --abort 502 --count 8 >"$MESHSIM_DIR/fire.out" 2>&1
+seen=$(sed -n 's/^aborted \([0-9]*\) of 8$/\1/p' "$MESHSIM_DIR/fire.out")
+once_json "fire service: after"
+check "fire service: frontend aborts rose by the 502s seen (${seen:-?})" \
+    test -n "$seen" -a "$seen" -eq 8 -a "$(($(svc_total) - before))" -eq "${seen:-0}"
+
+expect_exit "fire: unknown pod" 1 "not found" "$HFITOP" fire no-such-pod --abort 503 --count 1
+
+# ---- the EnvoyFilter ----
+ef=/apis/networking.istio.io/v1alpha3/namespaces/demo/envoyfilters/hfi-wasm-stats
+expect_exit "envoyfilter: apply" 0 "EnvoyFilter demo/hfi-wasm-stats applied" "$HFITOP" envoyfilter apply
+expect_code "envoyfilter: present after apply" 200 GET "$ef"
+check_py "envoyfilter: the built-in manifest, managed by hfitop" "$MESHSIM_DIR/body" <<'PY'
+import json, sys
+ef = json.load(open(sys.argv[1]))
+assert ef["spec"]["configPatches"][0]["applyTo"] == "BOOTSTRAP", ef
+assert ef["spec"]["workloadSelector"]["labels"] == {"hfi-enabled": "true"}, ef
+assert any(m.get("manager") == "hfitop" and m.get("operation") == "Apply" for m in ef["metadata"].get("managedFields", [])), ef["metadata"]
+PY
+expect_exit "envoyfilter: apply again" 0 "applied" "$HFITOP" envoyfilter apply
+expect_exit "envoyfilter: delete" 0 "EnvoyFilter demo/hfi-wasm-stats deleted" "$HFITOP" envoyfilter delete
+expect_code "envoyfilter: gone after delete" 404 GET "$ef"
+expect_exit "envoyfilter: delete when absent" 0 "was not there" "$HFITOP" envoyfilter delete
+printf 'kind: ConfigMap\nmetadata: {name: x}\n' >"$MESHSIM_DIR/notef.yaml"
+expect_exit "envoyfilter: --envoyfilter not an EnvoyFilter" 1 "not an EnvoyFilter" \
+    "$HFITOP" --envoyfilter "$MESHSIM_DIR/notef.yaml" envoyfilter apply
+
+# ---- restart ----
+old_cart=$(python3 -c 'import json,sys; print(" ".join(p["name"] for p in json.load(open(sys.argv[1]))["pods"] if p["deployment"] == "cart"))' "$MESHSIM_DIR/once.json")
+expect_exit "restart: cart" 0 "deployment demo/cart restarted at" "$HFITOP" restart cart
+expect_code "restart: restartedAt on the template" 200 GET /apis/apps/v1/namespaces/demo/deployments/cart
+check_py "restart: annotation is RFC 3339" "$MESHSIM_DIR/body" <<'PY'
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+v = d["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
+assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", v), v
+PY
+check "restart: new cart pods replace the old" wait_for 60 rolled_out cart "$old_cart"
+expect_exit "restart: unknown deployment" 1 "not found" "$HFITOP" restart no-such-deployment
+
+# ---- policies ----
+cat >"$MESHSIM_DIR/policy.json" <<'EOF'
+{"metadata": {"name": "cart-extra"}, "spec": {"selector": {"service": "cart", "namespace": "demo"},
+ "rules": [{"match": {"path": {"prefix": "/never"}}, "fault": {"percentage": 1, "abort": {"httpStatus": 500}}}]}}
+EOF
+policies_of_cart() {
+    timeout 60 "$HFITOP" --once -o json >"$MESHSIM_DIR/once.json" 2>/dev/null || return 1
+    python3 - "$MESHSIM_DIR/once.json" "$1" <<'PY'
+import json, sys
+pods = [p for p in json.load(open(sys.argv[1]))["pods"] if p["deployment"] == "cart"]
+assert pods and all(p["policies"] == int(sys.argv[2]) for p in pods), [p["policies"] for p in pods]
+PY
+}
+check "policy: cart starts with one" policies_of_cart 1
+expect_exit "policy: apply" 0 "WasmPlugin demo/hfi-fault: policy applied" "$HFITOP" policy apply "$MESHSIM_DIR/policy.json"
+check "policy: the sidecars load it (ECDS)" wait_for 20 policies_of_cart 2
+expect_exit "policy: apply again replaces" 0 "policy applied" "$HFITOP" policy apply - <"$MESHSIM_DIR/policy.json"
+check "policy: still two" policies_of_cart 2
+expect_exit "policy: remove" 0 "policy removed" "$HFITOP" policy remove cart-extra
+check "policy: back to one" wait_for 20 policies_of_cart 1
+expect_exit "policy: remove unknown" 1 "no policy named cart-extra" "$HFITOP" policy remove cart-extra
+expect_exit "policy: not JSON" 1 "must be a JSON object with metadata.name" "$HFITOP" policy apply /dev/null
+
+finish

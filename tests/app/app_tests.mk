@@ -1,0 +1,25 @@
+# tests/app: hfitop end to end against meshsim (every scenario through
+# doctor, --once and stats; the actions), and the app layer's unit tests.
+# Read after tui/*.mk and meshsim's fragment, so $(HFITOP), $(HFIAPP_LINK)
+# and $(MESHSIM) are set.
+
+APP_TEST_BIN := $(OUT)/tests/app/test_app
+
+$(APP_TEST_BIN): tests/app/test_app.c tests/testlib.h $(HFIAPP_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_NATIVE) -Itests -o $@ $< $(HFIAPP_LINK) $(LDFLAGS_NATIVE) $(HFIKUBE_LDLIBS) $(HFISTATS_LDLIBS)
+
+TEST_BINS += $(APP_TEST_BIN) $(HFITOP) $(MESHSIM)
+TEST_CMDS += $(APP_TEST_BIN)
+TEST_CMDS += "tests/app/scenarios.sh $(HFITOP) $(MESHSIM)"
+TEST_CMDS += "tests/app/actions.sh $(HFITOP) $(MESHSIM)"
+
+.PHONY: app-test
+app-test: $(APP_TEST_BIN) $(HFITOP) $(MESHSIM)
+	@tests/run-tests.sh $(APP_TEST_BIN) "tests/app/scenarios.sh $(HFITOP) $(MESHSIM)" \
+	  "tests/app/actions.sh $(HFITOP) $(MESHSIM)"
+
+# One full refresh of 1,000 pods: wall, CPU and peak RSS by /usr/bin/time.
+BENCH_DEB_PACKAGES += time
+BENCH_DEPS += $(HFITOP) $(MESHSIM)
+BENCH_CMDS += "tests/app/bench_refresh.sh $(HFITOP) $(MESHSIM)"
