@@ -360,6 +360,62 @@ static void test_list_error_reported_and_retried(void)
     ts_stop(&s);
 }
 
+/* The first watch breaks off in the middle of an event (no chunk end);
+ * later watches stay open. */
+static void cut_stream(struct test_server *s, const struct ts_request *req, int index, int fd)
+{
+    (void)index;
+    if (!strstr(req->path, "watch=1")) {
+        list_page(fd, pod_json("a", "11", false), "50", NULL);
+        return;
+    }
+    if (++watch_calls == 1) {
+        const char *head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+        ts_write_all(fd, head, strlen(head));
+        char whole[8192], chunk[8400];
+        snprintf(whole, sizeof whole, "%s\n", event("MODIFIED", pod_json("a", "60", false)));
+        int n = snprintf(chunk, sizeof chunk, "%zx\r\n%s\r\n", strlen(whole), whole);
+        ts_write_all(fd, chunk, (size_t)n);
+        const char *partial = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"ghost\"";
+        n = snprintf(chunk, sizeof chunk, "%zx\r\n%s", strlen(partial) + 40, partial);
+        ts_write_all(fd, chunk, (size_t)n);
+        return; /* the connection closes mid-chunk */
+    }
+    stream(s, fd, NULL, 0, true);
+}
+
+static void test_broken_stream_resumes(void)
+{
+    watch_calls = 0;
+    struct test_server s;
+    ts_start(&s, cut_stream, NULL, 30);
+    struct kube_client *c = client_for(&s);
+    struct watch_log log = {0};
+    struct kube_pod_watch_options o = {.namespace = "demo"};
+    struct kube_pod_watch *w = kube_pod_watch_start(c, &o, on_pod_event, &log);
+    for (int i = 0; i < 300 && watch_calls < 2; i++)
+        kube_client_wait(c, 20);
+    for (int i = 0; i < 10; i++)
+        kube_client_wait(c, 10);
+    CHECK_INT(watch_calls, 2);
+    /* The whole event counted, the partial one did not; the error is
+     * reported and the watch resumes from the last version seen. */
+    CHECK_CONTAINS(log.text, "U a 11 web|S|U a 60 web|E ");
+    CHECK(strstr(log.text, "ghost") == NULL);
+    bool resumed = false;
+    for (int i = 0; i < ts_count(&s); i++)
+        resumed |= strstr(s.requests[i].path, "resourceVersion=60&") != NULL;
+    CHECK(resumed);
+    struct kube_pod_watch_stats st;
+    kube_pod_watch_stats(w, &st);
+    CHECK_INT(st.lists, 1);
+    CHECK_INT(st.errors, 1);
+    kube_pod_watch_stop(w);
+    kube_client_free(c);
+    kube_connection_free(&conn);
+    ts_stop(&s);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -369,5 +425,6 @@ int main(void)
     RUN(test_list_then_watch);
     RUN(test_owner_lookup_and_stop_inside_callback);
     RUN(test_list_error_reported_and_retried);
+    RUN(test_broken_stream_resumes);
     TEST_MAIN_END();
 }
