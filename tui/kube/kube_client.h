@@ -67,7 +67,9 @@ struct kube_request_options {
 
 /* The client borrows `conn`, which must outlive it. */
 struct kube_client *kube_client_new(struct kube_connection *conn, struct kube_error *err);
-/* Stops every request without calling their callbacks. */
+/* Stops every request without calling their callbacks (and kills an exec
+ * plugin still running). Not from inside a callback; stop pod watches
+ * first. */
 void kube_client_free(struct kube_client *c);
 
 /* Starts a request; `done` will be called exactly once unless the request
