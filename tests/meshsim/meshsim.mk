@@ -6,7 +6,7 @@ DEB_PACKAGES += libssl-dev libyaml-dev libcjson-dev libnghttp2-dev curl
 DEB_PACKAGES += $(if $(shell command -v kubectl 2>/dev/null),,kubernetes-client)
 
 MESHSIM := $(OUT)/meshsim
-MESHSIM_SRCS := $(sort $(wildcard tests/meshsim/*.c))
+MESHSIM_SRCS := $(filter-out tests/meshsim/fuzz_%.c,$(sort $(wildcard tests/meshsim/*.c)))
 MESHSIM_OBJS := $(patsubst tests/meshsim/%.c,$(OUT)/tests/meshsim/%.o,$(MESHSIM_SRCS))
 
 $(OUT)/tests/meshsim/%.o: tests/meshsim/%.c
@@ -31,3 +31,12 @@ TEST_CMDS += "tests/meshsim/scenarios.sh $(MESHSIM)"
 
 BENCH_DEPS += $(MESHSIM)
 BENCH_CMDS += tests/meshsim/bench.sh\ $(MESHSIM)
+
+# libFuzzer over the client-facing parsers; seeds in tests/corpus/fuzz_meshsim_parsers.
+MESHSIM_FUZZ_SRCS := tests/meshsim/selector.c tests/meshsim/yaml.c tests/meshsim/proto.c tests/meshsim/patch.c \
+  tests/meshsim/store.c tests/meshsim/rng.c tests/meshsim/buf.c
+$(BUILD)/fuzz/fuzz_meshsim_parsers: tests/meshsim/fuzz_parsers.c $(MESHSIM_FUZZ_SRCS) $(wildcard tests/meshsim/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -o $@ tests/meshsim/fuzz_parsers.c $(MESHSIM_FUZZ_SRCS) \
+	  -lcjson -lyaml
+FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_meshsim_parsers

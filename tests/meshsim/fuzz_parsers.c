@@ -1,0 +1,89 @@
+/* libFuzzer target for what meshsim parses from clients: label and field
+ * selectors, YAML bodies, kubectl's protobuf access reviews, merge and
+ * strategic merge patches, server-side apply. The first byte picks one. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "patch.h"
+#include "proto.h"
+#include "selector.h"
+#include "yaml.h"
+
+/* Two JSON documents separated by the first NUL byte. */
+static int two_documents(const char *s, size_t len, cJSON **a, cJSON **b)
+{
+    const char *sep = memchr(s, '\0', len);
+    if (!sep)
+        return 0;
+    *a = cJSON_ParseWithLength(s, (size_t)(sep - s));
+    *b = cJSON_ParseWithLength(sep + 1, len - (size_t)(sep - s) - 1);
+    if (!*a || !*b || !cJSON_IsObject(*a) || !cJSON_IsObject(*b)) {
+        cJSON_Delete(*a);
+        cJSON_Delete(*b);
+        return 0;
+    }
+    return 1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    const char *s = (const char *)data + 1;
+    size_t len = size - 1;
+    char *text = malloc(len + 1);
+    memcpy(text, s, len);
+    text[len] = '\0';
+    char err[512];
+    cJSON *a = NULL, *b = NULL;
+    switch (data[0] % 6) {
+    case 0: {
+        struct selector *sel = label_selector_parse(text, err, sizeof err);
+        if (sel) {
+            cJSON *obj = cJSON_Parse("{\"metadata\":{\"labels\":{\"app\":\"x\",\"a.b/c\":\"y\"}}}");
+            selector_matches(sel, obj);
+            cJSON_Delete(obj);
+        }
+        selector_free(sel);
+        break;
+    }
+    case 1:
+        selector_free(field_selector_parse(text, err, sizeof err));
+        break;
+    case 2:
+        cJSON_Delete(yaml_to_json(s, len, err, sizeof err));
+        break;
+    case 3:
+        cJSON_Delete(proto_access_review((const unsigned char *)s, len));
+        break;
+    case 4:
+        if (two_documents(s, len, &a, &b)) {
+            cJSON *c = cJSON_Duplicate(a, 1);
+            merge_patch(a, b);
+            strategic_merge_patch(c, b);
+            cJSON_Delete(c);
+            cJSON_Delete(a);
+            cJSON_Delete(b);
+        }
+        break;
+    case 5:
+        if (two_documents(s, len, &a, &b)) {
+            struct buf conflicts = {0};
+            char owner[64] = "";
+            cJSON *r = server_side_apply(a, b, "fuzz", 0, "v1", &conflicts, owner, sizeof owner);
+            if (r) {
+                cJSON *again = server_side_apply(r, b, "other", 1, "v1", &conflicts, owner, sizeof owner);
+                cJSON_Delete(again);
+            } else {
+                cJSON_Delete(a);
+            }
+            buf_free(&conflicts);
+            cJSON_Delete(b);
+        }
+        break;
+    }
+    free(text);
+    return 0;
+}
