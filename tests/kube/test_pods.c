@@ -349,7 +349,7 @@ static void test_list_error_reported_and_retried(void)
     for (int i = 0; i < 100 && !log.text[0]; i++)
         kube_client_wait(c, 20);
     CHECK_STR(log.text, "E pods is forbidden: User \"bob\" cannot list resource \"pods\" in API group \"\" at the cluster scope|");
-    CHECK_STR(s.requests[0].path, "/api/v1/pods?limit=500&labelSelector=app%20in%20%28web%2Capi%29");
+    CHECK_STR(s.requests[0].path, "/api/v1/pods?limit=250&labelSelector=app%20in%20%28web%2Capi%29");
     /* The retry waits for its backoff. */
     CHECK(kube_client_timeout_ms(c) > 500);
     CHECK_INT(kube_client_pending(c), 1);

@@ -91,7 +91,7 @@ typedef void (*kube_pod_event_fn)(const struct kube_pod_event *ev, void *user);
 struct kube_pod_watch_options {
     const char *namespace;      /* NULL or "": all namespaces */
     const char *label_selector; /* -l */
-    int page_size;              /* list `limit`; 0: 500 */
+    int page_size;              /* list `limit`; 0: 250 */
     int watch_timeout_s;        /* server-side watch timeout; 0: 300-600 s */
     bool resolve_owners;        /* GET each ReplicaSet once for its Deployment */
 };
