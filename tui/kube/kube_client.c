@@ -671,9 +671,8 @@ int kube_client_timeout_ms(struct kube_client *c)
 static void run_due(struct kube_client *c)
 {
     long long now = now_ms();
-    /* Launching may run an exec plugin and reporting calls back into the
-     * application, which may start or cancel requests: restart the walk
-     * after each. */
+    /* Reporting calls back into the application, which may start or
+     * cancel requests: restart the walk after each report. */
     bool again = true;
     while (again) {
         again = false;
