@@ -20,15 +20,13 @@ KUBE_TEST_CMDS := $(KUBE_UNIT_TESTS) "$(OUT)/tests/kube/test_meshsim $(OUT)/mesh
 TEST_BINS += $(KUBE_TEST_BINS)
 TEST_CMDS += $(KUBE_TEST_CMDS)
 
-# libFuzzer targets: the pure parsers, compiled again with FUZZ_FLAGS.
-KUBE_FUZZ_SRCS := tui/kube/kubeconfig.c tui/kube/kube_yaml.c tui/kube/kube_util.c \
-  tui/kube/kube_error.c tui/kube/kube_status.c tui/kube/kube_watch.c tui/kube/kube_auth.c \
-  tui/kube/kube_pods.c tui/kube/kube_client.c
+# libFuzzer targets: the parsers, with the library compiled again with FUZZ_FLAGS.
+KUBE_FUZZ_SRCS := $(sort $(wildcard tui/kube/*.c))
 KUBE_FUZZ_OBJS := $(patsubst tui/kube/%.c,$(BUILD)/fuzz/kube/%.o,$(KUBE_FUZZ_SRCS))
 
 $(BUILD)/fuzz/kube/%.o: tui/kube/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(FUZZ_FLAGS) -c -o $@ $<
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(FUZZ_FLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/fuzz/fuzz_kubeconfig $(BUILD)/fuzz/fuzz_watch: $(BUILD)/fuzz/%: tests/kube/%.c $(KUBE_FUZZ_OBJS)
 	@mkdir -p $(dir $@)
