@@ -4,20 +4,20 @@
 # and $(MESHSIM) are set.
 
 APP_TEST_BIN := $(OUT)/tests/app/test_app
+APP_SCHEDULER_TEST := $(OUT)/tests/app/test_scheduler
 
-$(APP_TEST_BIN): tests/app/test_app.c tests/testlib.h $(HFIAPP_LINK)
+$(OUT)/tests/app/test_%: tests/app/test_%.c tests/testlib.h $(HFIAPP_LINK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_NATIVE) -Itests -o $@ $< $(HFIAPP_LINK) $(LDFLAGS_NATIVE) $(HFIKUBE_LDLIBS) $(HFISTATS_LDLIBS)
 
-TEST_BINS += $(APP_TEST_BIN) $(HFITOP) $(MESHSIM)
-TEST_CMDS += $(APP_TEST_BIN)
-TEST_CMDS += "tests/app/scenarios.sh $(HFITOP) $(MESHSIM)"
-TEST_CMDS += "tests/app/actions.sh $(HFITOP) $(MESHSIM)"
+APP_TEST_CMDS := $(APP_TEST_BIN) "$(APP_SCHEDULER_TEST) $(MESHSIM)" \
+  "tests/app/scenarios.sh $(HFITOP) $(MESHSIM)" "tests/app/actions.sh $(HFITOP) $(MESHSIM)"
+TEST_BINS += $(APP_TEST_BIN) $(APP_SCHEDULER_TEST) $(HFITOP) $(MESHSIM)
+TEST_CMDS += $(APP_TEST_CMDS)
 
 .PHONY: app-test
-app-test: $(APP_TEST_BIN) $(HFITOP) $(MESHSIM)
-	@tests/run-tests.sh $(APP_TEST_BIN) "tests/app/scenarios.sh $(HFITOP) $(MESHSIM)" \
-	  "tests/app/actions.sh $(HFITOP) $(MESHSIM)"
+app-test: $(APP_TEST_BIN) $(APP_SCHEDULER_TEST) $(HFITOP) $(MESHSIM)
+	@tests/run-tests.sh $(APP_TEST_CMDS)
 
 # One full refresh of 1,000 pods: wall, CPU and peak RSS by /usr/bin/time.
 BENCH_DEB_PACKAGES += time
