@@ -24,6 +24,22 @@ expect_exit "flags: missing kubeconfig" 2 '/nonexistent/kubeconfig' "$HFITOP" --
 
 meshsim_start "$MESHSIM"
 
+# kubectl's flags pick what is looked at.
+expect_exit "flags: --context of the kubeconfig" 0 '"pods"' "$HFITOP" --context meshsim --once -o json
+expect_exit "flags: unknown --context" 2 'nope' "$HFITOP" --context nope --once -o json
+check_py "flags: -l selects pods" <<PY
+import json, subprocess
+out = subprocess.run(["$HFITOP", "--once", "-o", "json", "-l", "app=cart"], capture_output=True, text=True, check=True).stdout
+pods = json.loads(out)["pods"]
+assert len(pods) == 2 and all(p["deployment"] == "cart" for p in pods), pods
+PY
+check_py "flags: -n picks the namespace" <<PY
+import json, subprocess
+out = subprocess.run(["$HFITOP", "--once", "-o", "json", "-n", "default"], capture_output=True, text=True, check=True).stdout
+assert json.loads(out)["pods"] == [], out
+PY
+expect_exit "flags: -n for doctor" 0 "namespace kube-system: 0 pods" "$HFITOP" --namespace=kube-system doctor
+
 expect_exit "readonly: fire refused" 2 "refused under --readonly" "$HFITOP" --readonly fire x --abort 503
 expect_exit "readonly: restart refused" 2 "refused under --readonly" "$HFITOP" --readonly restart cart
 expect_exit "readonly: envoyfilter refused" 2 "refused under --readonly" "$HFITOP" --readonly envoyfilter apply

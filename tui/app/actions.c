@@ -15,11 +15,14 @@
 #define PROXY_CONFIG_ANNOTATION "proxy.istio.io/config"
 #define RESTARTED_AT_ANNOTATION "kubectl.kubernetes.io/restartedAt"
 
+enum policy_op { POLICY_APPLY, POLICY_REMOVE };
+
 /* One action in flight: what it works on and whom to tell. */
 struct action {
     struct kube_client *client;
-    char *ns, *name, *extra;
-    char *path;
+    char *ns, *name;
+    char *extra; /* the success message, or a policy action's argument until then */
+    enum policy_op policy_op;
     app_action_done_fn done;
     void *user;
 };
@@ -41,7 +44,6 @@ static void action_free(struct action *a)
     free(a->ns);
     free(a->name);
     free(a->extra);
-    free(a->path);
     free(a);
 }
 
@@ -308,8 +310,6 @@ void app_annotate_stats_inclusion(struct kube_client *c, const char *ns, const c
 
 #define WASMPLUGIN_API "/apis/extensions.istio.io/v1alpha1"
 
-enum policy_op { POLICY_APPLY, POLICY_REMOVE };
-
 static const char *policy_name(const cJSON *policy)
 {
     const cJSON *name = app_json_path(policy, "metadata.name");
@@ -394,8 +394,7 @@ static void on_wasmplugins_read(struct kube_request *req, const struct kube_resp
         action_fail(a, 0, msg);
         return;
     }
-    /* a->path holds the op: "apply" or "remove"; a->extra its argument. */
-    enum policy_op op = strcmp(a->path, "apply") == 0 ? POLICY_APPLY : POLICY_REMOVE;
+    enum policy_op op = a->policy_op;
     char msg[300] = "";
     char *body = policy_patch(wp, op, a->extra, msg, sizeof msg);
     const char *wp_name = app_json_path(wp, "metadata.name")->valuestring;
@@ -427,10 +426,10 @@ static void policy_start(struct kube_client *c, const char *ns, const char *wasm
     struct action *a = action_new(c, ns, wasmplugin, done, user);
     if (!a)
         return;
-    a->path = strdup(op == POLICY_APPLY ? "apply" : "remove");
+    a->policy_op = op;
     a->extra = strdup(arg ? arg : "");
     char *list_path = object_path(WASMPLUGIN_API, a->ns, "wasmplugins", NULL);
-    struct kube_request *req = a->path && a->extra && list_path
+    struct kube_request *req = a->extra && list_path
                                    ? kube_client_get(c, list_path, on_wasmplugins_read, a)
                                    : NULL;
     free(list_path);

@@ -163,12 +163,12 @@ void app_report_table(const struct app *app, time_t now, FILE *out)
                 width[c] = w;
         }
     for (size_t r = 0; r <= n; r++) {
-        for (int c = 0; c < N_COLS; c++) {
-            if (c == N_COLS - 1)
-                fprintf(out, "%s", cells[r][c]);
-            else
-                fprintf(out, "%-*s  ", width[c], cells[r][c]);
-        }
+        /* Pad every cell but the last non-empty one: no trailing blanks. */
+        int last = N_COLS - 1;
+        while (last > 0 && !cells[r][last][0])
+            last--;
+        for (int c = 0; c <= last; c++)
+            fprintf(out, c < last ? "%-*s  " : "%-*s", c < last ? width[c] : 0, cells[r][c]);
         fputc('\n', out);
     }
     free(cells);
