@@ -180,6 +180,63 @@ check "access allowed" grep -q '"allowed":true' "$MESHSIM_DIR/body"
 expect_code "access review without attributes" 422 POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews -H 'Content-Type: application/json' -d '{"spec":{}}'
 expect_code "garbage protobuf review" 400 POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews -H 'Content-Type: application/vnd.kubernetes.protobuf' -d 'k8s'
 
+
+# Random requests: mutated request bytes over HTTP/1.1, then random
+# methods, paths, content types and bodies over h2. None may crash it.
+check_py "random HTTP/1.1 bytes answered or closed" "$SERVER" "$MESHSIM_DIR" <<'PY'
+import random, socket, ssl, sys
+host, port = sys.argv[1].split("//")[1].split(":")
+d = sys.argv[2]
+ctx = ssl.create_default_context(cafile=d + "/ca.pem")
+ctx.load_cert_chain(d + "/cert.pem", d + "/key.pem")
+rnd = random.Random(1)
+base = [b"GET /api/v1/namespaces/demo/pods?limit=2&labelSelector=app%3Dcart HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST /apis/networking.istio.io/v1alpha3/namespaces/demo/envoyfilters HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n{\"apiVersion\":\"networking.istio.io/v1alpha3\",\"kind\":\"EnvoyFilter\"}",
+        b"PATCH /apis/apps/v1/namespaces/demo/deployments/cart HTTP/1.1\r\nContent-Type: application/strategic-merge-patch+json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"]
+for i in range(300):
+    msg = bytearray(rnd.choice(base))
+    for _ in range(rnd.randint(1, 8)):
+        op = rnd.randint(0, 2)
+        pos = rnd.randrange(len(msg))
+        if op == 0:
+            msg[pos] = rnd.randrange(256)
+        elif op == 1:
+            del msg[pos:pos + rnd.randint(1, 10)]
+        else:
+            msg[pos:pos] = bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 10)))
+    s = ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=2), server_hostname="127.0.0.1")
+    s.sendall(bytes(msg))
+    s.shutdown(socket.SHUT_WR)  # an incomplete request then ends the connection
+    try:
+        while s.recv(65536):
+            pass
+    except (socket.timeout, ssl.SSLError, ConnectionResetError, OSError):
+        pass
+    s.close()
+PY
+python3 - "$SERVER" >"$MESHSIM_DIR/random.cfg" <<'PY'
+import random, sys
+rnd = random.Random(2)
+segs = ["api", "apis", "v1", "namespaces", "demo", "pods", "proxy", "x:15090", "stats", "prometheus", "apps",
+        "deployments", "cart", "networking.istio.io", "v1alpha3", "envoyfilters", "%2e%2e", "status", "watch", ""]
+types = ["application/json", "application/yaml", "application/apply-patch+yaml", "application/merge-patch+json",
+         "application/strategic-merge-patch+json", "application/vnd.kubernetes.protobuf", "text/plain"]
+bodies = ["", "{", "{}", "null", "[1,2]", "a: [", "k8s\u0000\u0012", '{"metadata":{"name":"x"},"spec":"s"}',
+          "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n"]
+for i in range(150):
+    path = "/" + "/".join(rnd.choice(segs) for _ in range(rnd.randint(1, 9)))
+    query = "&".join(rnd.choice(["watch=1", "limit=1", "continue=%ff", "labelSelector=a+in+(", "fieldManager=f",
+                                  "timeoutSeconds=1", "resourceVersion=5", "filter=(", "usedonly"]) for _ in range(rnd.randint(0, 3)))
+    print('url = "%s%s?%s"' % (sys.argv[1], path, query))
+    print('request = "%s"' % rnd.choice(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]))
+    print('header = "Content-Type: %s"' % rnd.choice(types))
+    print('data = %s' % __import__("json").dumps(rnd.choice(bodies)))
+    print('output = "/dev/null"')
+PY
+kcurl --no-progress-meter --parallel --parallel-max 20 --max-time 5 -K "$MESHSIM_DIR/random.cfg" >/dev/null 2>&1
+alive() { [ "$(http_code GET /version)" = 200 ]; }
+check "still serving after random requests" alive
+
 # Parallel connections resume TLS sessions (with the client certificate).
 resumed_sessions_ok() {
     local urls=()
