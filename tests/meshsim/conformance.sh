@@ -97,4 +97,9 @@ check "kubectl get namespaces" bash -c "'${KUBECTL[0]}' get namespaces -o name |
 check "kubectl get replicasets" bash -c "'${KUBECTL[0]}' get rs -o name | grep -c frontend | grep -qx 2"
 check "kubectl version" "${KUBECTL[@]}" version
 
+# Bearer-token auth: the kubeconfig carries a token, kubectl uses it.
+meshsim_start "$MESHSIM" --auth token
+check "kubeconfig holds a token, no client key" bash -c "grep -q '^    token: ' '$KUBECONFIG' && ! grep -q client-key-data '$KUBECONFIG'"
+check "kubectl with a token" bash -c "'${KUBECTL[0]}' get pods -o name | grep -c '^pod/' | grep -qx 6"
+
 finish
