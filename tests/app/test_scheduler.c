@@ -88,23 +88,32 @@ static void cluster_stop(struct cluster *c)
 
 struct watch_inflight {
     struct app *app;
-    int max_seen;
+    int limit, max_seen;
     int64_t until_ms;
+    unsigned wakeups;
+    bool timeout_while_full; /* asked to wake up with no slot free */
 };
 
 static bool note_inflight(void *user)
 {
     struct watch_inflight *w = user;
-    if (app_inflight(w->app) > w->max_seen)
-        w->max_seen = app_inflight(w->app);
+    int n = app_inflight(w->app);
+    if (n > w->max_seen)
+        w->max_seen = n;
+    if (n >= w->limit && app_timeout_ms(w->app) >= 0)
+        w->timeout_while_full = true;
+    w->wakeups++;
     return app_now_ms() >= w->until_ms;
 }
 
-/* Runs the scheduler for `ms`, noting the most scrapes in flight. */
-static int run_for(struct cluster *c, struct app *app, int ms)
+/* Runs the scheduler for `ms`, noting the most scrapes in flight; the loop
+ * must sleep between answers, not spin. */
+static int run_for(struct cluster *c, struct app *app, int ms, int max_inflight)
 {
-    struct watch_inflight w = {.app = app, .until_ms = app_now_ms() + ms};
+    struct watch_inflight w = {.app = app, .limit = max_inflight, .until_ms = app_now_ms() + ms};
     app_wait(c->client, app, ms + 1000, note_inflight, &w);
+    CHECK(w.wakeups < (unsigned)ms);
+    CHECK(!w.timeout_while_full);
     return w.max_seen;
 }
 
@@ -120,7 +129,7 @@ static void test_interval_rates_and_inflight(void)
     struct app *app = app_new(c.client, &(struct app_options){.namespace = "demo", .interval_s = 1,
                                                               .max_inflight = 2});
     CHECK(app && app_start(app) == 0);
-    int max_inflight = run_for(&c, app, 3500);
+    int max_inflight = run_for(&c, app, 3500, 2);
     CHECK(app_synced(app));
     CHECK(max_inflight >= 1 && max_inflight <= 2);
     CHECK_INT(app_pod_count(app), 6);
@@ -151,7 +160,7 @@ static void test_failing_pod_backs_off_alone(void)
     /* Scrapes time out after the 1 s interval; cart's sidecars take 3 s. */
     struct app *app = app_new(c.client, &(struct app_options){.namespace = "demo", .interval_s = 1});
     CHECK(app && app_start(app) == 0);
-    run_for(&c, app, 6000);
+    run_for(&c, app, 6000, APP_DEFAULT_MAX_INFLIGHT);
     size_t cart = 0;
     for (size_t i = 0; i < app_pod_count(app); i++) {
         const struct app_pod *p = app_pod_at(app, i);

@@ -401,14 +401,23 @@ void app_tick(struct app *app)
 
 int app_timeout_ms(const struct app *app)
 {
-    if (app->opt.rounds_only)
-        return app_rounds_complete(app) ? -1 : 50;
+    /* At the limit only an answer frees a slot, and an answer wakes the
+     * poll loop by itself. */
+    if (app->inflight >= app->opt.max_inflight)
+        return -1;
     int64_t now = app_now_ms(), soonest = -1;
     for (size_t i = 0; i < app->n_pods; i++) {
         const struct app_pod *p = &app->pods[i]->pub;
         if (p->inflight || !app_pod_scrapable(&p->pod))
             continue;
-        int64_t wait = p->next_scrape_ms > now ? p->next_scrape_ms - now : 0;
+        int64_t at = p->throttled_until_ms;
+        if (app->opt.rounds_only) {
+            if (p->rounds_done >= app->rounds_requested)
+                continue;
+        } else if (p->next_scrape_ms > at) {
+            at = p->next_scrape_ms;
+        }
+        int64_t wait = at > now ? at - now : 0;
         if (soonest < 0 || wait < soonest)
             soonest = wait;
     }
