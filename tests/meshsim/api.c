@@ -16,6 +16,7 @@
 #include "selector.h"
 #include "sidecar.h"
 #include "store.h"
+#include "table.h"
 #include "yaml.h"
 
 #define USER_NAME "meshsim-admin"
@@ -721,10 +722,18 @@ static void handle_list(struct exchange *ex, const struct request *req, const st
     char av[96];
     rtype_api_version(t, av, sizeof av);
     struct buf b = {0};
-    buf_printf(&b, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%llu\"", t->kind, av,
-               (unsigned long long)store_rv());
+    int table = table_wanted(req);
+    const char *include = request_param(req, "includeObject");
+    if (table)
+        table_open(&b, store_rv());
+    else
+        buf_printf(&b, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%llu\"", t->kind,
+                   av, (unsigned long long)store_rv());
     size_t meta_end = b.len;
-    buf_puts(&b, "},\"items\":[");
+    if (table)
+        table_columns(&b, t);
+    else
+        buf_puts(&b, "},\"items\":[");
     long emitted = 0;
     long remaining = 0;
     struct object *last = NULL;
@@ -743,7 +752,10 @@ static void handle_list(struct exchange *ex, const struct request *req, const st
         }
         if (emitted)
             buf_puts(&b, ",");
-        print_item(&b, o->json, !is_custom(t));
+        if (table)
+            table_row(&b, t, o->json, include);
+        else
+            print_item(&b, o->json, !is_custom(t));
         emitted++;
         last = o;
     }
@@ -783,6 +795,8 @@ struct watch {
     char *ns;
     struct selector *ls, *fs;
     uint64_t last_rv;
+    int table; /* events carry one-row Tables (kubectl get -w) */
+    char *include;
     int bookmarks;
     int64_t next_bookmark, deadline, expire_at;
     struct watch *prev, *next;
@@ -801,6 +815,7 @@ static void watch_unlink(struct watch *w)
     selector_free(w->ls);
     selector_free(w->fs);
     free(w->ns);
+    free(w->include);
     free(w);
 }
 
@@ -814,9 +829,16 @@ static void watch_send_object(struct watch *w, const char *type, cJSON *obj)
 {
     struct buf b = {0};
     buf_printf(&b, "{\"type\":\"%s\",\"object\":", type);
-    char *t = cJSON_PrintUnformatted(obj);
-    buf_puts(&b, t);
-    free(t);
+    if (w->table) {
+        table_open(&b, w->last_rv);
+        table_columns(&b, w->type);
+        table_row(&b, w->type, obj, w->include);
+        buf_puts(&b, "]}");
+    } else {
+        char *t = cJSON_PrintUnformatted(obj);
+        buf_puts(&b, t);
+        free(t);
+    }
     buf_puts(&b, "}\n");
     ex_stream_write(w->ex, b.data, b.len);
     buf_free(&b);
@@ -909,6 +931,8 @@ static void start_watch(struct exchange *ex, const struct request *req, const st
     w->ls = ls;
     w->fs = fs;
     w->bookmarks = param_true(req, "allowWatchBookmarks");
+    w->table = table_wanted(req);
+    w->include = request_param(req, "includeObject") ? strdup(request_param(req, "includeObject")) : NULL;
     w->next_bookmark = api_now + BOOKMARK_INTERVAL_MS;
     w->deadline = api_now + timeout * 1000;
     if (cluster_scenarios() & SC_WATCH_EXPIRY)
@@ -1734,9 +1758,17 @@ static void handle_resource(struct exchange *ex, const struct request *req, stru
         not_found(ex, t, r->name);
         return;
     }
-    if (get)
+    if (get && table_wanted(req)) {
+        struct buf b = {0};
+        table_open(&b, store_rv());
+        table_columns(&b, t);
+        table_row(&b, t, o->json, request_param(req, "includeObject"));
+        table_close(&b);
+        ex_reply(ex, 200, "application/json", b.data, b.len, NULL);
+        buf_free(&b);
+    } else if (get) {
         reply_json(ex, 200, o->json);
-    else if (strcmp(m, "DELETE") == 0)
+    } else if (strcmp(m, "DELETE") == 0)
         handle_delete(ex, o);
     else
         handle_replace(ex, req, o);

@@ -440,9 +440,8 @@ static int is_native_sidecar(cJSON *c)
 }
 
 /* status for a pod: Pending while starting, Running after. */
-static void set_pod_status(struct object *pod, int running, int restarts)
+static void set_pod_status(cJSON *json, int running, int restarts)
 {
-    cJSON *json = pod->json;
     char now[32], created[32];
     now_rfc3339(now, sizeof now);
     const char *ct = json_str(json, "metadata.creationTimestamp");
@@ -597,6 +596,7 @@ static struct object *create_pod(struct object *rs, const char *app, int running
                                    "{\"configMap\":{\"defaultMode\":420,\"name\":\"istio-ca-root-cert\"},\"name\":\"istiod-ca-cert\"}]"));
     cJSON_AddItemToObject(pod, "spec", spec);
 
+    set_pod_status(pod, running, restarts);
     struct object *o = store_create(&RT_PODS, pod);
     struct pod_state *ps = calloc(1, sizeof *ps);
     ps->deployment = strdup(app);
@@ -607,7 +607,6 @@ static struct object *create_pod(struct object *rs, const char *app, int running
         ps->stats_behaviour = STATS_FLAKY;
     o->ext = ps;
     o->ext_free = pod_state_free;
-    set_pod_status(o, running, restarts);
     if (injected) {
         /* Stats inclusion is read once, when Envoy starts. */
         struct matcher_list ml = {0};
@@ -636,7 +635,6 @@ static struct object *create_pod(struct object *rs, const char *app, int running
         free(pc);
     }
     cJSON_Delete(proxy_config);
-    store_modified(o);
     return o;
 }
 
@@ -1023,7 +1021,7 @@ void cluster_build(const struct cluster_config *cfg, int64_t now)
     for (size_t i = 0; i < n; i++) {
         struct pod_state *ps = pods[i]->ext;
         if (ps && strcmp(ps->deployment, "frontend") == 0) {
-            set_pod_status(pods[i], 1, 1);
+            set_pod_status(pods[i]->json, 1, 1);
             break;
         }
     }
@@ -1103,7 +1101,7 @@ int cluster_tick(int64_t now)
         if (ps->running_at && !ps->gone_at) {
             if (now >= ps->running_at) {
                 ps->running_at = 0;
-                set_pod_status(pod, 1, 0);
+                set_pod_status(pod->json, 1, 0);
                 store_modified(pod);
                 changed = 1;
             } else if (ps->running_at - now < wait) {

@@ -96,6 +96,10 @@ check "kubectl auth can-i pods/proxy" bash -c "'${KUBECTL[0]}' auth can-i get po
 check "kubectl get namespaces" bash -c "'${KUBECTL[0]}' get namespaces -o name | grep -qx namespace/demo"
 check "kubectl get replicasets" bash -c "'${KUBECTL[0]}' get rs -o name | grep -c frontend | grep -qx 2"
 check "kubectl version" "${KUBECTL[@]}" version
+table_pods() { "${KUBECTL[@]}" get pods | awk 'NR == 1 && $2 == "READY" && $3 == "STATUS" { h = 1 } NR > 1 && $2 == "2/2" && $3 == "Running" { n++ } END { exit !(h && n == 6) }'; }
+check "kubectl get pods prints the server's Table" table_pods
+table_deploy() { "${KUBECTL[@]}" get deployment frontend | grep -qE '^frontend +2/2 +2 +2 '; }
+check "kubectl get deployment prints READY 2/2" table_deploy
 
 # Bearer-token auth: the kubeconfig carries a token, kubectl uses it.
 meshsim_start "$MESHSIM" --auth token
