@@ -112,6 +112,7 @@ static void test_get_with_bearer_token(void)
     CHECK_INT(r.error.code, KUBE_OK);
     CHECK_STR(r.body, "{\"method\":\"GET\",\"path\":\"/api/v1/namespaces/demo/pods?limit=2\"}");
     CHECK_STR(s.requests[0].authorization, "Bearer " SECRET);
+    CHECK_CONTAINS(s.requests[0].accept_encoding, "gzip");
     CHECK_INT(kube_client_pending(c), 0);
     done_client(c);
     ts_stop(&s);
@@ -122,12 +123,14 @@ static void test_basic_auth(void)
     struct test_server s;
     ts_start(&s, echo_handler, NULL, 20);
     struct kube_client *c = client_for(&s, "{username: admin, password: 'pa:ss'}");
+    conn.disable_compression = true; /* read at each request */
     struct result r = {0};
     kube_client_delete(c, "/api/v1/namespaces/demo/pods/p1", on_done, &r);
     wait_for(c, &r);
     CHECK_INT(r.http_status, 200);
     CHECK_STR(s.requests[0].method, "DELETE");
     CHECK_STR(s.requests[0].authorization, "Basic YWRtaW46cGE6c3M=");
+    CHECK_STR(s.requests[0].accept_encoding, "");
     done_client(c);
     ts_stop(&s);
 }

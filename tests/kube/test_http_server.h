@@ -27,6 +27,7 @@ struct ts_request {
     char authorization[512];
     char content_type[128];
     char host[256];
+    char accept_encoding[128];
     char body[4096];
 };
 
@@ -120,6 +121,7 @@ static void *ts_conn_main(void *arg)
         ts_header_value(buf, "Authorization", req.authorization, sizeof req.authorization);
         ts_header_value(buf, "Content-Type", req.content_type, sizeof req.content_type);
         ts_header_value(buf, "Host", req.host, sizeof req.host);
+        ts_header_value(buf, "Accept-Encoding", req.accept_encoding, sizeof req.accept_encoding);
         char cl[32], expect[64];
         ts_header_value(buf, "Content-Length", cl, sizeof cl);
         ts_header_value(buf, "Expect", expect, sizeof expect);

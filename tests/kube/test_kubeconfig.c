@@ -466,6 +466,24 @@ static void test_errors_name_file_and_field(void)
     CHECK_INT(err.code, KUBE_NO_CURRENT_CONTEXT);
     kube_config_free(&cfg);
 
+    /* oidc, the one auth-provider kubectl kept: its id-token is the bearer token. */
+    const char *oidc = "users:\n- {name: o, user: {auth-provider: {name: oidc, config: {client-id: k,"
+                       " id-token: eyJhbGciOi.x.y, idp-issuer-url: 'https://idp'}}}}\n"
+                       "- {name: stale, user: {auth-provider: {name: oidc, config: {client-id: k}}}}\n"
+                       "clusters: [{name: c, cluster: {server: 'https://x', disable-compression: true}}]\n"
+                       "contexts: [{name: x, context: {cluster: c, user: o}}, {name: s, context: {cluster: c, user: stale}}]\n"
+                       "current-context: x\n";
+    parse_ok(oidc, "/k/c", &cfg);
+    CHECK_INT(kube_connection_from_config(&cfg, NULL, NULL, &conn, &err), 0);
+    struct kube_credentials cred;
+    CHECK_INT(kube_connection_credentials(&conn, &cred, &err), 0);
+    CHECK_STR(cred.bearer_token, "eyJhbGciOi.x.y");
+    CHECK(conn.disable_compression);
+    kube_connection_free(&conn);
+    CHECK_INT(kube_connection_from_config(&cfg, "s", NULL, &conn, &err), -1);
+    CHECK_CONTAINS(err.message, "the oidc auth-provider has no id-token");
+    kube_config_free(&cfg);
+
     const char *provider = "users: [{name: g, user: {auth-provider: {name: gcp}}}]\n"
                            "clusters: [{name: c, cluster: {server: 'https://x'}}]\n"
                            "contexts: [{name: x, context: {cluster: c, user: g}}]\ncurrent-context: x\n";

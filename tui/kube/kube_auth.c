@@ -145,7 +145,7 @@ static bool has_credentials(const struct kube_user *u)
 {
     return u->token || u->token_file || u->username || u->password || u->exec ||
            u->client_certificate || u->client_certificate_data || u->client_key ||
-           u->client_key_data;
+           u->client_key_data || u->auth_provider_id_token;
 }
 
 int kube_connection_from_config(const struct kube_config *cfg, const char *context_name,
@@ -177,12 +177,17 @@ int kube_connection_from_config(const struct kube_config *cfg, const char *conte
             return kube_error_set(err, KUBE_USER_NOT_FOUND,
                                   "user \"%s\" of context \"%s\" not found in %s", ctx->user,
                                   context_name, files);
-        if (user->auth_provider)
+        if (user->auth_provider && strcmp(user->auth_provider, "oidc") != 0)
             return kube_error_set(err, KUBE_AUTH_PROVIDER,
                                   "user \"%s\" in %s uses auth-provider \"%s\", removed from "
                                   "kubectl; switch to its exec credential plugin",
                                   user->name, user->source ? user->source : files,
                                   user->auth_provider);
+        if (user->auth_provider && !user->auth_provider_id_token)
+            return kube_error_set(err, KUBE_NO_CREDENTIALS,
+                                  "user \"%s\" in %s: the oidc auth-provider has no id-token; "
+                                  "log in again",
+                                  user->name, user->source ? user->source : files);
         if (!has_credentials(user))
             return kube_error_set(err, KUBE_NO_CREDENTIALS, "user \"%s\" has no credentials in %s",
                                   user->name, user->source ? user->source : files);
@@ -211,6 +216,7 @@ int kube_connection_from_config(const struct kube_config *cfg, const char *conte
     out->insecure_skip_tls_verify = cl->insecure_skip_tls_verify;
     out->tls_server_name = kube_strdup(cl->tls_server_name);
     out->proxy_url = kube_strdup(cl->proxy_url);
+    out->disable_compression = cl->disable_compression;
     out->stdin_is_terminal = isatty(STDIN_FILENO);
     out->exec_timeout_seconds = EXEC_DEFAULT_TIMEOUT_S;
     if (!out->context || !out->source || !out->namespace || !out->server || !out->cluster_name ||
@@ -241,12 +247,12 @@ int kube_connection_from_config(const struct kube_config *cfg, const char *conte
     if (user) {
         out->cert_file = kube_strdup(user->client_certificate);
         out->key_file = kube_strdup(user->client_key);
-        out->token = kube_strdup(user->token);
+        out->token = kube_strdup(user->token ? user->token : user->auth_provider_id_token);
         out->token_file = kube_strdup(user->token_file);
         out->username = kube_strdup(user->username);
         out->password = kube_strdup(user->password);
         if ((user->client_certificate && !out->cert_file) || (user->client_key && !out->key_file) ||
-            (user->token && !out->token) || (user->token_file && !out->token_file) ||
+            ((user->token || user->auth_provider_id_token) && !out->token) || (user->token_file && !out->token_file) ||
             (user->username && !out->username) || (user->password && !out->password))
             goto oom;
         if (decode_field(user->client_certificate_data, "client-certificate-data", user->name,
@@ -422,6 +428,8 @@ static char *exec_info_json(const struct kube_connection *c, bool interactive)
         free(ca_from_file);
         if (c->proxy_url)
             cJSON_AddStringToObject(cl, "proxy-url", c->proxy_url);
+        if (c->disable_compression)
+            cJSON_AddBoolToObject(cl, "disable-compression", true);
     }
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);

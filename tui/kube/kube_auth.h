@@ -27,6 +27,7 @@ struct kube_connection {
     char *warning; /* NULL, or something the UI should show (insecure TLS) */
     char *tls_server_name;
     char *proxy_url;
+    bool disable_compression;
 
     char *cert_file, *key_file;
     unsigned char *cert_data, *key_data;

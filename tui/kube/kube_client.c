@@ -256,7 +256,8 @@ static void launch(struct kube_request *r)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    if (!conn->disable_compression)
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     /* A watch is silent for minutes; keepalive probes find a dead peer
      * (30 s, as client-go's dialer) instead of waiting on it forever. */
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);

@@ -141,6 +141,7 @@ static void free_user(struct kube_user *u)
     kube_free_secret(u->password);
     free_exec(u->exec);
     free(u->auth_provider);
+    kube_free_secret(u->auth_provider_id_token);
 }
 
 static void free_context(struct kube_context *c)
@@ -260,7 +261,8 @@ static int parse_cluster(struct walker *w, const cJSON *body, const char *where,
                    get_bool(w, body, "insecure-skip-tls-verify", where,
                             &c->insecure_skip_tls_verify) < 0 ||
                    get_string(w, body, "tls-server-name", where, &c->tls_server_name) < 0 ||
-                   get_string(w, body, "proxy-url", where, &c->proxy_url) < 0
+                   get_string(w, body, "proxy-url", where, &c->proxy_url) < 0 ||
+                   get_bool(w, body, "disable-compression", where, &c->disable_compression) < 0
                ? -1
                : 0;
 }
@@ -291,6 +293,10 @@ static int parse_user(struct walker *w, const cJSON *body, const char *where, st
             return -1;
         if (!u->auth_provider && !(u->auth_provider = strdup("")))
             return kube_error_set(w->err, KUBE_NO_MEMORY, "out of memory");
+        const cJSON *config;
+        if (get_object(w, provider, "config", where, &config) < 0 ||
+            (config && get_string(w, config, "id-token", where, &u->auth_provider_id_token) < 0))
+            return -1;
     }
     return 0;
 }

@@ -46,6 +46,7 @@ struct kube_cluster {
     bool insecure_skip_tls_verify;
     char *tls_server_name;
     char *proxy_url;
+    bool disable_compression;
 };
 
 struct kube_user {
@@ -60,7 +61,10 @@ struct kube_user {
     char *username;
     char *password;
     struct kube_exec_config *exec;
-    char *auth_provider; /* name of an auth-provider entry, which we refuse */
+    /* auth-provider: only "oidc" is still in kubectl; its id-token is used
+     * as a bearer token, any other provider is refused. */
+    char *auth_provider;
+    char *auth_provider_id_token;
 };
 
 struct kube_context {
