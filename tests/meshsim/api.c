@@ -323,17 +323,12 @@ static cJSON *parse_body(struct exchange *ex, const struct request *req, int yam
     if (*p == '{' || *p == '[' || !yaml_allowed) {
         const char *end = NULL;
         j = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
-        if (!j && yaml_allowed)
+        if (!j && yaml_allowed) /* JSON is YAML: libyaml may still take it */
             j = yaml_to_json(req->body, req->body_len, err, sizeof err);
         if (!j) {
+            long offset = end && end >= req->body ? (long)(end - req->body) : 0;
             snprintf(err, sizeof err, "couldn't get version/kind; json parse error: invalid JSON near offset %ld",
-                     end ? (long)(end - req->body) : 0L);
-            if (!end) {
-                const char *ep = cJSON_GetErrorPtr();
-                long off = ep && ep >= req->body && ep <= req->body + req->body_len ? (long)(ep - req->body) : 0;
-                snprintf(err, sizeof err, "couldn't get version/kind; json parse error: invalid JSON near offset %ld",
-                         off);
-            }
+                     offset);
             bad_request(ex, err);
             return NULL;
         }
@@ -1503,8 +1498,6 @@ static void handle_apply(struct exchange *ex, const struct request *req, const s
         for (size_t i = 0; i < msg.len; i++)
             if (msg.data[i] == '\n')
                 msg.data[i] = ',';
-        char qr[128];
-        qualified_resource(t, qr, sizeof qr);
         status_with_details(ex, 409, "Conflict", msg.data, t, name, NULL);
         buf_free(&msg);
         buf_free(&conflicts);

@@ -449,8 +449,10 @@ static void set_pod_status(cJSON *json, int running, int restarts)
     const char *ip = json_str(json, "status.podIP");
     char pod_ip[32];
     snprintf(pod_ip, sizeof pod_ip, "%s", ip ? ip : "");
-    if (!pod_ip[0])
-        snprintf(pod_ip, sizeof pod_ip, "10.244.%u.%u", (next_pod_ip / 250) % 250, next_pod_ip % 250 + 2), next_pod_ip++;
+    if (!pod_ip[0]) {
+        snprintf(pod_ip, sizeof pod_ip, "10.244.%u.%u", (next_pod_ip / 250) % 250, next_pod_ip % 250 + 2);
+        next_pod_ip++;
+    }
     const char *t = running ? "True" : "False";
     cJSON *status = jfmt("{\"conditions\":["
                          "{\"lastProbeTime\":null,\"lastTransitionTime\":\"%s\",\"status\":\"True\",\"type\":\"PodReadyToStartContainers\"},"

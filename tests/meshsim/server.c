@@ -151,7 +151,7 @@ static void set_target(struct request *req, const char *target, size_t len)
 
 static void conn_update_events(struct conn *c)
 {
-    uint32_t want = EPOLLIN | (c->out.len ? EPOLLOUT : 0);
+    uint32_t want = EPOLLIN | (c->out.len || c->handshake_wants_write ? EPOLLOUT : 0);
     if (want == c->epoll_events)
         return;
     struct epoll_event ev = {.events = want, .data.ptr = c};
@@ -358,10 +358,13 @@ size_t ex_pending_output(const struct exchange *ex)
 
 /* ---- HTTP/1.1 request parsing ---- */
 
+/* An error before a request exists: answered through a throwaway exchange,
+ * then the connection closes, since its input can no longer be framed. */
 static void reject(struct conn *c, int code, const char *reason, const char *message)
 {
+    static char get[] = "GET";
     struct exchange tmp = {.conn = c, .state = EX_HANDLING};
-    tmp.req.method = "GET";
+    tmp.req.method = get;
     c->close_after_write = 1;
     struct exchange *saved = c->ex;
     c->ex = NULL;
@@ -620,9 +623,12 @@ static void conn_readable(struct conn *c)
             int err = SSL_get_error(c->ssl, r);
             if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
                 conn_close(c);
+            c->handshake_wants_write = err == SSL_ERROR_WANT_WRITE;
+            conn_update_events(c);
             return;
         }
         c->handshake_done = 1;
+        c->handshake_wants_write = 0;
         c->client_cert_ok = tls_peer_authenticated(c->ssl);
         const unsigned char *proto;
         unsigned proto_len;
@@ -760,8 +766,12 @@ void server_run(struct server *srv)
                 continue;
             if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
                 conn_readable(c);
-            if (!c->dead && (events[i].events & EPOLLOUT))
-                conn_flush(c);
+            if (!c->dead && (events[i].events & EPOLLOUT)) {
+                if (c->handshake_done)
+                    conn_flush(c);
+                else
+                    conn_readable(c);
+            }
         }
         /* Answers given from ticks may unblock pipelined requests. */
         for (struct conn *c = srv->conns; c; c = c->next) {

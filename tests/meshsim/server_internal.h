@@ -32,6 +32,7 @@ struct conn {
     int fd;
     SSL *ssl;
     int handshake_done;
+    int handshake_wants_write; /* the TLS handshake waits for the socket to drain */
     int client_cert_ok;
     int close_after_write;
     int dead;
