@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,10 +59,14 @@ struct cli {
     const char *path;
 };
 
-static int usage_error(const char *fmt, const char *a, const char *b)
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     fprintf(stderr, "hfitop: ");
-    fprintf(stderr, fmt, a, b);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fprintf(stderr, "\n%s", usage);
     return EXIT_USAGE;
 }
@@ -122,9 +127,9 @@ static int parse_cli(int argc, char **argv, struct cli *c)
                 matched = true;
                 *string_targets[k] = flag_value(argc, argv, &i, string_flags[k].flag, &bad);
                 if (bad)
-                    return usage_error("%s needs a value%s", a, "");
+                    return usage_error("%s needs a value", a);
                 if (!**string_targets[k])
-                    return usage_error("%s needs a non-empty value%s", a, "");
+                    return usage_error("%s needs a non-empty value", a);
             }
         }
         if (matched)
@@ -139,42 +144,39 @@ static int parse_cli(int argc, char **argv, struct cli *c)
             c->no_color = true;
         } else if (flag_is(a, "--interval")) {
             if (!(value = flag_value(argc, argv, &i, "--interval", &bad)) || !parse_long(value, 1, 3600, &v))
-                return usage_error("--interval wants whole seconds from 1 to 3600, got \"%s\"%s", value ? value : "",
-                                   "");
+                return usage_error("--interval wants whole seconds from 1 to 3600, got \"%s\"", value ? value : "");
             c->interval_s = (int)v;
         } else if (flag_is(a, "--max-inflight")) {
             if (!(value = flag_value(argc, argv, &i, "--max-inflight", &bad)) || !parse_long(value, 1, 1024, &v))
-                return usage_error("--max-inflight wants a number from 1 to 1024, got \"%s\"%s", value ? value : "",
-                                   "");
+                return usage_error("--max-inflight wants a number from 1 to 1024, got \"%s\"", value ? value : "");
             c->max_inflight = (int)v;
         } else if (flag_is(a, "--abort")) {
             if (!(value = flag_value(argc, argv, &i, "--abort", &bad)) || !parse_long(value, 200, 599, &v))
-                return usage_error("--abort wants an HTTP status from 200 to 599, got \"%s\"%s", value ? value : "",
-                                   "");
+                return usage_error("--abort wants an HTTP status from 200 to 599, got \"%s\"", value ? value : "");
             c->abort_status = (int)v;
         } else if (flag_is(a, "--delay-ms")) {
             if (!(value = flag_value(argc, argv, &i, "--delay-ms", &bad)) || !parse_long(value, 1, 600000, &v))
-                return usage_error("--delay-ms wants milliseconds from 1 to 600000, got \"%s\"%s",
-                                   value ? value : "", "");
+                return usage_error("--delay-ms wants milliseconds from 1 to 600000, got \"%s\"",
+                                   value ? value : "");
             c->delay_ms = v;
         } else if (flag_is(a, "--count")) {
             if (!(value = flag_value(argc, argv, &i, "--count", &bad)) || !parse_long(value, 1, 100000, &v))
-                return usage_error("--count wants a number from 1 to 100000, got \"%s\"%s", value ? value : "", "");
+                return usage_error("--count wants a number from 1 to 100000, got \"%s\"", value ? value : "");
             c->count = (int)v;
         } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error("unknown flag %s%s", a, "");
+            return usage_error("unknown flag %s", a);
         } else if (c->n_words < 4) {
             c->words[c->n_words++] = a;
         } else {
-            return usage_error("too many arguments, from \"%s\" on%s", a, "");
+            return usage_error("too many arguments, from \"%s\" on", a);
         }
     }
     if (c->output && strcmp(c->output, "json") != 0 && strcmp(c->output, "table") != 0)
-        return usage_error("-o wants json or table, got \"%s\"%s", c->output, "");
+        return usage_error("-o wants json or table, got \"%s\"", c->output);
     if (c->once && c->n_words)
-        return usage_error("--once takes no command, got \"%s\"%s", c->words[0], "");
+        return usage_error("--once takes no command, got \"%s\"", c->words[0]);
     if (c->output && !c->once)
-        return usage_error("-o goes with --once%s%s", "", "");
+        return usage_error("-o goes with --once");
     return 0;
 }
 
@@ -351,7 +353,7 @@ static int read_all(const char *path, char **data, size_t *len)
 static int cmd_stats(const struct cli *c)
 {
     if (c->n_words != 2)
-        return usage_error("stats wants one FILE (or - for standard input)%s%s", "", "");
+        return usage_error("stats wants one FILE (or - for standard input)");
     char *data;
     size_t len;
     if (read_all(c->words[1], &data, &len) != 0) {
@@ -411,9 +413,9 @@ static int finish_action(struct session *s, struct action_wait *w)
 static int check_fire(const struct cli *c)
 {
     if (c->n_words != 2)
-        return usage_error("fire wants one target: POD or svc/NAME%s%s", "", "");
+        return usage_error("fire wants one target: POD or svc/NAME");
     if (!c->abort_status == !c->delay_ms)
-        return usage_error("fire wants exactly one of --abort STATUS and --delay-ms MS%s%s", "", "");
+        return usage_error("fire wants exactly one of --abort STATUS and --delay-ms MS");
     return 0;
 }
 
@@ -439,7 +441,7 @@ static int cmd_fire(const struct cli *c, struct session *s)
 static int check_envoyfilter(const struct cli *c)
 {
     if (c->n_words != 2 || (strcmp(c->words[1], "apply") != 0 && strcmp(c->words[1], "delete") != 0))
-        return usage_error("envoyfilter wants apply or delete%s%s", "", "");
+        return usage_error("envoyfilter wants apply or delete");
     return 0;
 }
 
@@ -465,7 +467,7 @@ static int cmd_envoyfilter(const struct cli *c, struct session *s)
 static int check_deployment_action(const struct cli *c)
 {
     if (c->n_words != 2)
-        return usage_error("%s wants one DEPLOYMENT%s", c->words[0], "");
+        return usage_error("%s wants one DEPLOYMENT", c->words[0]);
     return 0;
 }
 
@@ -483,7 +485,7 @@ static int cmd_deployment_action(const struct cli *c, struct session *s)
 static int check_policy(const struct cli *c)
 {
     if (c->n_words != 3 || (strcmp(c->words[1], "apply") != 0 && strcmp(c->words[1], "remove") != 0))
-        return usage_error("policy wants apply FILE|- or remove NAME%s%s", "", "");
+        return usage_error("policy wants apply FILE|- or remove NAME");
     return 0;
 }
 
@@ -580,7 +582,7 @@ int main(int argc, char **argv)
             run = commands[i].run;
         }
         if (!run)
-            return usage_error("unknown command \"%s\"%s", c.words[0], "");
+            return usage_error("unknown command \"%s\"", c.words[0]);
     } else {
         run = cmd_console;
     }

@@ -129,7 +129,8 @@ static void on_list_done(struct kube_request *req, const struct kube_response *r
     } else if (res->error.code == KUBE_OK) {
         res->error = resp->error;
         if (resp->error.code == KUBE_OK)
-            kube_error_set(&res->error, KUBE_HTTP_OTHER, "%s: not a list", f->envoyfilters ? "envoyfilters" : "wasmplugins");
+            kube_error_set(&res->error, KUBE_HTTP_OTHER, "%s: not a list",
+                           f->envoyfilters ? "envoyfilters" : "wasmplugins");
         if (resp->http_status == 401)
             res->failed_401 = true;
     }
