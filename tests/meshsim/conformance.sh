@@ -67,6 +67,15 @@ kill "$watcher" 2>/dev/null
 wait "$watcher" 2>/dev/null
 check "watch saw the new pods" test "$(sort -u "$MESHSIM_DIR/watch" | wc -l)" -ge 4
 
+victim=$("${KUBECTL[@]}" get pods -l app=cart -o jsonpath='{.items[0].metadata.name}')
+check "kubectl delete pod" "${KUBECTL[@]}" delete pod "$victim" --wait=true --timeout=20s
+replaced() {
+    local now
+    now=$("${KUBECTL[@]}" get pods -l app=cart -o jsonpath='{.items[*].metadata.name}')
+    [ "$(echo "$now" | wc -w)" -eq 2 ] && ! echo "$now" | grep -qw "$victim"
+}
+check "the ReplicaSet replaces a deleted pod" wait_for 20 replaced
+
 cat >"$MESHSIM_DIR/ef.yaml" <<'YAML'
 apiVersion: networking.istio.io/v1alpha3
 kind: EnvoyFilter
