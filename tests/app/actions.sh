@@ -151,4 +151,9 @@ check "policy: back to one" wait_for 20 policies_of_cart 1
 expect_exit "policy: remove unknown" 1 "no policy named cart-extra" "$HFITOP" policy remove cart-extra
 expect_exit "policy: not JSON" 1 "must be a JSON object with metadata.name" "$HFITOP" policy apply /dev/null
 
+# Nobody answering is "could not look".
+meshsim_stop
+expect_exit "no API server: doctor" 2 "could not list pods in namespace demo" "$HFITOP" doctor
+expect_exit "no API server: --once" 2 "could not list pods" "$HFITOP" --once -o table
+
 finish

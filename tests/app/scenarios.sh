@@ -53,6 +53,18 @@ assert m["naming"] == "none" and m["aborts_total"] is None and m["wasm_runtime_s
 PY
 expect_exit "stats: unreadable file" 2 "cannot read /nonexistent/dump" "$HFITOP" stats /nonexistent/dump
 
+# Dumps captured from real proxies (beside the checkout when present):
+# read whole, whatever else they hold.
+for dump in ../shared/realdata/envoy_prometheus/*.txt; do
+    [ -f "$dump" ] || continue
+    check_py "stats: real dump $(basename "$dump")" <<PY
+import json, subprocess
+out = subprocess.run(["$HFITOP", "stats", "$dump"], capture_output=True, text=True, check=True).stdout
+m = json.loads(out)
+assert m["naming"] in ("none", "wasmcustom", "bare"), m
+PY
+done
+
 # ---- no-sidecar ----
 meshsim_start "$MESHSIM" --scenario no-sidecar
 doctor_case no-sidecar 1 "PROBLEM [no-sidecar] deployment inventory (2 pods)" "no istio-proxy sidecar" \
