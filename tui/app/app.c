@@ -330,11 +330,13 @@ static void on_scrape_done(struct kube_request *req, const struct kube_response 
     p->inflight = NULL;
     app->inflight--;
     if (e->probing) {
-        /* The probe only refines the naming; its failure changes nothing. */
+        /* The probe only refines the naming; after a failure the next
+         * good scrape asks again. */
         e->probing = false;
-        p->legacy_probed = true;
-        if (resp->http_status == 200)
+        if (resp->http_status == 200 && resp->error.code == KUBE_OK) {
+            p->legacy_probed = true;
             p->metrics.naming = hfi_naming_after_legacy_probe(p->metrics.naming, resp->body, resp->body_len);
+        }
         p->rounds_done++;
         return;
     }
