@@ -484,7 +484,11 @@ static void test_proxy_helpers_and_timeout(void)
     snprintf(path, sizeof path, "/stats/prometheus?filter=%s", filter);
     free(filter);
     kube_client_pod_proxy_get(c, "demo", "web-7d4b9c-x2x", 15090, path, 2000, on_done, &r1);
-    kube_client_service_proxy_get(c, "demo", "frontend", "http", "/product/1", 2000, on_done, &r2);
+    const char *fault[] = {"x-hfi-fault-abort: 503", "x-hfi-fault-token: tok-123", NULL};
+    struct kube_request_options fire = {.method = KUBE_GET,
+                                        .path = "/api/v1/namespaces/demo/services/frontend:http/proxy/product/1",
+                                        .timeout_ms = 2000, .max_retries = -1, .extra_headers = fault};
+    kube_client_start(c, &fire, on_done, &r2);
     kube_client_pod_proxy_get(c, "demo", "slow", 15090, "/stats/prometheus", 300, on_done, &r3);
     wait_for(c, &r1);
     wait_for(c, &r2);
@@ -496,7 +500,11 @@ static void test_proxy_helpers_and_timeout(void)
     for (int i = 0; i < ts_count(&s); i++) {
         saw_pod |= strcmp(s.requests[i].path, "/api/v1/namespaces/demo/pods/web-7d4b9c-x2x:15090/proxy"
                                               "/stats/prometheus?filter=wasmcustom%7Chfi_faults") == 0;
-        saw_service |= strcmp(s.requests[i].path, "/api/v1/namespaces/demo/services/frontend:http/proxy/product/1") == 0;
+        if (strcmp(s.requests[i].path, "/api/v1/namespaces/demo/services/frontend:http/proxy/product/1") == 0) {
+            saw_service = true;
+            CHECK_CONTAINS(s.requests[i].headers, "\r\nx-hfi-fault-abort: 503\r\n");
+            CHECK_CONTAINS(s.requests[i].headers, "\r\nx-hfi-fault-token: tok-123");
+        }
     }
     CHECK(saw_pod);
     CHECK(saw_service);

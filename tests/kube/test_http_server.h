@@ -28,6 +28,7 @@ struct ts_request {
     char content_type[128];
     char host[256];
     char accept_encoding[128];
+    char headers[4096]; /* the whole header block */
     char body[4096];
 };
 
@@ -46,7 +47,7 @@ struct test_server {
     time_t deadline;
     pthread_mutex_t lock;
     int n_requests;
-    struct ts_request requests[TS_MAX_REQUESTS];
+    struct ts_request *requests; /* TS_MAX_REQUESTS of them, freed by ts_stop */
 };
 
 struct ts_conn {
@@ -122,6 +123,7 @@ static void *ts_conn_main(void *arg)
         ts_header_value(buf, "Content-Type", req.content_type, sizeof req.content_type);
         ts_header_value(buf, "Host", req.host, sizeof req.host);
         ts_header_value(buf, "Accept-Encoding", req.accept_encoding, sizeof req.accept_encoding);
+        snprintf(req.headers, sizeof req.headers, "%s", buf);
         char cl[32], expect[64];
         ts_header_value(buf, "Content-Length", cl, sizeof cl);
         ts_header_value(buf, "Expect", expect, sizeof expect);
@@ -178,6 +180,7 @@ static void ts_start(struct test_server *s, ts_handler handler, void *user, int 
     s->user = user;
     s->deadline = time(NULL) + lifetime_s;
     pthread_mutex_init(&s->lock, NULL);
+    s->requests = calloc(TS_MAX_REQUESTS, sizeof *s->requests);
     s->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t alen = sizeof addr;
@@ -199,6 +202,8 @@ static void ts_stop(struct test_server *s)
     for (int i = 0; i < 1000 && __atomic_load_n(&s->active, __ATOMIC_SEQ_CST); i++)
         usleep(10000);
     pthread_mutex_destroy(&s->lock);
+    free(s->requests);
+    s->requests = NULL;
 }
 
 static int ts_count(struct test_server *s)

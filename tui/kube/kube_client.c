@@ -127,6 +127,14 @@ static const char *method_name(enum kube_method m)
     }
 }
 
+/* Header lists may carry secrets (hfitop's fault token): wipe them. */
+static void free_header_list(struct curl_slist *list)
+{
+    for (struct curl_slist *x = list; x; x = x->next)
+        explicit_bzero(x->data, strlen(x->data));
+    curl_slist_free_all(list);
+}
+
 static void detach_easy(struct kube_request *r)
 {
     if (r->easy) {
@@ -134,7 +142,7 @@ static void detach_easy(struct kube_request *r)
         curl_easy_cleanup(r->easy);
         r->easy = NULL;
     }
-    curl_slist_free_all(r->headers);
+    free_header_list(r->headers);
     r->headers = NULL;
 }
 
@@ -151,7 +159,7 @@ static void free_request(struct kube_request *r)
     free(r->path);
     free(r->body);
     free(r->content_type);
-    curl_slist_free_all(r->extra_headers);
+    free_header_list(r->extra_headers);
     kube_buf_free(&r->response);
     free(r);
 }
@@ -363,7 +371,7 @@ static struct kube_request *new_request(struct kube_client *c, const struct kube
             r->extra_headers = more;
     }
     if (!r->path || (o->content_type && !r->content_type) || (o->body && !r->body) || !headers_ok) {
-        curl_slist_free_all(r->extra_headers);
+        free_header_list(r->extra_headers);
         free(r->path);
         free(r->content_type);
         free(r->body);
