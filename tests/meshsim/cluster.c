@@ -282,6 +282,37 @@ static void add_bootstrap_filters(struct matcher_list *ml, const char *ns, cJSON
     }
 }
 
+/* sidecar.istio.io/statsHistogramBuckets: {"prefix": [bounds...], ...}.
+ * Entries that are not ascending positive numbers are skipped. */
+static size_t bucket_rules_of(cJSON *annotations, struct bucket_rule **out)
+{
+    *out = NULL;
+    const char *text = json_key_str(annotations, "sidecar.istio.io/statsHistogramBuckets");
+    cJSON *rules = text ? cJSON_Parse(text) : NULL;
+    size_t n = 0;
+    cJSON *rule, *rule_map = cJSON_IsObject(rules) ? rules : NULL;
+    cJSON_ArrayForEach(rule, rule_map)
+    {
+        struct bucket_rule r = {0};
+        int ok = cJSON_IsArray(rule) && cJSON_GetArraySize(rule) > 0 && cJSON_GetArraySize(rule) <= MAX_BUCKET_BOUNDS;
+        cJSON *v, *bounds = ok ? rule : NULL;
+        cJSON_ArrayForEach(v, bounds)
+        {
+            if (!cJSON_IsNumber(v) || v->valuedouble <= 0 || (r.n_bounds && v->valuedouble <= r.bounds[r.n_bounds - 1]))
+                ok = 0;
+            else
+                r.bounds[r.n_bounds++] = v->valuedouble;
+        }
+        if (!ok)
+            continue;
+        r.prefix = strdup(rule->string);
+        *out = realloc(*out, (n + 1) * sizeof **out);
+        (*out)[n++] = r;
+    }
+    cJSON_Delete(rules);
+    return n;
+}
+
 /* ---- WasmPlugin selection ---- */
 
 /* The pluginConfig of the first WasmPlugin (by name) selecting the pod, as
@@ -616,6 +647,8 @@ static struct object *create_pod(struct object *rs, const char *app, int running
             add_proxy_stats_matcher(&ml, proxy_config);
         if (bootstrap_agent_enabled(proxy_config))
             add_bootstrap_filters(&ml, rs->ns, json_path(o->json, "metadata.labels"));
+        struct bucket_rule *rules;
+        size_t n_rules = bucket_rules_of(json_path(tmeta, "annotations"), &rules);
         struct sidecar_options so = {
             .pod = o->name,
             .workload = app,
@@ -627,10 +660,15 @@ static struct object *create_pod(struct object *rs, const char *app, int running
             .inclusions = ml.items,
             .n_inclusions = ml.n,
             .naming = naming_for(app),
+            .bucket_rules = rules,
+            .n_bucket_rules = n_rules,
             .plugin_fails = (config.scenarios & SC_PLUGIN_FAILED) && strcmp(app, PLUGIN_FAILED_DEPLOYMENT) == 0,
         };
         ps->sidecar = sidecar_new(&so, now);
         matchers_free(&ml);
+        for (size_t i = 0; i < n_rules; i++)
+            free(rules[i].prefix);
+        free(rules);
         char *pc = plugin_config_for(o->ns, app, json_path(o->json, "metadata.labels"));
         if (pc)
             sidecar_set_plugin(ps->sidecar, pc);

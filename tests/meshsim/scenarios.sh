@@ -99,6 +99,27 @@ assert min(held) >= 1.4 and max(held) < 2.5, rows  # held together, not one afte
 assert sorted(int(r[0]) for r in rows[:2]) == [0, 1], rows  # the second reused the first connection
 PY
 
+# Per-pod histogram buckets (sidecar.istio.io/statsHistogramBuckets).
+kcurl -o /dev/null -X PATCH -H 'Content-Type: application/strategic-merge-patch+json' \
+    -d '{"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/statsHistogramBuckets":"{\"wasmcustom\":[1,10,100,1000,1e6]}"}}}}}' \
+    "$SERVER/apis/apps/v1/namespaces/demo/deployments/frontend"
+new_frontend() { local p; p=$(first_pod frontend); [ -n "$p" ] && [ "$p" != "$fe" ] && [ "$(pods_of frontend | wc -l)" -eq 2 ]; }
+check "bucket annotation rolls frontend" wait_for 10 new_frontend
+fb=$(first_pod frontend)
+wait_running() { kcurl -o /dev/null -w '%{http_code}' "$SERVER$NS/pods/$fb:8080/proxy/" | grep -qx 200; }
+wait_for 10 wait_running
+kcurl -o /dev/null -H 'x-hfi-fault-delay-ms: 150' -H "x-hfi-fault-token: $TOKEN" "$SERVER$NS/pods/$fb:8080/proxy/b"
+custom_buckets() {
+    local out
+    out=$(stats "$fb" 'filter=delay_duration')
+    echo "$out" | grep -qx 'wasmcustom_hfi_faults_delay_duration_milliseconds_bucket{le="100"} 0' &&
+        echo "$out" | grep -qx 'wasmcustom_hfi_faults_delay_duration_milliseconds_bucket{le="1000"} [1-9][0-9]*' &&
+        echo "$out" | grep -qx 'wasmcustom_hfi_faults_delay_duration_milliseconds_bucket{le="1000000"} [1-9][0-9]*' &&
+        ! echo "$out" | grep -q 'le="0.5"'
+}
+check "plugin histogram in the pod's own buckets after a flush" wait_for 8 custom_buckets
+fe=$fb
+
 # ECDS: a new pluginConfig reaches running sidecars; deleting unloads.
 WP=/apis/extensions.istio.io/v1alpha1/namespaces/demo/wasmplugins/hfi-fault
 expect_code "pluginConfig patched" 200 PATCH "$WP" -H 'Content-Type: application/merge-patch+json' \

@@ -17,13 +17,21 @@ enum stat_type { STAT_COUNTER, STAT_GAUGE, STAT_HISTOGRAM };
 
 static const char *const type_names[] = {"counter", "gauge", "histogram"};
 
-/* Envoy's default bucket bounds (FACTS.md §2), shared with the host. */
-#define N_BOUNDS PW_HISTOGRAM_BOUNDS
-
+/* Bucket bounds: Envoy's defaults (FACTS.md §2, shared with the host) unless
+ * the pod's sidecar.istio.io/statsHistogramBuckets names others. */
 struct histogram {
-    uint64_t buckets[N_BOUNDS + 1]; /* per bucket, not cumulative; last is +Inf */
+    const double *bounds;
+    size_t n_bounds;
+    uint64_t *buckets; /* n_bounds + 1, per bucket, not cumulative; last is +Inf */
     uint64_t count;
     double sum;
+};
+
+/* A plugin histogram re-bucketed from the host's samples at each flush. */
+struct plugin_histogram {
+    char *name;
+    uint64_t seen; /* samples already taken */
+    struct histogram *h;
 };
 
 struct stat {
@@ -88,8 +96,10 @@ struct sidecar {
     struct pw_vm *vm;
     char *plugin_config;
     /* Plugin histograms as of the last flush. */
-    struct pw_metric *plugin_published;
-    size_t n_plugin_published;
+    struct plugin_histogram *plugin_hists;
+    size_t n_plugin_hists;
+    struct bucket_rule *bucket_rules;
+    size_t n_bucket_rules;
 
     int64_t started_ms, last_ms, next_flush_ms;
     uint64_t clock_origin_ns; /* wall clock at started_ms, for the VM */
@@ -160,6 +170,8 @@ static const char *intern(const char *s)
 
 /* ---- the stats table ---- */
 
+static void alloc_histograms(struct sidecar *sc, struct stat *s);
+
 static size_t add_stat(struct sidecar *sc, enum stat_type type, const char *dotted, const char *family,
                        const char *labels)
 {
@@ -173,10 +185,8 @@ static size_t add_stat(struct sidecar *sc, enum stat_type type, const char *dott
     s->family = intern(family);
     s->labels = intern(labels);
     s->type = type;
-    if (type == STAT_HISTOGRAM) {
-        s->published = calloc(1, sizeof *s->published);
-        s->pending = calloc(1, sizeof *s->pending);
-    }
+    if (type == STAT_HISTOGRAM)
+        alloc_histograms(sc, s);
     sc->sorted = 0;
     return sc->n_stats++;
 }
@@ -249,10 +259,26 @@ static void bump(struct sidecar *sc, enum hot_stat h, uint64_t by)
     s->used = 1;
 }
 
+static struct histogram *hist_new(const double *bounds, size_t n_bounds)
+{
+    struct histogram *h = calloc(1, sizeof *h);
+    h->bounds = bounds;
+    h->n_bounds = n_bounds;
+    h->buckets = calloc(n_bounds + 1, sizeof *h->buckets);
+    return h;
+}
+
+static void hist_free(struct histogram *h)
+{
+    if (h)
+        free(h->buckets);
+    free(h);
+}
+
 static void hist_record(struct histogram *h, double v)
 {
     size_t i = 0;
-    while (i < N_BOUNDS && v > pw_histogram_bounds[i])
+    while (i < h->n_bounds && v > h->bounds[i])
         i++;
     h->buckets[i]++;
     h->count++;
@@ -261,11 +287,37 @@ static void hist_record(struct histogram *h, double v)
 
 static void hist_merge(struct histogram *into, struct histogram *from)
 {
-    for (size_t i = 0; i <= N_BOUNDS; i++)
+    for (size_t i = 0; i <= into->n_bounds; i++)
         into->buckets[i] += from->buckets[i];
     into->count += from->count;
     into->sum += from->sum;
-    memset(from, 0, sizeof *from);
+    memset(from->buckets, 0, (from->n_bounds + 1) * sizeof *from->buckets);
+    from->count = 0;
+    from->sum = 0;
+}
+
+/* The bounds for a histogram: the first rule whose prefix starts its name. */
+static void bounds_for(const struct sidecar *sc, const char *dotted, const double **bounds, size_t *n)
+{
+    for (size_t i = 0; i < sc->n_bucket_rules; i++) {
+        const struct bucket_rule *r = &sc->bucket_rules[i];
+        if (strncmp(dotted, r->prefix, strlen(r->prefix)) == 0) {
+            *bounds = r->bounds;
+            *n = r->n_bounds;
+            return;
+        }
+    }
+    *bounds = pw_histogram_bounds;
+    *n = PW_HISTOGRAM_BOUNDS;
+}
+
+static void alloc_histograms(struct sidecar *sc, struct stat *s)
+{
+    const double *bounds;
+    size_t n;
+    bounds_for(sc, s->dotted, &bounds, &n);
+    s->published = hist_new(bounds, n);
+    s->pending = hist_new(bounds, n);
 }
 
 static const char *const cluster_counters[] = {
@@ -516,6 +568,17 @@ static void plugin_log(void *user, enum pw_log_level level, const char *text)
         fprintf(stderr, "meshsim: %s plugin: %s\n", sc->pod, text);
 }
 
+static void clear_plugin_histograms(struct sidecar *sc)
+{
+    for (size_t i = 0; i < sc->n_plugin_hists; i++) {
+        free(sc->plugin_hists[i].name);
+        hist_free(sc->plugin_hists[i].h);
+    }
+    free(sc->plugin_hists);
+    sc->plugin_hists = NULL;
+    sc->n_plugin_hists = 0;
+}
+
 static void unload_plugin(struct sidecar *sc)
 {
     if (!sc->vm)
@@ -524,9 +587,7 @@ static void unload_plugin(struct sidecar *sc)
     pw_vm_free(sc->vm);
     sc->vm = NULL;
     set_value(sc, sc->hot[HOT_WASM_ACTIVE], 0);
-    free(sc->plugin_published);
-    sc->plugin_published = NULL;
-    sc->n_plugin_published = 0;
+    clear_plugin_histograms(sc);
 }
 
 void sidecar_set_plugin(struct sidecar *sc, const char *config)
@@ -849,10 +910,8 @@ static void proto_apply(struct sidecar *sc, const struct stats_proto *p)
     sc->stats = malloc(p->n * sizeof *sc->stats);
     memcpy(sc->stats, p->stats, p->n * sizeof *sc->stats);
     for (size_t i = 0; i < p->n; i++)
-        if (sc->stats[i].type == STAT_HISTOGRAM) {
-            sc->stats[i].published = calloc(1, sizeof *sc->stats[i].published);
-            sc->stats[i].pending = calloc(1, sizeof *sc->stats[i].pending);
-        }
+        if (sc->stats[i].type == STAT_HISTOGRAM)
+            alloc_histograms(sc, &sc->stats[i]);
     sc->n_stats = sc->cap_stats = p->n;
     memcpy(sc->hot, p->hot, sizeof sc->hot);
     sc->sorted = 1;
@@ -905,6 +964,7 @@ struct sidecar *sidecar_new(const struct sidecar_options *opt, int64_t now)
     sc->opt.app_name = sc->app_name;
     sc->opt.peer_services = NULL;
     sc->opt.inclusions = NULL;
+    sc->opt.bucket_rules = NULL;
     sc->restrictive_stats = opt->restrictive_stats;
     sc->naming = opt->naming;
     sc->plugin_fails = opt->plugin_fails;
@@ -920,6 +980,14 @@ struct sidecar *sidecar_new(const struct sidecar_options *opt, int64_t now)
             }
         }
         sc->n_inclusions = opt->n_inclusions;
+    }
+    if (opt->n_bucket_rules) {
+        sc->bucket_rules = calloc(opt->n_bucket_rules, sizeof *sc->bucket_rules);
+        for (size_t i = 0; i < opt->n_bucket_rules; i++) {
+            sc->bucket_rules[i] = opt->bucket_rules[i];
+            sc->bucket_rules[i].prefix = strdup(opt->bucket_rules[i].prefix);
+        }
+        sc->n_bucket_rules = opt->n_bucket_rules;
     }
     sc->started_ms = sc->last_ms = now;
     sc->next_flush_ms = now + FLUSH_INTERVAL_MS;
@@ -958,8 +1026,8 @@ void sidecar_free(struct sidecar *sc)
     if (sc->vm)
         pw_vm_free(sc->vm);
     for (size_t i = 0; i < sc->n_stats; i++) {
-        free(sc->stats[i].published);
-        free(sc->stats[i].pending);
+        hist_free(sc->stats[i].published);
+        hist_free(sc->stats[i].pending);
     }
     free(sc->stats);
     for (size_t i = 0; i < sc->n_inclusions; i++) {
@@ -969,7 +1037,10 @@ void sidecar_free(struct sidecar *sc)
     }
     free(sc->inclusions);
     free(sc->plugin_config);
-    free(sc->plugin_published);
+    clear_plugin_histograms(sc);
+    for (size_t i = 0; i < sc->n_bucket_rules; i++)
+        free(sc->bucket_rules[i].prefix);
+    free(sc->bucket_rules);
     free(sc->pod);
     free(sc->workload);
     free(sc->ns);
@@ -984,15 +1055,42 @@ static void flush(struct sidecar *sc)
             hist_merge(sc->stats[i].published, sc->stats[i].pending);
             sc->stats[i].used = 1;
         }
-    free(sc->plugin_published);
-    sc->plugin_published = NULL;
-    sc->n_plugin_published = 0;
-    if (sidecar_plugin_loaded(sc)) {
-        size_t n = pw_metric_count(sc->vm);
-        sc->plugin_published = calloc(n ? n : 1, sizeof *sc->plugin_published);
-        for (size_t i = 0; i < n; i++)
-            sc->plugin_published[i] = *pw_metric_at(sc->vm, i);
-        sc->n_plugin_published = n;
+    if (!sidecar_plugin_loaded(sc))
+        return;
+    /* Samples recorded since the last flush go into this pod's buckets. */
+    for (size_t i = 0; i < pw_metric_count(sc->vm); i++) {
+        const struct pw_metric *m = pw_metric_at(sc->vm, i);
+        if (m->type != PW_HISTOGRAM)
+            continue;
+        struct plugin_histogram *ph = NULL;
+        for (size_t j = 0; j < sc->n_plugin_hists; j++)
+            if (strcmp(sc->plugin_hists[j].name, m->name) == 0)
+                ph = &sc->plugin_hists[j];
+        if (!ph) {
+            sc->plugin_hists = realloc(sc->plugin_hists, (sc->n_plugin_hists + 1) * sizeof *sc->plugin_hists);
+            ph = &sc->plugin_hists[sc->n_plugin_hists++];
+            ph->name = strdup(m->name);
+            ph->seen = 0;
+            char dotted[300];
+            pw_metric_envoy_name(m, dotted, sizeof dotted);
+            const double *bounds;
+            size_t nb;
+            bounds_for(sc, dotted, &bounds, &nb);
+            ph->h = hist_new(bounds, nb);
+        }
+        uint64_t fresh = m->count - ph->seen;
+        size_t kept = pw_metric_sample_count(m);
+        size_t take = fresh < kept ? (size_t)fresh : kept;
+        for (size_t k = kept - take; k < kept; k++)
+            hist_record(ph->h, (double)pw_metric_sample(m, k));
+        /* More samples than the host keeps: count them in +Inf's total
+         * only, with the host's exact sum. */
+        if (fresh > take) {
+            ph->h->count += fresh - take;
+            ph->h->buckets[ph->h->n_bounds] += fresh - take;
+        }
+        ph->h->sum = (double)m->sum;
+        ph->seen = m->count;
     }
 }
 
@@ -1070,18 +1168,19 @@ static void print_bound(struct buf *out, double v)
     buf_printf(out, "%.32g", v);
 }
 
-static void render_histogram(struct buf *out, const char *family, const char *labels, const uint64_t *cumulative,
-                             uint64_t count, double sum)
+static void render_histogram(struct buf *out, const char *family, const char *labels, const struct histogram *h)
 {
     const char *sep = labels[0] ? "," : "";
-    for (size_t b = 0; b < N_BOUNDS; b++) {
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < h->n_bounds; b++) {
+        cumulative += h->buckets[b];
         buf_printf(out, "%s_bucket{%s%sle=\"", family, labels, sep);
-        print_bound(out, pw_histogram_bounds[b]);
-        buf_printf(out, "\"} %llu\n", (unsigned long long)cumulative[b]);
+        print_bound(out, h->bounds[b]);
+        buf_printf(out, "\"} %llu\n", (unsigned long long)cumulative);
     }
-    buf_printf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", family, labels, sep, (unsigned long long)count);
-    buf_printf(out, "%s_sum{%s} %.32g\n", family, labels, sum);
-    buf_printf(out, "%s_count{%s} %llu\n", family, labels, (unsigned long long)count);
+    buf_printf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", family, labels, sep, (unsigned long long)h->count);
+    buf_printf(out, "%s_sum{%s} %.32g\n", family, labels, h->sum);
+    buf_printf(out, "%s_count{%s} %llu\n", family, labels, (unsigned long long)h->count);
 }
 
 static void render_stat(struct render *r, const struct stat *s)
@@ -1095,13 +1194,7 @@ static void render_stat(struct render *r, const struct stat *s)
         buf_printf(r->out, "%s{%s} %llu\n", s->family, s->labels, (unsigned long long)s->value);
         return;
     }
-    uint64_t cum[N_BOUNDS];
-    uint64_t acc = 0;
-    for (size_t b = 0; b < N_BOUNDS; b++) {
-        acc += s->published->buckets[b];
-        cum[b] = acc;
-    }
-    render_histogram(r->out, s->family, s->labels, cum, s->published->count, s->published->sum);
+    render_histogram(r->out, s->family, s->labels, s->published);
 }
 
 /* The name a plugin metric has in this pod's plugin build (FACTS.md §1). */
@@ -1128,6 +1221,7 @@ struct custom_metric {
     char dotted[300];
     char family[300];
     const struct pw_metric *m;
+    const struct histogram *h; /* histograms: as of the last flush */
 };
 
 static int custom_cmp(const void *a, const void *b)
@@ -1150,12 +1244,12 @@ static size_t collect_custom(struct sidecar *sc, struct custom_metric **out)
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const struct pw_metric *m = pw_metric_at(sc->vm, i);
+        const struct histogram *h = NULL;
         if (m->type == PW_HISTOGRAM) {
-            m = NULL;
-            for (size_t j = 0; j < sc->n_plugin_published; j++)
-                if (strcmp(sc->plugin_published[j].name, pw_metric_at(sc->vm, i)->name) == 0)
-                    m = &sc->plugin_published[j];
-            if (!m)
+            for (size_t j = 0; j < sc->n_plugin_hists; j++)
+                if (strcmp(sc->plugin_hists[j].name, m->name) == 0)
+                    h = sc->plugin_hists[j].h;
+            if (!h)
                 continue; /* defined after the last flush: not published yet */
         }
         char name[256];
@@ -1166,6 +1260,7 @@ static size_t collect_custom(struct sidecar *sc, struct custom_metric **out)
         snprintf(cm[k].family, sizeof cm[k].family, "%s", name);
         sanitize(cm[k].family);
         cm[k].m = m;
+        cm[k].h = h;
         k++;
     }
     qsort(cm, k, sizeof *cm, custom_cmp);
@@ -1178,7 +1273,7 @@ static void render_custom(struct render *r, const struct custom_metric *c)
     const struct pw_metric *m = c->m;
     if (r->filter && !hfi_regex_search(r->filter, c->dotted, strlen(c->dotted)))
         return;
-    int used = m->type == PW_HISTOGRAM ? m->count > 0 : m->value != 0;
+    int used = m->type == PW_HISTOGRAM ? c->h->count > 0 : m->value != 0;
     if (r->usedonly && !used)
         return;
     enum stat_type t = m->type == PW_COUNTER ? STAT_COUNTER : m->type == PW_GAUGE ? STAT_GAUGE : STAT_HISTOGRAM;
@@ -1186,7 +1281,7 @@ static void render_custom(struct render *r, const struct custom_metric *c)
     if (t != STAT_HISTOGRAM)
         buf_printf(r->out, "%s{} %lld\n", c->family, (long long)m->value);
     else
-        render_histogram(r->out, c->family, "", m->buckets, m->count, (double)m->sum);
+        render_histogram(r->out, c->family, "", c->h);
 }
 
 void sidecar_stats(struct sidecar *sc, struct buf *out, const struct hfi_regex *filter, int usedonly)

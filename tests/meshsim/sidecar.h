@@ -23,6 +23,15 @@ struct stats_matcher {
     struct hfi_regex *regex;
 };
 
+/* sidecar.istio.io/statsHistogramBuckets: histograms whose Envoy name
+ * starts with prefix use these bounds. */
+#define MAX_BUCKET_BOUNDS 32
+struct bucket_rule {
+    char *prefix;
+    double bounds[MAX_BUCKET_BOUNDS];
+    size_t n_bounds;
+};
+
 struct sidecar_options {
     const char *pod, *workload, *ns;
     const char *app_name;
@@ -33,6 +42,8 @@ struct sidecar_options {
     const struct stats_matcher *inclusions;
     size_t n_inclusions;
     enum metric_naming naming;
+    const struct bucket_rule *bucket_rules;
+    size_t n_bucket_rules;
     int plugin_fails; /* the VM fails to start: no plugin in the path */
 };
 
