@@ -87,20 +87,32 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-static struct kube_kv *copy_kvs(const struct kube_kv *kv, size_t n)
+/* All or nothing: *n is 0 when out of memory, so lookups stay safe. */
+static struct kube_kv *copy_kvs(const struct kube_kv *kv, size_t *n)
 {
-    if (!n)
-        return NULL;
-    struct kube_kv *out = calloc(n, sizeof *out);
-    for (size_t i = 0; out && i < n; i++) {
+    struct kube_kv *out = *n ? calloc(*n, sizeof *out) : NULL;
+    bool ok = out != NULL;
+    for (size_t i = 0; ok && i < *n; i++) {
         out[i].key = dup_or_null(kv[i].key);
         out[i].value = dup_or_null(kv[i].value);
+        ok = (out[i].key || !kv[i].key) && (out[i].value || !kv[i].value);
     }
+    if (!ok && out) {
+        for (size_t i = 0; i < *n; i++) {
+            free(out[i].key);
+            free(out[i].value);
+        }
+        free(out);
+        out = NULL;
+    }
+    if (!out)
+        *n = 0;
     return out;
 }
 
-/* A deep copy: the watch's pod is only valid during its event. */
-static void copy_pod(const struct kube_pod *src, struct kube_pod *dst)
+/* A deep copy: the watch's pod is only valid during its event. False when
+ * out of memory for the name (the key of the table): dst is then freed. */
+static bool copy_pod(const struct kube_pod *src, struct kube_pod *dst)
 {
     *dst = *src;
     dst->name = dup_or_null(src->name);
@@ -110,10 +122,10 @@ static void copy_pod(const struct kube_pod *src, struct kube_pod *dst)
     dst->phase = dup_or_null(src->phase);
     dst->node = dup_or_null(src->node);
     dst->pod_ip = dup_or_null(src->pod_ip);
-    dst->labels = copy_kvs(src->labels, src->n_labels);
-    dst->annotations = copy_kvs(src->annotations, src->n_annotations);
+    dst->labels = copy_kvs(src->labels, &dst->n_labels);
+    dst->annotations = copy_kvs(src->annotations, &dst->n_annotations);
     dst->sidecar_image = dup_or_null(src->sidecar_image);
-    dst->sidecar_env = copy_kvs(src->sidecar_env, src->n_sidecar_env);
+    dst->sidecar_env = copy_kvs(src->sidecar_env, &dst->n_sidecar_env);
     dst->ports = NULL;
     dst->n_ports = 0;
     if (src->n_ports && (dst->ports = calloc(src->n_ports, sizeof *dst->ports))) {
@@ -127,6 +139,10 @@ static void copy_pod(const struct kube_pod *src, struct kube_pod *dst)
     dst->owner_kind = dup_or_null(src->owner_kind);
     dst->owner_name = dup_or_null(src->owner_name);
     dst->deployment = dup_or_null(src->deployment);
+    if (dst->name)
+        return true;
+    kube_pod_free(dst);
+    return false;
 }
 
 static int compare_key(const char *ns_a, const char *name_a, const char *ns_b, const char *name_b)
@@ -199,8 +215,11 @@ static void upsert_pod(struct app *app, const struct kube_pod *pod)
     if (found) {
         struct pod_entry *e = app->pods[i];
         bool same_pod = e->pub.pod.uid && pod->uid && strcmp(e->pub.pod.uid, pod->uid) == 0;
+        struct kube_pod copy;
+        if (!copy_pod(pod, &copy))
+            return; /* keep the older copy */
         kube_pod_free(&e->pub.pod);
-        copy_pod(pod, &e->pub.pod);
+        e->pub.pod = copy;
         if (!same_pod) {
             cancel_scrape(e);
             reset_scrape_state(&e->pub);
@@ -216,10 +235,11 @@ static void upsert_pod(struct app *app, const struct kube_pod *pod)
         app->cap_pods = cap;
     }
     struct pod_entry *e = calloc(1, sizeof *e);
-    if (!e)
+    if (!e || !copy_pod(pod, &e->pub.pod)) {
+        free(e);
         return;
+    }
     e->app = app;
-    copy_pod(pod, &e->pub.pod);
     reset_scrape_state(&e->pub);
     memmove(app->pods + i + 1, app->pods + i, (app->n_pods - i) * sizeof *app->pods);
     app->pods[i] = e;
