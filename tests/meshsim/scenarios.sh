@@ -83,6 +83,14 @@ check "delayed request held ~1.5 s" test "$slow_ms" -ge 1400
 check "other requests go on meanwhile" test "$fast_ms" -lt 1200
 check "delayed request then answered by the app" grep -q '"path":"/slow"' "$MESHSIM_DIR/slow"
 
+# A client that gives up on a held request resets its stream in the plugin.
+for proto in --http1.1 --http2; do
+    CURL_HTTP=$proto kcurl -o /dev/null --max-time 0.5 -H 'x-hfi-fault-delay-ms: 5000' -H "x-hfi-fault-token: $TOKEN" \
+        "$SERVER$NS/pods/$fe:8080/proxy/abandoned" 2>/dev/null
+done
+no_active_delays() { stats "$fe" 'filter=active_delays' | grep -qx 'wasmcustom_hfi_faults_active_delays{} 0'; }
+check "abandoned delays are dropped by the plugin" wait_for 5 no_active_delays
+
 # Two requests multiplexed on one h2 connection: the held one does not
 # block the other.
 kcurl --parallel -w '%{num_connects} %{time_total} %{http_code}\n' -o /dev/null -o /dev/null \

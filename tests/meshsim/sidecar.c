@@ -851,12 +851,14 @@ struct app_call *sidecar_request(struct sidecar *sc, const char *method, const c
 void sidecar_cancel(struct app_call *call)
 {
     struct sidecar *sc = call->sc;
-    if (sc->vm && pw_stream_get(sc->vm, call->context_id))
-        pw_stream_reset(sc->vm, call->context_id);
+    uint32_t id = call->context_id;
+    /* Forgotten before the reset, so no stream event can answer it. */
+    call_unlink(call);
+    if (sc->vm && pw_stream_get(sc->vm, id))
+        pw_stream_reset(sc->vm, id);
     struct stat *active = &sc->stats[sc->hot[HOT_IN_RQ_ACTIVE]];
     if (active->value)
         active->value--;
-    call_unlink(call);
 }
 
 /* ---- lifecycle ---- */
