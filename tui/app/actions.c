@@ -211,14 +211,13 @@ void app_envoyfilter_delete(struct kube_client *c, const char *ns, const char *m
 
 /* ---- deployments ---- */
 
-static void patch_deployment(struct action *a, const cJSON *template_annotations)
+/* A strategic-merge patch setting one annotation of the pod template. */
+static void patch_deployment(struct action *a, const char *annotation, const char *value)
 {
     cJSON *patch = cJSON_CreateObject();
-    cJSON *ann = cJSON_AddObjectToObject(
-        cJSON_AddObjectToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(patch, "spec"), "template"),
-                                "metadata"),
-        "annotations");
-    cJSON_AddItemReferenceToObject(ann, template_annotations->string, (cJSON *)template_annotations);
+    cJSON *meta = cJSON_AddObjectToObject(
+        cJSON_AddObjectToObject(cJSON_AddObjectToObject(patch, "spec"), "template"), "metadata");
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(meta, "annotations"), annotation, value);
     char *body = cJSON_PrintUnformatted(patch);
     cJSON_Delete(patch);
     char *path = object_path("/apis/apps/v1", a->ns, "deployments", a->name);
@@ -247,10 +246,7 @@ void app_restart_deployment(struct kube_client *c, const char *ns, const char *d
         action_fail(a, 0, "out of memory");
         return;
     }
-    cJSON *value = cJSON_CreateString(now);
-    value->string = strdup(RESTARTED_AT_ANNOTATION);
-    patch_deployment(a, value);
-    cJSON_Delete(value);
+    patch_deployment(a, RESTARTED_AT_ANNOTATION, now);
 }
 
 static void on_deployment_read(struct kube_request *req, const struct kube_response *resp, void *user)
@@ -288,10 +284,7 @@ static void on_deployment_read(struct kube_request *req, const struct kube_respo
         action_fail(a, 0, "out of memory");
         return;
     }
-    cJSON *value = cJSON_CreateString(APP_STATS_INCLUSION_CONFIG);
-    value->string = strdup(PROXY_CONFIG_ANNOTATION);
-    patch_deployment(a, value);
-    cJSON_Delete(value);
+    patch_deployment(a, PROXY_CONFIG_ANNOTATION, APP_STATS_INCLUSION_CONFIG);
 }
 
 void app_annotate_stats_inclusion(struct kube_client *c, const char *ns, const char *deployment,
