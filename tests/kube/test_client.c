@@ -113,6 +113,7 @@ static void test_get_with_bearer_token(void)
     CHECK_STR(r.body, "{\"method\":\"GET\",\"path\":\"/api/v1/namespaces/demo/pods?limit=2\"}");
     CHECK_STR(s.requests[0].authorization, "Bearer " SECRET);
     CHECK_CONTAINS(s.requests[0].accept_encoding, "gzip");
+    CHECK_CONTAINS(s.requests[0].headers, "\r\nAccept: application/json");
     CHECK_INT(kube_client_pending(c), 0);
     done_client(c);
     ts_stop(&s);
@@ -494,6 +495,9 @@ static void test_proxy_helpers_and_timeout(void)
     wait_for(c, &r2);
     wait_for(c, &r3);
     CHECK_STR(r1.body, "# TYPE x counter\nx 1\n");
+    for (int i = 0; i < ts_count(&s); i++)
+        if (strstr(s.requests[i].path, "/pods/web-7d4b9c-x2x:15090/"))
+            CHECK_CONTAINS(s.requests[i].headers, "\r\nAccept: text/plain, */*");
     CHECK_INT(r3.error.code, KUBE_TIMEOUT);
     CHECK_INT(r3.http_status, 0);
     bool saw_pod = false, saw_service = false;

@@ -33,6 +33,7 @@ struct kube_request {
     char *body;
     size_t body_len;
     char *content_type;
+    char *accept;
     long timeout_ms;
     int max_retries;
     kube_data_fn on_data;
@@ -159,6 +160,7 @@ static void free_request(struct kube_request *r)
     free(r->path);
     free(r->body);
     free(r->content_type);
+    free(r->accept);
     free_header_list(r->extra_headers);
     kube_buf_free(&r->response);
     free(r);
@@ -320,7 +322,9 @@ static void launch(struct kube_request *r)
     }
 
     struct curl_slist *h = NULL;
-    h = curl_slist_append(h, "Accept: application/json");
+    char accept[160];
+    snprintf(accept, sizeof accept, "Accept: %s", r->accept ? r->accept : "application/json");
+    h = curl_slist_append(h, accept);
     if (c->host_header)
         h = curl_slist_append(h, c->host_header);
     if (r->content_type) {
@@ -359,6 +363,7 @@ static struct kube_request *new_request(struct kube_client *c, const struct kube
     r->method = o->method;
     r->path = strdup(o->path ? o->path : "/");
     r->content_type = kube_strdup(o->content_type);
+    r->accept = kube_strdup(o->accept);
     if (o->body) {
         r->body = kube_strndup(o->body, o->body_len);
         r->body_len = o->body_len;
@@ -370,8 +375,10 @@ static struct kube_request *new_request(struct kube_client *c, const struct kube
         if (more)
             r->extra_headers = more;
     }
-    if (!r->path || (o->content_type && !r->content_type) || (o->body && !r->body) || !headers_ok) {
+    if (!r->path || (o->content_type && !r->content_type) || (o->body && !r->body) ||
+        (o->accept && !r->accept) || !headers_ok) {
         free_header_list(r->extra_headers);
+        free(r->accept);
         free(r->path);
         free(r->content_type);
         free(r->body);
@@ -907,7 +914,9 @@ static struct kube_request *proxy_get(struct kube_client *c, const char *ns, con
     free(eport);
     if (!path)
         return NULL;
-    struct kube_request_options o = {.method = KUBE_GET, .path = path,
+    /* What is behind the proxy is not the API: take whatever it serves
+     * (Prometheus exporters negotiate their format on Accept). */
+    struct kube_request_options o = {.method = KUBE_GET, .path = path, .accept = "text/plain, */*",
                                      .timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS,
                                      .max_retries = -1};
     struct kube_request *r = kube_client_start(c, &o, done, user);

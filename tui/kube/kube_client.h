@@ -56,6 +56,7 @@ struct kube_request_options {
     const char *body;
     size_t body_len;
     const char *content_type;
+    const char *accept; /* NULL: application/json */
     long timeout_ms;  /* whole request; 0: none (watches) */
     int max_retries;  /* for 429/5xx; 0: the default (5); -1: never retry */
     long delay_ms;    /* start this much later (backoff before a retry) */
