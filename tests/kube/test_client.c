@@ -119,6 +119,26 @@ static void test_get_with_bearer_token(void)
     ts_stop(&s);
 }
 
+static void test_impersonation_headers(void)
+{
+    struct test_server s;
+    ts_start(&s, echo_handler, NULL, 20);
+    struct kube_client *c = client_for(&s, "{token: " SECRET ", as: jane, as-uid: '1234', as-groups: [sre, 'oncall team'],"
+                                           " as-user-extra: {scopes.example.com/Role: [view, edit]}}");
+    struct result r = {0};
+    kube_client_get(c, "/api", on_done, &r);
+    wait_for(c, &r);
+    CHECK_INT(r.http_status, 200);
+    const char *h = s.requests[0].headers;
+    CHECK_CONTAINS(h, "\r\nImpersonate-User: jane\r\n");
+    CHECK_CONTAINS(h, "\r\nImpersonate-Uid: 1234\r\n");
+    CHECK_CONTAINS(h, "\r\nImpersonate-Group: sre\r\nImpersonate-Group: oncall team\r\n");
+    CHECK_CONTAINS(h, "\r\nImpersonate-Extra-scopes.example.com%2FRole: view\r\n"
+                      "Impersonate-Extra-scopes.example.com%2FRole: edit");
+    done_client(c);
+    ts_stop(&s);
+}
+
 static void test_basic_auth(void)
 {
     struct test_server s;
@@ -711,6 +731,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN); /* the server writes to clients that gave up */
     RUN(test_get_with_bearer_token);
     RUN(test_basic_auth);
+    RUN(test_impersonation_headers);
     RUN(test_status_errors);
     RUN(test_real_status_files);
     RUN(test_retry_after);

@@ -484,6 +484,24 @@ static void test_errors_name_file_and_field(void)
     CHECK_CONTAINS(err.message, "the oidc auth-provider has no id-token");
     kube_config_free(&cfg);
 
+    const char *groups_alone = "users: [{name: i, user: {token: t, as-groups: [a]}}]\n"
+                               "clusters: [{name: c, cluster: {server: 'https://x'}}]\n"
+                               "contexts: [{name: x, context: {cluster: c, user: i}}]\ncurrent-context: x\n";
+    parse_ok(groups_alone, "/k/c", &cfg);
+    CHECK_INT(kube_connection_from_config(&cfg, NULL, NULL, &conn, &err), -1);
+    CHECK_STR(err.message, "user \"i\" in /k/c: as-uid, as-groups and as-user-extra need as");
+    kube_config_free(&cfg);
+    const char *injected = "users: [{name: i, user: {token: t, as: \"jane\\r\\nX-Evil: 1\"}}]\n"
+                           "clusters: [{name: c, cluster: {server: 'https://x'}}]\n"
+                           "contexts: [{name: x, context: {cluster: c, user: i}}]\ncurrent-context: x\n";
+    parse_ok(injected, "/k/c", &cfg);
+    CHECK_INT(kube_connection_from_config(&cfg, NULL, NULL, &conn, &err), -1);
+    CHECK_CONTAINS(err.message, "holds a line break");
+    kube_config_free(&cfg);
+    const char *bad_extra = "users: [{name: i, user: {token: t, as: j, as-user-extra: {k: v}}}]\n";
+    CHECK_INT(kube_config_parse(bad_extra, strlen(bad_extra), "/k/c", &cfg, &err), -1);
+    CHECK_CONTAINS(err.message, "as-user-extra: expected a map of lists of strings");
+
     const char *provider = "users: [{name: g, user: {auth-provider: {name: gcp}}}]\n"
                            "clusters: [{name: c, cluster: {server: 'https://x'}}]\n"
                            "contexts: [{name: x, context: {cluster: c, user: g}}]\ncurrent-context: x\n";

@@ -110,6 +110,9 @@ void kube_connection_free(struct kube_connection *c)
     free(c->username);
     kube_free_secret(c->password);
     kube_free_secret(c->token_file_value);
+    for (size_t i = 0; c->impersonate_headers && c->impersonate_headers[i]; i++)
+        free(c->impersonate_headers[i]);
+    free(c->impersonate_headers);
     free_exec_copy(c->exec);
     memset(c, 0, sizeof *c);
 }
@@ -139,6 +142,72 @@ static int check_readable(const char *path, const char *what, const char *owner,
         return 0;
     return kube_error_set(err, KUBE_CERT_FILE, "%s: unable to read %s %s of \"%s\": %s",
                           source ? source : "kubeconfig", what, path, owner, strerror(errno));
+}
+
+/* Header names allow only these besides letters and digits (RFC 7230
+ * tchar); client-go percent-encodes the rest of an extra's key. */
+static void append_header_key(struct kube_buf *b, const char *key)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *k = (const unsigned char *)key; *k; k++) {
+        if ((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') || (*k >= '0' && *k <= '9') ||
+            (*k && strchr("!#$&'*+-.^_`|~", *k))) {
+            kube_buf_append(b, k, 1);
+        } else {
+            char esc[3] = {'%', hex[*k >> 4], hex[*k & 15]};
+            kube_buf_append(b, esc, 3);
+        }
+    }
+}
+
+static int add_header(char ***list, size_t *n, const char *name, const char *extra_key,
+                      const char *value)
+{
+    if (strpbrk(value, "\r\n"))
+        return -2; /* a line break would start another header */
+    struct kube_buf b = {0};
+    kube_buf_printf(&b, "%s", name);
+    if (extra_key)
+        append_header_key(&b, extra_key);
+    kube_buf_printf(&b, ": %s", value);
+    char **grown = realloc(*list, (*n + 2) * sizeof *grown);
+    if (!b.data || !grown) {
+        kube_buf_free(&b);
+        if (grown)
+            *list = grown;
+        return -1;
+    }
+    *list = grown;
+    grown[(*n)++] = b.data;
+    grown[*n] = NULL;
+    return 0;
+}
+
+/* The Impersonate-* headers of a user, as client-go sends them. */
+static int impersonation_headers(const struct kube_user *u, const char *source,
+                                 struct kube_connection *out, struct kube_error *err)
+{
+    if (!u->impersonate_user && (u->impersonate_uid || u->n_impersonate_groups || u->n_impersonate_extra))
+        return kube_error_set(err, KUBE_CONFIG_SHAPE,
+                              "user \"%s\" in %s: as-uid, as-groups and as-user-extra need as",
+                              u->name, source);
+    size_t n = 0;
+    int rc = 0;
+    if (u->impersonate_user)
+        rc = add_header(&out->impersonate_headers, &n, "Impersonate-User", NULL, u->impersonate_user);
+    if (rc == 0 && u->impersonate_uid)
+        rc = add_header(&out->impersonate_headers, &n, "Impersonate-Uid", NULL, u->impersonate_uid);
+    for (size_t i = 0; rc == 0 && i < u->n_impersonate_groups; i++)
+        rc = add_header(&out->impersonate_headers, &n, "Impersonate-Group", NULL,
+                        u->impersonate_groups[i]);
+    for (size_t i = 0; rc == 0 && i < u->n_impersonate_extra; i++)
+        rc = add_header(&out->impersonate_headers, &n, "Impersonate-Extra-",
+                        u->impersonate_extra[i].name, u->impersonate_extra[i].value);
+    if (rc == -2)
+        return kube_error_set(err, KUBE_CONFIG_SHAPE,
+                              "user \"%s\" in %s: an impersonation value holds a line break",
+                              u->name, source);
+    return rc < 0 ? kube_error_set(err, KUBE_NO_MEMORY, "out of memory") : 0;
 }
 
 static bool has_credentials(const struct kube_user *u)
@@ -262,6 +331,8 @@ int kube_connection_from_config(const struct kube_config *cfg, const char *conte
             check_readable(user->client_certificate, "client-certificate", user->name,
                            user->source, err) < 0 ||
             check_readable(user->client_key, "client-key", user->name, user->source, err) < 0)
+            goto fail;
+        if (impersonation_headers(user, user->source ? user->source : files, out, err) < 0)
             goto fail;
         if (user->exec) {
             if (!user->exec->command || !*user->exec->command) {

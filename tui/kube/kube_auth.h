@@ -36,6 +36,9 @@ struct kube_connection {
     char *token;
     char *token_file;
     char *username, *password;
+    /* "Impersonate-*: value" lines from as, as-uid, as-groups and
+     * as-user-extra; NULL-terminated, or NULL. */
+    char **impersonate_headers;
 
     struct kube_exec_config *exec;
     /* Whether a person can answer a plugin's prompts; set from isatty(0).

@@ -334,6 +334,8 @@ static void launch(struct kube_request *r)
     }
     for (const struct curl_slist *x = r->extra_headers; x; x = x->next)
         h = curl_slist_append(h, x->data);
+    for (size_t i = 0; conn->impersonate_headers && conn->impersonate_headers[i]; i++)
+        h = curl_slist_append(h, conn->impersonate_headers[i]);
     if (r->method != KUBE_GET)
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method_name(r->method));
     if (r->body) {

@@ -142,6 +142,16 @@ static void free_user(struct kube_user *u)
     free_exec(u->exec);
     free(u->auth_provider);
     kube_free_secret(u->auth_provider_id_token);
+    free(u->impersonate_user);
+    free(u->impersonate_uid);
+    for (size_t i = 0; i < u->n_impersonate_groups; i++)
+        free(u->impersonate_groups[i]);
+    free(u->impersonate_groups);
+    for (size_t i = 0; i < u->n_impersonate_extra; i++) {
+        free(u->impersonate_extra[i].name);
+        free(u->impersonate_extra[i].value);
+    }
+    free(u->impersonate_extra);
 }
 
 static void free_context(struct kube_context *c)
@@ -267,8 +277,66 @@ static int parse_cluster(struct walker *w, const cJSON *body, const char *where,
                : 0;
 }
 
+/* A list of strings; `out` gets a NULL-terminated array. */
+static int get_string_list(struct walker *w, const cJSON *obj, const char *key, const char *where,
+                           char ***out, size_t *n)
+{
+    const cJSON *list;
+    if (get_list(w, obj, key, where, &list) < 0)
+        return -1;
+    if (!list)
+        return 0;
+    if (!(*out = calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof **out)))
+        return kube_error_set(w->err, KUBE_NO_MEMORY, "out of memory");
+    const cJSON *item;
+    cJSON_ArrayForEach(item, list) {
+        if (!cJSON_IsString(item))
+            return shape_error(w, where, key, "a list of strings");
+        if (!((*out)[(*n)++] = strdup(item->valuestring)))
+            return kube_error_set(w->err, KUBE_NO_MEMORY, "out of memory");
+    }
+    return 0;
+}
+
+/* as-user-extra: a map of lists, flattened to one pair per value. */
+static int parse_user_extra(struct walker *w, const cJSON *body, const char *where, struct kube_user *u)
+{
+    const cJSON *map;
+    if (get_object(w, body, "as-user-extra", where, &map) < 0)
+        return -1;
+    const cJSON *entry;
+    cJSON_ArrayForEach(entry, map) {
+        const cJSON *value;
+        if (cJSON_IsNull(entry))
+            continue;
+        if (!cJSON_IsArray(entry))
+            return shape_error(w, where, "as-user-extra", "a map of lists of strings");
+        cJSON_ArrayForEach(value, entry) {
+            if (!cJSON_IsString(value))
+                return shape_error(w, where, "as-user-extra", "a map of lists of strings");
+            struct kube_env_var *grown =
+                realloc(u->impersonate_extra, (u->n_impersonate_extra + 1) * sizeof *grown);
+            if (!grown)
+                return kube_error_set(w->err, KUBE_NO_MEMORY, "out of memory");
+            u->impersonate_extra = grown;
+            struct kube_env_var *v = &grown[u->n_impersonate_extra++];
+            v->name = strdup(entry->string);
+            v->value = strdup(value->valuestring);
+            if (!v->name || !v->value)
+                return kube_error_set(w->err, KUBE_NO_MEMORY, "out of memory");
+        }
+    }
+    return 0;
+}
+
 static int parse_user(struct walker *w, const cJSON *body, const char *where, struct kube_user *u)
 {
+    if (get_string(w, body, "as", where, &u->impersonate_user) < 0 ||
+        get_string(w, body, "as-uid", where, &u->impersonate_uid) < 0 ||
+        get_string_list(w, body, "as-groups", where, &u->impersonate_groups,
+                        &u->n_impersonate_groups) < 0 ||
+        parse_user_extra(w, body, where, u) < 0)
+        return -1;
     if (get_path(w, body, "client-certificate", where, &u->client_certificate) < 0 ||
         get_string(w, body, "client-certificate-data", where, &u->client_certificate_data) < 0 ||
         get_path(w, body, "client-key", where, &u->client_key) < 0 ||

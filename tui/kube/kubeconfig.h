@@ -65,6 +65,13 @@ struct kube_user {
      * as a bearer token, any other provider is refused. */
     char *auth_provider;
     char *auth_provider_id_token;
+    /* Impersonation: as, as-uid, as-groups, as-user-extra. */
+    char *impersonate_user;
+    char *impersonate_uid;
+    char **impersonate_groups;
+    size_t n_impersonate_groups;
+    struct kube_env_var *impersonate_extra; /* one entry per value; keys repeat */
+    size_t n_impersonate_extra;
 };
 
 struct kube_context {
