@@ -53,6 +53,19 @@ assert m["naming"] == "none" and m["aborts_total"] is None and m["wasm_runtime_s
 PY
 expect_exit "stats: unreadable file" 2 "cannot read /nonexistent/dump" "$HFITOP" stats /nonexistent/dump
 
+# With traffic the counters move and doctor has nothing to say at all.
+meshsim_start "$MESHSIM" --traffic 400
+all_counting() {
+    timeout 60 "$HFITOP" --once -o json >"$MESHSIM_DIR/once.json" 2>/dev/null || return 1
+    python3 -c '
+import json, sys
+pods = json.load(open(sys.argv[1]))["pods"]
+assert pods and all(p["aborts_total"] + p["delays_total"] > 0 for p in pods)' "$MESHSIM_DIR/once.json"
+}
+check "traffic: every sidecar injects faults" wait_for 30 all_counting
+doctor_case traffic 0 "healthy: no problems found"
+check "traffic: no notes either" bash -c "! grep -q '^note' '$MESHSIM_DIR/doctor'"
+
 # Dumps captured from real proxies (beside the checkout when present):
 # read whole, whatever else they hold.
 for dump in ../shared/realdata/envoy_prometheus/*.txt; do
