@@ -939,7 +939,10 @@ static struct object *create_deployment(const char *ns, const char *name, int re
         "\"spec\":{\"progressDeadlineSeconds\":600,\"replicas\":%d,\"revisionHistoryLimit\":10,"
         "\"selector\":{\"matchLabels\":{\"app\":\"%s\"}},"
         "\"strategy\":{\"rollingUpdate\":{\"maxSurge\":\"25%%\",\"maxUnavailable\":\"25%%\"},\"type\":\"RollingUpdate\"},"
-        "\"template\":{\"metadata\":{\"creationTimestamp\":null,\"labels\":{\"app\":\"%s\",\"version\":\"v1\"}},"
+        "\"template\":{\"metadata\":{\"creationTimestamp\":null,"
+        /* hfi-enabled as on the shipped demo app (manifests/demo-app.yaml):
+         * the shipped WasmPlugin and EnvoyFilter select it. */
+        "\"labels\":{\"app\":\"%s\",\"hfi-enabled\":\"true\",\"version\":\"v1\"}},"
         "\"spec\":{\"containers\":[{\"image\":\"registry.local/meshsim/%s:1.0\",\"imagePullPolicy\":\"IfNotPresent\","
         "\"name\":\"%s\",\"ports\":[{\"containerPort\":%d,\"name\":\"http\",\"protocol\":\"TCP\"}],"
         "\"resources\":{\"requests\":{\"cpu\":\"50m\",\"memory\":\"64Mi\"}},"

@@ -6,3 +6,8 @@ $(UI_FORMAT_TEST): tests/ui/format_test.c tests/testlib.h $(OUT)/tui/ui/format.o
 	$(CC) $(CFLAGS_NATIVE) -o $@ $< $(OUT)/tui/ui/format.o $(LDFLAGS_NATIVE) -lm
 TEST_BINS += $(UI_FORMAT_TEST)
 TEST_CMDS += $(UI_FORMAT_TEST)
+
+# The console through tmux against meshsim.
+DEB_PACKAGES += tmux
+TEST_BINS += $(HFITOP) $(MESHSIM)
+TEST_CMDS += "tests/ui/console.sh $(HFITOP) $(MESHSIM)"

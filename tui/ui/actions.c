@@ -65,28 +65,37 @@ static void deployment_list_text(const struct ui *ui, char *out, size_t size)
 
 /* ---- e / E: the stats-inclusion EnvoyFilter ---- */
 
-static void restart_all(struct ui *ui)
-{
-    for (int k = 0; k < ui->dialog.n_deployments; k++) {
-        ui->actions_running++;
-        app_restart_deployment(ui->opt->client, ui->ns, ui->dialog.deployments[k], action_done, ui);
-    }
-}
-
 static void do_apply_filter(struct ui *ui)
 {
     started(ui, "applying the EnvoyFilter");
     app_envoyfilter_apply(ui->opt->client, ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len, action_done, ui);
 }
 
+/* Deployments to restart once the EnvoyFilter exists: a pod that starts
+ * before it would not take it (FACTS.md §3). */
+static char restart_after_apply[64][254];
+static int n_restart_after_apply;
+
+static void filter_applied_now_restart(const struct app_action_result *r, void *user)
+{
+    struct ui *ui = user;
+    action_done(r, ui);
+    if (!r->ok)
+        return;
+    for (int k = 0; k < n_restart_after_apply; k++) {
+        ui->actions_running++;
+        app_restart_deployment(ui->opt->client, ui->ns, restart_after_apply[k], action_done, ui);
+    }
+    n_restart_after_apply = 0;
+}
+
 static void do_apply_filter_and_restart(struct ui *ui)
 {
-    struct ui_dialog kept = ui->dialog;
-    do_apply_filter(ui);
-    ui->dialog.n_deployments = kept.n_deployments;
-    memcpy(ui->dialog.deployments, kept.deployments, sizeof kept.deployments);
-    restart_all(ui);
-    ui->dialog.n_deployments = 0;
+    n_restart_after_apply = ui->dialog.n_deployments;
+    memcpy(restart_after_apply, ui->dialog.deployments, sizeof restart_after_apply);
+    started(ui, "applying the EnvoyFilter, then restarting");
+    app_envoyfilter_apply(ui->opt->client, ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len,
+                          filter_applied_now_restart, ui);
 }
 
 static void do_annotate_all(struct ui *ui)

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# The console as a user meets it: hfitop in a real terminal (tmux) against
+# meshsim, keys sent, the screen read back. Every wait polls the screen
+# until the expected text appears, bounded; none is a fixed sleep.
+#
+#   tests/ui/console.sh HFITOP MESHSIM
+HFITOP=$1
+MESHSIM_BIN=$2
+. tests/meshsim/lib.sh
+
+TMUX_SOCKET="$MESHSIM_DIR/tmux.sock" # a private tmux server: the user's is never touched
+tmx() { tmux -S "$TMUX_SOCKET" "$@"; }
+trap 'tmx kill-server 2>/dev/null; meshsim_cleanup' EXIT
+
+# start_console [HFITOP FLAGS...]; CONSOLE_ENV, COLS and ROWS shape it.
+start_console() {
+    tmx kill-session -t console 2>/dev/null
+    tmx new-session -d -s console -x "${COLS:-150}" -y "${ROWS:-40}" \
+        "env LANG=C.UTF-8 ${CONSOLE_ENV:-} $HFITOP --kubeconfig $KUBECONFIG -n demo $* 2>$MESHSIM_DIR/console.err; echo console exited \$?; sleep 600"
+}
+keys() { tmx send-keys -t console "$@"; }
+screen() { tmx capture-pane -p -t console; }
+has() { screen | grep -qF -- "$1"; }
+lacks() { ! screen | grep -qF -- "$1"; }
+# A pod row whose NAMING cell says none: its sidecar shows no HFI metrics.
+excluded_row() { screen | grep -qE ' (yes|nat) none '; }
+no_excluded_row() { ! excluded_row; }
+# The pod table's first row (the line after the column titles).
+first_row() { screen | grep -A1 '^POD ' | sed -n 2p; }
+first_row_starts() { first_row | grep -q "^$1"; }
+
+# see NAME TEXT [SECONDS]: the text appears on the screen in time.
+see() {
+    local name=$1 text=$2 limit=${3:-30}
+    if wait_for "$limit" has "$text"; then
+        PASSED=$((PASSED + 1))
+    else
+        FAILED=$((FAILED + 1))
+        echo "FAIL $name: \"$text\" not on screen after ${limit}s; screen:" >&2
+        screen | sed 's/^/    | /' | head -n 45 >&2
+    fi
+}
+gone() { # NAME TEXT [SECONDS]: the text leaves the screen in time.
+    local name=$1 text=$2 limit=${3:-30}
+    if wait_for "$limit" lacks "$text"; then
+        PASSED=$((PASSED + 1))
+    else
+        FAILED=$((FAILED + 1))
+        echo "FAIL $name: \"$text\" still on screen after ${limit}s" >&2
+        screen | sed 's/^/    | /' | head -n 45 >&2
+    fi
+}
+exited_cleanly() { # the console quit with status 0 and the sanitizers said nothing
+    see "$1 exits" "console exited 0" 20
+    check "$1 no sanitizer report" bash -c "! grep -qE 'Sanitizer|runtime error' '$MESHSIM_DIR/console.err'"
+}
+
+# ---- the default demo mesh ----
+meshsim_start "$MESHSIM_BIN" --traffic 20
+start_console
+see "pod names" "frontend-"
+see "all deployments" "checkout-"
+see "plugin state in the header" "WasmPlugin hfi-fault"
+see "counters scraped" "wasmcustom"
+see "totals row" "TOTAL 6 pods, 6 sidecars"
+
+# Sorting: by pod name first; reversed, frontend comes first.
+check "sorted by pod name" wait_for 10 first_row_starts cart-
+keys S
+check "reversed order" wait_for 10 first_row_starts frontend-
+keys s
+see "sort column moves" "sorted by DEPLOY"
+keys S s s s s s s s s s s s s s s s # normal order, then 16 steps from DEPLOY round to POD
+check "back to pod order" wait_for 10 first_row_starts cart-
+
+# Filter.
+keys / c h e c k
+see "filter prompt" "filter: check_"
+keys Enter
+gone "filter hides other pods" "frontend-" 10
+see "filter keeps matches" "checkout-"
+keys / Escape
+see "filter cleared" "frontend-" 10
+
+# Detail of the selected pod; Esc goes back.
+keys Enter
+see "detail summary" "delay ms: count"
+see "detail rates" "aborts/s"
+see "detail policies" "policies selecting this pod:"
+keys Escape
+see "back to the table" "TOTAL 6 pods"
+
+# Fire test faults at the selected pod: the tally and the counters.
+keys f
+see "fire form" "Fire test faults"
+keys Enter
+see "fire tally" "aborted 10" 60
+see "counters caught up" "the metrics pipeline works" 30
+keys Escape
+
+# Help lists the actions; the doctor view opens.
+keys '?'
+see "help" "fire test faults at the selected pod"
+keys Escape d
+see "doctor view" "pods checked"
+keys Escape
+
+# Namespace picker lists namespaces.
+keys n
+see "namespace picker" "Namespace (context"
+keys Escape
+
+# Resize: too small, compact, back.
+tmx resize-window -t console -x 50 -y 12
+see "too small" "terminal too small: 50x12"
+tmx resize-window -t console -x 70 -y 20
+see "compact layout" "frontend-"
+check "compact drops columns" wait_for 10 lacks "DEPLOY"
+tmx resize-window -t console -x 150 -y 40
+see "full layout again" "DEPLOY"
+
+# The API server stops answering, then comes back: a banner that clears.
+kill -STOP "$MESHSIM_PID"
+see "unreachable banner" "API SERVER UNREACHABLE" 90
+kill -CONT "$MESHSIM_PID"
+gone "banner clears" "API SERVER UNREACHABLE" 60
+
+keys q
+exited_cleanly "q"
+
+# Colour: escape sequences for colours only without NO_COLOR.
+coloured() { tmx capture-pane -e -p -t console | grep -q $'\e\\[3[1-7]m'; }
+start_console
+see "coloured console up" "frontend-"
+check "colours by default" wait_for 10 coloured
+keys C-c
+exited_cleanly "Ctrl-C"
+not_coloured() { ! coloured; }
+CONSOLE_ENV="NO_COLOR=1" start_console
+see "NO_COLOR console up" "frontend-"
+see "NO_COLOR console scraped" "wasmcustom"
+check "NO_COLOR: no colour" not_coloured
+keys q
+exited_cleanly "NO_COLOR"
+
+# --readonly: no actions.
+start_console --readonly
+see "read-only header" "[read-only]"
+keys e
+see "action refused" "read-only: 'e' would change the cluster"
+keys '?'
+see "help up" "namespace picker"
+check "help hides actions" lacks "fire test faults"
+keys q
+exited_cleanly "readonly"
+
+# ---- restrictive-stats: the metrics appear on restarted pods ----
+meshsim_start "$MESHSIM_BIN" --scenario restrictive-stats
+start_console
+see "pods listed" "frontend-"
+check "metrics excluded" wait_for 30 excluded_row
+keys e
+see "filter dialog" "Apply the stats-inclusion EnvoyFilter?"
+see "dialog names the namespace and context" "into namespace demo, context meshsim"
+see "dialog warns about the agent" "lack BOOTSTRAP_XDS_AGENT=true"
+keys a
+see "annotation applied" "HTTP 200" 30
+check "old pods without metrics gone" wait_for 90 no_excluded_row
+see "new pods have metrics" "wasmcustom" 30
+keys q
+exited_cleanly "annotate"
+
+# The EnvoyFilter route: proxies started with BOOTSTRAP_XDS_AGENT=true
+# take the filter once restarted.
+meshsim_start "$MESHSIM_BIN" --scenario restrictive-stats
+for d in frontend cart checkout; do
+    kubectl --kubeconfig "$KUBECONFIG" -n demo patch deployment "$d" --type=strategic -p \
+        '{"spec":{"template":{"metadata":{"annotations":{"proxy.istio.io/config":"{proxyMetadata: {BOOTSTRAP_XDS_AGENT: \"true\"}}"}}}}}' \
+        >/dev/null 2>&1
+done
+start_console
+see "agent pods listed" "frontend-"
+gone "rollout to agent pods done" "Terminating" 90
+check "still excluded" wait_for 60 excluded_row
+keys e
+see "filter dialog again" "Apply the stats-inclusion EnvoyFilter?"
+check "no agent warning now" wait_for 10 lacks "lack BOOTSTRAP_XDS_AGENT"
+keys r
+see "filter in the header" "EnvoyFilter: hfi-wasm-stats" 30
+check "restarted pods show metrics" wait_for 90 no_excluded_row
+see "metrics flow after the filter" "wasmcustom" 30
+keys q
+exited_cleanly "envoyfilter"
+
+# ---- the doctor view names each scenario's problem ----
+doctor_sees() { # SCENARIO FINDING-TEXT
+    meshsim_start "$MESHSIM_BIN" --scenario "$1"
+    start_console
+    see "$1: pods" "-" 30
+    keys d
+    see "$1: doctor finding" "$2" 60
+    keys q
+    exited_cleanly "$1"
+}
+doctor_sees no-sidecar "[no-sidecar]"
+doctor_sees plugin-missing "[no-wasmplugin]"
+doctor_sees legacy-names "[naming-legacy]"
+doctor_sees restrictive-stats "[stats-excluded]"
+
+finish
