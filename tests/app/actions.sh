@@ -151,6 +151,13 @@ check "policy: back to one" wait_for 20 policies_of_cart 1
 expect_exit "policy: remove unknown" 1 "no policy named cart-extra" "$HFITOP" policy remove cart-extra
 expect_exit "policy: not JSON" 1 "must be a JSON object with metadata.name" "$HFITOP" policy apply /dev/null
 
+# Header faults switched off: fire says why, doctor notes it.
+expect_code "header faults off" 200 PATCH /apis/extensions.istio.io/v1alpha1/namespaces/demo/wasmplugins/hfi-fault \
+    -H 'Content-Type: application/merge-patch+json' -d '{"spec":{"pluginConfig":{"header_faults":{"enabled":false}}}}'
+expect_exit "header faults off: fire refuses" 1 "no WasmPlugin in the namespace has header faults enabled" \
+    "$HFITOP" fire "$pod" --abort 503 --count 1
+expect_exit "header faults off: doctor notes it" 0 "note [header-faults-off] deployment cart" "$HFITOP" doctor
+
 # Nobody answering is "could not look".
 meshsim_stop
 expect_exit "no API server: doctor" 2 "could not list pods in namespace demo" "$HFITOP" doctor
