@@ -1533,14 +1533,44 @@ static void handle_patch(struct exchange *ex, const struct request *req, const s
     }
     int strategic = content_type_is(req, "application/strategic-merge-patch+json");
     int merge = content_type_is(req, "application/merge-patch+json");
-    if (!merge && !(strategic && !is_custom(t))) {
-        unsupported_media(ex, is_custom(t) ? "application/merge-patch+json, application/apply-patch+yaml"
-                                           : "application/strategic-merge-patch+json, application/merge-patch+json, "
-                                             "application/apply-patch+yaml");
+    int json = content_type_is(req, "application/json-patch+json");
+    if (!merge && !json && !(strategic && !is_custom(t))) {
+        unsupported_media(ex, is_custom(t) ? "application/json-patch+json, application/merge-patch+json, "
+                                             "application/apply-patch+yaml"
+                                           : "application/json-patch+json, application/merge-patch+json, "
+                                             "application/strategic-merge-patch+json, application/apply-patch+yaml");
         return;
     }
     if (!o) {
         not_found(ex, t, name);
+        return;
+    }
+    if (json) {
+        cJSON *ops = cJSON_ParseWithLength(req->body, req->body_len);
+        if (!cJSON_IsArray(ops)) {
+            cJSON_Delete(ops);
+            bad_request(ex, "json patch must be a JSON array of operations");
+            return;
+        }
+        cJSON *next = cJSON_Duplicate(o->json, 1);
+        char err[600];
+        if (json_patch(next, ops, err, sizeof err) != 0) {
+            cJSON_Delete(ops);
+            cJSON_Delete(next);
+            char msg[700];
+            snprintf(msg, sizeof msg, "the server rejected our request due to an error in our request: %s", err);
+            ex_reply_status(ex, 422, "Invalid", msg, NULL);
+            return;
+        }
+        cJSON_Delete(ops);
+        const char *new_name = json_str(next, "metadata.name");
+        if (!cJSON_IsObject(next) || !new_name || strcmp(new_name, o->name) != 0) {
+            cJSON_Delete(next);
+            bad_request(ex, "metadata.name cannot be changed by a patch");
+            return;
+        }
+        if (commit_update(ex, o, next) == 0)
+            reply_json(ex, 200, o->json);
         return;
     }
     cJSON *patch = parse_body(ex, req, 0);

@@ -89,6 +89,16 @@ import json, sys
 o = json.load(open(sys.argv[1]))
 assert o["spec"]["priority"] == 5 and o["metadata"]["generation"] == 2, o
 ' "$MESHSIM_DIR/body"
+expect_code "JSON patch" 200 PATCH "$EF/ef2" -H 'Content-Type: application/json-patch+json' \
+    -d '[{"op":"test","path":"/spec/priority","value":5},{"op":"replace","path":"/spec/priority","value":7},{"op":"add","path":"/metadata/labels","value":{"a/b":"c"}},{"op":"copy","from":"/spec/priority","path":"/spec/copied"}]'
+check_py "JSON patch applied" "$MESHSIM_DIR/body" <<'PY'
+import json, sys
+o = json.load(open(sys.argv[1]))
+assert o["spec"]["priority"] == 7 and o["spec"]["copied"] == 7 and o["metadata"]["labels"] == {"a/b": "c"}, o
+PY
+expect_code "JSON patch test fails" 422 PATCH "$EF/ef2" -H 'Content-Type: application/json-patch+json' -d '[{"op":"test","path":"/spec/priority","value":1}]'
+expect_code "JSON patch on a missing path" 422 PATCH "$EF/ef2" -H 'Content-Type: application/json-patch+json' -d '[{"op":"remove","path":"/nope/x"}]'
+expect_code "JSON patch that is not a list" 400 PATCH "$EF/ef2" -H 'Content-Type: application/json-patch+json' -d '{"op":"add"}'
 expect_code "apply without fieldManager" 422 PATCH "$EF/ef3" -H 'Content-Type: application/apply-patch+yaml' -d "$EFBODY"
 expect_code "apply with another name" 400 PATCH "$EF/ef3?fieldManager=t" -H 'Content-Type: application/apply-patch+yaml' -d "$EFBODY"
 expect_code "apply creates" 201 PATCH "$EF/ef1x?fieldManager=a" -H 'Content-Type: application/apply-patch+yaml' \

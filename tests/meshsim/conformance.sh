@@ -98,6 +98,9 @@ check "kubectl apply --server-side" "${KUBECTL[@]}" apply --server-side -f "$MES
 check "apply again is idempotent" "${KUBECTL[@]}" apply --server-side -f "$MESHSIM_DIR/ef.yaml"
 check "kubectl get envoyfilter" bash -c "'${KUBECTL[0]}' get envoyfilter hfi-stats-inclusion -o jsonpath='{.spec.configPatches[0].applyTo}' | grep -qx BOOTSTRAP"
 check "managedFields name the manager" bash -c "'${KUBECTL[0]}' get envoyfilter hfi-stats-inclusion --show-managed-fields -o jsonpath='{.metadata.managedFields[0].manager}' | grep -qx kubectl"
+check "kubectl patch --type=json" "${KUBECTL[@]}" patch envoyfilter hfi-stats-inclusion --type=json -p '[{"op":"add","path":"/spec/priority","value":10}]'
+check "kubectl patch --type=merge" "${KUBECTL[@]}" patch envoyfilter hfi-stats-inclusion --type=merge -p '{"metadata":{"labels":{"owner":"test"}}}'
+check "patches visible" bash -c "'${KUBECTL[0]}' get envoyfilter -l owner=test -o jsonpath='{.items[0].spec.priority}' | grep -qx 10"
 check "kubectl delete" "${KUBECTL[@]}" delete envoyfilter hfi-stats-inclusion
 check "deleted for good" bash -c "! '${KUBECTL[0]}' get envoyfilter hfi-stats-inclusion"
 check "kubectl get wasmplugins" bash -c "'${KUBECTL[0]}' get wasmplugins -o name | grep -qx wasmplugin.extensions.istio.io/hfi-fault"

@@ -1,6 +1,7 @@
 /* libFuzzer target for what meshsim parses from clients: label and field
  * selectors, YAML bodies, kubectl's protobuf access reviews, merge and
- * strategic merge patches, server-side apply. The first byte picks one. */
+ * strategic merge patches, server-side apply, JSON patches. The first byte
+ * picks one. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text[len] = '\0';
     char err[512];
     cJSON *a = NULL, *b = NULL;
-    switch (data[0] % 6) {
+    switch (data[0] % 7) {
     case 0: {
         struct selector *sel = label_selector_parse(text, err, sizeof err);
         if (sel) {
@@ -83,6 +84,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             cJSON_Delete(b);
         }
         break;
+    case 6: {
+        /* A document, NUL, then a JSON Patch (an array). */
+        const char *sep = memchr(s, '\0', len);
+        if (!sep)
+            break;
+        a = cJSON_ParseWithLength(s, (size_t)(sep - s));
+        b = cJSON_ParseWithLength(sep + 1, len - (size_t)(sep - s) - 1);
+        if (a && b)
+            json_patch(a, b, err, sizeof err);
+        cJSON_Delete(a);
+        cJSON_Delete(b);
+        break;
+    }
     }
     free(text);
     return 0;

@@ -314,3 +314,190 @@ cJSON *server_side_apply(cJSON *live, const cJSON *applied, const char *manager,
     cJSON_AddItemToObject(mine, "fieldsV1", new_fields);
     return obj;
 }
+
+/* ---- JSON Patch (RFC 6902) ---- */
+
+/* Splits a JSON pointer's last segment off: *parent is the container, *key
+ * the decoded last segment (~1 is '/', ~0 is '~'). -1 if the parent path
+ * does not exist. */
+static int resolve_parent(cJSON *root, const char *pointer, cJSON **parent, char *key, size_t key_size)
+{
+    if (pointer[0] != '/')
+        return -1;
+    cJSON *cur = root;
+    const char *p = pointer + 1;
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        size_t k = 0;
+        for (size_t i = 0; i < len && k + 1 < key_size; i++) {
+            if (p[i] == '~' && i + 1 < len && (p[i + 1] == '0' || p[i + 1] == '1')) {
+                key[k++] = p[i + 1] == '0' ? '~' : '/';
+                i++;
+            } else {
+                key[k++] = p[i];
+            }
+        }
+        key[k] = '\0';
+        if (!slash) {
+            *parent = cur;
+            return 0;
+        }
+        if (cJSON_IsObject(cur)) {
+            cur = cJSON_GetObjectItemCaseSensitive(cur, key);
+        } else if (cJSON_IsArray(cur)) {
+            char *end;
+            long idx = strtol(key, &end, 10);
+            cur = (*key && !*end && idx >= 0) ? cJSON_GetArrayItem(cur, (int)idx) : NULL;
+        } else {
+            cur = NULL;
+        }
+        if (!cur)
+            return -1;
+        p = slash + 1;
+    }
+}
+
+/* Array index of key for an existing element (or the end, for add). */
+static int array_index(cJSON *arr, const char *key, int for_add)
+{
+    int size = cJSON_GetArraySize(arr);
+    if (for_add && strcmp(key, "-") == 0)
+        return size;
+    char *end;
+    long idx = strtol(key, &end, 10);
+    if (!*key || *end || idx < 0 || idx > size - (for_add ? 0 : 1) || (key[0] == '0' && key[1]))
+        return -1;
+    return (int)idx;
+}
+
+static cJSON *pointer_get(cJSON *root, const char *pointer)
+{
+    if (!*pointer)
+        return root;
+    cJSON *parent;
+    char key[512];
+    if (resolve_parent(root, pointer, &parent, key, sizeof key) != 0)
+        return NULL;
+    if (cJSON_IsObject(parent))
+        return cJSON_GetObjectItemCaseSensitive(parent, key);
+    if (cJSON_IsArray(parent)) {
+        int i = array_index(parent, key, 0);
+        return i < 0 ? NULL : cJSON_GetArrayItem(parent, i);
+    }
+    return NULL;
+}
+
+/* Detaches and returns the value at pointer, or NULL. */
+static cJSON *pointer_take(cJSON *root, const char *pointer)
+{
+    cJSON *parent;
+    char key[512];
+    if (!*pointer || resolve_parent(root, pointer, &parent, key, sizeof key) != 0)
+        return NULL;
+    if (cJSON_IsObject(parent))
+        return cJSON_DetachItemFromObjectCaseSensitive(parent, key);
+    if (cJSON_IsArray(parent)) {
+        int i = array_index(parent, key, 0);
+        return i < 0 ? NULL : cJSON_DetachItemFromArray(parent, i);
+    }
+    return NULL;
+}
+
+/* Puts value (consumed) at pointer: add semantics (insert into arrays). */
+static int pointer_add(cJSON *root, const char *pointer, cJSON *value)
+{
+    cJSON *parent;
+    char key[512];
+    if (!*pointer || resolve_parent(root, pointer, &parent, key, sizeof key) != 0) {
+        cJSON_Delete(value);
+        return -1;
+    }
+    if (cJSON_IsObject(parent)) {
+        if (cJSON_GetObjectItemCaseSensitive(parent, key))
+            cJSON_ReplaceItemInObjectCaseSensitive(parent, key, value);
+        else
+            cJSON_AddItemToObject(parent, key, value);
+        return 0;
+    }
+    if (cJSON_IsArray(parent)) {
+        int i = array_index(parent, key, 1);
+        if (i < 0) {
+            cJSON_Delete(value);
+            return -1;
+        }
+        /* Debian's cJSON 1.7.15 loses items given to cJSON_InsertItemInArray
+         * here: move the tail aside, append, put the tail back. */
+        cJSON *tail = cJSON_CreateArray();
+        while (cJSON_GetArraySize(parent) > i)
+            cJSON_AddItemToArray(tail, cJSON_DetachItemFromArray(parent, i));
+        cJSON_AddItemToArray(parent, value);
+        while (tail->child)
+            cJSON_AddItemToArray(parent, cJSON_DetachItemFromArray(tail, 0));
+        cJSON_Delete(tail);
+        return 0;
+    }
+    cJSON_Delete(value);
+    return -1;
+}
+
+int json_patch(cJSON *target, const cJSON *ops, char *err, size_t err_size)
+{
+    if (!cJSON_IsArray(ops)) {
+        snprintf(err, err_size, "json patch must be an array of operations");
+        return -1;
+    }
+    const cJSON *op;
+    int n = 0;
+    cJSON_ArrayForEach(op, ops)
+    {
+        const char *name = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(op, "op"))
+                               ? cJSON_GetObjectItemCaseSensitive(op, "op")->valuestring
+                               : NULL;
+        const cJSON *path_item = cJSON_GetObjectItemCaseSensitive(op, "path");
+        const cJSON *from_item = cJSON_GetObjectItemCaseSensitive(op, "from");
+        const cJSON *value = cJSON_GetObjectItemCaseSensitive(op, "value");
+        const char *path = cJSON_IsString(path_item) ? path_item->valuestring : NULL;
+        const char *from = cJSON_IsString(from_item) ? from_item->valuestring : NULL;
+        int rc = -1;
+        if (!name || !path) {
+            snprintf(err, err_size, "operation %d: op and path are required", n);
+            return -1;
+        }
+        if (strcmp(name, "add") == 0 && value) {
+            rc = pointer_add(target, path, cJSON_Duplicate(value, 1));
+        } else if (strcmp(name, "remove") == 0) {
+            cJSON *gone = pointer_take(target, path);
+            rc = gone ? 0 : -1;
+            cJSON_Delete(gone);
+        } else if (strcmp(name, "replace") == 0 && value) {
+            cJSON *old = pointer_take(target, path);
+            rc = old ? pointer_add(target, path, cJSON_Duplicate(value, 1)) : -1;
+            cJSON_Delete(old);
+        } else if ((strcmp(name, "move") == 0 || strcmp(name, "copy") == 0) && from) {
+            int move = name[0] == 'm';
+            if (move && strncmp(path, from, strlen(from)) == 0 && path[strlen(from)] == '/') {
+                snprintf(err, err_size, "operation %d: cannot move %s into itself", n, from);
+                return -1;
+            }
+            cJSON *v = move ? pointer_take(target, from) : cJSON_Duplicate(pointer_get(target, from), 1);
+            rc = v ? pointer_add(target, path, v) : -1;
+        } else if (strcmp(name, "test") == 0 && value) {
+            cJSON *have = pointer_get(target, path);
+            if (!have || !cJSON_Compare(have, value, 1)) {
+                snprintf(err, err_size, "operation %d: test failed at %s", n, path);
+                return -1;
+            }
+            rc = 0;
+        } else {
+            snprintf(err, err_size, "operation %d: unknown or incomplete op \"%s\"", n, name);
+            return -1;
+        }
+        if (rc != 0) {
+            snprintf(err, err_size, "operation %d (%s): path %s does not exist", n, name, path);
+            return -1;
+        }
+        n++;
+    }
+    return 0;
+}

@@ -15,6 +15,10 @@ void merge_patch(cJSON *target, const cJSON *patch);
  * delete|replace` directives are honoured, as for built-in types. */
 void strategic_merge_patch(cJSON *target, const cJSON *patch);
 
+/* JSON Patch (RFC 6902) ops applied to target in order; -1 with a message
+ * when an operation fails (target is then partly patched: use a copy). */
+int json_patch(cJSON *target, const cJSON *ops, char *err, size_t err_size);
+
 /* Server-side apply of `applied` by `manager` onto `live` (NULL: create).
  * Returns the new object (live is consumed), or NULL with *conflicts set
  * to a buf listing conflicting fields (".spec.x") when another manager owns
