@@ -32,6 +32,7 @@ static const char usage[] =
     "       hfitop stats FILE|-                    the HFI metrics in one Prometheus dump\n"
     "       hfitop [flags] doctor                  why HFI metrics are missing or flat (exit 0 healthy,\n"
     "                                              1 problems found, 2 could not look)\n"
+    "       hfitop doctor --rules                  every finding, its diagnosis and fix, as Markdown\n"
     "       hfitop [flags] fire POD|svc/NAME (--abort STATUS | --delay-ms MS) [--count N] [--path P]\n"
     "       hfitop [flags] envoyfilter apply|delete\n"
     "       hfitop [flags] annotate DEPLOYMENT     add the wasmcustom. stats inclusion annotation\n"
@@ -48,6 +49,7 @@ struct cli {
     const char *kubeconfig, *context, *ns, *selector;
     int interval_s, max_inflight;
     bool readonly, once, no_color;
+    bool rules; /* doctor --rules */
     const char *output;
     const char *envoyfilter_file;
     const char *wasmplugin;
@@ -140,6 +142,8 @@ static int parse_cli(int argc, char **argv, struct cli *c)
             c->once = true;
         } else if (strcmp(a, "--readonly") == 0) {
             c->readonly = true;
+        } else if (strcmp(a, "--rules") == 0) {
+            c->rules = true;
         } else if (strcmp(a, "--no-color") == 0) {
             c->no_color = true;
         } else if (flag_is(a, "--interval")) {
@@ -566,6 +570,12 @@ int main(int argc, char **argv)
         return rc;
     if (c.n_words && strcmp(c.words[0], "stats") == 0)
         return cmd_stats(&c);
+    if (c.rules) {
+        if (c.n_words != 1 || strcmp(c.words[0], "doctor") != 0)
+            return usage_error("--rules goes with doctor");
+        doctor_print_rules_markdown(stdout);
+        return 0;
+    }
     int (*run)(const struct cli *, struct session *) = NULL;
     if (c.once) {
         run = cmd_once;

@@ -20,6 +20,8 @@ expect_exit "flags: bad --max-inflight" 2 '--max-inflight wants a number' "$HFIT
 expect_exit "flags: unknown command" 2 'unknown command "frobnicate"' "$HFITOP" frobnicate
 expect_exit "flags: fire wants a fault" 2 'exactly one of --abort STATUS and --delay-ms MS' "$HFITOP" fire web-0
 expect_exit "flags: bad --abort" 2 '--abort wants an HTTP status' "$HFITOP" fire web-0 --abort 9999
+expect_exit "flags: --rules alone" 2 '--rules goes with doctor' "$HFITOP" --rules
+expect_exit "doctor --rules needs no cluster" 0 '| `stats-excluded` | problem |' "$HFITOP" doctor --rules
 expect_exit "flags: missing kubeconfig" 2 '/nonexistent/kubeconfig' "$HFITOP" --kubeconfig /nonexistent/kubeconfig doctor
 
 meshsim_start "$MESHSIM"

@@ -329,6 +329,27 @@ static void test_doctor_report_print(void)
     CHECK_INT(doctor_exit_code(&r), 0);
 }
 
+static void test_rules_markdown(void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    doctor_print_rules_markdown(out);
+    fclose(out);
+    size_t rows = 0;
+    for (const char *p = text; *p; p++)
+        rows += *p == '\n';
+    CHECK_INT(rows, doctor_rule_count + 2);
+    for (size_t i = 0; i < doctor_rule_count; i++) {
+        char cell[64];
+        snprintf(cell, sizeof cell, "| `%s` |", doctor_rules[i].id);
+        CHECK_CONTAINS(text, cell);
+    }
+    /* A pipe inside a fix is escaped, not a column break. */
+    CHECK_CONTAINS(text, "istio-proxy \\| grep -i wasm");
+    free(text);
+}
+
 static void test_pod_json(void)
 {
     struct app_pod p;
@@ -413,6 +434,7 @@ int main(void)
     RUN(test_doctor_naming_and_flat_counters);
     RUN(test_doctor_counters_reset);
     RUN(test_doctor_report_print);
+    RUN(test_rules_markdown);
     RUN(test_pod_json);
     RUN(test_format_age);
     RUN(test_istio_helpers);

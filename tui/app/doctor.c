@@ -297,3 +297,26 @@ int doctor_exit_code(const struct doctor_report *r)
 {
     return r->problems ? 1 : 0;
 }
+
+/* A table cell: `|` would end it early. */
+static void markdown_cell(const char *text, FILE *out)
+{
+    for (const char *p = text; *p; p++) {
+        if (*p == '|')
+            fputc('\\', out);
+        fputc(*p, out);
+    }
+}
+
+void doctor_print_rules_markdown(FILE *out)
+{
+    fprintf(out, "| finding | kind | diagnosis | fix |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < doctor_rule_count; i++) {
+        const struct doctor_rule *r = &doctor_rules[i];
+        fprintf(out, "| `%s` | %s | ", r->id, r->severity == DOCTOR_PROBLEM ? "problem" : "note");
+        markdown_cell(r->diagnosis, out);
+        fputs(" | ", out);
+        markdown_cell(r->fix, out);
+        fputs(" |\n", out);
+    }
+}

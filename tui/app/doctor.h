@@ -64,4 +64,8 @@ void doctor_print(const struct doctor_report *r, const char *scope, FILE *out);
 /* 0 healthy (notes only), 1 problems found. */
 int doctor_exit_code(const struct doctor_report *r);
 
+/* The rule table as Markdown (id, kind, diagnosis, fix), for the
+ * troubleshooting table of the documentation. */
+void doctor_print_rules_markdown(FILE *out);
+
 #endif
