@@ -547,11 +547,6 @@ const struct kube_error *app_watch_error(const struct app *app)
     return app->watch_errors ? &app->watch_error : NULL;
 }
 
-unsigned app_watch_errors(const struct app *app)
-{
-    return app->watch_errors;
-}
-
 int app_inflight(const struct app *app)
 {
     return app->inflight;

@@ -113,7 +113,6 @@ const struct app_pod *app_pod_find(const struct app *app, const char *ns, const 
 /* Whether the pod list has arrived; the watch's last error, if any. */
 bool app_synced(const struct app *app);
 const struct kube_error *app_watch_error(const struct app *app);
-unsigned app_watch_errors(const struct app *app);
 int app_inflight(const struct app *app);
 
 /* Whether a pod is worth scraping: a sidecar, Running, not terminating. */
