@@ -11,6 +11,9 @@ MESHSIM_BIN=$2
 TMUX_SOCKET="$MESHSIM_DIR/tmux.sock" # a private tmux server: the user's is never touched
 tmx() { tmux -S "$TMUX_SOCKET" "$@"; }
 trap 'tmx kill-server 2>/dev/null; meshsim_cleanup' EXIT
+# Killing a server's last session stops the server, racing the next
+# new-session: a session that outlives the consoles keeps it up.
+tmx new-session -d -s keeper "sleep 3600"
 
 # start_console [HFITOP FLAGS...]; CONSOLE_ENV, COLS and ROWS shape it.
 start_console() {
