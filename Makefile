@@ -37,7 +37,7 @@ TEST_CMDS :=      # each a command printing `RESULT <passed> <failed>`; quote th
 BENCH_CMDS :=     # each a command printing `BENCH ...` lines; quote those with arguments
 FUZZ_TARGETS :=   # libFuzzer binaries; corpus in tests/corpus/<name>/
 
-.PHONY: all deps bench-deps test check bench bench-run fuzz fuzz-run clean demo
+.PHONY: all deps bench-deps test check bench bench-run fuzz fuzz-run clean demo screenshots
 all:
 
 # Fragments are read in dependency order, because make expands a rule's
@@ -89,6 +89,13 @@ fuzz-run: $(FUZZ_TARGETS)
 	  echo "fuzz $$n for $(FUZZ_SECONDS)s"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(BUILD)/corpus/$$n tests/corpus/$$n 2>&1 | tail -3; \
 	done
+
+# PNGs of the real console in xterm under Xvfb (tests/screenshots.sh).
+SCREENSHOT_DEB_PACKAGES := xvfb xterm imagemagick fonts-dejavu-core tmux
+screenshots: deps
+	$(call install_missing,$(SCREENSHOT_DEB_PACKAGES))
+	@$(MAKE) --no-print-directory SAN=0 $(BUILD)/meshsim $(BUILD)/hfitop
+	@tests/screenshots.sh $(BUILD)/hfitop $(BUILD)/meshsim screenshots
 
 # The console on meshsim's default mesh; optimised binaries.
 demo: deps

@@ -222,7 +222,7 @@ static void draw_status(struct ui *ui)
         snprintf(line, sizeof line, "%s", ui->status);
     else
         snprintf(line, sizeof line, "%s  ? help  / filter  s sort  Enter detail  d doctor  %sq quit", ui->view->name,
-                 ui->opt->readonly ? "" : "e filter  r restart  f fire  p policies  ");
+                 ui->opt->readonly ? "" : "e envoyfilter  r restart  f fire  p policies  ");
     ui_attr_on(ui, ui->status_is_error ? UI_COLOR_ERROR : 0, A_REVERSE);
     move(y, 0);
     clrtoeol();
