@@ -152,6 +152,7 @@ static const char *const groups[][2] = {
     {"networking.istio.io", "v1alpha3"},
     {"extensions.istio.io", "v1alpha1"},
     {"authorization.k8s.io", "v1"},
+    {"rbac.authorization.k8s.io", "v1"},
 };
 #define N_GROUPS (sizeof groups / sizeof groups[0])
 
@@ -389,6 +390,33 @@ static int dns_subdomain(const char *s)
     return 1;
 }
 
+/* Deployments need a selector their template's labels satisfy. */
+static int validate_deployment(struct exchange *ex, cJSON *obj)
+{
+    const char *name = json_str(obj, "metadata.name");
+    cJSON *sel = json_path(obj, "spec.selector.matchLabels");
+    cJSON *labels = json_path(obj, "spec.template.metadata.labels");
+    if (!cJSON_IsObject(sel) || !sel->child) {
+        invalid(ex, &RT_DEPLOYMENTS, name, "spec.selector", "FieldValueRequired", "Required value");
+        return -1;
+    }
+    cJSON *want;
+    cJSON_ArrayForEach(want, sel)
+    {
+        const char *have = json_key_str(labels, want->string);
+        if (!cJSON_IsString(want) || !have || strcmp(have, want->valuestring) != 0) {
+            invalid(ex, &RT_DEPLOYMENTS, name, "spec.template.metadata.labels", "FieldValueInvalid",
+                    "Invalid value: selector does not match template labels");
+            return -1;
+        }
+    }
+    if (cJSON_GetArraySize(json_path(obj, "spec.template.spec.containers")) < 1) {
+        invalid(ex, &RT_DEPLOYMENTS, name, "spec.template.spec.containers", "FieldValueRequired", "Required value");
+        return -1;
+    }
+    return 0;
+}
+
 /* Validation the CRD schemas do for the fields meshsim looks at. */
 static int validate_object(struct exchange *ex, const struct rtype *t, cJSON *obj)
 {
@@ -444,6 +472,8 @@ static int validate_object(struct exchange *ex, const struct rtype *t, cJSON *ob
             idx++;
         }
     }
+    if (t == &RT_DEPLOYMENTS && validate_deployment(ex, obj) != 0)
+        return -1;
     if (t == &RT_WASMPLUGINS) {
         cJSON *pc = cJSON_GetObjectItemCaseSensitive(spec, "pluginConfig");
         if (pc && !cJSON_IsObject(pc)) {
@@ -1608,6 +1638,8 @@ static void handle_delete(struct exchange *ex, struct object *o)
     buf_printf(&b, ",\"kind\":\"%s\",\"uid\":\"%s\"}}\n", o->type->plural, json_str(o->json, "metadata.uid"));
     const struct rtype *t = o->type;
     char *ns = strdup(o->ns);
+    if (t == &RT_DEPLOYMENTS)
+        cluster_delete_deployment(o, api_now); /* its ReplicaSets and pods go too */
     store_delete(o);
     if (t == &RT_WASMPLUGINS)
         cluster_wasmplugins_changed(ns);

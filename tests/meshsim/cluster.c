@@ -21,6 +21,7 @@
 struct pod_state {
     struct sidecar *sidecar; /* NULL when not injected */
     char *deployment;
+    int app_port; /* the app container's first containerPort */
     int64_t running_at; /* when the pod turns Running; 0 once it has */
     int64_t gone_at;    /* when a terminating pod disappears; 0 if not terminating */
     enum stats_port_behaviour stats_behaviour;
@@ -140,8 +141,7 @@ struct sidecar *cluster_pod_sidecar(const struct object *pod)
 
 int cluster_pod_app_port(const struct object *pod)
 {
-    (void)pod;
-    return APP_PORT;
+    return pod->ext ? pod_state(pod)->app_port : APP_PORT;
 }
 
 int cluster_pod_running(const struct object *pod)
@@ -362,7 +362,7 @@ void cluster_wasmplugins_changed(const char *ns)
 
 /* ---- pods ---- */
 
-static int template_injected(cJSON *tmpl_meta)
+static int template_injected(cJSON *tmpl_meta, const char *ns)
 {
     cJSON *ann = json_path(tmpl_meta, "annotations");
     cJSON *labels = json_path(tmpl_meta, "labels");
@@ -370,8 +370,8 @@ static int template_injected(cJSON *tmpl_meta)
     const char *inject_label = json_key_str(labels, "sidecar.istio.io/inject");
     if ((inject && strcmp(inject, "false") == 0) || (inject_label && strcmp(inject_label, "false") == 0))
         return 0;
-    cJSON *ns_obj = store_get(&RT_NAMESPACES, "", cluster_ns) ? store_get(&RT_NAMESPACES, "", cluster_ns)->json : NULL;
-    const char *ns_label = json_key_str(json_path(ns_obj, "metadata.labels"), "istio-injection");
+    struct object *ns_obj = store_get(&RT_NAMESPACES, "", ns);
+    const char *ns_label = json_key_str(json_path(ns_obj ? ns_obj->json : NULL, "metadata.labels"), "istio-injection");
     return ns_label && strcmp(ns_label, "enabled") == 0;
 }
 
@@ -548,7 +548,7 @@ static struct object *create_pod(struct object *rs, const char *app, int running
     char suffix[6], name[300];
     random_suffix(suffix);
     snprintf(name, sizeof name, "%s-%s", rs->name, suffix);
-    int injected = template_injected(tmeta);
+    int injected = template_injected(tmeta, rs->ns);
     const char *native_ann = json_key_str(json_path(tmeta, "annotations"), "sidecar.istio.io/nativeSidecar");
     int native = native_ann && strcmp(native_ann, "true") == 0;
     cJSON *proxy_config = proxy_config_of(json_path(tmeta, "annotations"));
@@ -633,6 +633,9 @@ static struct object *create_pod(struct object *rs, const char *app, int running
     struct object *o = store_create(&RT_PODS, pod);
     struct pod_state *ps = calloc(1, sizeof *ps);
     ps->deployment = strdup(app);
+    cJSON *port = json_path(cJSON_GetArrayItem(json_path(tmpl, "spec.containers"), 0), "ports");
+    port = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(port, 0), "containerPort");
+    ps->app_port = cJSON_IsNumber(port) && port->valueint > 0 && port->valueint < 65536 ? port->valueint : APP_PORT;
     ps->running_at = running ? 0 : now + POD_START_MS;
     if ((config.scenarios & SC_SLOW_SIDECAR) && strcmp(app, SLOW_SIDECAR_DEPLOYMENT) == 0)
         ps->stats_behaviour = STATS_SLOW;
@@ -690,6 +693,28 @@ static void terminate_pod(struct object *pod, int64_t now)
     json_set_str(meta, "deletionTimestamp", ts);
     cJSON_AddNumberToObject(meta, "deletionGracePeriodSeconds", 30);
     store_modified(pod);
+}
+
+static int owned_by(struct object *o, struct object *owner);
+
+void cluster_delete_deployment(struct object *d, int64_t now)
+{
+    size_t n;
+    struct object *const *pods = store_list(&RT_PODS, &n);
+    for (size_t i = 0; i < n; i++) {
+        struct pod_state *ps = pods[i]->ext;
+        if (ps && strcmp(pods[i]->ns, d->ns) == 0 && strcmp(ps->deployment, d->name) == 0)
+            terminate_pod(pods[i], now);
+    }
+    struct object *const *sets = store_list(&RT_REPLICASETS, &n);
+    for (size_t i = 0; i < n;) {
+        if (owned_by(sets[i], d)) {
+            store_delete(sets[i]);
+            sets = store_list(&RT_REPLICASETS, &n);
+        } else {
+            i++;
+        }
+    }
 }
 
 void cluster_delete_pod(struct object *pod, int64_t now)
@@ -1158,8 +1183,10 @@ int cluster_tick(int64_t now)
                 wait = (int)(ps->gone_at - now);
         }
         if (changed) {
+            struct buf key = {0};
+            buf_printf(&key, "%s/%s", pod->ns, ps->deployment);
             dirty = realloc(dirty, (n_dirty + 1) * sizeof *dirty);
-            dirty[n_dirty++] = strdup(ps->deployment);
+            dirty[n_dirty++] = key.data;
         }
         if (changed == 2) {
             store_delete(pod);
@@ -1168,7 +1195,10 @@ int cluster_tick(int64_t now)
         }
     }
     for (size_t i = 0; i < n_dirty; i++) {
-        struct object *d = store_get(&RT_DEPLOYMENTS, cluster_ns, dirty[i]);
+        char *slash = strchr(dirty[i], '/');
+        *slash = '\0';
+        struct object *d = store_get(&RT_DEPLOYMENTS, dirty[i], slash + 1);
+        *slash = '/';
         int seen = 0;
         for (size_t j = 0; j < i; j++)
             seen |= strcmp(dirty[j], dirty[i]) == 0;

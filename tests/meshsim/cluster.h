@@ -44,6 +44,9 @@ unsigned cluster_scenarios(void);
 void cluster_deployment_changed(struct object *deploy, int64_t now);
 /* A WasmPlugin in ns was created, changed or deleted: configure sidecars. */
 void cluster_wasmplugins_changed(const char *ns);
+/* DELETE of a deployment: its ReplicaSets go, its pods terminate. The
+ * caller then deletes the deployment itself. */
+void cluster_delete_deployment(struct object *deploy, int64_t now);
 /* DELETE of a pod: it terminates; its ReplicaSet replaces it. */
 void cluster_delete_pod(struct object *pod, int64_t now);
 

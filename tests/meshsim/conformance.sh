@@ -113,6 +113,38 @@ check "kubectl get pods prints the server's Table" table_pods
 table_deploy() { "${KUBECTL[@]}" get deployment frontend | grep -qE '^frontend +2/2 +2 +2 '; }
 check "kubectl get deployment prints READY 2/2" table_deploy
 
+# A deployment of one's own: client-side apply (POST, then a strategic
+# merge PATCH), its pods get sidecars and answer on their own port.
+cat >"$MESHSIM_DIR/web.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx
+        ports: [{containerPort: 80}]
+YAML
+check "kubectl apply creates a deployment" "${KUBECTL[@]}" apply -f "$MESHSIM_DIR/web.yaml"
+check "kubectl rollout status of a new deployment" "${KUBECTL[@]}" rollout status deployment/web --timeout=30s
+web_pod=$("${KUBECTL[@]}" get pods -l app=web -o jsonpath='{.items[0].metadata.name}')
+check "its app answers on its containerPort" bash -c "'${KUBECTL[0]}' get --raw '/api/v1/namespaces/demo/pods/$web_pod:80/proxy/hi' | grep -q '\"app\":\"web\"'"
+sed -i 's/replicas: 2/replicas: 3/' "$MESHSIM_DIR/web.yaml"
+check "kubectl apply scales it" "${KUBECTL[@]}" apply -f "$MESHSIM_DIR/web.yaml"
+three_ready() { "${KUBECTL[@]}" get deployment web | grep -qE '^web +3/3 '; }
+check "three replicas ready" wait_for 10 three_ready
+check "kubectl delete -f" "${KUBECTL[@]}" delete -f "$MESHSIM_DIR/web.yaml"
+web_gone() { [ -z "$("${KUBECTL[@]}" get pods,rs -l app=web -o name)" ]; }
+check "its ReplicaSets and pods go with it" wait_for 10 web_gone
+
 # Bearer-token auth: the kubeconfig carries a token, kubectl uses it.
 meshsim_start "$MESHSIM" --auth token
 check "kubeconfig holds a token, no client key" bash -c "grep -q '^    token: ' '$KUBECONFIG' && ! grep -q client-key-data '$KUBECONFIG'"

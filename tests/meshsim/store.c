@@ -10,22 +10,30 @@
 #define CORE_VERBS (OP_LIST | OP_GET | OP_WATCH)
 #define CRUD (OP_LIST | OP_GET | OP_WATCH | OP_CREATE | OP_PATCH | OP_DELETE | OP_UPDATE)
 
-const struct rtype RT_NAMESPACES = {"", "v1", "namespaces", "namespace", "Namespace", 0, CORE_VERBS, "[\"ns\"]", NULL};
+const struct rtype RT_NAMESPACES = {"", "v1", "namespaces", "namespace", "Namespace", 0,
+                                    CORE_VERBS | OP_CREATE | OP_PATCH | OP_UPDATE, "[\"ns\"]", NULL};
 const struct rtype RT_PODS = {"", "v1", "pods", "pod", "Pod", 1, CORE_VERBS | OP_DELETE, "[\"po\"]", "[\"all\"]"};
-const struct rtype RT_SERVICES = {"", "v1", "services", "service", "Service", 1, CORE_VERBS, "[\"svc\"]", "[\"all\"]"};
-const struct rtype RT_DEPLOYMENTS = {"apps", "v1", "deployments", "deployment", "Deployment", 1,
-                                     CORE_VERBS | OP_PATCH, "[\"deploy\"]", "[\"all\"]"};
+const struct rtype RT_SERVICES = {"", "v1", "services", "service", "Service", 1, CRUD, "[\"svc\"]", "[\"all\"]"};
+const struct rtype RT_CONFIGMAPS = {"", "v1", "configmaps", "configmap", "ConfigMap", 1, CRUD, "[\"cm\"]", NULL};
+const struct rtype RT_SERVICEACCOUNTS = {"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", 1, CRUD,
+                                         "[\"sa\"]", NULL};
+const struct rtype RT_DEPLOYMENTS = {"apps", "v1", "deployments", "deployment", "Deployment", 1, CRUD,
+                                     "[\"deploy\"]", "[\"all\"]"};
 const struct rtype RT_REPLICASETS = {"apps", "v1", "replicasets", "replicaset", "ReplicaSet", 1, CORE_VERBS,
                                      "[\"rs\"]", "[\"all\"]"};
 const struct rtype RT_ENVOYFILTERS = {"networking.istio.io", "v1alpha3", "envoyfilters", "envoyfilter", "EnvoyFilter",
                                       1, CRUD, NULL, "[\"istio-io\",\"networking-istio-io\"]"};
 const struct rtype RT_WASMPLUGINS = {"extensions.istio.io", "v1alpha1", "wasmplugins", "wasmplugin", "WasmPlugin",
                                      1, CRUD, NULL, "[\"istio-io\",\"extensions-istio-io\"]"};
+const struct rtype RT_ROLES = {"rbac.authorization.k8s.io", "v1", "roles", "role", "Role", 1, CRUD, NULL, NULL};
+const struct rtype RT_ROLEBINDINGS = {"rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding",
+                                      1, CRUD, NULL, NULL};
 const struct rtype RT_SSAR = {"authorization.k8s.io", "v1", "selfsubjectaccessreviews", "selfsubjectaccessreview",
                               "SelfSubjectAccessReview", 0, OP_CREATE, NULL, NULL};
 
-const struct rtype *const RTYPES[] = {&RT_NAMESPACES, &RT_PODS, &RT_SERVICES, &RT_DEPLOYMENTS, &RT_REPLICASETS,
-                                      &RT_ENVOYFILTERS, &RT_WASMPLUGINS, &RT_SSAR, NULL};
+const struct rtype *const RTYPES[] = {&RT_NAMESPACES, &RT_PODS, &RT_SERVICES, &RT_CONFIGMAPS, &RT_SERVICEACCOUNTS,
+                                      &RT_DEPLOYMENTS, &RT_REPLICASETS, &RT_ENVOYFILTERS, &RT_WASMPLUGINS,
+                                      &RT_ROLES, &RT_ROLEBINDINGS, &RT_SSAR, NULL};
 
 #define N_TYPES (sizeof RTYPES / sizeof RTYPES[0] - 1)
 

@@ -28,8 +28,8 @@ struct rtype {
     const char *categories;  /* JSON array or NULL */
 };
 
-extern const struct rtype RT_NAMESPACES, RT_PODS, RT_SERVICES, RT_DEPLOYMENTS, RT_REPLICASETS, RT_ENVOYFILTERS,
-    RT_WASMPLUGINS, RT_SSAR;
+extern const struct rtype RT_NAMESPACES, RT_PODS, RT_SERVICES, RT_CONFIGMAPS, RT_SERVICEACCOUNTS, RT_DEPLOYMENTS,
+    RT_REPLICASETS, RT_ENVOYFILTERS, RT_WASMPLUGINS, RT_ROLES, RT_ROLEBINDINGS, RT_SSAR;
 /* Every served type, in discovery order; NULL-terminated. */
 extern const struct rtype *const RTYPES[];
 
