@@ -196,6 +196,10 @@ static void resource_list(struct exchange *ex, const char *group, const char *ve
             buf_printf(&b, ",\"categories\":%s", t->categories);
         buf_puts(&b, "}");
         first = 0;
+        if (t == &RT_DEPLOYMENTS)
+            buf_puts(&b, ",{\"name\":\"deployments/scale\",\"singularName\":\"\",\"namespaced\":true,"
+                         "\"group\":\"autoscaling\",\"version\":\"v1\",\"kind\":\"Scale\","
+                         "\"verbs\":[\"get\",\"patch\",\"update\"]}");
         if (t == &RT_PODS || t == &RT_SERVICES)
             buf_printf(&b, ",{\"name\":\"%s/proxy\",\"singularName\":\"\",\"namespaced\":true,\"kind\":\"%sProxyOptions\","
                            "\"verbs\":[\"create\",\"delete\",\"get\",\"patch\",\"update\"]}",
@@ -1648,6 +1652,108 @@ static void handle_delete(struct exchange *ex, struct object *o)
     buf_free(&b);
 }
 
+/* ---- deployments/scale ---- */
+
+static cJSON *scale_of(struct object *d)
+{
+    cJSON *scale = cJSON_CreateObject();
+    cJSON_AddStringToObject(scale, "kind", "Scale");
+    cJSON_AddStringToObject(scale, "apiVersion", "autoscaling/v1");
+    cJSON *meta = cJSON_AddObjectToObject(scale, "metadata");
+    static const char *const keys[] = {"name", "namespace", "uid", "resourceVersion", "creationTimestamp", NULL};
+    for (size_t i = 0; keys[i]; i++) {
+        const char *v = json_key_str(json_path(d->json, "metadata"), keys[i]);
+        if (v)
+            cJSON_AddStringToObject(meta, keys[i], v);
+    }
+    cJSON *spec = json_path(d->json, "spec.replicas");
+    cJSON_AddNumberToObject(cJSON_AddObjectToObject(scale, "spec"), "replicas", cJSON_IsNumber(spec) ? spec->valuedouble : 1);
+    cJSON *status = cJSON_AddObjectToObject(scale, "status");
+    cJSON *have = json_path(d->json, "status.replicas");
+    cJSON_AddNumberToObject(status, "replicas", cJSON_IsNumber(have) ? have->valuedouble : 0);
+    struct buf sel = {0};
+    cJSON *l;
+    cJSON_ArrayForEach(l, json_path(d->json, "spec.selector.matchLabels"))
+    {
+        if (cJSON_IsString(l))
+            buf_printf(&sel, "%s%s=%s", sel.len ? "," : "", l->string, l->valuestring);
+    }
+    cJSON_AddStringToObject(status, "selector", sel.data ? sel.data : "");
+    buf_free(&sel);
+    return scale;
+}
+
+/* kubectl scale: GET, PATCH or PUT of a Scale that sets spec.replicas. */
+static void handle_scale(struct exchange *ex, const struct request *req, struct object *d)
+{
+    const char *m = req->method;
+    cJSON *scale = scale_of(d);
+    if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
+        reply_json(ex, 200, scale);
+        cJSON_Delete(scale);
+        return;
+    }
+    int put = strcmp(m, "PUT") == 0;
+    if (!put && strcmp(m, "PATCH") != 0) {
+        cJSON_Delete(scale);
+        method_not_allowed(ex);
+        return;
+    }
+    char err[600];
+    if (put || content_type_is(req, "application/merge-patch+json") ||
+        content_type_is(req, "application/strategic-merge-patch+json")) {
+        if (put && !content_type_is(req, "application/json") && !content_type_is(req, "application/yaml")) {
+            cJSON_Delete(scale);
+            unsupported_media(ex, "application/json, application/yaml");
+            return;
+        }
+        cJSON *body = parse_body(ex, req, put);
+        if (!body) {
+            cJSON_Delete(scale);
+            return;
+        }
+        if (put) {
+            cJSON_Delete(scale);
+            scale = body;
+        } else {
+            merge_patch(scale, body);
+            cJSON_Delete(body);
+        }
+    } else if (content_type_is(req, "application/json-patch+json")) {
+        cJSON *ops = cJSON_ParseWithLength(req->body, req->body_len);
+        int rc = json_patch(scale, ops, err, sizeof err);
+        cJSON_Delete(ops);
+        if (rc != 0) {
+            cJSON_Delete(scale);
+            ex_reply_status(ex, 422, "Invalid", err, NULL);
+            return;
+        }
+    } else {
+        cJSON_Delete(scale);
+        unsupported_media(ex, "application/json-patch+json, application/merge-patch+json, "
+                              "application/strategic-merge-patch+json");
+        return;
+    }
+    cJSON *replicas = json_path(scale, "spec.replicas");
+    if (!cJSON_IsNumber(replicas) || replicas->valuedouble < 0 || replicas->valuedouble > 1000 ||
+        replicas->valuedouble != (double)replicas->valueint) {
+        cJSON_Delete(scale);
+        invalid(ex, &RT_DEPLOYMENTS, d->name, "spec.replicas", "FieldValueInvalid",
+                "Invalid value: must be an integer between 0 and 1000");
+        return;
+    }
+    cJSON *next = cJSON_Duplicate(d->json, 1);
+    cJSON *spec = json_obj_ensure(next, "spec");
+    cJSON_DeleteItemFromObjectCaseSensitive(spec, "replicas");
+    cJSON_AddNumberToObject(spec, "replicas", replicas->valueint);
+    cJSON_Delete(scale);
+    if (commit_update(ex, d, next) == 0) {
+        scale = scale_of(d);
+        reply_json(ex, 200, scale);
+        cJSON_Delete(scale);
+    }
+}
+
 /* ---- routing ---- */
 
 #define MAX_SEGMENTS 16
@@ -1773,6 +1879,14 @@ static void handle_resource(struct exchange *ex, const struct request *req, stru
             method_not_allowed(ex);
         else
             access_review(ex, req);
+        return;
+    }
+    if (t == &RT_DEPLOYMENTS && r->subresource && strcmp(r->subresource, "scale") == 0 && r->ns) {
+        struct object *d = store_get(t, r->ns, r->name);
+        if (d)
+            handle_scale(ex, req, d);
+        else
+            not_found(ex, t, r->name);
         return;
     }
     if (r->subresource) {

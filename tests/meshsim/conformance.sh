@@ -145,6 +145,13 @@ check "kubectl delete -f" "${KUBECTL[@]}" delete -f "$MESHSIM_DIR/web.yaml"
 web_gone() { [ -z "$("${KUBECTL[@]}" get pods,rs -l app=web -o name)" ]; }
 check "its ReplicaSets and pods go with it" wait_for 10 web_gone
 
+check "kubectl scale" "${KUBECTL[@]}" scale deployment cart --replicas=3
+three_carts() { [ "$("${KUBECTL[@]}" get pods -l app=cart -o name | wc -l)" -eq 3 ]; }
+check "scaled up" wait_for 10 three_carts
+check "kubectl scale down" "${KUBECTL[@]}" scale deployment cart --replicas=1
+one_cart() { [ "$("${KUBECTL[@]}" get pods -l app=cart -o name | wc -l)" -eq 1 ]; }
+check "scaled down" wait_for 10 one_cart
+
 # Bearer-token auth: the kubeconfig carries a token, kubectl uses it.
 meshsim_start "$MESHSIM" --auth token
 check "kubeconfig holds a token, no client key" bash -c "grep -q '^    token: ' '$KUBECONFIG' && ! grep -q client-key-data '$KUBECONFIG'"
