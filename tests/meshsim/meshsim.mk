@@ -30,7 +30,7 @@ TEST_CMDS += "tests/meshsim/api_errors.sh $(MESHSIM)"
 TEST_CMDS += "tests/meshsim/scenarios.sh $(MESHSIM)"
 
 BENCH_DEPS += $(MESHSIM)
-BENCH_CMDS += tests/meshsim/bench.sh\ $(MESHSIM)
+BENCH_CMDS += "tests/meshsim/bench.sh $(MESHSIM)"
 
 # libFuzzer over the client-facing parsers; seeds in tests/corpus/fuzz_meshsim_parsers.
 MESHSIM_FUZZ_SRCS := tests/meshsim/selector.c tests/meshsim/yaml.c tests/meshsim/proto.c tests/meshsim/patch.c \
