@@ -24,10 +24,22 @@ start_console() {
 keys() { tmx send-keys -t console "$@"; }
 screen() { tmx capture-pane -p -t console; }
 has() { screen | grep -qF -- "$1"; }
-lacks() { ! screen | grep -qF -- "$1"; }
+# tmux may be captured between two chunks of a redraw: an absence counts
+# only when three captures in a row agree.
+steadily() {
+    local k
+    for k in 1 2 3; do
+        "$@" || return 1
+        [ "$k" -lt 3 ] && sleep 0.3
+    done
+    return 0
+}
+lacks() { steadily not_on_screen "$1"; }
+not_on_screen() { ! screen | grep -qF -- "$1"; }
 # A pod row whose NAMING cell says none: its sidecar shows no HFI metrics.
 excluded_row() { screen | grep -qE ' (yes|nat) none '; }
-no_excluded_row() { ! excluded_row; }
+no_excluded_row() { steadily not_excluded_row; }
+not_excluded_row() { ! excluded_row; }
 # The pod table's first row (the line after the column titles).
 first_row() { screen | grep -A1 '^POD ' | sed -n 2p; }
 first_row_starts() { first_row | grep -q "^$1"; }
@@ -205,6 +217,26 @@ doctor_sees() { # SCENARIO FINDING-TEXT
     keys q
     exited_cleanly "$1"
 }
+# The doctor's fix for excluded stats: the annotation, and the metrics come.
+meshsim_start "$MESHSIM_BIN" --scenario restrictive-stats
+start_console
+check "doctor fix: metrics excluded first" wait_for 30 excluded_row
+keys d
+see "doctor fix: finding" "[stats-excluded]" 60
+keys Enter
+see "doctor fix: confirmation" "Add the stats-inclusion annotation?"
+see "doctor fix: names the deployment" "on the pod template of deployment cart"
+keys y
+see "doctor fix: applied" "HTTP 200" 30
+keys Escape
+cart_flows() { screen | grep -qE '^cart-.* wasmcustom'; }
+cart_excluded() { screen | grep -qE '^cart-.* none '; }
+cart_fixed() { cart_flows && ! cart_excluded; }
+check "doctor fix: cart's metrics flow" wait_for 90 steadily cart_fixed
+check "doctor fix: the others are untouched" excluded_row
+keys q
+exited_cleanly "doctor fix"
+
 doctor_sees no-sidecar "[no-sidecar]"
 doctor_sees plugin-missing "[no-wasmplugin]"
 doctor_sees legacy-names "[naming-legacy]"

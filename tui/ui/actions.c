@@ -13,7 +13,7 @@
 
 /* ---- results ---- */
 
-static void action_done(const struct app_action_result *r, void *user)
+void ui_action_done(const struct app_action_result *r, void *user)
 {
     struct ui *ui = user;
     ui->actions_running--;
@@ -68,7 +68,7 @@ static void deployment_list_text(const struct ui *ui, char *out, size_t size)
 static void do_apply_filter(struct ui *ui)
 {
     started(ui, "applying the EnvoyFilter");
-    app_envoyfilter_apply(ui->opt->client, ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len, action_done, ui);
+    app_envoyfilter_apply(ui->opt->client, ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len, ui_action_done, ui);
 }
 
 /* Deployments to restart once the EnvoyFilter exists: a pod that starts
@@ -79,12 +79,12 @@ static int n_restart_after_apply;
 static void filter_applied_now_restart(const struct app_action_result *r, void *user)
 {
     struct ui *ui = user;
-    action_done(r, ui);
+    ui_action_done(r, ui);
     if (!r->ok)
         return;
     for (int k = 0; k < n_restart_after_apply; k++) {
         ui->actions_running++;
-        app_restart_deployment(ui->opt->client, ui->ns, restart_after_apply[k], action_done, ui);
+        app_restart_deployment(ui->opt->client, ui->ns, restart_after_apply[k], ui_action_done, ui);
     }
     n_restart_after_apply = 0;
 }
@@ -105,14 +105,14 @@ static void do_annotate_all(struct ui *ui)
     ui->actions_running--; /* one per deployment below */
     for (int k = 0; k < kept.n_deployments; k++) {
         ui->actions_running++;
-        app_annotate_stats_inclusion(ui->opt->client, ui->ns, kept.deployments[k], action_done, ui);
+        app_annotate_stats_inclusion(ui->opt->client, ui->ns, kept.deployments[k], ui_action_done, ui);
     }
 }
 
 static void do_delete_filter(struct ui *ui)
 {
     started(ui, "deleting the EnvoyFilter");
-    app_envoyfilter_delete(ui->opt->client, ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len, action_done, ui);
+    app_envoyfilter_delete(ui->opt->client, ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len, ui_action_done, ui);
 }
 
 /* Sidecars that would ignore a BOOTSTRAP EnvoyFilter (FACTS.md §3). */
@@ -174,7 +174,7 @@ static void do_restart(struct ui *ui)
     ui->actions_running--;
     for (int k = 0; k < kept.n_deployments; k++) {
         ui->actions_running++;
-        app_restart_deployment(ui->opt->client, ui->ns, kept.deployments[k], action_done, ui);
+        app_restart_deployment(ui->opt->client, ui->ns, kept.deployments[k], ui_action_done, ui);
     }
 }
 
@@ -377,7 +377,7 @@ static void open_policies(struct ui *ui)
 
 static void policy_done(const struct app_action_result *r, void *user)
 {
-    action_done(r, user);
+    ui_action_done(r, user);
 }
 
 static const char *const policy_kinds[] = {"abort", "delay"};

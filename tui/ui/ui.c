@@ -20,7 +20,7 @@ const struct ui_key_help ui_key_table[] = {
     {"Up Down j k", "move the selection", false},
     {"PgUp PgDn g G", "page up, page down, first, last", false},
     {"Enter", "detail of the selected pod: delay histogram, rates, policies, findings", false},
-    {"d", "doctor: why metrics are missing or flat, and the fix", false},
+    {"d", "doctor: why metrics are missing or flat, and the fix (Enter applies it where hfitop can)", false},
     {"/", "filter pods by name or deployment (Enter keeps it, Esc clears it)", false},
     {"s S", "sort by the next column; reverse the order", false},
     {"n", "namespace picker", false},

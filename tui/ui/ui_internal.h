@@ -158,6 +158,8 @@ void ui_confirm_choice(struct ui *ui, int key, const char *label, void (*run)(st
 
 /* Actions behind keys (actions.c). True when the key was an action's. */
 bool ui_action_key(struct ui *ui, int ch);
+/* An action's answer into the status line (user is the ui). */
+void ui_action_done(const struct app_action_result *r, void *user);
 /* Replaces the model with one for another namespace. */
 bool ui_use_namespace(struct ui *ui, const char *ns);
 

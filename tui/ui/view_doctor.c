@@ -1,19 +1,71 @@
-/* The doctor's findings for the namespace, each with its fix. */
+/* The doctor's findings for the namespace, each with its fix; Enter on a
+ * finding applies the fix where hfitop can (the stats-inclusion
+ * annotation, a restart, the policy list). */
 #include <curses.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "../app/doctor.h"
 #include "ui_internal.h"
 
+/* What Enter does for a finding, by rule id. */
+enum doctor_fix { FIX_NONE, FIX_ANNOTATE, FIX_RESTART, FIX_POLICIES };
+
+static enum doctor_fix fix_for(const char *rule_id)
+{
+    if (strcmp(rule_id, "stats-excluded") == 0 || strcmp(rule_id, "envoyfilter-no-bootstrap-agent") == 0)
+        return FIX_ANNOTATE;
+    if (strcmp(rule_id, "envoyfilter-pod-older") == 0 || strcmp(rule_id, "counters-reset") == 0)
+        return FIX_RESTART;
+    if (strcmp(rule_id, "zero-policies") == 0)
+        return FIX_POLICIES;
+    return FIX_NONE;
+}
+
+static void run_report(struct ui *ui, struct doctor_report *report)
+{
+    struct doctor_evidence ev = {app_mesh_wasmplugins(ui->mesh), app_mesh_envoyfilters(ui->mesh), time(NULL)};
+    memset(report, 0, sizeof *report);
+    doctor_run(ui->app, &ev, report);
+}
+
+/* Writes text from column x, wrapped at the screen's edge with `indent`
+ * spaces on the following rows; returns the rows used (at most max). */
+static int put_wrapped(struct ui *ui, int y, int x, int indent, int max, const char *text)
+{
+    int width = ui->cols - x, rows = 0;
+    size_t len = strlen(text);
+    while (len && rows < max && width > 10) {
+        size_t take = len <= (size_t)width ? len : (size_t)width;
+        if (take < len) { /* break at the last space that fits */
+            size_t space = take;
+            while (space > 0 && text[space] != ' ')
+                space--;
+            if (space > 0)
+                take = space;
+        }
+        mvaddnstr(y + rows, x, text, (int)take);
+        text += take;
+        len -= take;
+        while (len && *text == ' ')
+            text++, len--;
+        rows++;
+        x = indent;
+        width = ui->cols - indent;
+    }
+    return rows;
+}
+
 static void draw_doctor(struct ui *ui, int top, int height)
 {
-    struct doctor_evidence ev = {app_mesh_wasmplugins(ui->mesh), app_mesh_envoyfilters(ui->mesh),
-                                 time(NULL)};
-    struct doctor_report report = {0};
+    struct doctor_report report;
     char line[1200];
-    doctor_run(ui->app, &ev, &report);
-    snprintf(line, sizeof line, "doctor: %zu pods checked, %zu with a sidecar: %zu problem(s), %zu note(s)",
-             report.pods_checked, report.sidecars, report.problems, report.notes);
+    run_report(ui, &report);
+    if (ui->doctor_scroll >= (int)report.n_findings)
+        ui->doctor_scroll = report.n_findings ? (int)report.n_findings - 1 : 0;
+    snprintf(line, sizeof line, "doctor: %zu pods checked, %zu with a sidecar: %zu problem(s), %zu note(s)%s",
+             report.pods_checked, report.sidecars, report.problems, report.notes,
+             report.n_findings && !ui->opt->readonly ? "   (Enter on a finding applies its fix)" : "");
     ui_attr_on(ui, report.problems ? UI_COLOR_ERROR : UI_COLOR_OK, A_BOLD);
     ui_put(top, 0, ui->cols, line);
     ui_attr_off(ui, report.problems ? UI_COLOR_ERROR : UI_COLOR_OK, A_BOLD);
@@ -21,29 +73,81 @@ static void draw_doctor(struct ui *ui, int top, int height)
         ui_put(top + 2, 0, ui->cols, report.pods_checked ? "healthy: the metrics should be flowing"
                                                          : "no pods yet: waiting for the pod list");
 
-    /* Each finding: title, detail, fix, pods: four lines. */
-    int rows = height - 1, y = top + 1, line_no = 0;
-    for (size_t k = 0; k < report.n_findings && y < top + rows; k++) {
+    /* The selected finding is the first shown, so it is always in view. */
+    int y = top + 1, bottom = top + height;
+    for (size_t k = (size_t)ui->doctor_scroll; k < report.n_findings && y < bottom; k++) {
         const struct doctor_finding *f = &report.findings[k];
+        bool problem = f->rule->severity == DOCTOR_PROBLEM, selected = (int)k == ui->doctor_scroll;
+        snprintf(line, sizeof line, "%s %s [%s]: %s", problem ? "PROBLEM" : "note", f->subject, f->rule->id,
+                 f->rule->diagnosis);
+        ui_attr_on(ui, problem ? UI_COLOR_ERROR : 0, A_BOLD | (selected ? A_REVERSE : 0));
+        y += put_wrapped(ui, y, 0, 4, bottom - y, line);
+        ui_attr_off(ui, problem ? UI_COLOR_ERROR : 0, A_BOLD | (selected ? A_REVERSE : 0));
         char pods[600] = "";
         size_t used = 0;
         for (size_t i = 0; i < f->n_pods && used + 2 < sizeof pods; i++)
             used += (size_t)snprintf(pods + used, sizeof pods - used, "%s%s", i ? ", " : "", f->pods[i]);
-        const char *texts[4] = {NULL, f->detail, f->rule->fix, pods};
-        char title[400];
-        snprintf(title, sizeof title, "%s %s [%s]: %s", f->rule->severity == DOCTOR_PROBLEM ? "PROBLEM" : "note",
-                 f->subject, f->rule->id, f->rule->diagnosis);
-        texts[0] = title;
-        const char *labels[4] = {"", "    seen: ", "    fix:  ", "    pods: "};
-        for (int t = 0; t < 4 && y < top + rows; t++, line_no++) {
-            if (line_no < ui->doctor_scroll || !texts[t] || !texts[t][0])
+        const char *labels[3] = {"    seen: ", "    fix:  ", "    pods: "};
+        const char *texts[3] = {f->detail, f->rule->fix, pods};
+        for (int t = 0; t < 3 && y < bottom; t++) {
+            if (!texts[t][0])
                 continue;
             snprintf(line, sizeof line, "%s%s", labels[t], texts[t]);
-            if (t == 0)
-                ui_attr_on(ui, f->rule->severity == DOCTOR_PROBLEM ? UI_COLOR_ERROR : 0, A_BOLD);
-            ui_put(y++, 0, ui->cols, line);
-            if (t == 0)
-                ui_attr_off(ui, f->rule->severity == DOCTOR_PROBLEM ? UI_COLOR_ERROR : 0, A_BOLD);
+            y += put_wrapped(ui, y, 0, 10, bottom - y, line);
+        }
+    }
+    doctor_report_free(&report);
+}
+
+static char fix_deployment[254];
+
+static void do_fix_annotate(struct ui *ui)
+{
+    ui->actions_running++;
+    ui_status(ui, false, "adding the stats-inclusion annotation to %s...", fix_deployment);
+    ui_dialog_close(ui);
+    app_annotate_stats_inclusion(ui->opt->client, ui->ns, fix_deployment, ui_action_done, ui);
+}
+
+static void do_fix_restart(struct ui *ui)
+{
+    ui->actions_running++;
+    ui_status(ui, false, "restarting %s...", fix_deployment);
+    ui_dialog_close(ui);
+    app_restart_deployment(ui->opt->client, ui->ns, fix_deployment, ui_action_done, ui);
+}
+
+/* Enter: the fix of the selected finding, after a confirmation. */
+static void apply_fix(struct ui *ui)
+{
+    struct doctor_report report;
+    run_report(ui, &report);
+    if (ui->doctor_scroll >= (int)report.n_findings) {
+        doctor_report_free(&report);
+        return;
+    }
+    const struct doctor_finding *f = &report.findings[ui->doctor_scroll];
+    enum doctor_fix fix = fix_for(f->rule->id);
+    const char *deployment = strncmp(f->subject, "deployment ", 11) == 0 ? f->subject + 11 : NULL;
+    if (fix == FIX_POLICIES) {
+        ui_action_key(ui, 'p');
+    } else if (fix == FIX_NONE || !deployment) {
+        ui_status(ui, true, "hfitop cannot apply this fix itself: %s", f->rule->fix);
+    } else if (ui->opt->readonly) {
+        ui_status(ui, true, "read-only: the fix would change the cluster");
+    } else {
+        snprintf(fix_deployment, sizeof fix_deployment, "%s", deployment);
+        ui_confirm(ui, fix == FIX_ANNOTATE ? "Add the stats-inclusion annotation?" : "Restart deployment?");
+        if (fix == FIX_ANNOTATE) {
+            ui_confirm_line(ui, "proxy.istio.io/config: %s", APP_STATS_INCLUSION_CONFIG);
+            ui_confirm_line(ui, "on the pod template of deployment %s, namespace %s, context %s", deployment, ui->ns,
+                            ui->opt->context);
+            ui_confirm_line(ui, "The template changes, so the deployment rolls: new pods take the inclusion.");
+            ui_confirm_choice(ui, 'y', "annotate", do_fix_annotate);
+        } else {
+            ui_confirm_line(ui, "deployment %s in namespace %s, context %s, as kubectl rollout restart", deployment,
+                            ui->ns, ui->opt->context);
+            ui_confirm_choice(ui, 'y', "restart", do_fix_restart);
         }
     }
     doctor_report_free(&report);
@@ -51,15 +155,18 @@ static void draw_doctor(struct ui *ui, int top, int height)
 
 static bool doctor_key(struct ui *ui, int ch)
 {
-    if (ch == KEY_DOWN || ch == 'j') {
-        ui->doctor_scroll++;
+    switch (ch) {
+    case KEY_DOWN:
+    case 'j': ui->doctor_scroll++; return true;
+    case KEY_UP:
+    case 'k':
+        if (ui->doctor_scroll > 0)
+            ui->doctor_scroll--;
         return true;
+    case '\n':
+    case KEY_ENTER: apply_fix(ui); return true;
+    default: return false;
     }
-    if ((ch == KEY_UP || ch == 'k') && ui->doctor_scroll > 0) {
-        ui->doctor_scroll--;
-        return true;
-    }
-    return false;
 }
 
 const struct view_ops view_doctor = {"doctor", draw_doctor, doctor_key};
