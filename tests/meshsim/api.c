@@ -200,6 +200,9 @@ static void resource_list(struct exchange *ex, const char *group, const char *ve
             buf_puts(&b, ",{\"name\":\"deployments/scale\",\"singularName\":\"\",\"namespaced\":true,"
                          "\"group\":\"autoscaling\",\"version\":\"v1\",\"kind\":\"Scale\","
                          "\"verbs\":[\"get\",\"patch\",\"update\"]}");
+        if (t == &RT_PODS)
+            buf_puts(&b, ",{\"name\":\"pods/log\",\"singularName\":\"\",\"namespaced\":true,\"kind\":\"Pod\","
+                         "\"verbs\":[\"get\"]}");
         if (t == &RT_PODS || t == &RT_SERVICES)
             buf_printf(&b, ",{\"name\":\"%s/proxy\",\"singularName\":\"\",\"namespaced\":true,\"kind\":\"%sProxyOptions\","
                            "\"verbs\":[\"create\",\"delete\",\"get\",\"patch\",\"update\"]}",
@@ -1652,6 +1655,35 @@ static void handle_delete(struct exchange *ex, struct object *o)
     buf_free(&b);
 }
 
+/* ---- pods/log ---- */
+
+/* istio-proxy's log is the sidecar's (the plugin's lines among them); the
+ * app writes a line per start. */
+static void pod_log(struct exchange *ex, const struct request *req, struct object *pod)
+{
+    const char *container = request_param(req, "container");
+    const char *app = json_str(pod->json, "metadata.labels.app");
+    const char *tail_text = request_param(req, "tailLines");
+    long tail = tail_text ? strtol(tail_text, NULL, 10) : -1;
+    struct sidecar *sc = cluster_pod_sidecar(pod);
+    if (!container)
+        container = app ? app : "";
+    struct buf out = {0};
+    if (strcmp(container, "istio-proxy") == 0 && sc) {
+        sidecar_logs(sc, &out, tail);
+    } else if (app && strcmp(container, app) == 0) {
+        if (tail != 0)
+            buf_printf(&out, "%s listening on :%d\n", app, cluster_pod_app_port(pod));
+    } else {
+        char msg[400];
+        snprintf(msg, sizeof msg, "container %.100s is not valid for pod %.200s", container, pod->name);
+        ex_reply_status(ex, 400, "BadRequest", msg, NULL);
+        return;
+    }
+    ex_reply(ex, 200, "text/plain", out.data ? out.data : "", out.len, NULL);
+    buf_free(&out);
+}
+
 /* ---- deployments/scale ---- */
 
 static cJSON *scale_of(struct object *d)
@@ -1887,6 +1919,15 @@ static void handle_resource(struct exchange *ex, const struct request *req, stru
             handle_scale(ex, req, d);
         else
             not_found(ex, t, r->name);
+        return;
+    }
+    if (t == &RT_PODS && r->subresource && strcmp(r->subresource, "log") == 0 && r->ns && get) {
+        struct object *pod = store_get(t, r->ns, r->name);
+        if (!pod) {
+            not_found(ex, t, r->name);
+            return;
+        }
+        pod_log(ex, req, pod);
         return;
     }
     if (r->subresource) {

@@ -50,6 +50,12 @@ check "sidecar stats through the pod proxy" grep -q '^# TYPE envoy_cluster_upstr
 check "plugin metric rendered" grep -qx 'wasmcustom_hfi_faults_aborts_total{} 0' "$MESHSIM_DIR/stats"
 check "stats filter" bash -c "'${KUBECTL[0]}' get --raw '/api/v1/namespaces/demo/pods/$pod:15090/proxy/stats/prometheus?filter=wasmcustom' | grep -v wasmcustom_hfi | grep -qv '^# TYPE wasmcustom' ; test \$? -ne 0"
 
+proxy_log_has_plugin() { "${KUBECTL[@]}" logs "$pod" -c istio-proxy | grep -q 'wasm log hfi-fault: '; }
+check "kubectl logs -c istio-proxy shows the plugin's log" proxy_log_has_plugin
+app_log() { "${KUBECTL[@]}" logs "$pod" | grep -q 'listening on :8080'; }
+check "kubectl logs picks the app container" app_log
+check "unknown container -> error" bash -c "! '${KUBECTL[0]}' logs '$pod' -c nope"
+
 old=$("${KUBECTL[@]}" get pods -l app=frontend -o jsonpath='{.items[*].metadata.name}')
 "${KUBECTL[@]}" get pods -l app=frontend --watch-only -o name >"$MESHSIM_DIR/watch" 2>&1 &
 watcher=$!

@@ -1,5 +1,6 @@
 #include "sidecar.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 /* Envoy publishes histograms at each stats flush; counters are live. */
 #define FLUSH_INTERVAL_MS 5000
 #define MAX_PEER_CLUSTERS 4
+#define LOG_LINES 256
 
 enum stat_type { STAT_COUNTER, STAT_GAUGE, STAT_HISTOGRAM };
 
@@ -105,6 +107,9 @@ struct sidecar {
     uint64_t clock_origin_ns; /* wall clock at started_ms, for the VM */
     struct app_call *calls;
     int in_request; /* stream events during pw_stream_start are handled by the caller */
+    /* The istio-proxy container's log: the last LOG_LINES lines. */
+    char *log[LOG_LINES];
+    size_t log_next, log_count;
 };
 
 static uint8_t *module_bytes;
@@ -561,11 +566,43 @@ static void advance_vm(struct sidecar *sc, int64_t now_ms)
         pw_advance(sc->vm, target - cur);
 }
 
+/* A line of the proxy's log, stamped the way Envoy stamps them. */
+static void proxy_log(struct sidecar *sc, const char *level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void proxy_log(struct sidecar *sc, const char *level, const char *fmt, ...)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char stamp[40];
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    struct buf line = {0};
+    buf_printf(&line, "%s.%06ldZ\t%s\t", stamp, ts.tv_nsec / 1000, level);
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&line, fmt, ap);
+    va_end(ap);
+    free(sc->log[sc->log_next]);
+    sc->log[sc->log_next] = line.data;
+    sc->log_next = (sc->log_next + 1) % LOG_LINES;
+    if (sc->log_count < LOG_LINES)
+        sc->log_count++;
+}
+
+void sidecar_logs(const struct sidecar *sc, struct buf *out, long tail)
+{
+    size_t n = sc->log_count;
+    size_t skip = tail >= 0 && (size_t)tail < n ? n - (size_t)tail : 0;
+    for (size_t i = skip; i < n; i++)
+        buf_printf(out, "%s\n", sc->log[(sc->log_next + LOG_LINES - n + i) % LOG_LINES]);
+}
+
 static void plugin_log(void *user, enum pw_log_level level, const char *text)
 {
+    static const char *const names[] = {"trace", "debug", "info", "warning", "error", "critical"};
     struct sidecar *sc = user;
-    if (level >= PW_LOG_WARN)
-        fprintf(stderr, "meshsim: %s plugin: %s\n", sc->pod, text);
+    proxy_log(sc, names[level <= PW_LOG_CRITICAL ? level : PW_LOG_CRITICAL],
+              "envoy wasm external/envoy/source/extensions/common/wasm/context.cc:1192\twasm log hfi-fault: %s", text);
 }
 
 static void clear_plugin_histograms(struct sidecar *sc)
@@ -586,6 +623,7 @@ static void unload_plugin(struct sidecar *sc)
     fail_paused_calls(sc);
     pw_vm_free(sc->vm);
     sc->vm = NULL;
+    proxy_log(sc, "info", "envoy wasm\tplugin hfi-fault removed (its WasmPlugin is gone)");
     set_value(sc, sc->hot[HOT_WASM_ACTIVE], 0);
     clear_plugin_histograms(sc);
 }
@@ -605,18 +643,21 @@ void sidecar_set_plugin(struct sidecar *sc, const char *config)
     if (sc->vm && !pw_vm_failed(sc->vm)) {
         /* ECDS: the running plugin is configured again. */
         if (!pw_vm_configure(sc->vm, config))
-            fprintf(stderr, "meshsim: %s: plugin rejected the new configuration\n", sc->pod);
+            proxy_log(sc, "warning", "envoy wasm\tplugin hfi-fault rejected the new configuration; the previous one stays");
+        else
+            proxy_log(sc, "info", "envoy wasm\tplugin hfi-fault configured again (ECDS)");
         return;
     }
     unload_plugin(sc);
     if (sc->plugin_fails || !module_bytes) {
         bump(sc, HOT_WASM_FETCH_FAILED, 1);
+        proxy_log(sc, "error", "envoy wasm\tFailed to load Wasm module: fetching the module for plugin hfi-fault failed");
         return;
     }
     char err[256];
     struct pw_vm *vm = pw_vm_new(&pw_module_hfi_fault, module_bytes, module_len, err, sizeof err);
     if (!vm) {
-        fprintf(stderr, "meshsim: %s: plugin load failed: %s\n", sc->pod, err);
+        proxy_log(sc, "error", "envoy wasm\tFailed to load Wasm module due to a missing import or a bad module: %s", err);
         bump(sc, HOT_WASM_FETCH_FAILED, 1);
         return;
     }
@@ -631,12 +672,13 @@ void sidecar_set_plugin(struct sidecar *sc, const char *config)
     bump(sc, HOT_WASM_CREATED, 1);
     if (!pw_vm_start(vm, config)) {
         /* Envoy drops a VM whose start or configure fails (fail open here). */
-        fprintf(stderr, "meshsim: %s: plugin failed to start: %s\n", sc->pod, pw_vm_error(vm));
+        proxy_log(sc, "error", "envoy wasm\tWasm VM failed to start: %s", pw_vm_error(vm));
         pw_vm_free(vm);
         return;
     }
     sc->vm = vm;
     set_value(sc, sc->hot[HOT_WASM_ACTIVE], 1);
+    proxy_log(sc, "info", "envoy wasm\tcreated Wasm VM for plugin hfi-fault");
 }
 
 int sidecar_plugin_loaded(const struct sidecar *sc)
@@ -997,6 +1039,8 @@ struct sidecar *sidecar_new(const struct sidecar_options *opt, int64_t now)
     clock_gettime(CLOCK_REALTIME, &ts);
     sc->clock_origin_ns = (uint64_t)ts.tv_sec * PW_SECOND + (uint64_t)ts.tv_nsec;
 
+    proxy_log(sc, "info", "envoy main\tinitializing epoch 0 (base id=0, hot restart version=disabled)");
+    proxy_log(sc, "info", "envoy main\tstatically linked extensions: envoy.wasm.runtime.v8");
     struct stats_proto *proto = proto_find(opt);
     if (proto) {
         proto_apply(sc, proto);
@@ -1040,6 +1084,8 @@ void sidecar_free(struct sidecar *sc)
     free(sc->inclusions);
     free(sc->plugin_config);
     clear_plugin_histograms(sc);
+    for (size_t i = 0; i < LOG_LINES; i++)
+        free(sc->log[i]);
     for (size_t i = 0; i < sc->n_bucket_rules; i++)
         free(sc->bucket_rules[i].prefix);
     free(sc->bucket_rules);

@@ -86,6 +86,9 @@ void sidecar_cancel(struct app_call *call);
  * milliseconds until it needs to run again, or -1 for no deadline. */
 int sidecar_tick(struct sidecar *sc, int64_t now);
 
+/* The istio-proxy container's log; tail < 0 for all of it. */
+void sidecar_logs(const struct sidecar *sc, struct buf *out, long tail);
+
 /* /stats/prometheus: filter is a partial match on the dotted Envoy name. */
 void sidecar_stats(struct sidecar *sc, struct buf *out, const struct hfi_regex *filter, int usedonly);
 
