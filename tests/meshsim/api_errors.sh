@@ -224,6 +224,38 @@ for i in range(300):
         pass
     s.close()
 PY
+check_py "random h2 frames answered or closed" "$SERVER" "$MESHSIM_DIR" <<'PY'
+import random, socket, ssl, struct, sys
+host, port = sys.argv[1].split("//")[1].split(":")
+d = sys.argv[2]
+ctx = ssl.create_default_context(cafile=d + "/ca.pem")
+ctx.load_cert_chain(d + "/cert.pem", d + "/key.pem")
+ctx.set_alpn_protocols(["h2"])
+rnd = random.Random(3)
+preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+def frame(kind, flags, stream, payload):
+    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
+# HPACK literal headers without indexing: :method GET, :path /api, then junk.
+hdrs = b"\x00\x07:method\x03GET\x00\x05:path\x04/api"
+for i in range(200):
+    frames = [frame(4, 0, 0, b""), frame(1, 5, 1, hdrs), frame(0, 1, 3, b"x" * 10),
+              frame(1, 4, 5, hdrs[:rnd.randrange(len(hdrs))]), frame(8, 0, 0, b"\x00\x00\xff\xff"),
+              frame(3, 0, 1, b"\x00\x00\x00\x08"), frame(7, 0, 0, b"\x00" * 8)]
+    msg = bytearray(preface + b"".join(rnd.sample(frames, rnd.randint(1, len(frames)))))
+    for _ in range(rnd.randint(0, 6)):
+        pos = rnd.randrange(len(preface), len(msg))
+        msg[pos] = rnd.randrange(256)
+    s = ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=2), server_hostname="127.0.0.1")
+    assert s.selected_alpn_protocol() == "h2"
+    s.sendall(bytes(msg))
+    s.shutdown(socket.SHUT_WR)
+    try:
+        while s.recv(65536):
+            pass
+    except (socket.timeout, ssl.SSLError, ConnectionResetError, OSError):
+        pass
+    s.close()
+PY
 python3 - "$SERVER" >"$MESHSIM_DIR/random.cfg" <<'PY'
 import random, sys
 rnd = random.Random(2)
