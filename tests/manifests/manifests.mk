@@ -1,7 +1,8 @@
 # manifests/: `make manifests` renders build/manifests/ (the module and its
 # sha256 filled in; with OCI_URL=oci://... the registry variant instead), and
 # tests/manifests/ checks the YAML, its kustomize rendering, meshsim's
-# server-side apply, the pluginConfig in the real plugin, and the RBAC.
+# server-side apply, the pluginConfig in the real plugin, and the RBAC
+# against the requests an operator session of hfitop makes (rbac_test.py).
 
 DEB_PACKAGES += python3-yaml
 # kubectl (with its built-in kustomize); Debian's package where none is on
@@ -35,3 +36,9 @@ $(MANIFESTS_CHECK): tests/manifests/plugin_config_check.c $(PWHOST_LIB) $(PWHOST
 TEST_BINS += $(MANIFESTS_CHECK) $(MANIFESTS_OUT)/module/hfi-fault.wasm $(MESHSIM)
 TEST_CMDS += "python3 tests/manifests/manifests_test.py --meshsim $(MESHSIM) --check $(MANIFESTS_CHECK) \
   --wasm $(PLUGIN_WASM) --rendered $(MANIFESTS_OUT)"
+# hfitop with HFITOP_REQUEST_LOG against meshsim; the distinct requests, each
+# with the least role it needs, land in $(RBAC_REQUESTS). $(HFITOP) comes from
+# tui/hfitop.mk (read before this file).
+RBAC_REQUESTS := $(OUT)/tests/manifests/hfitop-requests.txt
+TEST_BINS += $(HFITOP)
+TEST_CMDS += "python3 tests/manifests/rbac_test.py --meshsim $(MESHSIM) --hfitop $(HFITOP) --out $(RBAC_REQUESTS)"

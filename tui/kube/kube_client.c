@@ -401,9 +401,29 @@ static struct kube_request *new_request(struct kube_client *c, const struct kube
     return r;
 }
 
+/* A test hook, as tig's TIG_SCRIPT: with HFITOP_REQUEST_LOG naming a file,
+ * one line per request, "METHOD PATH CONTENT-TYPE" (WATCH for a watch; no
+ * query, body or header, so no token), for tests/manifests to check the
+ * RBAC against the requests a real session makes. */
+static void log_request(const struct kube_request_options *o)
+{
+    const char *file = getenv("HFITOP_REQUEST_LOG"), *path = o->path ? o->path : "/";
+    FILE *f = file && *file ? fopen(file, "a") : NULL;
+    if (!f)
+        return;
+    size_t len = strcspn(path, "?");
+    const char *q = path + len;
+    bool watch = *q && (strstr(q, "?watch=1") || strstr(q, "&watch=1") || strstr(q, "?watch=true") ||
+                        strstr(q, "&watch=true"));
+    fprintf(f, "%s %.*s %s\n", watch ? "WATCH" : method_name(o->method), (int)len, path,
+            o->content_type ? o->content_type : "-");
+    fclose(f);
+}
+
 struct kube_request *kube_client_start(struct kube_client *c, const struct kube_request_options *o,
                                        kube_done_fn done, void *user)
 {
+    log_request(o);
     /* Launched from kube_client_dispatch, never from here: a start from
      * inside a libcurl callback (a watch's data handler) must not re-enter
      * the multi handle. kube_client_timeout_ms reports 0 until then. */
