@@ -29,7 +29,6 @@ struct pod_state {
 };
 
 static struct cluster_config config;
-static char *cluster_ns;
 static unsigned next_pod_ip = 10;
 static int64_t last_traffic_at;
 static double traffic_credit;
@@ -657,6 +656,7 @@ static struct object *create_pod(struct object *rs, const char *app, int running
             .workload = app,
             .ns = o->ns,
             .app_name = app,
+            .app_port = ps->app_port,
             .peer_services = (const char *const *)service_names,
             .n_peer_services = n_service_names,
             .restrictive_stats = (config.scenarios & SC_RESTRICTIVE_STATS) != 0,
@@ -1039,7 +1039,6 @@ static void create_demo_wasmplugin(const char *ns)
 void cluster_build(const struct cluster_config *cfg, int64_t now)
 {
     config = *cfg;
-    cluster_ns = strdup(cfg->ns);
     store_events_enable(0);
     create_namespace("default", 0);
     create_namespace("istio-system", 0);
@@ -1106,8 +1105,6 @@ void cluster_free(void)
     free(service_names);
     service_names = NULL;
     n_service_names = 0;
-    free(cluster_ns);
-    cluster_ns = NULL;
 }
 
 /* ---- background traffic ---- */

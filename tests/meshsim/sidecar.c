@@ -82,7 +82,7 @@ struct app_call {
 };
 
 struct sidecar {
-    struct sidecar_options opt;
+    size_t n_peer_services;
     char *pod, *workload, *ns, *app_name;
     struct stats_matcher *inclusions;
     size_t n_inclusions;
@@ -476,7 +476,7 @@ static void add_server_and_managers(struct sidecar *sc)
         else if (strcmp(g, "server.version") == 0)
             set_value(sc, s, 12345678);
         else if (strcmp(g, "cluster_manager.active_clusters") == 0)
-            set_value(sc, s, 7 + sc->opt.n_peer_services);
+            set_value(sc, s, 7 + sc->n_peer_services);
         else if (strcmp(g, "listener_manager.total_listeners_active") == 0)
             set_value(sc, s, 4);
         else if (strcmp(g, "server.seconds_until_first_ocsp_response_expiring") == 0)
@@ -919,7 +919,7 @@ static struct stats_proto *protos;
 
 static void proto_key(const struct sidecar_options *opt, struct buf *key)
 {
-    buf_printf(key, "%s\n%s\n%zu", opt->workload, opt->ns, opt->n_peer_services);
+    buf_printf(key, "%s\n%s\n%zu\n%d", opt->workload, opt->ns, opt->n_peer_services, opt->app_port);
 }
 
 static struct stats_proto *proto_find(const struct sidecar_options *opt)
@@ -964,7 +964,7 @@ static void proto_apply(struct sidecar *sc, const struct stats_proto *p)
 static void build_stats(struct sidecar *sc, const struct sidecar_options *opt)
 {
     char inbound[64];
-    snprintf(inbound, sizeof inbound, "inbound|%d||", 8080);
+    snprintf(inbound, sizeof inbound, "inbound|%d||", opt->app_port);
     static const char *const fixed_clusters[] = {"BlackHoleCluster", "PassthroughCluster", "agent",
                                                  "prometheus_stats", "xds-grpc", NULL};
     for (size_t i = 0; fixed_clusters[i]; i++)
@@ -976,7 +976,9 @@ static void build_stats(struct sidecar *sc, const struct sidecar_options *opt)
         snprintf(name, sizeof name, "outbound|80||%s.%s.svc.cluster.local", opt->peer_services[i], opt->ns);
         add_cluster(sc, name, 0);
     }
-    add_http(sc, "inbound_0.0.0.0_8080", 1);
+    char inbound_prefix[64];
+    snprintf(inbound_prefix, sizeof inbound_prefix, "inbound_0.0.0.0_%d", opt->app_port);
+    add_http(sc, inbound_prefix, 1);
     add_http(sc, "outbound_0.0.0.0_80", 0);
     add_http(sc, "stats", 2);
     add_listener(sc, "0.0.0.0_15090", 0);
@@ -997,18 +999,11 @@ static void build_stats(struct sidecar *sc, const struct sidecar_options *opt)
 struct sidecar *sidecar_new(const struct sidecar_options *opt, int64_t now)
 {
     struct sidecar *sc = calloc(1, sizeof *sc);
-    sc->opt = *opt;
+    sc->n_peer_services = opt->n_peer_services;
     sc->pod = strdup(opt->pod);
     sc->workload = strdup(opt->workload);
     sc->ns = strdup(opt->ns);
     sc->app_name = strdup(opt->app_name);
-    sc->opt.pod = sc->pod;
-    sc->opt.workload = sc->workload;
-    sc->opt.ns = sc->ns;
-    sc->opt.app_name = sc->app_name;
-    sc->opt.peer_services = NULL;
-    sc->opt.inclusions = NULL;
-    sc->opt.bucket_rules = NULL;
     sc->restrictive_stats = opt->restrictive_stats;
     sc->naming = opt->naming;
     sc->plugin_fails = opt->plugin_fails;

@@ -35,6 +35,7 @@ struct bucket_rule {
 struct sidecar_options {
     const char *pod, *workload, *ns;
     const char *app_name;
+    int app_port; /* names the inbound cluster and listener stats */
     const char *const *peer_services; /* outbound clusters: other services in the mesh */
     size_t n_peer_services;
     /* Stats inclusion fixed when Envoy starts: whether wasmcustom.* survives. */
