@@ -652,7 +652,19 @@ static int is_custom(const struct rtype *t)
     return strstr(t->group, "istio.io") != NULL;
 }
 
-static int parse_selectors(struct exchange *ex, const struct request *req, struct selector **ls, struct selector **fs)
+/* Field selectors the API server supports, per resource. */
+static const char *const *selectable_fields(const struct rtype *t)
+{
+    static const char *const metadata[] = {"metadata.name", "metadata.namespace", NULL};
+    static const char *const pods[] = {"metadata.name", "metadata.namespace", "spec.nodeName", "spec.restartPolicy",
+                                       "spec.schedulerName", "spec.serviceAccountName", "status.phase",
+                                       "status.podIP", "status.nominatedNodeName", NULL};
+    static const char *const namespaces[] = {"metadata.name", "status.phase", NULL};
+    return t == &RT_PODS ? pods : t == &RT_NAMESPACES ? namespaces : metadata;
+}
+
+static int parse_selectors(struct exchange *ex, const struct request *req, const struct rtype *t,
+                           struct selector **ls, struct selector **fs)
 {
     char err[256];
     *ls = *fs = NULL;
@@ -662,7 +674,7 @@ static int parse_selectors(struct exchange *ex, const struct request *req, struc
         bad_request(ex, err);
         return -1;
     }
-    if (f && !(*fs = field_selector_parse(f, err, sizeof err))) {
+    if (f && !(*fs = field_selector_parse(f, selectable_fields(t), err, sizeof err))) {
         selector_free(*ls);
         *ls = NULL;
         bad_request(ex, err);
@@ -683,7 +695,7 @@ static void start_watch(struct exchange *ex, const struct request *req, const st
 static void handle_list(struct exchange *ex, const struct request *req, const struct rtype *t, const char *ns)
 {
     struct selector *ls, *fs;
-    if (parse_selectors(ex, req, &ls, &fs) != 0)
+    if (parse_selectors(ex, req, t, &ls, &fs) != 0)
         return;
     if (param_true(req, "watch")) {
         if (!(t->ops & OP_WATCH)) {

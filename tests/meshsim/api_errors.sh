@@ -128,7 +128,14 @@ assert l["kind"] == "PodList" and len(l["items"]) == 6 and "kind" not in l["item
 expect_code "set-based selector" 200 GET "$NS/pods?labelSelector=app+in+(cart,checkout),version!=v2"
 check "set-based selector picks 4" python3 -c 'import json,sys; assert len(json.load(open(sys.argv[1]))["items"]) == 4' "$MESHSIM_DIR/body"
 expect_code "bad selector" 400 GET "$NS/pods?labelSelector=app+in+cart"
-expect_code "bad field selector" 400 GET "$NS/pods?fieldSelector=spec.nodeName%3Dx"
+expect_code "bad field selector" 400 GET "$NS/pods?fieldSelector=spec.nodeNam%3Dx"
+check "unsupported field named" grep -q 'field label not supported: spec.nodeNam' "$MESHSIM_DIR/body"
+expect_code "pod field selector" 200 GET "$NS/pods?fieldSelector=status.phase%3DRunning,spec.nodeName!%3Dother"
+check_py "status.phase selects running pods" "$MESHSIM_DIR/body" <<'PY'
+import json, sys
+assert len(json.load(open(sys.argv[1]))["items"]) == 6
+PY
+expect_code "pod-only field on deployments" 400 GET "/apis/apps/v1/namespaces/demo/deployments?fieldSelector=status.phase%3DRunning"
 expect_code "page 1" 200 GET "$NS/pods?limit=4"
 cont=$(python3 -c '
 import json, sys

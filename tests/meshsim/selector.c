@@ -150,7 +150,7 @@ bad:
     return NULL;
 }
 
-struct selector *field_selector_parse(const char *text, char *err, size_t err_size)
+struct selector *field_selector_parse(const char *text, const char *const *fields, char *err, size_t err_size)
 {
     struct selector *sel = calloc(1, sizeof *sel);
     sel->fields = 1;
@@ -177,7 +177,10 @@ struct selector *field_selector_parse(const char *text, char *err, size_t err_si
             return NULL;
         }
         *op = '\0';
-        if (strcmp(term, "metadata.name") != 0 && strcmp(term, "metadata.namespace") != 0) {
+        int known = 0;
+        for (size_t i = 0; fields[i]; i++)
+            known |= strcmp(term, fields[i]) == 0;
+        if (!known) {
             snprintf(err, err_size, "field label not supported: %.80s", term);
             free(term);
             selector_free(sel);
