@@ -191,31 +191,35 @@ struct session {
     struct kube_client *client;
 };
 
-static int session_open(const struct cli *c, struct session *s)
+/* Opens the connection the flags select; a message in err on failure. The
+ * warning (insecure TLS) is printed by the caller, who knows whether the
+ * terminal is in curses mode. */
+static int session_open(const struct cli *c, struct session *s, char *err, size_t err_size)
 {
     memset(s, 0, sizeof *s);
     struct kube_load_options opts = {.kubeconfig_flag = c->kubeconfig, .context_flag = c->context,
                                      .namespace_flag = c->ns};
     kube_load_options_from_env(&opts);
-    struct kube_error err = {0};
-    if (kube_connection_load(&opts, &s->conn, &err) != 0) {
-        fprintf(stderr, "hfitop: %s\n", err.message);
+    struct kube_error e = {0};
+    if (kube_connection_load(&opts, &s->conn, &e) != 0) {
+        snprintf(err, err_size, "%s", e.message);
         return EXIT_USAGE;
     }
     s->conn.stdin_is_terminal = isatty(0);
-    s->client = kube_client_new(&s->conn, &err);
+    s->client = kube_client_new(&s->conn, &e);
     if (!s->client) {
-        fprintf(stderr, "hfitop: %s\n", err.message);
+        snprintf(err, err_size, "%s", e.message);
         kube_connection_free(&s->conn);
         return EXIT_USAGE;
     }
-    if (kube_client_warning(s->client))
-        fprintf(stderr, "hfitop: warning: %s\n", kube_client_warning(s->client));
     return 0;
 }
 
+/* Safe on a session already closed and zeroed. */
 static void session_close(struct session *s)
 {
+    if (!s->client)
+        return;
     kube_client_free(s->client);
     kube_connection_free(&s->conn);
 }
@@ -540,6 +544,74 @@ static const struct {
     {"policy", true, check_policy, cmd_policy},
 };
 
+/* The console's connection: the context picker replaces it. A client
+ * borrows its connection by address, so a new session is opened where it
+ * will stay, on the heap. */
+struct console {
+    const struct cli *cli;
+    struct session *original; /* main's; closed (and zeroed) once switched away */
+    struct session *switched; /* the picker's, or NULL */
+};
+
+static void describe(const struct session *s, struct ui_connection *out)
+{
+    out->client = s->client;
+    out->context = s->conn.context && *s->conn.context ? s->conn.context : "in-cluster";
+    out->cluster = s->conn.cluster_name ? s->conn.cluster_name : s->conn.server;
+    out->namespace = s->conn.namespace;
+}
+
+/* The new context's own namespace, not -n: -n named one of the old. */
+static bool console_switch_context(void *user, const char *context, struct ui_connection *out, char *err,
+                                   size_t err_size)
+{
+    struct console *con = user;
+    struct cli next_cli = *con->cli;
+    next_cli.context = context;
+    next_cli.ns = NULL;
+    struct session *next = calloc(1, sizeof *next);
+    if (!next) {
+        snprintf(err, err_size, "out of memory");
+        return false;
+    }
+    if (session_open(&next_cli, next, err, err_size) != 0) {
+        free(next);
+        return false;
+    }
+    next->conn.stdin_is_terminal = false; /* curses owns it: no credential prompts */
+    if (con->switched) {
+        session_close(con->switched);
+        free(con->switched);
+    } else {
+        session_close(con->original);
+        memset(con->original, 0, sizeof *con->original);
+    }
+    con->switched = next;
+    describe(next, out);
+    return true;
+}
+
+/* The context names of the kubeconfig the flags select, for the picker. */
+static size_t kubeconfig_contexts(const struct cli *c, char ***out)
+{
+    struct kube_load_options opts = {.kubeconfig_flag = c->kubeconfig};
+    kube_load_options_from_env(&opts);
+    struct kube_config cfg = {0};
+    struct kube_error e = {0};
+    *out = NULL;
+    if (kube_config_load(&opts, &cfg, &e) != 0 || !cfg.n_contexts) {
+        kube_config_free(&cfg);
+        return 0;
+    }
+    size_t n = 0;
+    *out = calloc(cfg.n_contexts, sizeof **out);
+    for (size_t k = 0; *out && k < cfg.n_contexts; k++)
+        if (((*out)[n] = strdup(cfg.contexts[k].name)))
+            n++;
+    kube_config_free(&cfg);
+    return n;
+}
+
 /* The console keeps scraping on the interval, with backoff, until quit. */
 static int cmd_console(const struct cli *c, struct session *s)
 {
@@ -549,15 +621,25 @@ static int cmd_console(const struct cli *c, struct session *s)
         fprintf(stderr, "hfitop: cannot read %s: %s\n", c->envoyfilter_file, strerror(errno));
         return EXIT_USAGE;
     }
-    struct ui_options u = {.client = s->client,
-                           .model = {.namespace = s->conn.namespace, .label_selector = c->selector,
-                                     .interval_s = c->interval_s, .max_inflight = c->max_inflight},
-                           .context = s->conn.context && *s->conn.context ? s->conn.context : "in-cluster",
-                           .cluster = s->conn.cluster_name ? s->conn.cluster_name : s->conn.server,
+    struct console con = {c, s, NULL};
+    s->conn.stdin_is_terminal = false; /* curses owns it: no credential prompts */
+    char **contexts;
+    size_t n_contexts = kubeconfig_contexts(c, &contexts);
+    struct ui_options u = {.model = {.label_selector = c->selector, .interval_s = c->interval_s,
+                                     .max_inflight = c->max_inflight},
                            .interval_s = c->interval_s, .readonly = c->readonly, .no_color = c->no_color,
                            .envoyfilter = manifest ? manifest : (const char *)app_envoyfilter_manifest,
-                           .envoyfilter_len = len};
+                           .envoyfilter_len = len, .contexts = (const char *const *)contexts,
+                           .n_contexts = n_contexts, .switch_context = console_switch_context, .switch_user = &con};
+    describe(s, &u.connection);
     int rc = ui_run(&u) == 0 ? 0 : EXIT_USAGE;
+    if (con.switched) {
+        session_close(con.switched);
+        free(con.switched);
+    }
+    for (size_t k = 0; k < n_contexts; k++)
+        free(contexts[k]);
+    free(contexts);
     free(manifest);
     return rc;
 }
@@ -597,8 +679,13 @@ int main(int argc, char **argv)
         run = cmd_console;
     }
     struct session s;
-    if ((rc = session_open(&c, &s)) != 0)
+    char err[600];
+    if ((rc = session_open(&c, &s, err, sizeof err)) != 0) {
+        fprintf(stderr, "hfitop: %s\n", err);
         return rc;
+    }
+    if (kube_client_warning(s.client))
+        fprintf(stderr, "hfitop: warning: %s\n", kube_client_warning(s.client));
     rc = run(&c, &s);
     session_close(&s);
     return rc;

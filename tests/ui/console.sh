@@ -16,6 +16,7 @@ trap 'tmx kill-server 2>/dev/null; meshsim_cleanup' EXIT
 tmx new-session -d -s keeper "sleep 3600"
 
 # start_console [HFITOP FLAGS...]; CONSOLE_ENV, COLS and ROWS shape it.
+# The kubeconfig's own context namespace is replaced by -n demo.
 start_console() {
     tmx kill-session -t console 2>/dev/null
     tmx new-session -d -s console -x "${COLS:-150}" -y "${ROWS:-40}" \
@@ -168,6 +169,36 @@ see "help up" "namespace picker"
 check "help hides actions" lacks "fire test faults"
 keys q
 exited_cleanly "readonly"
+
+# ---- what the access review denies is not offered ----
+meshsim_start "$MESHSIM_BIN" --scenario api-403-proxy
+start_console
+see "403 console up" "frontend-"
+check "fire not offered" wait_for 20 lacks "f fire"
+keys f
+see "fire refused by the access review" "not allowed: the access review says you may not get pods/proxy"
+keys q
+exited_cleanly "access review"
+
+# ---- the context picker ----
+python3 - "$KUBECONFIG" "$MESHSIM_DIR/two-contexts" <<'PY'
+import sys, yaml
+cfg = yaml.safe_load(open(sys.argv[1]))
+first = cfg["contexts"][0]
+other = {"name": "other", "context": dict(first["context"], namespace="kube-system")}
+cfg["contexts"].append(other)
+yaml.safe_dump(cfg, open(sys.argv[2], "w"))
+PY
+KUBECONFIG="$MESHSIM_DIR/two-contexts" start_console
+see "two contexts: first" "context meshsim"
+keys c
+see "context picker" "Context (now meshsim)"
+see "context picker lists other" "other"
+keys j Enter
+see "switched context" "context other, namespace kube-system"
+see "header follows" "namespace kube-system"
+keys q
+exited_cleanly "context picker"
 
 # ---- restrictive-stats: the metrics appear on restarted pods ----
 meshsim_start "$MESHSIM_BIN" --scenario restrictive-stats

@@ -1,7 +1,7 @@
 /* The console's action keys: each opens a dialog that names exactly what
  * will change (object, namespace, context), calls tui/app's action, and
  * reports the API server's answer in the status line. None of them exists
- * under --readonly. */
+ * under --readonly, nor where the access review says the user may not. */
 #include <curses.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +68,7 @@ static void deployment_list_text(const struct ui *ui, char *out, size_t size)
 static void do_apply_filter(struct ui *ui)
 {
     started(ui, "applying the EnvoyFilter");
-    app_envoyfilter_apply(ui->opt->client, ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len, ui_action_done, ui);
+    app_envoyfilter_apply(ui->client, ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len, ui_action_done, ui);
 }
 
 /* Deployments to restart once the EnvoyFilter exists: a pod that starts
@@ -84,7 +84,7 @@ static void filter_applied_now_restart(const struct app_action_result *r, void *
         return;
     for (int k = 0; k < n_restart_after_apply; k++) {
         ui->actions_running++;
-        app_restart_deployment(ui->opt->client, ui->ns, restart_after_apply[k], ui_action_done, ui);
+        app_restart_deployment(ui->client, ui->ns, restart_after_apply[k], ui_action_done, ui);
     }
     n_restart_after_apply = 0;
 }
@@ -94,7 +94,7 @@ static void do_apply_filter_and_restart(struct ui *ui)
     n_restart_after_apply = ui->dialog.n_deployments;
     memcpy(restart_after_apply, ui->dialog.deployments, sizeof restart_after_apply);
     started(ui, "applying the EnvoyFilter, then restarting");
-    app_envoyfilter_apply(ui->opt->client, ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len,
+    app_envoyfilter_apply(ui->client, ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len,
                           filter_applied_now_restart, ui);
 }
 
@@ -105,14 +105,14 @@ static void do_annotate_all(struct ui *ui)
     ui->actions_running--; /* one per deployment below */
     for (int k = 0; k < kept.n_deployments; k++) {
         ui->actions_running++;
-        app_annotate_stats_inclusion(ui->opt->client, ui->ns, kept.deployments[k], ui_action_done, ui);
+        app_annotate_stats_inclusion(ui->client, ui->ns, kept.deployments[k], ui_action_done, ui);
     }
 }
 
 static void do_delete_filter(struct ui *ui)
 {
     started(ui, "deleting the EnvoyFilter");
-    app_envoyfilter_delete(ui->opt->client, ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len, ui_action_done, ui);
+    app_envoyfilter_delete(ui->client, ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len, ui_action_done, ui);
 }
 
 /* Sidecars that would ignore a BOOTSTRAP EnvoyFilter (FACTS.md §3). */
@@ -140,7 +140,7 @@ static void confirm_apply_filter(struct ui *ui)
     collect_sidecar_deployments(ui);
     deployment_list_text(ui, names, sizeof names);
     ui_confirm_line(ui, "server-side apply of EnvoyFilter (manifests/envoyfilter-wasm-stats.yaml)");
-    ui_confirm_line(ui, "into namespace %s, context %s, field manager %s", ui->ns, ui->opt->context,
+    ui_confirm_line(ui, "into namespace %s, context %s, field manager %s", ui->ns, ui->context,
                     APP_FIELD_MANAGER);
     ui_confirm_line(ui, "Only pods started afterwards are affected: running sidecars keep their stats matcher.");
     if (without)
@@ -160,7 +160,7 @@ static void confirm_delete_filter(struct ui *ui)
 {
     ui_confirm(ui, "Delete the stats-inclusion EnvoyFilter?");
     ui_confirm_line(ui, "DELETE the EnvoyFilter of manifests/envoyfilter-wasm-stats.yaml");
-    ui_confirm_line(ui, "in namespace %s, context %s.", ui->ns, ui->opt->context);
+    ui_confirm_line(ui, "in namespace %s, context %s.", ui->ns, ui->context);
     ui_confirm_line(ui, "Running sidecars keep their stats matcher until they restart.");
     ui_confirm_choice(ui, 'y', "delete", do_delete_filter);
 }
@@ -174,7 +174,7 @@ static void do_restart(struct ui *ui)
     ui->actions_running--;
     for (int k = 0; k < kept.n_deployments; k++) {
         ui->actions_running++;
-        app_restart_deployment(ui->opt->client, ui->ns, kept.deployments[k], ui_action_done, ui);
+        app_restart_deployment(ui->client, ui->ns, kept.deployments[k], ui_action_done, ui);
     }
 }
 
@@ -186,7 +186,7 @@ static void confirm_restart_selected(struct ui *ui)
         return;
     }
     ui_confirm(ui, "Restart deployment?");
-    ui_confirm_line(ui, "deployment %s in namespace %s, context %s", p->pod.deployment, ui->ns, ui->opt->context);
+    ui_confirm_line(ui, "deployment %s in namespace %s, context %s", p->pod.deployment, ui->ns, ui->context);
     ui_confirm_line(ui, "as kubectl rollout restart: new pods replace the old ones, with fresh sidecar counters.");
     ui->dialog.n_deployments = 1;
     snprintf(ui->dialog.deployments[0], sizeof ui->dialog.deployments[0], "%s", p->pod.deployment);
@@ -205,7 +205,7 @@ static void confirm_restart_all(struct ui *ui)
     }
     deployment_list_text(ui, names, sizeof names);
     ui_confirm_line(ui, "deployments %s", names);
-    ui_confirm_line(ui, "in namespace %s, context %s, as kubectl rollout restart.", ui->ns, ui->opt->context);
+    ui_confirm_line(ui, "in namespace %s, context %s, as kubectl rollout restart.", ui->ns, ui->context);
     ui_confirm_choice(ui, 'y', "restart them", do_restart);
 }
 
@@ -280,7 +280,7 @@ static void submit_fire(struct ui *ui)
     ui->dialog.modal = UI_MODAL_FIRE_RESULT;
     snprintf(ui->dialog.title, sizeof ui->dialog.title, "Test faults");
     ui->actions_running++;
-    app_fire(ui->opt->client, &fs->options, fire_done, ui);
+    app_fire(ui->client, &fs->options, fire_done, ui);
 }
 
 static void open_fire_form(struct ui *ui)
@@ -295,7 +295,7 @@ static void open_fire_form(struct ui *ui)
     d->modal = UI_MODAL_FORM;
     snprintf(d->title, sizeof d->title, "Fire test faults (header faults, through the API server proxy)");
     ui_confirm_line(ui, "pod %s, deployment %s, namespace %s, context %s", p->pod.name,
-                    p->pod.deployment ? p->pod.deployment : "-", ui->ns, ui->opt->context);
+                    p->pod.deployment ? p->pod.deployment : "-", ui->ns, ui->context);
     ui_confirm_line(ui, "the token is read from the WasmPlugin; header faults must be enabled there");
     d->n_fields = 5;
     d->fields[FIRE_TARGET] = (struct ui_field){.label = "target", .options = fire_targets, .n_options = 2};
@@ -420,7 +420,7 @@ static void submit_policy(struct ui *ui)
              f[POLICY_PREFIX].value[0] ? f[POLICY_PREFIX].value : "/", percent, abort ? "abort" : "delay",
              abort ? "httpStatus" : "fixed_delay_ms", value, duration);
     started(ui, "applying the policy");
-    app_policy_apply(ui->opt->client, ui->ns, NULL, json, policy_done, ui);
+    app_policy_apply(ui->client, ui->ns, NULL, json, policy_done, ui);
 }
 
 static void open_policy_form(struct ui *ui)
@@ -429,7 +429,7 @@ static void open_policy_form(struct ui *ui)
     ui_dialog_close(ui);
     struct ui_dialog *d = &ui->dialog;
     d->modal = UI_MODAL_FORM;
-    snprintf(d->title, sizeof d->title, "Add a policy to the WasmPlugin in %s (context %s)", ui->ns, ui->opt->context);
+    snprintf(d->title, sizeof d->title, "Add a policy to the WasmPlugin in %s (context %s)", ui->ns, ui->context);
     ui_confirm_line(ui, "the plugin loads it through ECDS, without restarts; a policy of the same name is replaced");
     d->n_fields = 7;
     d->fields[POLICY_NAME] = (struct ui_field){.label = "name"};
@@ -469,7 +469,7 @@ static void submit_policy_file(struct ui *ui)
         return;
     }
     started(ui, "applying the policy");
-    app_policy_apply(ui->opt->client, ui->ns, NULL, json, policy_done, ui);
+    app_policy_apply(ui->client, ui->ns, NULL, json, policy_done, ui);
 }
 
 static void open_policy_file_form(struct ui *ui)
@@ -478,7 +478,7 @@ static void open_policy_file_form(struct ui *ui)
     struct ui_dialog *d = &ui->dialog;
     d->modal = UI_MODAL_FORM;
     snprintf(d->title, sizeof d->title, "Add a policy from a JSON file (namespace %s, context %s)", ui->ns,
-             ui->opt->context);
+             ui->context);
     ui_confirm_line(ui, "one policy object: {\"metadata\": {\"name\": ...}, \"spec\": {...}}");
     d->n_fields = 1;
     d->fields[0] = (struct ui_field){.label = "file"};
@@ -490,7 +490,7 @@ static char policy_to_remove[256];
 static void do_remove_policy(struct ui *ui)
 {
     started(ui, "removing the policy");
-    app_policy_remove(ui->opt->client, ui->ns, NULL, policy_to_remove, policy_done, ui);
+    app_policy_remove(ui->client, ui->ns, NULL, policy_to_remove, policy_done, ui);
 }
 
 static void confirm_remove_policy(struct ui *ui)
@@ -504,7 +504,7 @@ static void confirm_remove_policy(struct ui *ui)
     snprintf(policy_to_remove, sizeof policy_to_remove, "%s", name->valuestring);
     ui_confirm(ui, "Remove policy?");
     ui_confirm_line(ui, "policy %s from the WasmPlugin's pluginConfig", policy_to_remove);
-    ui_confirm_line(ui, "in namespace %s, context %s", ui->ns, ui->opt->context);
+    ui_confirm_line(ui, "in namespace %s, context %s", ui->ns, ui->context);
     ui_confirm_choice(ui, 'y', "remove", do_remove_policy);
 }
 
@@ -547,40 +547,75 @@ static void open_namespace_picker(struct ui *ui)
 {
     ui_dialog_close(ui);
     ui->dialog.modal = UI_MODAL_PICKER;
-    snprintf(ui->dialog.title, sizeof ui->dialog.title, "Namespace (context %s)", ui->opt->context);
+    snprintf(ui->dialog.title, sizeof ui->dialog.title, "Namespace (context %s)", ui->context);
     ui->dialog.picked = namespace_picked;
-    kube_client_get(ui->opt->client, "/api/v1/namespaces", namespaces_listed, ui);
+    kube_client_get(ui->client, "/api/v1/namespaces", namespaces_listed, ui);
+}
+
+/* ---- c: context picker ---- */
+
+static void context_picked(struct ui *ui, const char *context)
+{
+    char err[512];
+    if (ui_use_context(ui, context, err, sizeof err))
+        ui_status(ui, false, "context %s, namespace %s", ui->context, ui->ns);
+    else
+        ui_status(ui, true, "cannot use context %s: %s", context, err);
+}
+
+static void open_context_picker(struct ui *ui)
+{
+    if (!ui->opt->n_contexts) {
+        ui_status(ui, true, "no kubeconfig contexts to choose from (in-cluster)");
+        return;
+    }
+    ui_dialog_close(ui);
+    ui->dialog.modal = UI_MODAL_PICKER;
+    snprintf(ui->dialog.title, sizeof ui->dialog.title, "Context (now %s)", ui->context);
+    ui->dialog.picked = context_picked;
+    for (size_t k = 0; k < ui->opt->n_contexts && ui->dialog.n_items < UI_PICKER_ITEMS; k++) {
+        if (strcmp(ui->opt->contexts[k], ui->context) == 0)
+            ui->dialog.cursor = ui->dialog.n_items;
+        ui->dialog.items[ui->dialog.n_items++] = strdup(ui->opt->contexts[k]);
+    }
 }
 
 /* ---- the keys ---- */
 
+static const struct {
+    int key;
+    bool in_policies; /* a key of the policy list */
+    enum app_permission needs;
+    void (*run)(struct ui *ui);
+} action_keys[] = {
+    {'e', false, APP_MAY_APPLY_ENVOYFILTER, confirm_apply_filter},
+    {'E', false, APP_MAY_DELETE_ENVOYFILTER, confirm_delete_filter},
+    {'r', false, APP_MAY_PATCH_DEPLOYMENTS, confirm_restart_selected},
+    {'R', false, APP_MAY_PATCH_DEPLOYMENTS, confirm_restart_all},
+    {'f', false, APP_MAY_FIRE, open_fire_form},
+    {'n', false, UI_NO_PERMISSION, open_namespace_picker},
+    {'c', false, UI_NO_PERMISSION, open_context_picker},
+    {'p', false, UI_NO_PERMISSION, open_policies},
+    {'a', true, APP_MAY_EDIT_POLICIES, open_policy_form},
+    {'l', true, APP_MAY_EDIT_POLICIES, open_policy_file_form},
+    {'x', true, APP_MAY_EDIT_POLICIES, confirm_remove_policy},
+};
+
 bool ui_action_key(struct ui *ui, int ch)
 {
     bool policies_open = ui->dialog.modal == UI_MODAL_POLICIES;
-    if (ch == 'n' && !policies_open) {
-        open_namespace_picker(ui);
+    for (size_t k = 0; k < sizeof action_keys / sizeof action_keys[0]; k++) {
+        if (action_keys[k].key != ch || action_keys[k].in_policies != policies_open)
+            continue;
+        enum app_permission needs = action_keys[k].needs;
+        if (needs != UI_NO_PERMISSION && ui->opt->readonly)
+            ui_status(ui, true, "read-only: '%c' would change the cluster", ch);
+        else if (!ui_may(ui, needs))
+            ui_status(ui, true, "not allowed: the access review says you may not %s in %s (context %s)",
+                      app_permission_text(needs), ui->ns, ui->context);
+        else
+            action_keys[k].run(ui);
         return true;
     }
-    if (ch == 'p' && !policies_open) {
-        open_policies(ui);
-        return true;
-    }
-    const char *changes = policies_open ? "alx" : "eErRf";
-    if (!strchr(changes, ch) || ch == 0)
-        return false;
-    if (ui->opt->readonly) {
-        ui_status(ui, true, "read-only: '%c' would change the cluster", ch);
-        return true;
-    }
-    switch (ch) {
-    case 'e': confirm_apply_filter(ui); break;
-    case 'E': confirm_delete_filter(ui); break;
-    case 'r': confirm_restart_selected(ui); break;
-    case 'R': confirm_restart_all(ui); break;
-    case 'f': open_fire_form(ui); break;
-    case 'a': open_policy_form(ui); break;
-    case 'l': open_policy_file_form(ui); break;
-    case 'x': confirm_remove_policy(ui); break;
-    }
-    return true;
+    return false;
 }

@@ -193,7 +193,8 @@ static void draw_policies(struct ui *ui)
     if (!ui->dialog.n_lines)
         ui_put(y++, x, w, "no policies");
     ui_put(y + 1, x, w,
-           ui->opt->readonly ? "Esc close" : "[a] add from a form   [l] load a JSON file   [x] remove selected   Esc close");
+           ui_may(ui, APP_MAY_EDIT_POLICIES) ? "[a] add from a form   [l] load a JSON file   [x] remove selected   Esc close"
+                                             : "Esc close");
 }
 
 void ui_dialog_draw(struct ui *ui)

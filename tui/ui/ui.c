@@ -17,20 +17,23 @@
 #include "ui_internal.h"
 
 const struct ui_key_help ui_key_table[] = {
-    {"Up Down j k", "move the selection", false},
-    {"PgUp PgDn g G", "page up, page down, first, last", false},
-    {"Enter", "detail of the selected pod: delay histogram, rates, policies, findings", false},
-    {"d", "doctor: why metrics are missing or flat, and the fix (Enter applies it where hfitop can)", false},
-    {"/", "filter pods by name or deployment (Enter keeps it, Esc clears it)", false},
-    {"s S", "sort by the next column; reverse the order", false},
-    {"n", "namespace picker", false},
-    {"p", "the WasmPlugin's policies (a add, l load a JSON file, x remove)", false},
-    {"e E", "apply / delete the stats-inclusion EnvoyFilter", true},
-    {"r R", "restart the selected pod's deployment / every deployment in view with a sidecar", true},
-    {"f", "fire test faults at the selected pod or its service, and see the counters move", true},
-    {"?", "this help", false},
-    {"Esc", "close any dialog or view and go back to the pod table", false},
-    {"q", "quit (asks while an action is still running)", false},
+    {"Up Down j k", "move the selection", UI_NO_PERMISSION},
+    {"PgUp PgDn g G", "page up, page down, first, last", UI_NO_PERMISSION},
+    {"Enter", "detail of the selected pod: delay histogram, rates, policies, findings", UI_NO_PERMISSION},
+    {"d", "doctor: why metrics are missing or flat, and the fix (Enter applies it where hfitop can)",
+     UI_NO_PERMISSION},
+    {"/", "filter pods by name or deployment (Enter keeps it, Esc clears it)", UI_NO_PERMISSION},
+    {"s S", "sort by the next column; reverse the order", UI_NO_PERMISSION},
+    {"n c", "namespace picker; context picker", UI_NO_PERMISSION},
+    {"p", "the WasmPlugin's policies (a add, l load a JSON file, x remove)", UI_NO_PERMISSION},
+    {"e", "apply the stats-inclusion EnvoyFilter", APP_MAY_APPLY_ENVOYFILTER},
+    {"E", "delete the stats-inclusion EnvoyFilter", APP_MAY_DELETE_ENVOYFILTER},
+    {"r R", "restart the selected pod's deployment / every deployment in view with a sidecar",
+     APP_MAY_PATCH_DEPLOYMENTS},
+    {"f", "fire test faults at the selected pod or its service, and see the counters move", APP_MAY_FIRE},
+    {"?", "this help", UI_NO_PERMISSION},
+    {"Esc", "close any dialog or view and go back to the pod table", UI_NO_PERMISSION},
+    {"q", "quit (asks while an action is still running)", UI_NO_PERMISSION},
 };
 const size_t ui_key_table_count = sizeof ui_key_table / sizeof ui_key_table[0];
 
@@ -166,7 +169,7 @@ static void draw_header(struct ui *ui)
     if (refreshed)
         snprintf(ago, sizeof ago, "%lds ago", (long)(time(NULL) - refreshed));
     snprintf(line, sizeof line, "hfitop  context %s  cluster %s  namespace %s  every %ds  refreshed %s%s",
-             o->context ? o->context : "-", o->cluster ? o->cluster : "-", ui->ns, o->interval_s, ago,
+             ui->context, ui->cluster, ui->ns, o->interval_s, ago,
              o->readonly ? "  [read-only]" : "");
     ui_attr_on(ui, UI_COLOR_HEADER, A_BOLD);
     ui_put(0, 0, ui->cols, line);
@@ -221,8 +224,9 @@ static void draw_status(struct ui *ui)
     else if (ui->status[0])
         snprintf(line, sizeof line, "%s", ui->status);
     else
-        snprintf(line, sizeof line, "%s  ? help  / filter  s sort  Enter detail  d doctor  %sq quit", ui->view->name,
-                 ui->opt->readonly ? "" : "e envoyfilter  r restart  f fire  p policies  ");
+        snprintf(line, sizeof line, "%s  ? help  / filter  s sort  Enter detail  d doctor  %s%s%sp policies  q quit",
+                 ui->view->name, ui_may(ui, APP_MAY_APPLY_ENVOYFILTER) ? "e envoyfilter  " : "",
+                 ui_may(ui, APP_MAY_PATCH_DEPLOYMENTS) ? "r restart  " : "", ui_may(ui, APP_MAY_FIRE) ? "f fire  " : "");
     ui_attr_on(ui, ui->status_is_error ? UI_COLOR_ERROR : 0, A_REVERSE);
     move(y, 0);
     clrtoeol();
@@ -337,22 +341,39 @@ static int min_timeout(int a, int b)
     return a < b ? a : b;
 }
 
+bool ui_may(const struct ui *ui, enum app_permission p)
+{
+    if (p == UI_NO_PERMISSION)
+        return true;
+    return !ui->opt->readonly && ui->access.answers[p] != APP_ACCESS_DENIED;
+}
+
+static void drop_model(struct ui *ui)
+{
+    app_access_cancel(&ui->access);
+    app_free(ui->app);
+    app_mesh_free(ui->mesh);
+    ui->app = NULL;
+    ui->mesh = NULL;
+}
+
 bool ui_use_namespace(struct ui *ui, const char *ns)
 {
     struct app_options model = ui->opt->model;
     model.namespace = ns;
-    struct app *app = app_new(ui->opt->client, &model);
-    struct app_mesh *mesh = app_mesh_new(ui->opt->client, ns, 0);
+    struct app *app = app_new(ui->client, &model);
+    struct app_mesh *mesh = app_mesh_new(ui->client, ns, 0);
     if (!app || !mesh || app_start(app) != 0) {
         app_free(app);
         app_mesh_free(mesh);
         return false;
     }
-    app_free(ui->app);
-    app_mesh_free(ui->mesh);
+    drop_model(ui);
     ui->app = app;
     ui->mesh = mesh;
     snprintf(ui->ns, sizeof ui->ns, "%s", ns);
+    if (!ui->opt->readonly)
+        app_access_check(ui->client, ns, &ui->access);
     ui->selected[0] = '\0';
     ui->selected_index = ui->scroll = 0;
     ui->n_visible = 0;
@@ -360,20 +381,51 @@ bool ui_use_namespace(struct ui *ui, const char *ns)
     return true;
 }
 
+static void adopt_connection(struct ui *ui, const struct ui_connection *c)
+{
+    ui->client = c->client;
+    snprintf(ui->context, sizeof ui->context, "%s", c->context ? c->context : "-");
+    snprintf(ui->cluster, sizeof ui->cluster, "%s", c->cluster ? c->cluster : "-");
+}
+
+/* The model holds requests on the current client: it goes first, and
+ * comes back on the same client when the new context cannot be opened. */
+bool ui_use_context(struct ui *ui, const char *context, char *err, size_t err_size)
+{
+    struct ui_connection next = {0};
+    char previous_ns[sizeof ui->ns];
+    snprintf(previous_ns, sizeof previous_ns, "%s", ui->ns);
+    if (!ui->opt->switch_context) {
+        snprintf(err, err_size, "switching context is not available here");
+        return false;
+    }
+    drop_model(ui);
+    bool switched = ui->opt->switch_context(ui->opt->switch_user, context, &next, err, err_size);
+    if (switched)
+        adopt_connection(ui, &next);
+    if (!ui_use_namespace(ui, switched && next.namespace ? next.namespace : previous_ns)) {
+        snprintf(err, err_size, "out of memory");
+        ui->quit = true;
+        return false;
+    }
+    return switched;
+}
+
 int ui_run(const struct ui_options *options)
 {
     struct ui ui = {.opt = options, .view = &view_pods, .sort_column = 0};
     setlocale(LC_ALL, "");
     ui.utf8 = locale_is_utf8();
-    if (!ui_use_namespace(&ui, options->model.namespace && *options->model.namespace ? options->model.namespace
-                                                                                      : "default")) {
+    adopt_connection(&ui, &options->connection);
+    if (!ui_use_namespace(&ui, options->connection.namespace && *options->connection.namespace
+                                   ? options->connection.namespace
+                                   : "default")) {
         fprintf(stderr, "hfitop: out of memory\n");
         return 1;
     }
     install_signals();
     if (!start_curses(&ui)) {
-        app_free(ui.app);
-        app_mesh_free(ui.mesh);
+        drop_model(&ui);
         return 1;
     }
     struct pollfd fds[UI_MAX_FDS];
@@ -382,13 +434,13 @@ int ui_run(const struct ui_options *options)
         app_mesh_tick(ui.mesh);
         draw(&ui);
         fds[0] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
-        int n = 1 + kube_client_pollfds(options->client, fds + 1, UI_MAX_FDS - 1);
-        int timeout = min_timeout(kube_client_timeout_ms(options->client), app_timeout_ms(ui.app));
+        int n = 1 + kube_client_pollfds(ui.client, fds + 1, UI_MAX_FDS - 1);
+        int timeout = min_timeout(kube_client_timeout_ms(ui.client), app_timeout_ms(ui.app));
         timeout = min_timeout(timeout, app_mesh_timeout_ms(ui.mesh));
         timeout = min_timeout(timeout, UI_CLOCK_MS);
         if (poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR)
             break;
-        kube_client_dispatch(options->client, fds + 1, n - 1);
+        kube_client_dispatch(ui.client, fds + 1, n - 1);
         int ch;
         while ((ch = getch()) != ERR && !ui.quit)
             handle_key(&ui, ch);
@@ -396,7 +448,6 @@ int ui_run(const struct ui_options *options)
     restore_terminal();
     ui_dialog_close(&ui);
     free(ui.visible);
-    app_free(ui.app);
-    app_mesh_free(ui.mesh);
+    drop_model(&ui);
     return 0;
 }

@@ -4,22 +4,39 @@
 #define UI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "../app/app.h"
 #include "../app/mesh.h"
 
-/* The console builds the model itself from `model` (and builds it again
- * when the namespace picker switches namespace). */
-struct ui_options {
+/* What the console shows of a connection. */
+struct ui_connection {
     struct kube_client *client;
-    struct app_options model;
-    const char *context;   /* for the header and the confirmations */
+    const char *context; /* for the header and the confirmations */
     const char *cluster;
+    const char *namespace;
+};
+
+/* Opens the named kubeconfig context and, once that worked, closes the
+ * current one. False, with a message and the current connection intact,
+ * when the context cannot be opened. */
+typedef bool (*ui_switch_context_fn)(void *user, const char *context, struct ui_connection *out, char *err,
+                                     size_t err_size);
+
+/* The console builds the model itself from `model` (and builds it again
+ * when the namespace or context picker switches). */
+struct ui_options {
+    struct ui_connection connection;
+    struct app_options model;
     int interval_s;
-    bool readonly;         /* --readonly: no action keys at all */
+    bool readonly;           /* --readonly: no action keys at all */
+    bool no_color;           /* --no-color; NO_COLOR in the environment too */
     const char *envoyfilter; /* the manifest `e` applies (built in, or --envoyfilter) */
     size_t envoyfilter_len;
-    bool no_color;         /* --no-color; NO_COLOR in the environment too */
+    const char *const *contexts; /* the kubeconfig's, for the context picker */
+    size_t n_contexts;
+    ui_switch_context_fn switch_context;
+    void *switch_user;
 };
 
 /* Runs until the user quits or a signal asks to stop; the terminal is

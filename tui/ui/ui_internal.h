@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "../app/access.h"
 #include "../app/actions.h"
 #include "ui.h"
 
@@ -92,8 +93,11 @@ struct ui_dialog {
 
 struct ui {
     const struct ui_options *opt;
+    struct kube_client *client;
+    char context[256], cluster[256];
     struct app *app;
     struct app_mesh *mesh;
+    struct app_access access; /* what the user may change here */
     char ns[254];
     const struct view_ops *view;
     enum ui_input input;
@@ -139,11 +143,16 @@ void ui_attr_off(struct ui *ui, enum ui_color color, int attrs);
 
 /* The key table; the help view is generated from it. Action keys are
  * left out of the help, and refused, under --readonly. */
+#define UI_NO_PERMISSION APP_PERMISSION_COUNT
+
 struct ui_key_help {
     const char *keys;
     const char *what;
-    bool changes_cluster;
+    enum app_permission needs; /* UI_NO_PERMISSION: changes nothing */
 };
+/* Whether the user may: not under --readonly, not when the access review
+ * said no. */
+bool ui_may(const struct ui *ui, enum app_permission p);
 extern const struct ui_key_help ui_key_table[];
 extern const size_t ui_key_table_count;
 
@@ -162,5 +171,7 @@ bool ui_action_key(struct ui *ui, int ch);
 void ui_action_done(const struct app_action_result *r, void *user);
 /* Replaces the model with one for another namespace. */
 bool ui_use_namespace(struct ui *ui, const char *ns);
+/* Opens another kubeconfig context and its namespace. */
+bool ui_use_context(struct ui *ui, const char *context, char *err, size_t err_size);
 
 #endif

@@ -65,7 +65,8 @@ static void draw_doctor(struct ui *ui, int top, int height)
         ui->doctor_scroll = report.n_findings ? (int)report.n_findings - 1 : 0;
     snprintf(line, sizeof line, "doctor: %zu pods checked, %zu with a sidecar: %zu problem(s), %zu note(s)%s",
              report.pods_checked, report.sidecars, report.problems, report.notes,
-             report.n_findings && !ui->opt->readonly ? "   (Enter on a finding applies its fix)" : "");
+             report.n_findings && ui_may(ui, APP_MAY_PATCH_DEPLOYMENTS) ? "   (Enter on a finding applies its fix)"
+                                                                          : "");
     ui_attr_on(ui, report.problems ? UI_COLOR_ERROR : UI_COLOR_OK, A_BOLD);
     ui_put(top, 0, ui->cols, line);
     ui_attr_off(ui, report.problems ? UI_COLOR_ERROR : UI_COLOR_OK, A_BOLD);
@@ -106,7 +107,7 @@ static void do_fix_annotate(struct ui *ui)
     ui->actions_running++;
     ui_status(ui, false, "adding the stats-inclusion annotation to %s...", fix_deployment);
     ui_dialog_close(ui);
-    app_annotate_stats_inclusion(ui->opt->client, ui->ns, fix_deployment, ui_action_done, ui);
+    app_annotate_stats_inclusion(ui->client, ui->ns, fix_deployment, ui_action_done, ui);
 }
 
 static void do_fix_restart(struct ui *ui)
@@ -114,7 +115,7 @@ static void do_fix_restart(struct ui *ui)
     ui->actions_running++;
     ui_status(ui, false, "restarting %s...", fix_deployment);
     ui_dialog_close(ui);
-    app_restart_deployment(ui->opt->client, ui->ns, fix_deployment, ui_action_done, ui);
+    app_restart_deployment(ui->client, ui->ns, fix_deployment, ui_action_done, ui);
 }
 
 /* Enter: the fix of the selected finding, after a confirmation. */
@@ -133,20 +134,21 @@ static void apply_fix(struct ui *ui)
         ui_action_key(ui, 'p');
     } else if (fix == FIX_NONE || !deployment) {
         ui_status(ui, true, "hfitop cannot apply this fix itself: %s", f->rule->fix);
-    } else if (ui->opt->readonly) {
-        ui_status(ui, true, "read-only: the fix would change the cluster");
+    } else if (!ui_may(ui, APP_MAY_PATCH_DEPLOYMENTS)) {
+        ui_status(ui, true, "%s: the fix would patch deployment %s", ui->opt->readonly ? "read-only" : "not allowed",
+                  deployment);
     } else {
         snprintf(fix_deployment, sizeof fix_deployment, "%s", deployment);
         ui_confirm(ui, fix == FIX_ANNOTATE ? "Add the stats-inclusion annotation?" : "Restart deployment?");
         if (fix == FIX_ANNOTATE) {
             ui_confirm_line(ui, "proxy.istio.io/config: %s", APP_STATS_INCLUSION_CONFIG);
             ui_confirm_line(ui, "on the pod template of deployment %s, namespace %s, context %s", deployment, ui->ns,
-                            ui->opt->context);
+                            ui->context);
             ui_confirm_line(ui, "The template changes, so the deployment rolls: new pods take the inclusion.");
             ui_confirm_choice(ui, 'y', "annotate", do_fix_annotate);
         } else {
             ui_confirm_line(ui, "deployment %s in namespace %s, context %s, as kubectl rollout restart", deployment,
-                            ui->ns, ui->opt->context);
+                            ui->ns, ui->context);
             ui_confirm_choice(ui, 'y', "restart", do_fix_restart);
         }
     }

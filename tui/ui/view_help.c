@@ -12,7 +12,7 @@ static void draw_help(struct ui *ui, int top, int height)
     ui_attr_off(ui, UI_COLOR_HEADER, A_BOLD);
     int y = top + 1;
     for (size_t k = (size_t)ui->help_scroll; k < ui_key_table_count && y < top + height; k++) {
-        if (ui->opt->readonly && ui_key_table[k].changes_cluster)
+        if (!ui_may(ui, ui_key_table[k].needs))
             continue;
         snprintf(line, sizeof line, "  %-16s %s", ui_key_table[k].keys, ui_key_table[k].what);
         ui_put(y++, 0, ui->cols, line);
