@@ -28,12 +28,17 @@ const struct rtype RT_WASMPLUGINS = {"extensions.istio.io", "v1alpha1", "wasmplu
 const struct rtype RT_ROLES = {"rbac.authorization.k8s.io", "v1", "roles", "role", "Role", 1, CRUD, NULL, NULL};
 const struct rtype RT_ROLEBINDINGS = {"rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding",
                                       1, CRUD, NULL, NULL};
+const struct rtype RT_CLUSTERROLES = {"rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole",
+                                      0, CRUD, NULL, NULL};
+const struct rtype RT_CLUSTERROLEBINDINGS = {"rbac.authorization.k8s.io", "v1", "clusterrolebindings",
+                                             "clusterrolebinding", "ClusterRoleBinding", 0, CRUD, NULL, NULL};
 const struct rtype RT_SSAR = {"authorization.k8s.io", "v1", "selfsubjectaccessreviews", "selfsubjectaccessreview",
                               "SelfSubjectAccessReview", 0, OP_CREATE, NULL, NULL};
 
 const struct rtype *const RTYPES[] = {&RT_NAMESPACES, &RT_PODS, &RT_SERVICES, &RT_CONFIGMAPS, &RT_SERVICEACCOUNTS,
                                       &RT_DEPLOYMENTS, &RT_REPLICASETS, &RT_ENVOYFILTERS, &RT_WASMPLUGINS,
-                                      &RT_ROLES, &RT_ROLEBINDINGS, &RT_SSAR, NULL};
+                                      &RT_ROLES, &RT_ROLEBINDINGS, &RT_CLUSTERROLES, &RT_CLUSTERROLEBINDINGS, &RT_SSAR,
+                                      NULL};
 
 #define N_TYPES (sizeof RTYPES / sizeof RTYPES[0] - 1)
 
