@@ -270,7 +270,29 @@ exited_cleanly "doctor fix"
 
 doctor_sees no-sidecar "[no-sidecar]"
 doctor_sees plugin-missing "[no-wasmplugin]"
-doctor_sees legacy-names "[naming-legacy]"
+doctor_sees plugin-failed "[plugin-not-loaded]"
 doctor_sees restrictive-stats "[stats-excluded]"
+doctor_sees legacy-names "[naming-legacy]"
+doctor_sees bare-names "[naming-bare]"
+doctor_sees slow-sidecar "[sidecar-timeout]"
+doctor_sees flaky-sidecar "[sidecar-flaky]"
+doctor_sees api-403-proxy "[rbac-pods-proxy]"
+
+# The API server refusing the credentials: a banner says so.
+meshsim_start "$MESHSIM_BIN" --scenario api-401
+start_console
+see "api-401: banner" "CREDENTIALS REJECTED" 60
+keys q
+exited_cleanly "api-401"
+
+# Throttling and an expiring watch: the pods still come, with counters.
+for scenario in api-429 watch-expiry; do
+    meshsim_start "$MESHSIM_BIN" --scenario "$scenario" --traffic 10
+    start_console
+    see "$scenario: pods" "TOTAL 6 pods, 6 sidecars" 60
+    see "$scenario: counters" "wasmcustom" 60
+    keys q
+    exited_cleanly "$scenario"
+done
 
 finish
