@@ -114,6 +114,28 @@ see "fire tally" "aborted 10" 60
 see "counters caught up" "the metrics pipeline works" 30
 keys Escape
 
+# Policies: the list, one added from the form with its time left, removed.
+keys p
+see "policies dialog" "Policies of WasmPlugin hfi-fault in demo"
+see "demo policy listed" "checkout-faults"
+keys a
+see "policy form" "Add a policy to the WasmPlugin in demo"
+keys u i t e s t Enter
+see "policy added" "HTTP 200" 30
+keys p
+see "new policy listed" "uitest" 30
+see "time left shown" "left" 10
+keys G
+for _ in 1 2 3 4 5 6 7 8; do keys j; done # the new policy is the last
+keys x
+see "remove confirmation" "policy uitest from the WasmPlugin's pluginConfig"
+keys y
+see "policy removed" "HTTP 200" 30
+keys p
+see "policies again" "Policies of WasmPlugin hfi-fault in demo" 30
+check "removed policy gone" wait_for 20 lacks "uitest"
+keys Escape
+
 # Help lists the actions; the doctor view opens.
 keys '?'
 see "help" "fire test faults at the selected pod"
