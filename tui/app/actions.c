@@ -135,20 +135,32 @@ static void on_simple_done(struct kube_request *req, const struct kube_response 
     action_finish(a, &r);
 }
 
-void app_envoyfilter_apply(struct kube_client *c, const char *ns, const char *manifest, size_t len,
-                           app_action_done_fn done, void *user)
+/* A new action with the manifest's object in *obj; NULL (the action
+ * failed and reported) when the manifest is not an EnvoyFilter. */
+static struct action *envoyfilter_action(struct kube_client *c, const char *ns, const char *manifest, size_t len,
+                                         app_action_done_fn done, void *user, cJSON **obj)
 {
     struct action *a = action_new(c, ns, NULL, done, user);
     if (!a)
-        return;
+        return NULL;
     char err[256];
-    cJSON *obj = envoyfilter_object(a->ns, manifest, len, err, sizeof err);
-    if (!obj) {
+    *obj = envoyfilter_object(a->ns, manifest, len, err, sizeof err);
+    if (!*obj) {
         char msg[320];
         snprintf(msg, sizeof msg, "EnvoyFilter manifest: %s", err);
         action_fail(a, 0, msg);
-        return;
+        return NULL;
     }
+    return a;
+}
+
+void app_envoyfilter_apply(struct kube_client *c, const char *ns, const char *manifest, size_t len,
+                           app_action_done_fn done, void *user)
+{
+    cJSON *obj;
+    struct action *a = envoyfilter_action(c, ns, manifest, len, done, user, &obj);
+    if (!a)
+        return;
     const char *name = app_json_path(obj, "metadata.name")->valuestring;
     char *body = cJSON_PrintUnformatted(obj);
     char *path = object_path(ENVOYFILTER_API, a->ns, "envoyfilters", name);
@@ -186,17 +198,10 @@ static void on_envoyfilter_deleted(struct kube_request *req, const struct kube_r
 void app_envoyfilter_delete(struct kube_client *c, const char *ns, const char *manifest, size_t len,
                             app_action_done_fn done, void *user)
 {
-    struct action *a = action_new(c, ns, NULL, done, user);
+    cJSON *obj;
+    struct action *a = envoyfilter_action(c, ns, manifest, len, done, user, &obj);
     if (!a)
         return;
-    char err[256];
-    cJSON *obj = envoyfilter_object(a->ns, manifest, len, err, sizeof err);
-    if (!obj) {
-        char msg[320];
-        snprintf(msg, sizeof msg, "EnvoyFilter manifest: %s", err);
-        action_fail(a, 0, msg);
-        return;
-    }
     a->name = strdup(app_json_path(obj, "metadata.name")->valuestring);
     cJSON_Delete(obj);
     char *path = a->name ? object_path(ENVOYFILTER_API, a->ns, "envoyfilters", a->name) : NULL;
