@@ -35,7 +35,6 @@ static void drop_exec_cache(struct kube_connection *c)
     c->exec_expiry = 0;
 }
 
-static void free_exec_copy(struct kube_exec_config *e);
 
 /* A deep copy, or NULL when out of memory. */
 static struct kube_exec_config *copy_exec(const struct kube_exec_config *e)
@@ -61,28 +60,10 @@ static struct kube_exec_config *copy_exec(const struct kube_exec_config *e)
         ok = v->name && v->value;
     }
     if (!ok) {
-        free_exec_copy(d);
+        kube_exec_config_free(d);
         return NULL;
     }
     return d;
-}
-
-static void free_exec_copy(struct kube_exec_config *e)
-{
-    if (!e)
-        return;
-    free(e->api_version);
-    free(e->command);
-    free(e->install_hint);
-    for (size_t i = 0; i < e->n_args; i++)
-        free(e->args[i]);
-    free(e->args);
-    for (size_t i = 0; i < e->n_env; i++) {
-        free(e->env[i].name);
-        kube_free_secret(e->env[i].value);
-    }
-    free(e->env);
-    free(e);
 }
 
 void kube_connection_free(struct kube_connection *c)
@@ -113,7 +94,7 @@ void kube_connection_free(struct kube_connection *c)
     for (size_t i = 0; c->impersonate_headers && c->impersonate_headers[i]; i++)
         free(c->impersonate_headers[i]);
     free(c->impersonate_headers);
-    free_exec_copy(c->exec);
+    kube_exec_config_free(c->exec);
     memset(c, 0, sizeof *c);
 }
 

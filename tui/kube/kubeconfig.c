@@ -98,7 +98,7 @@ static int get_object(struct walker *w, const cJSON *obj, const char *key, const
     return 0;
 }
 
-static void free_exec(struct kube_exec_config *e)
+void kube_exec_config_free(struct kube_exec_config *e)
 {
     if (!e)
         return;
@@ -139,7 +139,7 @@ static void free_user(struct kube_user *u)
     free(u->token_file);
     free(u->username);
     kube_free_secret(u->password);
-    free_exec(u->exec);
+    kube_exec_config_free(u->exec);
     free(u->auth_provider);
     kube_free_secret(u->auth_provider_id_token);
     free(u->impersonate_user);

@@ -109,6 +109,8 @@ int kube_config_parse(const char *buf, size_t len, const char *source, struct ku
 int kube_config_merge(struct kube_config *into, struct kube_config *from);
 
 void kube_config_free(struct kube_config *cfg);
+/* Frees an exec plugin's settings (secrets wiped), and e itself. */
+void kube_exec_config_free(struct kube_exec_config *e);
 
 const struct kube_context *kube_config_context(const struct kube_config *cfg, const char *name);
 const struct kube_cluster *kube_config_cluster(const struct kube_config *cfg, const char *name);
