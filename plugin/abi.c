@@ -212,6 +212,22 @@ static bool apply_configuration(const char *json, size_t len)
     return true;
 }
 
+/* Room for one more element in a growing array; false when out of memory. */
+/* Inlined: the header lookup on every request calls it. */
+static inline __attribute__((always_inline)) bool make_room(void **items, size_t count, size_t *capacity,
+                                                           size_t element_size)
+{
+    if (count < *capacity)
+        return true;
+    size_t grown_capacity = *capacity ? *capacity * 2 : 8;
+    void *grown = realloc(*items, grown_capacity * element_size);
+    if (!grown)
+        return false;
+    *items = grown;
+    *capacity = grown_capacity;
+    return true;
+}
+
 /* ---- request header lookups, fetched once per request ---- */
 
 struct fetched_header {
@@ -235,14 +251,8 @@ static const char *lookup_header(void *unused, const char *name, size_t name_len
             return f->present ? (f->value ? f->value : "") : NULL;
         }
     }
-    if (fetched_count == fetched_capacity) {
-        size_t cap = fetched_capacity ? fetched_capacity * 2 : 8;
-        struct fetched_header *grown = realloc(fetched, cap * sizeof *grown);
-        if (!grown)
-            return NULL;
-        fetched = grown;
-        fetched_capacity = cap;
-    }
+    if (!make_room((void **)&fetched, fetched_count, &fetched_capacity, sizeof *fetched))
+        return NULL;
     struct fetched_header *f = &fetched[fetched_count++];
     f->name = name;
     f->name_len = name_len;
@@ -263,14 +273,8 @@ static void release_fetched(void)
 
 static bool start_delay(uint32_t context_id, const struct hfi_decision *d, uint64_t now)
 {
-    if (pending_count == pending_capacity) {
-        size_t cap = pending_capacity ? pending_capacity * 2 : 16;
-        struct pending_delay *grown = realloc(pending, cap * sizeof *grown);
-        if (!grown)
-            return false;
-        pending = grown;
-        pending_capacity = cap;
-    }
+    if (!make_room((void **)&pending, pending_count, &pending_capacity, sizeof *pending))
+        return false;
     struct pending_delay *p = &pending[pending_count];
     memset(p, 0, sizeof *p);
     p->context_id = context_id;
