@@ -212,8 +212,8 @@ static bool apply_configuration(const char *json, size_t len)
     return true;
 }
 
-/* Room for one more element in a growing array; false when out of memory. */
-/* Inlined: the header lookup on every request calls it. */
+/* Room for one more element in a growing array; false when out of memory.
+ * Inlined: the header lookup calls it on every request. */
 static inline __attribute__((always_inline)) bool make_room(void **items, size_t count, size_t *capacity,
                                                            size_t element_size)
 {
