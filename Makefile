@@ -29,7 +29,9 @@ FUZZ_SECONDS ?= 60
 # Filled in by the fragments. Packages only the benchmarks' references need
 # are kept apart, so that `make test` on a fresh machine installs no more
 # than building and testing needs.
-DEB_PACKAGES := clang lld make pkg-config python3
+# libclang-rt-14-dev holds the sanitizer and libFuzzer runtimes; clang only
+# recommends it, and deps installs without recommends.
+DEB_PACKAGES := clang libclang-rt-14-dev lld make pkg-config python3
 BENCH_DEB_PACKAGES :=
 ALL_TARGETS :=
 TEST_BINS :=      # built before the suite runs
