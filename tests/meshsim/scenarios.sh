@@ -234,6 +234,37 @@ events = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 assert events[-1]["type"] == "ERROR" and events[-1]["object"]["code"] == 410, events[-1]
 PY
 
+# ---- everything at once: rollouts, ECDS updates, held requests, scrapes
+# and watches, on a flaky sidecar, under traffic ----
+meshsim_start "$MESHSIM" --traffic 300 --pods 30 --scenario flaky-sidecar
+jobs_started=()
+for round in 1 2 3; do
+    for d in frontend cart checkout; do
+        kcurl -o /dev/null -X PATCH -H 'Content-Type: application/strategic-merge-patch+json' \
+            -d "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"kubectl.kubernetes.io/restartedAt\":\"r$round\"}}}}}" \
+            "$SERVER/apis/apps/v1/namespaces/demo/deployments/$d" &
+        jobs_started+=($!)
+    done
+    kcurl -N --max-time 2 -o /dev/null "$SERVER$NS/pods?watch=1" 2>/dev/null &
+    jobs_started+=($!)
+    for p in $(pods_of cart) $(pods_of checkout) $(pods_of svc-001 | sed -n 1,4p); do
+        kcurl -o /dev/null --max-time 2 "$SERVER$NS/pods/$p:15090/proxy/stats/prometheus" 2>/dev/null &
+        jobs_started+=($!)
+        kcurl -o /dev/null --max-time 2 -H 'x-hfi-fault-delay-ms: 300' -H "x-hfi-fault-token: $TOKEN" \
+            "$SERVER$NS/pods/$p:8080/proxy/x" 2>/dev/null &
+        jobs_started+=($!)
+    done
+    kcurl -o /dev/null -X PATCH -H 'Content-Type: application/merge-patch+json' \
+        -d "{\"spec\":{\"pluginConfig\":{\"policies\":[],\"header_faults\":{\"enabled\":true,\"token\":\"$TOKEN\"},\"round\":$round}}}" \
+        "$SERVER/apis/extensions.istio.io/v1alpha1/namespaces/demo/wasmplugins/hfi-fault" &
+    jobs_started+=($!)
+    sleep 0.7
+done
+wait "${jobs_started[@]}"
+settled() { [ "$(kcurl "$SERVER$NS/pods" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')" -eq 30 ]; }
+check "mixed load: the mesh settles back to 30 pods" wait_for 20 settled
+check "mixed load: still serving" has_metric "$(first_pod frontend)" '# TYPE'
+
 # ---- scale ----
 meshsim_start "$MESHSIM" --pods 2000
 count_pods() {
