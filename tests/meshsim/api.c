@@ -2074,6 +2074,13 @@ static void route(struct exchange *ex, const struct request *req)
         } else {
             no_such_path(ex);
         }
+    } else if (strcmp(segs[0], "openapi") == 0 && n == 2 && strcmp(segs[1], "v2") == 0 && get) {
+        /* kubectl before 1.27 (Debian 12's is 1.20) reads the OpenAPI v2
+         * document, protobuf served as octet-stream as the API server does,
+         * before a server-side apply. An empty message is a valid document
+         * that publishes no schemas: kubectl then validates nothing locally
+         * and leaves it to the server. */
+        ex_reply(ex, 200, "application/octet-stream", "", 0, NULL);
     } else if (strcmp(segs[0], "openapi") == 0 && n >= 2 && strcmp(segs[1], "v3") == 0 && get) {
         if (n == 2) {
             openapi_root(ex);

@@ -103,7 +103,8 @@ YAML
 check "kubectl apply --server-side" "${KUBECTL[@]}" apply --server-side -f "$MESHSIM_DIR/ef.yaml"
 check "apply again is idempotent" "${KUBECTL[@]}" apply --server-side -f "$MESHSIM_DIR/ef.yaml"
 check "kubectl get envoyfilter" bash -c "'${KUBECTL[0]}' get envoyfilter hfi-stats-inclusion -o jsonpath='{.spec.configPatches[0].applyTo}' | grep -qx BOOTSTRAP"
-check "managedFields name the manager" bash -c "'${KUBECTL[0]}' get envoyfilter hfi-stats-inclusion --show-managed-fields -o jsonpath='{.metadata.managedFields[0].manager}' | grep -qx kubectl"
+# The object as served (--show-managed-fields is kubectl >= 1.21 only).
+check "managedFields name the manager" bash -c "'${KUBECTL[0]}' get --raw /apis/networking.istio.io/v1alpha3/namespaces/demo/envoyfilters/hfi-stats-inclusion | grep -q '\"manager\":\"kubectl\"'"
 check "kubectl patch --type=json" "${KUBECTL[@]}" patch envoyfilter hfi-stats-inclusion --type=json -p '[{"op":"add","path":"/spec/priority","value":10}]'
 check "kubectl patch --type=merge" "${KUBECTL[@]}" patch envoyfilter hfi-stats-inclusion --type=merge -p '{"metadata":{"labels":{"owner":"test"}}}'
 check "patches visible" bash -c "'${KUBECTL[0]}' get envoyfilter -l owner=test -o jsonpath='{.items[0].spec.priority}' | grep -qx 10"

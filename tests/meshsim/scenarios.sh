@@ -159,11 +159,12 @@ check "annotation rolls frontend" wait_for 10 rolled frontend "$fe2"
 fe3=$(first_pod frontend)
 env_has_flag() { kcurl "$SERVER$NS/pods/$fe3" | grep -q '"name":"BOOTSTRAP_XDS_AGENT","value":"true"'; }
 check "the proxy env shows BOOTSTRAP_XDS_AGENT" env_has_flag
-check "BOOTSTRAP filter honoured with the flag" has_metric "$fe3" 'wasmcustom_hfi_faults_aborts_total{} 0'
+check "BOOTSTRAP filter honoured with the flag" wait_for 10 has_metric "$fe3" 'wasmcustom_hfi_faults_aborts_total{} 0'
 ca=$(first_pod cart)
 restart cart '"proxy.istio.io/config":"{\"proxyStatsMatcher\":{\"inclusionPrefixes\":[\"wasmcustom.\"]}}"'
 check "proxyStatsMatcher annotation rolls cart" wait_for 10 rolled cart "$ca"
-check "proxyStatsMatcher inclusion honoured" has_metric "$(first_pod cart)" 'wasmcustom_hfi_faults_aborts_total{} 0'
+cart_included() { has_metric "$(first_pod cart)" 'wasmcustom_hfi_faults_aborts_total{} 0'; }
+check "proxyStatsMatcher inclusion honoured" wait_for 10 cart_included
 check "other pods still excluded" no_metric "$(first_pod checkout)" 'wasmcustom_'
 
 # ---- names, failures, missing pieces ----
