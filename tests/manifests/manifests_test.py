@@ -449,9 +449,15 @@ def served(ms):
     out = {}
     for line in r.stdout.splitlines():
         f = line.split()
-        # NAME [SHORTNAMES] APIVERSION NAMESPACED KIND VERBS [CATEGORIES]
+        # NAME [SHORTNAMES] APIVERSION NAMESPACED KIND VERBS [CATEGORIES];
+        # VERBS is "create,get" (kubectl >= 1.21) or "[create get]" (1.20).
         i = next(i for i, x in enumerate(f) if x in ("true", "false"))
-        out[(f[i - 1], f[i + 1])] = set(f[i + 2].split(","))
+        if f[i + 2].startswith("["):
+            end = next(j for j in range(i + 2, len(f)) if f[j].endswith("]"))
+            verbs = " ".join(f[i + 2:end + 1]).strip("[]").split()
+        else:
+            verbs = f[i + 2].split(",")
+        out[(f[i - 1], f[i + 1])] = set(verbs)
     return out
 
 
