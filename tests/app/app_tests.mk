@@ -6,9 +6,10 @@
 APP_TEST_BIN := $(OUT)/tests/app/test_app
 APP_SCHEDULER_TEST := $(OUT)/tests/app/test_scheduler
 
-$(OUT)/tests/app/test_%: tests/app/test_%.c tests/testlib.h $(HFIAPP_LINK)
+$(OUT)/tests/app/test_%: tests/app/test_%.c tests/testlib.h $(HFIAPP_LINK) $(MESHSIM_LAUNCH_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_NATIVE) -Itests -o $@ $< $(HFIAPP_LINK) $(LDFLAGS_NATIVE) $(HFIKUBE_LDLIBS) $(HFISTATS_LDLIBS)
+	$(CC) $(CFLAGS_NATIVE) -Itests -o $@ $< $(HFIAPP_LINK) $(MESHSIM_LAUNCH_LIB) $(LDFLAGS_NATIVE) $(HFIKUBE_LDLIBS) \
+	  $(HFISTATS_LDLIBS)
 
 APP_TEST_CMDS := $(APP_TEST_BIN) "$(APP_SCHEDULER_TEST) $(MESHSIM)" \
   "tests/app/scenarios.sh $(HFITOP) $(MESHSIM)" "tests/app/actions.sh $(HFITOP) $(MESHSIM)"

@@ -2,17 +2,14 @@
  * scraped every interval with no more than max_inflight at once, rates
  * from successive scrapes, a failing pod backing off alone, and pods that
  * go away leaving the model. Usage: test_scheduler MESHSIM. */
-#include <fcntl.h>
 #include <math.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../tui/app/actions.h"
 #include "../../tui/app/app.h"
+#include "meshsim_launch.h"
 #include "testlib.h"
 
 static const char *meshsim_path;
@@ -37,34 +34,11 @@ static bool cluster_start(struct cluster *c, const char *const *extra)
     int argc = 5;
     for (; extra && *extra && argc < 15; extra++)
         argv[argc++] = *extra;
-    int out[2];
-    if (pipe(out) < 0)
-        return false;
-    c->pid = fork();
-    if (c->pid == 0) {
-        dup2(out[1], STDOUT_FILENO);
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, STDERR_FILENO);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(out[1]);
-    char line[256] = "";
-    size_t len = 0;
-    while (!strstr(line, "meshsim ready") && len < sizeof line - 1) {
-        struct pollfd p = {.fd = out[0], .events = POLLIN};
-        if (poll(&p, 1, 30000) <= 0)
-            break;
-        ssize_t n = read(out[0], line + len, sizeof line - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        line[len] = '\0';
-    }
-    close(out[0]);
+    argv[argc] = NULL;
+    c->pid = meshsim_launch(argv);
     struct kube_load_options opts = {.kubeconfig_flag = c->kubeconfig};
     struct kube_error err = {0};
-    if (!strstr(line, "meshsim ready") || kube_connection_load(&opts, &c->conn, &err) != 0 ||
+    if (c->pid < 0 || kube_connection_load(&opts, &c->conn, &err) != 0 ||
         !(c->client = kube_client_new(&c->conn, &err))) {
         fprintf(stderr, "meshsim did not start: %s\n", err.message);
         return false;
@@ -78,10 +52,7 @@ static void cluster_stop(struct cluster *c)
         kube_client_free(c->client);
         kube_connection_free(&c->conn);
     }
-    if (c->pid > 0) {
-        kill(c->pid, SIGTERM);
-        waitpid(c->pid, NULL, 0);
-    }
+    meshsim_halt(c->pid);
     unlink(c->kubeconfig);
     rmdir(c->dir);
 }

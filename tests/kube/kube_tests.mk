@@ -1,13 +1,13 @@
 # Tests and fuzz targets of tui/kube.
 
-# tests/*.mk is read before tui/*/*.mk, so name the library by its path here.
-KUBE_TEST_LIB := $(OUT)/tui/libhfikube.a
+KUBE_TEST_LIB := $(HFIKUBE_LIB)
 KUBE_TEST_NAMES := $(patsubst tests/kube/%.c,%,$(sort $(wildcard tests/kube/test_*.c)))
 KUBE_TEST_BINS := $(addprefix $(OUT)/tests/kube/,$(KUBE_TEST_NAMES))
 
-$(OUT)/tests/kube/test_%: tests/kube/test_%.c $(wildcard tests/kube/*.h) $(KUBE_TEST_LIB)
+$(OUT)/tests/kube/test_%: tests/kube/test_%.c $(wildcard tests/kube/*.h) $(KUBE_TEST_LIB) $(MESHSIM_LAUNCH_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_NATIVE) -Itui/kube -Itests -o $@ $< $(KUBE_TEST_LIB) $(LDFLAGS_NATIVE) $(HFIKUBE_LDLIBS) -lpthread
+	$(CC) $(CFLAGS_NATIVE) -Itui/kube -Itests -o $@ $< $(KUBE_TEST_LIB) $(MESHSIM_LAUNCH_LIB) $(LDFLAGS_NATIVE) \
+	  $(HFIKUBE_LDLIBS) -lpthread
 
 .PHONY: kube-test
 kube-test: $(KUBE_TEST_BINS)

@@ -2,17 +2,14 @@
  * certificate and key as kubeconfig data (libcurl blobs), or a token;
  * list + watch, pod proxy, a rollout restart, 429 retries, watch expiry,
  * 401. Skipped (RESULT 0 0) when the meshsim binary is not built. */
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "kube_pods.h"
 #include "kube_testutil.h"
+#include "meshsim_launch.h"
 #include "testlib.h"
 
 static const char *meshsim_path;
@@ -31,35 +28,10 @@ static bool meshsim_start(struct meshsim *m, const char *name, const char *args)
     char *copy = strdup(args), *save = NULL;
     for (char *tok = strtok_r(copy, " ", &save); tok && argc < 31; tok = strtok_r(NULL, " ", &save))
         argv[argc++] = tok;
-    int out[2];
-    if (pipe(out) < 0)
-        return false;
-    m->pid = fork();
-    if (m->pid == 0) {
-        dup2(out[1], STDOUT_FILENO);
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, STDERR_FILENO);
-        execv(argv[0], argv);
-        _exit(127);
-    }
+    argv[argc] = NULL;
+    m->pid = meshsim_launch((const char *const *)argv);
     free(copy);
-    close(out[1]);
-    char line[256] = "";
-    size_t len = 0;
-    while (!strstr(line, "meshsim ready") && len < sizeof line - 1) {
-        struct pollfd p = {.fd = out[0], .events = POLLIN};
-        if (poll(&p, 1, 30000) <= 0)
-            break;
-        ssize_t n = read(out[0], line + len, sizeof line - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        line[len] = '\0';
-    }
-    close(out[0]);
-    if (!strstr(line, "meshsim ready")) {
-        kill(m->pid, SIGKILL);
-        waitpid(m->pid, NULL, 0);
+    if (m->pid < 0) {
         fprintf(stderr, "meshsim %s did not start\n", args);
         return false;
     }
@@ -68,14 +40,7 @@ static bool meshsim_start(struct meshsim *m, const char *name, const char *args)
 
 static void meshsim_stop(struct meshsim *m)
 {
-    kill(m->pid, SIGTERM);
-    for (int i = 0; i < 100; i++) {
-        if (waitpid(m->pid, NULL, WNOHANG) == m->pid)
-            return;
-        usleep(20000);
-    }
-    kill(m->pid, SIGKILL);
-    waitpid(m->pid, NULL, 0);
+    meshsim_halt(m->pid);
 }
 
 struct session {

@@ -40,3 +40,11 @@ $(BUILD)/fuzz/fuzz_meshsim_parsers: tests/meshsim/fuzz_parsers.c $(MESHSIM_FUZZ_
 	$(CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -o $@ tests/meshsim/fuzz_parsers.c $(MESHSIM_FUZZ_SRCS) \
 	  -lcjson -lyaml
 FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_meshsim_parsers
+
+# For C tests that start a meshsim of their own (tests/meshsim_launch.h);
+# an archive, so test binaries that do not use it link nothing of it.
+MESHSIM_LAUNCH_LIB := $(OUT)/tests/libmeshsim_launch.a
+$(MESHSIM_LAUNCH_LIB): tests/meshsim_launch.c tests/meshsim_launch.h
+	@mkdir -p $(OUT)/tests
+	$(CC) $(CFLAGS_NATIVE) -c -o $(OUT)/tests/meshsim_launch.o $<
+	rm -f $@ && ar rcs $@ $(OUT)/tests/meshsim_launch.o
