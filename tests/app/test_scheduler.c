@@ -3,6 +3,7 @@
  * from successive scrapes, a failing pod backing off alone, and pods that
  * go away leaving the model. Usage: test_scheduler MESHSIM. */
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
