@@ -2,6 +2,7 @@
  * certificate and key as kubeconfig data (libcurl blobs), or a token;
  * list + watch, pod proxy, a rollout restart, 429 retries, watch expiry,
  * 401. Skipped (RESULT 0 0) when the meshsim binary is not built. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
