@@ -28,14 +28,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
-import traceback
 
 import yaml
+
+from testkit import Meshsim, check, fail, result
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RBAC = os.path.join(os.path.dirname(os.path.dirname(HERE)), "manifests", "rbac.yaml")
@@ -60,20 +59,6 @@ CONSOLE_REQUESTS = [
 SPEC_ONLY_GRANTS = {("create", "wasmplugins", "-", "extensions.istio.io"),
                     ("delete", "wasmplugins", "-", "extensions.istio.io"),
                     ("create", "services", "proxy", "-")}
-
-passed = failed = 0
-
-
-def check(name, fn, *args):
-    global passed, failed
-    try:
-        fn(*args)
-        passed += 1
-    except Exception as e:  # noqa: BLE001 - any error fails this check only
-        failed += 1
-        msg = str(e) or traceback.format_exc(limit=2).strip().splitlines()[-1]
-        print("FAIL %s: %s" % (name, msg[:3000]))
-
 
 # ---- the API server's view of a request -------------------------------------------
 
@@ -157,36 +142,6 @@ def allowed(bound, attr):
 
 
 # ---- the session ------------------------------------------------------------------
-
-class Meshsim:
-    def __init__(self, binary, tmp):
-        self.kubeconfig = os.path.join(tmp, "kubeconfig")
-        self.out = open(os.path.join(tmp, "meshsim.out"), "w+")
-        self.err = open(os.path.join(tmp, "meshsim.err"), "w+")
-        self.proc = subprocess.Popen([binary, "--listen", "127.0.0.1:0", "--kubeconfig", self.kubeconfig,
-                                      "--traffic", "5"], stdout=self.out, stderr=self.err)
-        deadline = time.time() + 30
-        while time.time() < deadline and self.proc.poll() is None:
-            self.out.seek(0)
-            if re.search(r"^meshsim ready https://\S+$", self.out.read(), re.M):
-                return
-            time.sleep(0.1)
-        self.err.seek(0)
-        err = self.err.read()[-500:]
-        self.stop()
-        raise RuntimeError("meshsim did not start in 30 s: %s" % err)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.out.close()
-        self.err.close()
-
 
 POLICY = {"metadata": {"name": "t"}, "spec": {"rules": [{"fault": {"abort": {"httpStatus": 503}}}]}}
 
@@ -363,7 +318,6 @@ def main():
     ap.add_argument("--hfitop", required=True)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
-    global failed
     tmp = tempfile.mkdtemp(prefix="rbac-test-")
     ms = None
     try:
@@ -373,11 +327,10 @@ def main():
         check("the console's picker and can-i are allowed to both accounts", test_console_requests, docs)
         steps = []
         try:
-            ms = Meshsim(a.meshsim, tmp)
+            ms = Meshsim(a.meshsim, tmp, "--traffic", "5")
             steps = session(a.hfitop, ms, tmp)
         except Exception as e:  # noqa: BLE001
-            failed += 1
-            print("FAIL the operator session: %s" % str(e)[:2000])
+            fail("the operator session", str(e))
         if steps:
             check("request log: METHOD PATH CONTENT-TYPE, no query", test_log_format, steps)
             check("request log: no credential", test_no_token_logged, os.path.join(tmp, "requests"),
@@ -397,8 +350,7 @@ def main():
         if ms:
             ms.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    print("RESULT %d %d" % (passed, failed))
-    return 1 if failed else 0
+    return result()
 
 
 if __name__ == "__main__":
