@@ -281,7 +281,8 @@ const struct pw_metric *pw_metric_at(const struct pw_vm *vm, size_t i); /* defin
 #define PW_HISTOGRAM_SAMPLES 1024
 size_t pw_metric_sample_count(const struct pw_metric *metric);
 uint64_t pw_metric_sample(const struct pw_metric *metric, size_t i); /* 0 is the oldest kept */
-/* The stat name Envoy shows on /stats: "wasmcustom." + name (FACTS.md §1).
+/* The stat name Envoy shows on /stats: "wasmcustom." + name (envoy
+ * source/extensions/common/wasm/context.cc, Context::defineMetric).
  * Writes a NUL-terminated string; returns its length. */
 size_t pw_metric_envoy_name(const struct pw_metric *metric, char *out, size_t out_size);
 

@@ -14,8 +14,10 @@
 DEB_PACKAGES += wabt binutils
 
 WASM2C_RUNTIME := /usr/share/wabt/wasm2c
-# Bounds checks in code instead of a SIGSEGV handler: the handler fights
-# AddressSanitizer (FACTS.md §9). Everything including wasm-rt.h needs it.
+# Bounds checks in code instead of a SIGSEGV handler: the guard-page handler
+# of wasm2c's runtime (WebAssembly/wabt wasm2c/wasm-rt-impl.c, under
+# WASM_RT_MEMCHECK_SIGNAL_HANDLER) fights AddressSanitizer. Everything
+# including wasm-rt.h needs the same setting.
 PWHOST_CFLAGS := -Itests/host -I$(WASM2C_RUNTIME) -I$(OUT)/host -DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0
 PWHOST_LIB := $(OUT)/host/libpwhost.a
 # wasm2c's output and runtime are not warning-clean.

@@ -107,8 +107,8 @@ static void test_module_passes_host_load_checks(void)
     struct pw_wasm_report report;
     CHECK(pw_validate(buf, n, &report));
     CHECK(report.bound_exports & PW_EXPORT_MALLOC);
-    /* Delays are done with pause and tick, never with a call out (FACTS §8:
-     * the earlier plugin called a cluster that did not exist). */
+    /* Delays are done with pause and tick, never with a call out: the
+     * earlier Rust plugin called a cluster that did not exist. */
     CHECK(n > 0 && !memmem(buf, n, "proxy_http_call", 15));
 }
 
@@ -177,7 +177,7 @@ static void test_matching_on_method_path_and_any_header(void)
     CHECK_INT(status_of(vm, "GET", "/cart/12x", NULL, 0), 0);
     CHECK_INT(status_of(vm, "GET", "/exact", NULL, 0), 503);
     CHECK_INT(status_of(vm, "GET", "/exact/", NULL, 0), 0);
-    /* Any header can be matched, not a fixed list (FACTS §8). */
+    /* Any header can be matched, not a fixed list (a defect of the earlier Rust plugin). */
     CHECK_INT(status_of(vm, "GET", "/", &(struct pw_header){"x-custom-anything", "canary-b7"}, 1), 504);
     CHECK_INT(status_of(vm, "GET", "/", &(struct pw_header){"x-custom-anything", "stable"}, 1), 0);
     CHECK_INT(status_of(vm, "PATCH", "/", &(struct pw_header){"x-tenant", "acme-eu"}, 1), 505);
@@ -244,7 +244,7 @@ static int aborted_out_of(struct pw_vm *vm, int requests)
 }
 
 /* Within four standard deviations of n*p: the earlier plugin sampled twice,
- * which turned 25% into 6.25% (FACTS §8). */
+ * which turned 25% into 6.25% (a defect of the earlier Rust plugin). */
 static void check_binomial(int observed, int n, double p)
 {
     double mean = n * p, sd = sqrt(n * p * (1 - p));
@@ -372,7 +372,7 @@ static void test_delay_then_abort(void)
     pw_vm_free(vm);
 }
 
-/* FACTS §8: an immediate delay recorded no metric. */
+/* A defect of the earlier Rust plugin: an immediate delay recorded no metric. */
 static void test_immediate_delay_records_histogram(void)
 {
     struct pw_vm *vm = vm_with(delay_config("{\"fixed_delay_ms\":0}", ""));
@@ -442,7 +442,7 @@ static const char *expiring(const char *spacing)
     return buf;
 }
 
-/* FACTS §8: every refresh restarted duration_seconds, so expiry never came. */
+/* A defect of the earlier Rust plugin: every refresh restarted duration_seconds, so expiry never came. */
 static void test_expiry_survives_reconfigure(void)
 {
     struct pw_vm *vm = vm_with(expiring(""));
@@ -583,7 +583,7 @@ static void test_bad_configuration_keeps_previous_policies(void)
     pw_vm_free(vm);
 }
 
-/* FACTS §8: an invalid regex matched everything. */
+/* A defect of the earlier Rust plugin: an invalid regex matched everything. */
 static void test_invalid_regex_never_matches_everything(void)
 {
     struct pw_vm *vm = vm_with("{\"policies\":[{\"spec\":{\"rules\":[{\"match\":{\"path\":{\"regex\":\"[\"}},"
@@ -594,7 +594,7 @@ static void test_invalid_regex_never_matches_everything(void)
     pw_vm_free(vm);
 }
 
-/* FACTS §8: the earlier plugin gave up after one failed poll; here a good
+/* A defect of the earlier Rust plugin: it gave up after one failed poll; here a good
  * configuration after a bad one is taken. */
 static void test_recovers_after_rejected_configuration(void)
 {

@@ -42,7 +42,8 @@ void app_annotate_stats_inclusion(struct kube_client *c, const char *ns, const c
                                   app_action_done_fn done, void *user);
 
 /* `kubectl rollout restart`: the template's restartedAt annotation set to
- * now (FACTS.md §7). */
+ * now (kubernetes staging/src/k8s.io/kubectl/pkg/polymorphichelpers/
+ * objectrestarter.go, defaultObjectRestarter). */
 void app_restart_deployment(struct kube_client *c, const char *ns, const char *deployment,
                             app_action_done_fn done, void *user);
 

@@ -23,10 +23,14 @@
 #include "../stats/prom_rate.h"
 
 /* Istio's plain-HTTP listener in front of Envoy's /stats/prometheus
- * (FACTS.md §3): excluded from capture, reachable through the pod proxy. */
+ * (istio/istio tools/packaging/common/envoy_bootstrap.json, listener
+ * prometheus_stats): excluded from capture, reachable through the pod
+ * proxy. */
 #define APP_STATS_PORT 15090
-/* RE2 partial match on the dotted Envoy names (FACTS.md §2): the plugin's
- * metrics, which Envoy keeps under wasmcustom. in every naming (§1), Envoy's
+/* RE2 partial match on the dotted Envoy names (envoy
+ * source/server/admin/stats_request.cc, saveMatchingStat: PartialMatch on
+ * stat->name()): the plugin's metrics, which Envoy keeps under wasmcustom.
+ * in every naming (stats/hfi_metrics.h), Envoy's
  * own wasm.* stats (is a VM running?) and server.uptime (did the proxy
  * restart after the pod started?). Anchored, so the proxy rejects every
  * other stat at its first characters: an unanchored alternative costs the

@@ -1,7 +1,12 @@
 /* The fault-injection plugin's metrics, read out of one sidecar's
  * /stats/prometheus dump (or istio-agent's merged :15020 one).
  *
- * Naming (FACTS.md §1): the plugin's metrics reach Prometheus text in one of
+ * Naming: Envoy registers a Wasm metric under its custom stat namespace
+ * wasmcustom. (envoy source/extensions/common/wasm/context.cc,
+ * Context::defineMetric) and /stats/prometheus strips that one segment and
+ * turns other dots into underscores (envoy
+ * source/server/admin/prometheus_stats.cc, PrometheusStatsFormatter::
+ * metricName). So the plugin's metrics reach Prometheus text in one of
  * two spellings:
  *   wasmcustom_hfi_faults_aborts_total   ours: defined as wasmcustom.hfi_...
  *   hfi_faults_aborts_total              defined bare (hfi_faults_...) or

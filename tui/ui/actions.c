@@ -71,8 +71,11 @@ static void do_apply_filter(struct ui *ui)
     app_envoyfilter_apply(ui->client, ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len, ui_action_done, ui);
 }
 
-/* Deployments to restart once the EnvoyFilter exists: a pod that starts
- * before it would not take it (FACTS.md §3). */
+/* Deployments to restart once the EnvoyFilter exists: a BOOTSTRAP patch
+ * reaches a proxy only through the bootstrap istiod generates when the
+ * proxy starts (istio/istio pilot/pkg/xds/bootstrapds.go,
+ * BootstrapGenerator.Generate), so a pod that started before it never
+ * takes it. */
 static char restart_after_apply[64][254];
 static int n_restart_after_apply;
 
@@ -115,7 +118,11 @@ static void do_delete_filter(struct ui *ui)
     app_envoyfilter_delete(ui->client, ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len, ui_action_done, ui);
 }
 
-/* Sidecars that would ignore a BOOTSTRAP EnvoyFilter (FACTS.md §3). */
+/* Sidecars that would ignore a BOOTSTRAP EnvoyFilter: istio-agent asks
+ * istiod for the bootstrap (where the patches apply) only when the proxy
+ * runs with BOOTSTRAP_XDS_AGENT=true (istio/istio
+ * pilot/cmd/pilot-agent/options, enableBootstrapXdsEnv: "agent retrieves
+ * the bootstrap configuration prior to starting Envoy"). */
 static int sidecars_without_bootstrap_agent(const struct ui *ui, int *sidecars)
 {
     int without = 0;
