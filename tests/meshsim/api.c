@@ -1263,10 +1263,14 @@ static void split_proxy_target(const char *target, char *name, size_t name_size,
 static void pod_proxy(struct exchange *ex, const struct request *req, struct object *pod, const char *port_text,
                       const char *path)
 {
-    if (!cluster_pod_running(pod)) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "pod %s is not running", pod->name);
-        ex_reply_status(ex, 503, "ServiceUnavailable", msg, NULL);
+    /* A real API server proxies to any pod with an IP, Terminating ones
+     * included (kubernetes pkg/registry/core/pod/strategy.go,
+     * ResourceLocation: only a missing or non-unicast IP is refused), and
+     * Envoy keeps serving while it drains. Containers not started yet refuse
+     * the connection. */
+    const char *ip = json_str(pod->json, "status.podIP");
+    if (!ip || !*ip) {
+        bad_request(ex, "address not allowed");
         return;
     }
     int app_port = cluster_pod_app_port(pod);
@@ -1278,7 +1282,9 @@ static void pod_proxy(struct exchange *ex, const struct request *req, struct obj
         return;
     }
     int injected = cluster_pod_sidecar(pod) != NULL;
-    if (port == app_port) {
+    if (!cluster_pod_started(pod)) {
+        unreachable(ex, pod, (int)port);
+    } else if (port == app_port) {
         app_request(ex, req, pod, path);
     } else if (injected && port == 15090) {
         stats_request(ex, req, pod, path, 1);

@@ -149,6 +149,12 @@ int cluster_pod_running(const struct object *pod)
     return ps && !ps->running_at && !ps->gone_at;
 }
 
+int cluster_pod_started(const struct object *pod)
+{
+    struct pod_state *ps = pod->ext;
+    return ps && !ps->running_at;
+}
+
 enum stats_port_behaviour cluster_pod_stats_behaviour(const struct object *pod)
 {
     return pod->ext ? pod_state(pod)->stats_behaviour : STATS_NORMAL;

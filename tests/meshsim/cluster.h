@@ -54,7 +54,10 @@ enum stats_port_behaviour { STATS_NORMAL, STATS_SLOW, STATS_FLAKY };
 
 struct sidecar *cluster_pod_sidecar(const struct object *pod);
 int cluster_pod_app_port(const struct object *pod);
+/* Running and not Terminating: a ready endpoint of its services. */
 int cluster_pod_running(const struct object *pod);
+/* Its containers have started (Terminating pods included: they still serve). */
+int cluster_pod_started(const struct object *pod);
 enum stats_port_behaviour cluster_pod_stats_behaviour(const struct object *pod);
 /* Counts scrapes of a flaky sidecar: which answer comes next. */
 unsigned cluster_pod_next_scrape(struct object *pod);

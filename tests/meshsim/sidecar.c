@@ -486,7 +486,7 @@ static void add_server_and_managers(struct sidecar *sc)
     add_plain(sc, STAT_HISTOGRAM, "server.initialization_time_ms");
     /* Worker-scoped watchdog stats carry a worker id tag. */
     for (int w = 0; w < 2; w++) {
-        char dotted[64], id[8];
+        char dotted[64], id[32];
         snprintf(dotted, sizeof dotted, "server.worker_%d.watchdog_miss", w);
         snprintf(id, sizeof id, "envoy_worker_id=\"%d\"", w);
         add_stat(sc, STAT_COUNTER, dotted, "envoy_server_worker_watchdog_miss", id);
@@ -1091,6 +1091,30 @@ void sidecar_free(struct sidecar *sc)
     free(sc);
 }
 
+/* The published buckets of a plugin histogram, made empty when the plugin
+ * defines it: Envoy builds a histogram's statistics with its supported
+ * buckets when it creates it (envoy source/common/stats/thread_local_store.cc,
+ * ParentHistogramImpl's constructor; histogram_impl.cc, HistogramStatisticsImpl),
+ * and /stats/prometheus lists every histogram, merged or not
+ * (source/server/admin/prometheus_stats.cc). */
+static struct plugin_histogram *plugin_histogram_of(struct sidecar *sc, const struct pw_metric *m)
+{
+    for (size_t j = 0; j < sc->n_plugin_hists; j++)
+        if (strcmp(sc->plugin_hists[j].name, m->name) == 0)
+            return &sc->plugin_hists[j];
+    sc->plugin_hists = realloc(sc->plugin_hists, (sc->n_plugin_hists + 1) * sizeof *sc->plugin_hists);
+    struct plugin_histogram *ph = &sc->plugin_hists[sc->n_plugin_hists++];
+    ph->name = strdup(m->name);
+    ph->seen = 0;
+    char dotted[300];
+    pw_metric_envoy_name(m, dotted, sizeof dotted);
+    const double *bounds;
+    size_t nb;
+    bounds_for(sc, dotted, &bounds, &nb);
+    ph->h = hist_new(bounds, nb);
+    return ph;
+}
+
 static void flush(struct sidecar *sc)
 {
     for (size_t i = 0; i < sc->n_stats; i++)
@@ -1105,22 +1129,7 @@ static void flush(struct sidecar *sc)
         const struct pw_metric *m = pw_metric_at(sc->vm, i);
         if (m->type != PW_HISTOGRAM)
             continue;
-        struct plugin_histogram *ph = NULL;
-        for (size_t j = 0; j < sc->n_plugin_hists; j++)
-            if (strcmp(sc->plugin_hists[j].name, m->name) == 0)
-                ph = &sc->plugin_hists[j];
-        if (!ph) {
-            sc->plugin_hists = realloc(sc->plugin_hists, (sc->n_plugin_hists + 1) * sizeof *sc->plugin_hists);
-            ph = &sc->plugin_hists[sc->n_plugin_hists++];
-            ph->name = strdup(m->name);
-            ph->seen = 0;
-            char dotted[300];
-            pw_metric_envoy_name(m, dotted, sizeof dotted);
-            const double *bounds;
-            size_t nb;
-            bounds_for(sc, dotted, &bounds, &nb);
-            ph->h = hist_new(bounds, nb);
-        }
+        struct plugin_histogram *ph = plugin_histogram_of(sc, m);
         uint64_t fresh = m->count - ph->seen;
         size_t kept = pw_metric_sample_count(m);
         size_t take = fresh < kept ? (size_t)fresh : kept;
@@ -1287,14 +1296,7 @@ static size_t collect_custom(struct sidecar *sc, struct custom_metric **out)
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const struct pw_metric *m = pw_metric_at(sc->vm, i);
-        const struct histogram *h = NULL;
-        if (m->type == PW_HISTOGRAM) {
-            for (size_t j = 0; j < sc->n_plugin_hists; j++)
-                if (strcmp(sc->plugin_hists[j].name, m->name) == 0)
-                    h = sc->plugin_hists[j].h;
-            if (!h)
-                continue; /* defined after the last flush: not published yet */
-        }
+        const struct histogram *h = m->type == PW_HISTOGRAM ? plugin_histogram_of(sc, m)->h : NULL;
         char name[256];
         plugin_metric_name(sc, m->name, name, sizeof name);
         snprintf(cm[k].dotted, sizeof cm[k].dotted, "wasmcustom.%s", name);
