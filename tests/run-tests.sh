@@ -3,6 +3,11 @@
 # <failed>` lines they print, and closes with `N passed, N failed`. A command
 # that crashes or exits non-zero without a RESULT line counts as one failure.
 set -u
+# hfitop keeps a session journal under $XDG_STATE_HOME: the suite's runs
+# write theirs into a directory of their own, not the user's.
+XDG_STATE_HOME=$(mktemp -d "${TMPDIR:-/tmp}/hfitop-state.XXXXXX")
+export XDG_STATE_HOME
+trap 'rm -rf "$XDG_STATE_HOME"' EXIT
 passed=0 failed=0
 for cmd in "$@"; do
     out=$(mktemp)

@@ -35,9 +35,20 @@ $(HFIAPP_LIB): $(APP_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(OUT)/tui/main.o: tui/main.c
+# `hfitop --version`: the release, and the commit when built from git. The
+# header is rewritten only when that text changes, so a build stays a no-op.
+HFITOP_VERSION := 0.1.0
+HFITOP_REVISION := $(shell git rev-parse --short HEAD 2>/dev/null)
+HFITOP_VERSION_TEXT := $(HFITOP_VERSION)$(if $(HFITOP_REVISION), (git $(HFITOP_REVISION)))
+.PHONY: hfitop-version-check
+$(OUT)/tui/version.h: hfitop-version-check
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_NATIVE) -c -o $@ $<
+	@echo '#define HFITOP_VERSION "$(HFITOP_VERSION_TEXT)"' >$@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+
+$(OUT)/tui/main.o: tui/main.c $(OUT)/tui/version.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_NATIVE) -I$(OUT)/tui -c -o $@ $<
 
 $(HFITOP): $(OUT)/tui/main.o $(HFIUI_LIB) $(HFIAPP_LINK)
 	$(CC) -o $@ $(OUT)/tui/main.o $(HFIUI_LIB) $(HFIAPP_LINK) $(LDFLAGS_NATIVE) $(HFIKUBE_LDLIBS) $(HFISTATS_LDLIBS) \

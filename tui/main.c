@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,9 +17,12 @@
 #include "app/app.h"
 #include "app/doctor.h"
 #include "app/istio.h"
+#include "app/journal.h"
+#include "app/journal_report.h"
 #include "app/report.h"
 #include "kube/kube.h"
 #include "ui/ui.h"
+#include "version.h"
 
 #define EXIT_PROBLEMS 1
 #define EXIT_USAGE 2 /* also: could not look */
@@ -39,11 +43,15 @@ static const char usage[] =
     "       hfitop [flags] restart DEPLOYMENT      as kubectl rollout restart\n"
     "       hfitop [flags] policy apply FILE|-     add or replace a policy in the WasmPlugin\n"
     "       hfitop [flags] policy remove NAME\n"
+    "       hfitop report FILE|-                   a session journal as a Markdown timeline\n"
+    "       hfitop --version\n"
     "flags: --kubeconfig FILE  --context NAME  -n, --namespace NS  -l, --selector SELECTOR\n"
     "       --interval SECONDS (2; also each scrape's timeout)  --max-inflight N (16)\n"
     "       --readonly (refuse every change)  --envoyfilter FILE (instead of the built-in manifest)\n"
     "       --no-color (also NO_COLOR in the environment)\n"
-    "       --wasmplugin NAME (policy: which WasmPlugin; the first otherwise)\n";
+    "       --wasmplugin NAME (policy: which WasmPlugin; the first otherwise)\n"
+    "       --journal FILE (the session journal; $XDG_STATE_HOME/hfitop/journal-DAY.jsonl otherwise)\n"
+    "       --no-journal (record nothing)\n";
 
 struct cli {
     const char *kubeconfig, *context, *ns, *selector;
@@ -53,6 +61,8 @@ struct cli {
     const char *output;
     const char *envoyfilter_file;
     const char *wasmplugin;
+    const char *journal;
+    bool no_journal;
     const char *words[4]; /* the command and its operands */
     int n_words;
     int abort_status;
@@ -114,14 +124,20 @@ static int parse_cli(int argc, char **argv, struct cli *c)
         const char *flag, *alias;
     } string_flags[] = {{"--kubeconfig", NULL}, {"--context", NULL},     {"--namespace", "-n"},
                         {"--selector", "-l"},   {"--envoyfilter", NULL}, {"--output", "-o"},
-                        {"--path", NULL},       {"--wasmplugin", NULL}};
+                        {"--path", NULL},       {"--wasmplugin", NULL},
+                        {"--journal", NULL}};
     const char **string_targets[] = {&c->kubeconfig, &c->context,  &c->ns,   &c->selector,
-                                     &c->envoyfilter_file, &c->output, &c->path, &c->wasmplugin};
+                                     &c->envoyfilter_file, &c->output, &c->path, &c->wasmplugin,
+                                     &c->journal};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool bad = false, matched = false;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(usage, stdout);
+            exit(0);
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("hfitop %s\n", HFITOP_VERSION);
             exit(0);
         }
         for (size_t k = 0; k < sizeof string_flags / sizeof string_flags[0] && !matched; k++) {
@@ -146,6 +162,8 @@ static int parse_cli(int argc, char **argv, struct cli *c)
             c->rules = true;
         } else if (strcmp(a, "--no-color") == 0) {
             c->no_color = true;
+        } else if (strcmp(a, "--no-journal") == 0) {
+            c->no_journal = true;
         } else if (flag_is(a, "--interval")) {
             if (!(value = flag_value(argc, argv, &i, "--interval", &bad)) || !parse_long(value, 1, 3600, &v))
                 return usage_error("--interval wants whole seconds from 1 to 3600, got \"%s\"", value ? value : "");
@@ -182,6 +200,50 @@ static int parse_cli(int argc, char **argv, struct cli *c)
     if (c->output && !c->once)
         return usage_error("-o goes with --once");
     return 0;
+}
+
+/* ---- the session journal ---- */
+
+/* Every command that looks at or changes the cluster appends to it. */
+static struct app_journal *journal;
+
+static const char *context_name(const struct kube_connection *conn)
+{
+    return conn->context && *conn->context ? conn->context : "in-cluster";
+}
+
+/* --journal names a file the user wants: failing to open it stops the
+ * command. The default one is a convenience: a warning, and on. */
+static int journal_start(const struct cli *c, const struct kube_connection *conn)
+{
+    if (c->no_journal)
+        return 0;
+    char path[4096], err[600];
+    bool chosen = c->journal != NULL;
+    if (chosen)
+        snprintf(path, sizeof path, "%s", c->journal);
+    else if (app_journal_default_path(time(NULL), path, sizeof path) != 0) {
+        fprintf(stderr, "hfitop: warning: no journal: neither XDG_STATE_HOME nor HOME is an absolute path\n");
+        return 0;
+    }
+    journal = app_journal_open(path, err, sizeof err);
+    if (!journal) {
+        fprintf(stderr, "hfitop: %s%s\n", chosen ? "" : "warning: ", err);
+        return chosen ? EXIT_USAGE : 0;
+    }
+    app_journal_set_identity(journal, context_name(conn), conn->user_name);
+    app_actions_observe(app_journal_observe_action, journal);
+    return 0;
+}
+
+static void journal_stop(void)
+{
+    const char *err = app_journal_take_error(journal);
+    if (err)
+        fprintf(stderr, "hfitop: warning: %s\n", err);
+    app_actions_observe(NULL, NULL);
+    app_journal_close(journal);
+    journal = NULL;
 }
 
 /* ---- the cluster connection ---- */
@@ -284,6 +346,7 @@ static int cmd_once(const struct cli *c, struct session *s)
     struct look l;
     int rc = look(c, s, 1, false, &l);
     if (rc == 0) {
+        app_journal_snapshot(journal, l.app, s->conn.namespace);
         time_t now = time(NULL);
         if (c->output && strcmp(c->output, "json") == 0) {
             char *json = app_report_json(l.app, now);
@@ -308,6 +371,7 @@ static int cmd_doctor(const struct cli *c, struct session *s)
         rc = EXIT_USAGE;
     }
     if (rc == 0) {
+        app_journal_snapshot(journal, l.app, s->conn.namespace);
         struct doctor_evidence ev = {.wasmplugins = l.istio.wasmplugins, .envoyfilters = l.istio.envoyfilters,
                                      .now = time(NULL)};
         struct doctor_report report;
@@ -328,29 +392,37 @@ static int cmd_doctor(const struct cli *c, struct session *s)
 
 /* ---- stats ---- */
 
-static int read_all(const char *path, char **data, size_t *len)
+/* The whole file (or standard input for "-"); -1 with errno set, EFBIG
+ * past `max` bytes. */
+static int read_all(const char *path, size_t max, char **data, size_t *len)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f)
         return -1;
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
+    bool too_big = false;
     while (buf) {
         size_t got = fread(buf + n, 1, cap - n, f);
         n += got;
         if (n < cap)
             break;
+        if (n > max) {
+            too_big = true;
+            break;
+        }
         char *grown = realloc(buf, cap * 2);
         if (!grown)
             free(buf);
         buf = grown;
         cap *= 2;
     }
-    bool failed = ferror(f) || !buf;
+    bool failed = ferror(f) || !buf || too_big;
     if (f != stdin)
         fclose(f);
     if (failed) {
         free(buf);
+        errno = too_big ? EFBIG : errno ? errno : ENOMEM;
         return -1;
     }
     *data = buf;
@@ -364,7 +436,7 @@ static int cmd_stats(const struct cli *c)
         return usage_error("stats wants one FILE (or - for standard input)");
     char *data;
     size_t len;
-    if (read_all(c->words[1], &data, &len) != 0) {
+    if (read_all(c->words[1], SIZE_MAX, &data, &len) != 0) {
         fprintf(stderr, "hfitop: cannot read %s: %s\n", c->words[1], strerror(errno));
         return EXIT_USAGE;
     }
@@ -377,6 +449,33 @@ static int cmd_stats(const struct cli *c)
         return EXIT_USAGE;
     printf("%s\n", json);
     free(json);
+    return 0;
+}
+
+/* ---- report ---- */
+
+/* A journal larger than this is not one hfitop wrote in a session. */
+#define REPORT_MAX_FILE (256u << 20)
+
+static int cmd_report(const struct cli *c)
+{
+    if (c->n_words != 2)
+        return usage_error("report wants one FILE (a journal; - for standard input)");
+    char *data;
+    size_t len;
+    if (read_all(c->words[1], REPORT_MAX_FILE, &data, &len) != 0) {
+        fprintf(stderr, "hfitop: cannot read %s: %s\n", c->words[1],
+                errno == EFBIG ? "larger than 256 MiB" : strerror(errno));
+        return EXIT_USAGE;
+    }
+    char *markdown = journal_report_markdown(data, len, c->words[1]);
+    free(data);
+    if (!markdown) {
+        fprintf(stderr, "hfitop: out of memory\n");
+        return EXIT_USAGE;
+    }
+    fputs(markdown, stdout);
+    free(markdown);
     return 0;
 }
 
@@ -457,7 +556,7 @@ static int cmd_envoyfilter(const struct cli *c, struct session *s)
 {
     char *manifest = NULL;
     size_t len = app_envoyfilter_manifest_len;
-    if (c->envoyfilter_file && read_all(c->envoyfilter_file, &manifest, &len) != 0) {
+    if (c->envoyfilter_file && read_all(c->envoyfilter_file, SIZE_MAX, &manifest, &len) != 0) {
         fprintf(stderr, "hfitop: cannot read %s: %s\n", c->envoyfilter_file, strerror(errno));
         return EXIT_USAGE;
     }
@@ -506,7 +605,7 @@ static int cmd_policy(const struct cli *c, struct session *s)
     }
     char *policy;
     size_t len;
-    if (read_all(c->words[2], &policy, &len) != 0) {
+    if (read_all(c->words[2], SIZE_MAX, &policy, &len) != 0) {
         fprintf(stderr, "hfitop: cannot read %s: %s\n", c->words[2], strerror(errno));
         return EXIT_USAGE;
     }
@@ -587,6 +686,7 @@ static bool console_switch_context(void *user, const char *context, struct ui_co
         memset(con->original, 0, sizeof *con->original);
     }
     con->switched = next;
+    app_journal_set_identity(journal, context_name(&next->conn), next->conn.user_name);
     describe(next, out);
     return true;
 }
@@ -617,7 +717,7 @@ static int cmd_console(const struct cli *c, struct session *s)
 {
     char *manifest = NULL;
     size_t len = app_envoyfilter_manifest_len;
-    if (c->envoyfilter_file && read_all(c->envoyfilter_file, &manifest, &len) != 0) {
+    if (c->envoyfilter_file && read_all(c->envoyfilter_file, SIZE_MAX, &manifest, &len) != 0) {
         fprintf(stderr, "hfitop: cannot read %s: %s\n", c->envoyfilter_file, strerror(errno));
         return EXIT_USAGE;
     }
@@ -630,7 +730,9 @@ static int cmd_console(const struct cli *c, struct session *s)
                            .interval_s = c->interval_s, .readonly = c->readonly, .no_color = c->no_color,
                            .envoyfilter = manifest ? manifest : (const char *)app_envoyfilter_manifest,
                            .envoyfilter_len = len, .contexts = (const char *const *)contexts,
-                           .n_contexts = n_contexts, .switch_context = console_switch_context, .switch_user = &con};
+                           .n_contexts = n_contexts, .switch_context = console_switch_context, .switch_user = &con,
+                           .journal = journal};
+    app_journal_session(journal, "console", s->conn.namespace, HFITOP_VERSION);
     describe(s, &u.connection);
     int rc = ui_run(&u) == 0 ? 0 : EXIT_USAGE;
     if (con.switched) {
@@ -652,6 +754,8 @@ int main(int argc, char **argv)
         return rc;
     if (c.n_words && strcmp(c.words[0], "stats") == 0)
         return cmd_stats(&c);
+    if (c.n_words && strcmp(c.words[0], "report") == 0)
+        return cmd_report(&c);
     if (c.rules) {
         if (c.n_words != 1 || strcmp(c.words[0], "doctor") != 0)
             return usage_error("--rules goes with doctor");
@@ -686,7 +790,10 @@ int main(int argc, char **argv)
     }
     if (kube_client_warning(s.client))
         fprintf(stderr, "hfitop: warning: %s\n", kube_client_warning(s.client));
-    rc = run(&c, &s);
+    if ((rc = journal_start(&c, &s.conn)) == 0) {
+        rc = run(&c, &s);
+        journal_stop();
+    }
     session_close(&s);
     return rc;
 }

@@ -5,22 +5,32 @@
 
 APP_TEST_BIN := $(OUT)/tests/app/test_app
 APP_SCHEDULER_TEST := $(OUT)/tests/app/test_scheduler
+APP_JOURNAL_TEST := $(OUT)/tests/app/test_journal
 
 $(OUT)/tests/app/test_%: tests/app/test_%.c tests/testlib.h $(HFIAPP_LINK) $(MESHSIM_LAUNCH_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_NATIVE) -Itests -o $@ $< $(HFIAPP_LINK) $(MESHSIM_LAUNCH_LIB) $(LDFLAGS_NATIVE) $(HFIKUBE_LDLIBS) \
 	  $(HFISTATS_LDLIBS)
 
-APP_TEST_CMDS := $(APP_TEST_BIN) "$(APP_SCHEDULER_TEST) $(MESHSIM)" \
-  "tests/app/scenarios.sh $(HFITOP) $(MESHSIM)" "tests/app/actions.sh $(HFITOP) $(MESHSIM)"
-TEST_BINS += $(APP_TEST_BIN) $(APP_SCHEDULER_TEST) $(HFITOP) $(MESHSIM)
+APP_TEST_CMDS := $(APP_TEST_BIN) "$(APP_SCHEDULER_TEST) $(MESHSIM)" $(APP_JOURNAL_TEST) \
+  "tests/app/scenarios.sh $(HFITOP) $(MESHSIM)" "tests/app/actions.sh $(HFITOP) $(MESHSIM)" \
+  "tests/app/journal.sh $(HFITOP) $(MESHSIM)"
+TEST_BINS += $(APP_TEST_BIN) $(APP_SCHEDULER_TEST) $(APP_JOURNAL_TEST) $(HFITOP) $(MESHSIM)
 TEST_CMDS += $(APP_TEST_CMDS)
 
 .PHONY: app-test
-app-test: $(APP_TEST_BIN) $(APP_SCHEDULER_TEST) $(HFITOP) $(MESHSIM)
+app-test: $(APP_TEST_BIN) $(APP_SCHEDULER_TEST) $(APP_JOURNAL_TEST) $(HFITOP) $(MESHSIM)
 	@tests/run-tests.sh $(APP_TEST_CMDS)
 
 # One full refresh of 1,000 pods: wall, CPU and peak RSS by /usr/bin/time.
 BENCH_DEB_PACKAGES += time
 BENCH_DEPS += $(HFITOP) $(MESHSIM)
 BENCH_CMDS += "tests/app/bench_refresh.sh $(HFITOP) $(MESHSIM)"
+
+# libFuzzer over the journal reader of `hfitop report` (an outside file).
+JOURNAL_FUZZ_SRCS := tui/app/journal_report.c tui/stats/text.c
+$(BUILD)/fuzz/fuzz_journal: tests/app/fuzz_journal.c $(JOURNAL_FUZZ_SRCS) tui/app/journal_report.h tui/stats/text.h
+	@mkdir -p $(dir $@)
+	$(CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -o $@ tests/app/fuzz_journal.c $(JOURNAL_FUZZ_SRCS) -lcjson
+
+FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_journal

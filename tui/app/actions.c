@@ -25,7 +25,26 @@ struct action {
     enum policy_op policy_op;
     app_action_done_fn done;
     void *user;
+    /* What the observer is told at the end. */
+    const char *kind;
+    char *target;
+    cJSON *params;
 };
+
+static app_action_observer_fn action_observer;
+static void *action_observer_user;
+
+void app_actions_observe(app_action_observer_fn fn, void *user)
+{
+    action_observer = fn;
+    action_observer_user = user;
+}
+
+static void observe(const struct app_action_record *record)
+{
+    if (action_observer)
+        action_observer(record, action_observer_user);
+}
 
 static void result_set(struct app_action_result *r, bool ok, long http, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -44,13 +63,32 @@ static void action_free(struct action *a)
     free(a->ns);
     free(a->name);
     free(a->extra);
+    free(a->target);
+    cJSON_Delete(a->params);
     free(a);
 }
 
+/* Every action ends here: the observer first, then the caller. */
 static void action_finish(struct action *a, const struct app_action_result *r)
 {
+    if (a->kind) {
+        struct app_action_record record = {.action = a->kind, .ns = a->ns, .target = a->target,
+                                           .params = a->params, .result = r};
+        observe(&record);
+    }
     a->done(r, a->user);
     action_free(a);
+}
+
+/* What the action is, for the observer: its kind, "KIND/NAME" as the
+ * target, and parameters (taken over; may be NULL). */
+static void action_describe(struct action *a, const char *kind, const char *target_kind, const char *target_name,
+                            cJSON *params)
+{
+    a->kind = kind;
+    if (asprintf(&a->target, "%s/%s", target_kind, target_name ? target_name : "") < 0)
+        a->target = NULL;
+    a->params = params;
 }
 
 static void action_fail(struct action *a, long http, const char *what)
@@ -162,6 +200,7 @@ void app_envoyfilter_apply(struct kube_client *c, const char *ns, const char *ma
     if (!a)
         return;
     const char *name = app_json_path(obj, "metadata.name")->valuestring;
+    action_describe(a, "envoyfilter apply", "EnvoyFilter", name, NULL);
     char *body = cJSON_PrintUnformatted(obj);
     char *path = object_path(ENVOYFILTER_API, a->ns, "envoyfilters", name);
     if (asprintf(&a->extra, "EnvoyFilter %s/%s applied", a->ns, name) < 0)
@@ -203,6 +242,7 @@ void app_envoyfilter_delete(struct kube_client *c, const char *ns, const char *m
     if (!a)
         return;
     a->name = strdup(app_json_path(obj, "metadata.name")->valuestring);
+    action_describe(a, "envoyfilter delete", "EnvoyFilter", a->name, NULL);
     cJSON_Delete(obj);
     char *path = a->name ? object_path(ENVOYFILTER_API, a->ns, "envoyfilters", a->name) : NULL;
     if (!path) {
@@ -241,6 +281,7 @@ void app_restart_deployment(struct kube_client *c, const char *ns, const char *d
     struct action *a = action_new(c, ns, deployment, done, user);
     if (!a)
         return;
+    action_describe(a, "restart", "deployment", a->name, NULL);
     char now[32];
     time_t t = time(NULL);
     struct tm tm;
@@ -298,6 +339,7 @@ void app_annotate_stats_inclusion(struct kube_client *c, const char *ns, const c
     struct action *a = action_new(c, ns, deployment, done, user);
     if (!a)
         return;
+    action_describe(a, "annotate", "deployment", a->name, NULL);
     char *path = object_path("/apis/apps/v1", a->ns, "deployments", a->name);
     struct kube_request *req = path ? kube_client_get(c, path, on_deployment_read, a) : NULL;
     free(path);
@@ -396,6 +438,9 @@ static void on_wasmplugins_read(struct kube_request *req, const struct kube_resp
     char msg[300] = "";
     char *body = policy_patch(wp, op, a->extra, msg, sizeof msg);
     const char *wp_name = app_json_path(wp, "metadata.name")->valuestring;
+    free(a->target);
+    if (asprintf(&a->target, "WasmPlugin/%s", wp_name) < 0)
+        a->target = NULL;
     char *path = object_path(WASMPLUGIN_API, a->ns, "wasmplugins", wp_name);
     char *done_text = NULL;
     if (body && asprintf(&done_text, "WasmPlugin %s/%s: policy %s", a->ns, wp_name,
@@ -424,6 +469,17 @@ static void policy_start(struct kube_client *c, const char *ns, const char *wasm
     struct action *a = action_new(c, ns, wasmplugin, done, user);
     if (!a)
         return;
+    /* The policy itself when it is JSON, so the journal shows what was
+     * applied; its name when removing. */
+    cJSON *params = cJSON_CreateObject();
+    if (op == POLICY_APPLY) {
+        cJSON *policy = cJSON_Parse(arg ? arg : "");
+        if (policy)
+            cJSON_AddItemToObject(params, "policy", policy);
+    } else {
+        cJSON_AddStringToObject(params, "name", arg ? arg : "");
+    }
+    action_describe(a, op == POLICY_APPLY ? "policy apply" : "policy remove", "WasmPlugin", wasmplugin, params);
     a->policy_op = op;
     a->extra = strdup(arg ? arg : "");
     char *list_path = object_path(WASMPLUGIN_API, a->ns, "wasmplugins", NULL);
@@ -491,6 +547,19 @@ static void fire_end(struct fire *f, bool ok, long http, const char *msg)
 {
     struct app_action_result r;
     result_set(&r, ok, http, "%s", msg);
+    char target[300];
+    snprintf(target, sizeof target, "%s/%s", f->opt.pod ? "pod" : "service", f->target ? f->target : "");
+    cJSON *params = cJSON_CreateObject();
+    if (f->opt.abort_status)
+        cJSON_AddNumberToObject(params, "abort_status", f->opt.abort_status);
+    if (f->opt.delay_ms)
+        cJSON_AddNumberToObject(params, "delay_ms", (double)f->opt.delay_ms);
+    cJSON_AddNumberToObject(params, "count", f->opt.count);
+    cJSON_AddStringToObject(params, "path", f->path ? f->path : "/");
+    struct app_action_record record = {.action = "fire", .ns = f->ns ? f->ns : "", .target = target,
+                                       .params = params, .result = &r, .tally = &f->tally};
+    observe(&record);
+    cJSON_Delete(params);
     f->done(&r, &f->tally, f->user);
     fire_free(f);
 }

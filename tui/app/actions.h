@@ -87,6 +87,21 @@ void app_policy_apply(struct kube_client *c, const char *ns, const char *wasmplu
 void app_policy_remove(struct kube_client *c, const char *ns, const char *wasmplugin, const char *policy_name,
                        app_action_done_fn done, void *user);
 
+/* What every action reports as it ends, to whoever observes actions (the
+ * session journal): one place every action, console or headless, passes
+ * through. Valid during the call only. */
+struct app_action_record {
+    const char *action; /* "fire", "restart", "annotate", "envoyfilter apply", "policy apply", ... */
+    const char *ns;
+    const char *target;          /* "pod/NAME", "deployment/NAME", "EnvoyFilter/NAME", ... */
+    const struct cJSON *params;  /* an object, or NULL */
+    const struct app_action_result *result;
+    const struct app_fire_tally *tally; /* fire only */
+};
+typedef void (*app_action_observer_fn)(const struct app_action_record *record, void *user);
+/* One observer for the process; NULL stops observing. */
+void app_actions_observe(app_action_observer_fn fn, void *user);
+
 /* "503 x7, 200 x3" */
 void app_fire_tally_statuses(const struct app_fire_tally *t, char *out, size_t size);
 

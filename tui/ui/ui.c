@@ -411,6 +411,28 @@ bool ui_use_context(struct ui *ui, const char *context, char *err, size_t err_si
     return switched;
 }
 
+/* The deployments into the journal every APP_JOURNAL_SNAPSHOT_S, once
+ * some sidecar has answered; a failed write shows in the status line. */
+static void journal_tick(struct ui *ui, int64_t *next_snapshot_ms)
+{
+    struct app_journal *j = ui->opt->journal;
+    if (!j)
+        return;
+    const char *err = app_journal_take_error(j);
+    if (err)
+        ui_status(ui, true, "%s", err);
+    int64_t now = app_now_ms();
+    if (now < *next_snapshot_ms)
+        return;
+    bool scraped = false;
+    for (size_t k = 0; k < app_pod_count(ui->app) && !scraped; k++)
+        scraped = app_pod_at(ui->app, k)->scraped;
+    if (!scraped)
+        return;
+    app_journal_snapshot(j, ui->app, ui->ns);
+    *next_snapshot_ms = now + APP_JOURNAL_SNAPSHOT_S * 1000;
+}
+
 int ui_run(const struct ui_options *options)
 {
     struct ui ui = {.opt = options, .view = &view_pods, .sort_column = 0};
@@ -429,9 +451,11 @@ int ui_run(const struct ui_options *options)
         return 1;
     }
     struct pollfd fds[UI_MAX_FDS];
+    int64_t next_snapshot_ms = 0;
     while (!ui.quit && !stop_requested) {
         app_tick(ui.app);
         app_mesh_tick(ui.mesh);
+        journal_tick(&ui, &next_snapshot_ms);
         draw(&ui);
         fds[0] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
         int n = 1 + kube_client_pollfds(ui.client, fds + 1, UI_MAX_FDS - 1);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "../app/app.h"
+#include "../app/journal.h"
 #include "../app/mesh.h"
 
 /* What the console shows of a connection. */
@@ -37,6 +38,7 @@ struct ui_options {
     size_t n_contexts;
     ui_switch_context_fn switch_context;
     void *switch_user;
+    struct app_journal *journal; /* snapshots every APP_JOURNAL_SNAPSHOT_S, or NULL */
 };
 
 /* Runs until the user quits or a signal asks to stop; the terminal is
