@@ -5,7 +5,10 @@
 DEB_PACKAGES += libcurl4-openssl-dev libyaml-dev libcjson-dev
 
 APP_SRCS := $(sort $(wildcard tui/app/*.c))
-APP_OBJS := $(patsubst tui/app/%.c,$(OUT)/tui/app/%.o,$(APP_SRCS)) $(OUT)/tui/app/envoyfilter_manifest.o
+# The plugin's own configuration parser, compiled natively (plugin.mk's
+# PLUGIN_CORE_OBJS): hfitop checks every policy change with it before writing.
+APP_OBJS := $(patsubst tui/app/%.c,$(OUT)/tui/app/%.o,$(APP_SRCS)) $(OUT)/tui/app/envoyfilter_manifest.o \
+  $(PLUGIN_CORE_OBJS)
 HFIAPP_LIB := $(OUT)/tui/libhfiapp.a
 HFITOP := $(OUT)/hfitop
 ENVOYFILTER_MANIFEST := manifests/envoyfilter-wasm-stats.yaml

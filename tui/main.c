@@ -19,6 +19,7 @@
 #include "app/istio.h"
 #include "app/journal.h"
 #include "app/journal_report.h"
+#include "app/policy.h"
 #include "app/report.h"
 #include "kube/kube.h"
 #include "ui/ui.h"
@@ -41,10 +42,16 @@ static const char usage[] =
     "       hfitop [flags] envoyfilter apply|delete\n"
     "       hfitop [flags] annotate DEPLOYMENT     add the wasmcustom. stats inclusion annotation\n"
     "       hfitop [flags] restart DEPLOYMENT      as kubectl rollout restart\n"
-    "       hfitop [flags] policy apply FILE|-     add or replace a policy in the WasmPlugin\n"
+    "       hfitop [flags] policy apply FILE|- [--for DURATION] [--dry-run]\n"
+    "                                              add or replace a policy in the WasmPlugin, checked by\n"
+    "                                              the plugin's own parser first; --for 10m: it ends then\n"
     "       hfitop [flags] policy remove NAME\n"
     "       hfitop report FILE|-                   a session journal as a Markdown timeline\n"
     "       hfitop --version\n"
+    "       hfitop [flags] policy remove --all [--yes]   the kill switch: every policy in one write,\n"
+    "                                              then watch the sidecars stop injecting\n"
+    "       hfitop [flags] policy list [-o json]   the policies, each with its time left\n"
+    "       hfitop [flags] policy show NAME [-o json]\n"
     "flags: --kubeconfig FILE  --context NAME  -n, --namespace NS  -l, --selector SELECTOR\n"
     "       --interval SECONDS (2; also each scrape's timeout)  --max-inflight N (16)\n"
     "       --readonly (refuse every change)  --envoyfilter FILE (instead of the built-in manifest)\n"
@@ -69,6 +76,8 @@ struct cli {
     long delay_ms;
     int count;
     const char *path;
+    long for_seconds; /* policy apply --for */
+    bool dry_run, all, yes;
 };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -164,6 +173,17 @@ static int parse_cli(int argc, char **argv, struct cli *c)
             c->no_color = true;
         } else if (strcmp(a, "--no-journal") == 0) {
             c->no_journal = true;
+        } else if (strcmp(a, "--dry-run") == 0) {
+            c->dry_run = true;
+        } else if (strcmp(a, "--all") == 0) {
+            c->all = true;
+        } else if (strcmp(a, "--yes") == 0 || strcmp(a, "-y") == 0) {
+            c->yes = true;
+        } else if (flag_is(a, "--for")) {
+            if (!(value = flag_value(argc, argv, &i, "--for", &bad)) || !app_parse_duration(value, &v) || v <= 0)
+                return usage_error("--for wants a duration with its unit (90s, 5m, 1h, 1h30m), got \"%s\"",
+                                   value ? value : "");
+            c->for_seconds = v;
         } else if (flag_is(a, "--interval")) {
             if (!(value = flag_value(argc, argv, &i, "--interval", &bad)) || !parse_long(value, 1, 3600, &v))
                 return usage_error("--interval wants whole seconds from 1 to 3600, got \"%s\"", value ? value : "");
@@ -182,8 +202,9 @@ static int parse_cli(int argc, char **argv, struct cli *c)
                                    value ? value : "");
             c->delay_ms = v;
         } else if (flag_is(a, "--count")) {
-            if (!(value = flag_value(argc, argv, &i, "--count", &bad)) || !parse_long(value, 1, 100000, &v))
-                return usage_error("--count wants a number from 1 to 100000, got \"%s\"", value ? value : "");
+            if (!(value = flag_value(argc, argv, &i, "--count", &bad)) || !parse_long(value, 1, APP_FIRE_MAX_COUNT, &v))
+                return usage_error("--count wants a number from 1 to %d, got \"%s\"", APP_FIRE_MAX_COUNT,
+                                   value ? value : "");
             c->count = (int)v;
         } else if (a[0] == '-' && a[1] != '\0') {
             return usage_error("unknown flag %s", a);
@@ -197,8 +218,10 @@ static int parse_cli(int argc, char **argv, struct cli *c)
         return usage_error("-o wants json or table, got \"%s\"", c->output);
     if (c->once && c->n_words)
         return usage_error("--once takes no command, got \"%s\"", c->words[0]);
-    if (c->output && !c->once)
-        return usage_error("-o goes with --once");
+    bool policy_listing = c->n_words >= 2 && strcmp(c->words[0], "policy") == 0 &&
+                          (strcmp(c->words[1], "list") == 0 || strcmp(c->words[1], "show") == 0);
+    if (c->output && !c->once && !policy_listing)
+        return usage_error("-o goes with --once, policy list and policy show");
     return 0;
 }
 
@@ -591,17 +614,312 @@ static int cmd_deployment_action(const struct cli *c, struct session *s)
 
 static int check_policy(const struct cli *c)
 {
-    if (c->n_words != 3 || (strcmp(c->words[1], "apply") != 0 && strcmp(c->words[1], "remove") != 0))
-        return usage_error("policy wants apply FILE|- or remove NAME");
+    const char *verb = c->n_words >= 2 ? c->words[1] : "";
+    bool apply = strcmp(verb, "apply") == 0, remove = strcmp(verb, "remove") == 0;
+    bool list = strcmp(verb, "list") == 0, show = strcmp(verb, "show") == 0;
+    if (!apply && !remove && !list && !show)
+        return usage_error("policy wants apply FILE|-, remove NAME, remove --all, list or show NAME");
+    if (remove && c->all ? c->n_words != 2 : (list ? c->n_words != 2 : c->n_words != 3))
+        return usage_error("policy %s: wrong number of operands", verb);
+    if ((c->for_seconds || c->dry_run) && !apply)
+        return usage_error("--for and --dry-run go with policy apply");
+    if ((c->all || c->yes) && !remove)
+        return usage_error("--all and --yes go with policy remove");
     return 0;
+}
+
+struct policy_wait {
+    bool finished;
+    struct app_action_result result;
+    char wasmplugin[254];
+    int policies_before;
+    cJSON *config; /* the resulting (or read) pluginConfig */
+};
+
+static bool policy_finished(void *user)
+{
+    return ((struct policy_wait *)user)->finished;
+}
+
+static void on_policy_done(const struct app_policy_outcome *o, void *user)
+{
+    struct policy_wait *w = user;
+    w->result = o->result;
+    snprintf(w->wasmplugin, sizeof w->wasmplugin, "%s", o->wasmplugin);
+    w->policies_before = o->policies_before;
+    w->config = o->plugin_config ? cJSON_Duplicate(o->plugin_config, 1) : NULL;
+    w->finished = true;
+}
+
+/* Runs one change to its end; prints its failure. 0, or an exit code. */
+static int policy_run(struct session *s, const struct app_policy_change *ch, struct policy_wait *w)
+{
+    memset(w, 0, sizeof *w);
+    app_policy_change(s->client, ch, on_policy_done, w);
+    if (!app_wait(s->client, NULL, HEADLESS_DEADLINE_MS, policy_finished, w)) {
+        fprintf(stderr, "hfitop: no answer within %d s\n", HEADLESS_DEADLINE_MS / 1000);
+        return EXIT_USAGE;
+    }
+    if (!w->result.ok) {
+        fprintf(stderr, "hfitop: %s\n", w->result.message);
+        return EXIT_PROBLEMS;
+    }
+    return 0;
+}
+
+static const cJSON *find_policy(const cJSON *config, const char *name)
+{
+    const cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(config, "policies"))
+    {
+        const cJSON *n = app_json_path(p, "metadata.name");
+        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+static void print_policy(const cJSON *p, time_t now)
+{
+    const cJSON *name = app_json_path(p, "metadata.name"), *service = app_json_path(p, "spec.selector.service");
+    const cJSON *ns = app_json_path(p, "spec.selector.namespace");
+    const cJSON *start = app_json_path(p, "spec.start_time"), *end = app_json_path(p, "spec.end_time");
+    char window[80], rule_text[600];
+    app_policy_window(p, now, window, sizeof window);
+    printf("policy %s\n", cJSON_IsString(name) ? name->valuestring : "?");
+    printf("  selects   workload %s, namespace %s\n", cJSON_IsString(service) && service->valuestring[0] ? service->valuestring : "any",
+           cJSON_IsString(ns) && ns->valuestring[0] ? ns->valuestring : "any");
+    printf("  window    %s (start_time %s, end_time %s)\n", window, cJSON_IsString(start) ? start->valuestring : "-",
+           cJSON_IsString(end) ? end->valuestring : "-");
+    int k = 0;
+    const cJSON *rule;
+    cJSON_ArrayForEach(rule, app_json_path(p, "spec.rules"))
+    {
+        app_policy_rule_text(rule, rule_text, sizeof rule_text);
+        printf("  rule %-4d %s\n", ++k, rule_text);
+    }
+}
+
+static int policy_list(const struct cli *c, const struct policy_wait *w)
+{
+    time_t now = time(NULL);
+    bool json = c->output && strcmp(c->output, "json") == 0;
+    const cJSON *policies = cJSON_GetObjectItemCaseSensitive(w->config, "policies");
+    if (strcmp(c->words[1], "show") == 0) {
+        const cJSON *p = find_policy(w->config, c->words[2]);
+        if (!p) {
+            fprintf(stderr, "hfitop: WasmPlugin %s has no policy named %s\n", w->wasmplugin, c->words[2]);
+            return EXIT_PROBLEMS;
+        }
+        if (json) {
+            char *text = cJSON_Print(p);
+            printf("%s\n", text ? text : "null");
+            free(text);
+        } else {
+            print_policy(p, now);
+        }
+        return 0;
+    }
+    if (json) {
+        cJSON *out = cJSON_CreateArray();
+        const cJSON *p;
+        cJSON_ArrayForEach(p, policies)
+        {
+            char window[80];
+            app_policy_window(p, now, window, sizeof window);
+            cJSON *item = cJSON_Duplicate(p, 1);
+            cJSON_AddStringToObject(item, "window", window);
+            cJSON_AddItemToArray(out, item);
+        }
+        char *text = cJSON_Print(out);
+        printf("%s\n", text ? text : "[]");
+        free(text);
+        cJSON_Delete(out);
+        return 0;
+    }
+    printf("WasmPlugin %s: %d polic%s\n", w->wasmplugin, cJSON_GetArraySize(policies),
+           cJSON_GetArraySize(policies) == 1 ? "y" : "ies");
+    printf("%-28s %-14s %5s  %s\n", "NAME", "WORKLOAD", "RULES", "WINDOW");
+    const cJSON *p;
+    cJSON_ArrayForEach(p, policies)
+    {
+        const cJSON *name = app_json_path(p, "metadata.name"), *service = app_json_path(p, "spec.selector.service");
+        char window[80];
+        app_policy_window(p, now, window, sizeof window);
+        printf("%-28s %-14s %5d  %s\n", cJSON_IsString(name) ? name->valuestring : "?",
+               cJSON_IsString(service) && service->valuestring[0] ? service->valuestring : "any",
+               cJSON_GetArraySize(app_json_path(p, "spec.rules")), window);
+    }
+    return 0;
+}
+
+/* ---- after the kill switch: did every sidecar stop? ---- */
+
+#define HALT_ROUNDS 5 /* a scrape right after the write, then four more an interval apart */
+
+struct halt_pod {
+    char name[254];
+    double last_total;
+    double last_moved;
+    double rules;
+    int scrapes;
+};
+
+static bool never(void *user)
+{
+    (void)user;
+    return false;
+}
+
+static bool rounds_done(void *user)
+{
+    return app_rounds_complete(user);
+}
+
+static struct halt_pod *halt_pod_for(struct halt_pod **pods, size_t *n, const char *name)
+{
+    for (size_t k = 0; k < *n; k++)
+        if (strcmp((*pods)[k].name, name) == 0)
+            return &(*pods)[k];
+    struct halt_pod *grown = realloc(*pods, (*n + 1) * sizeof **pods);
+    if (!grown)
+        return NULL;
+    *pods = grown;
+    struct halt_pod *p = &grown[(*n)++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    return p;
+}
+
+static bool halt_stopped(const struct halt_pod *p)
+{
+    return p->scrapes >= 2 && p->last_moved == 0 && p->rules == 0;
+}
+
+/* Scrapes every sidecar a few times and says, per pod, whether faults
+ * stopped: no rule loaded, and no new fault between two scrapes. */
+static int watch_faults_stop(const struct cli *c, struct session *s)
+{
+    struct app_options o = {.namespace = s->conn.namespace, .label_selector = c->selector,
+                            .interval_s = c->interval_s, .max_inflight = c->max_inflight, .rounds_only = true};
+    struct app *app = app_new(s->client, &o);
+    if (!app || app_start(app) != 0) {
+        app_free(app);
+        fprintf(stderr, "hfitop: out of memory\n");
+        return EXIT_USAGE;
+    }
+    struct halt_pod *pods = NULL;
+    size_t n = 0;
+    printf("watching the fault counters of every sidecar in %s (up to %d scrapes, %d s apart)\n", s->conn.namespace,
+           HALT_ROUNDS, c->interval_s);
+    fflush(stdout);
+    bool all_stopped = false;
+    for (int round = 0; round < HALT_ROUNDS && !all_stopped; round++) {
+        if (round)
+            app_wait(s->client, app, c->interval_s * 1000, never, NULL);
+        app_request_round(app);
+        app_wait(s->client, app, HEADLESS_DEADLINE_MS, rounds_done, app);
+        all_stopped = true;
+        for (size_t k = 0; k < app_pod_count(app); k++) {
+            const struct app_pod *ap = app_pod_at(app, k);
+            if (!app_pod_scrapable(&ap->pod) || !ap->scraped || ap->failing)
+                continue;
+            struct halt_pod *p = halt_pod_for(&pods, &n, ap->pod.name);
+            if (!p)
+                continue;
+            double total = (ap->metrics.aborts_total.present ? ap->metrics.aborts_total.value : 0) +
+                           (ap->metrics.delays_total.present ? ap->metrics.delays_total.value : 0);
+            p->last_moved = p->scrapes ? total - p->last_total : 0;
+            p->last_total = total;
+            p->rules = ap->metrics.policies.present ? ap->metrics.policies.value : 0;
+            p->scrapes++;
+            all_stopped = all_stopped && halt_stopped(p);
+        }
+    }
+    int still = 0;
+    for (size_t k = 0; k < n; k++) {
+        const struct halt_pod *p = &pods[k];
+        if (halt_stopped(p)) {
+            printf("pod %s: faults stopped (no rule loaded, no new fault between the last two scrapes)\n", p->name);
+            continue;
+        }
+        still++;
+        if (p->rules > 0)
+            printf("pod %s: STILL INJECTING: %.0f rule%s still loaded after %d scrapes\n", p->name, p->rules,
+                   p->rules == 1 ? "" : "s", p->scrapes);
+        else if (p->scrapes < 2)
+            printf("pod %s: NOT CONFIRMED: only %d scrape answered\n", p->name, p->scrapes);
+        else
+            printf("pod %s: STILL INJECTING: %+.0f faults between the last two scrapes (header faults?)\n", p->name,
+                   p->last_moved);
+    }
+    if (!n)
+        printf("no sidecar answered a scrape: cannot confirm that faults stopped\n");
+    free(pods);
+    app_free(app);
+    fflush(stdout);
+    if (still)
+        fprintf(stderr, "hfitop: %d pod%s still injecting faults or unconfirmed\n", still, still == 1 ? "" : "s");
+    return still || !n ? EXIT_PROBLEMS : 0;
+}
+
+static int policy_remove_all(const struct cli *c, struct session *s)
+{
+    struct app_policy_change read = {.ns = s->conn.namespace, .wasmplugin = c->wasmplugin, .op = APP_POLICY_READ};
+    struct policy_wait w;
+    int rc = policy_run(s, &read, &w);
+    if (rc)
+        return rc;
+    cJSON_Delete(w.config);
+    const char *context = s->conn.context && *s->conn.context ? s->conn.context : "in-cluster";
+    if (!w.policies_before) {
+        printf("WasmPlugin %s/%s has no policies: nothing to remove\n", s->conn.namespace, w.wasmplugin);
+        return watch_faults_stop(c, s);
+    }
+    if (!c->yes) {
+        fprintf(stderr, "Remove all %d policies of WasmPlugin %s in namespace %s, context %s, in one write? [y/N] ",
+                w.policies_before, w.wasmplugin, s->conn.namespace, context);
+        char answer[16] = "";
+        if (!fgets(answer, sizeof answer, stdin) || (strcmp(answer, "y\n") != 0 && strcmp(answer, "yes\n") != 0 &&
+                                                     strcmp(answer, "y") != 0 && strcmp(answer, "yes") != 0)) {
+            fprintf(stderr, "hfitop: not confirmed; nothing written\n");
+            return EXIT_PROBLEMS;
+        }
+    }
+    /* The WasmPlugin confirmed, whatever the namespace's first is by now. */
+    char confirmed[254];
+    snprintf(confirmed, sizeof confirmed, "%s", w.wasmplugin);
+    struct app_policy_change all = {.ns = s->conn.namespace, .wasmplugin = confirmed, .op = APP_POLICY_REMOVE_ALL};
+    rc = policy_run(s, &all, &w);
+    cJSON_Delete(w.config);
+    if (rc)
+        return rc;
+    printf("%s\n", w.result.message);
+    fflush(stdout);
+    return watch_faults_stop(c, s);
 }
 
 static int cmd_policy(const struct cli *c, struct session *s)
 {
-    struct action_wait w = {0};
-    if (strcmp(c->words[1], "remove") == 0) {
-        app_policy_remove(s->client, s->conn.namespace, c->wasmplugin, c->words[2], on_action_done, &w);
-        return finish_action(s, &w);
+    const char *verb = c->words[1];
+    struct policy_wait w;
+    int rc;
+    if (strcmp(verb, "remove") == 0 && c->all)
+        return policy_remove_all(c, s);
+    if (strcmp(verb, "list") == 0 || strcmp(verb, "show") == 0) {
+        struct app_policy_change read = {.ns = s->conn.namespace, .wasmplugin = c->wasmplugin, .op = APP_POLICY_READ};
+        if ((rc = policy_run(s, &read, &w)) == 0)
+            rc = policy_list(c, &w);
+        cJSON_Delete(w.config);
+        return rc;
+    }
+    if (strcmp(verb, "remove") == 0) {
+        struct app_policy_change ch = {.ns = s->conn.namespace, .wasmplugin = c->wasmplugin, .op = APP_POLICY_REMOVE,
+                                       .name = c->words[2]};
+        if ((rc = policy_run(s, &ch, &w)) == 0)
+            printf("%s\n", w.result.message);
+        cJSON_Delete(w.config);
+        return rc;
     }
     char *policy;
     size_t len;
@@ -615,9 +933,19 @@ static int cmd_policy(const struct cli *c, struct session *s)
         return EXIT_USAGE;
     }
     text[len] = '\0';
-    app_policy_apply(s->client, s->conn.namespace, c->wasmplugin, text, on_action_done, &w);
-    int rc = finish_action(s, &w);
+    struct app_policy_change ch = {.ns = s->conn.namespace, .wasmplugin = c->wasmplugin, .op = APP_POLICY_APPLY,
+                                   .policy_json = text, .for_seconds = c->for_seconds, .dry_run = c->dry_run};
+    rc = policy_run(s, &ch, &w);
     free(text);
+    if (rc == 0 && c->dry_run) {
+        char *config = cJSON_Print(w.config);
+        printf("%s\n", config ? config : "null");
+        free(config);
+        fprintf(stderr, "%s\n", w.result.message);
+    } else if (rc == 0) {
+        printf("%s\n", w.result.message);
+    }
+    cJSON_Delete(w.config);
     return rc;
 }
 
@@ -769,7 +1097,9 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sizeof commands / sizeof commands[0] && !run; i++) {
             if (strcmp(commands[i].name, c.words[0]) != 0)
                 continue;
-            if (commands[i].changes_cluster && c.readonly) {
+            bool only_reads = strcmp(c.words[0], "policy") == 0 && c.n_words > 1 &&
+                              (strcmp(c.words[1], "list") == 0 || strcmp(c.words[1], "show") == 0 || c.dry_run);
+            if (commands[i].changes_cluster && c.readonly && !only_reads) {
                 fprintf(stderr, "hfitop: %s changes the cluster; refused under --readonly\n", c.words[0]);
                 return EXIT_USAGE;
             }

@@ -144,11 +144,11 @@ assert pods and all(p["policies"] == int(sys.argv[2]) for p in pods), [p["polici
 PY
 }
 check "policy: cart starts with one" policies_of_cart 1
-expect_exit "policy: apply" 0 "WasmPlugin demo/hfi-fault: policy applied" "$HFITOP" policy apply "$MESHSIM_DIR/policy.json"
+expect_exit "policy: apply" 0 "WasmPlugin demo/hfi-fault: policy cart-extra applied" "$HFITOP" policy apply "$MESHSIM_DIR/policy.json"
 check "policy: the sidecars load it (ECDS)" wait_for 20 policies_of_cart 2
-expect_exit "policy: apply again replaces" 0 "policy applied" "$HFITOP" policy apply - <"$MESHSIM_DIR/policy.json"
+expect_exit "policy: apply again replaces" 0 "policy cart-extra applied" "$HFITOP" policy apply - <"$MESHSIM_DIR/policy.json"
 check "policy: still two" policies_of_cart 2
-expect_exit "policy: remove" 0 "policy removed" "$HFITOP" policy remove cart-extra
+expect_exit "policy: remove" 0 "policy cart-extra removed" "$HFITOP" policy remove cart-extra
 check "policy: back to one" wait_for 20 policies_of_cart 1
 expect_exit "policy: remove unknown" 1 "no policy named cart-extra" "$HFITOP" policy remove cart-extra
 expect_exit "policy: not JSON" 1 "must be a JSON object with metadata.name" "$HFITOP" policy apply /dev/null

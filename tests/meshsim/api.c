@@ -540,8 +540,33 @@ static void keep_server_metadata(cJSON *from, cJSON *to)
 }
 
 /* Replaces o's JSON with next (consumed) after validating what may change. */
+/* A write whose object names a resourceVersion other than the stored one
+ * is refused with 409 Conflict: the optimistic lock of every update and
+ * patch. A patch that sets no resourceVersion leaves the stored one in the
+ * patched object, so it always passes (kubernetes
+ * staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go,
+ * Store.Update: "newResourceVersion != existingResourceVersion" ->
+ * NewConflict with OptimisticLockErrorMsg). True when it refused. */
+static int stale_resource_version(struct exchange *ex, const struct object *o, const char *rv)
+{
+    if (!rv || !*rv || strtoull(rv, NULL, 10) == o->rv)
+        return 0;
+    char qr[128], msg[600];
+    qualified_resource(o->type, qr, sizeof qr);
+    snprintf(msg, sizeof msg,
+             "Operation cannot be fulfilled on %s \"%s\": the object has been modified; please apply your "
+             "changes to the latest version and try again",
+             qr, o->name);
+    status_with_details(ex, 409, "Conflict", msg, o->type, o->name, NULL);
+    return 1;
+}
+
 static int commit_update(struct exchange *ex, struct object *o, cJSON *next)
 {
+    if (stale_resource_version(ex, o, json_str(next, "metadata.resourceVersion"))) {
+        cJSON_Delete(next);
+        return -1;
+    }
     keep_server_metadata(o->json, next);
     cJSON_DeleteItemFromObjectCaseSensitive(next, "kind");
     cJSON_DeleteItemFromObjectCaseSensitive(next, "apiVersion");
@@ -1487,18 +1512,6 @@ static void handle_replace(struct exchange *ex, const struct request *req, struc
         bad_request(ex, msg);
         return;
     }
-    const char *rv = json_str(obj, "metadata.resourceVersion");
-    if (rv && strtoull(rv, NULL, 10) != o->rv) {
-        char qr[128], msg[600];
-        qualified_resource(o->type, qr, sizeof qr);
-        snprintf(msg, sizeof msg,
-                 "Operation cannot be fulfilled on %s \"%s\": the object has been modified; please apply your "
-                 "changes to the latest version and try again",
-                 qr, o->name);
-        status_with_details(ex, 409, "Conflict", msg, o->type, o->name, NULL);
-        cJSON_Delete(obj);
-        return;
-    }
     if (commit_update(ex, o, obj) == 0)
         reply_json(ex, 200, o->json);
 }
@@ -1533,6 +1546,13 @@ static void handle_apply(struct exchange *ex, const struct request *req, const s
     if (!o && !(t->ops & OP_CREATE)) {
         cJSON_Delete(applied);
         not_found(ex, t, name);
+        return;
+    }
+    /* An applied configuration's resourceVersion is a precondition too
+     * (kubernetes/kubernetes#63104: the patched object's version is the
+     * one Store.Update checks). */
+    if (o && stale_resource_version(ex, o, json_str(applied, "metadata.resourceVersion"))) {
+        cJSON_Delete(applied);
         return;
     }
     char av[96], owner[128] = "";

@@ -15,14 +15,11 @@
 #define PROXY_CONFIG_ANNOTATION "proxy.istio.io/config"
 #define RESTARTED_AT_ANNOTATION "kubectl.kubernetes.io/restartedAt"
 
-enum policy_op { POLICY_APPLY, POLICY_REMOVE };
-
 /* One action in flight: what it works on and whom to tell. */
 struct action {
     struct kube_client *client;
     char *ns, *name;
-    char *extra; /* the success message, or a policy action's argument until then */
-    enum policy_op policy_op;
+    char *extra; /* the success message */
     app_action_done_fn done;
     void *user;
     /* What the observer is told at the end. */
@@ -40,7 +37,7 @@ void app_actions_observe(app_action_observer_fn fn, void *user)
     action_observer_user = user;
 }
 
-static void observe(const struct app_action_record *record)
+void app_actions_report(const struct app_action_record *record)
 {
     if (action_observer)
         action_observer(record, action_observer_user);
@@ -74,7 +71,7 @@ static void action_finish(struct action *a, const struct app_action_result *r)
     if (a->kind) {
         struct app_action_record record = {.action = a->kind, .ns = a->ns, .target = a->target,
                                            .params = a->params, .result = r};
-        observe(&record);
+        app_actions_report(&record);
     }
     a->done(r, a->user);
     action_free(a);
@@ -346,161 +343,7 @@ void app_annotate_stats_inclusion(struct kube_client *c, const char *ns, const c
     started_or_failed(a, req);
 }
 
-/* ---- policies ---- */
-
 #define WASMPLUGIN_API "/apis/extensions.istio.io/v1alpha1"
-
-static const char *policy_name(const cJSON *policy)
-{
-    const cJSON *name = app_json_path(policy, "metadata.name");
-    return cJSON_IsString(name) ? name->valuestring : NULL;
-}
-
-/* The merge patch for `wp` after the edit, or NULL with a message. */
-static char *policy_patch(const cJSON *wp, enum policy_op op, const char *arg, char *msg, size_t msg_size)
-{
-    const cJSON *rv = app_json_path(wp, "metadata.resourceVersion");
-    const cJSON *old = app_json_path(wp, "spec.pluginConfig.policies");
-    cJSON *policies = old ? cJSON_Duplicate(old, 1) : cJSON_CreateArray();
-    cJSON *incoming = op == POLICY_APPLY ? cJSON_Parse(arg) : NULL;
-    const char *target = op == POLICY_APPLY ? policy_name(incoming) : arg;
-    char *body = NULL;
-    if (!cJSON_IsArray(policies)) {
-        snprintf(msg, msg_size, "pluginConfig.policies is not a list");
-    } else if (op == POLICY_APPLY && (!cJSON_IsObject(incoming) || !target)) {
-        snprintf(msg, msg_size, "the policy must be a JSON object with metadata.name");
-    } else {
-        bool replaced = false;
-        for (int i = cJSON_GetArraySize(policies) - 1; i >= 0; i--) {
-            const char *name = policy_name(cJSON_GetArrayItem(policies, i));
-            if (!name || strcmp(name, target) != 0)
-                continue;
-            if (op == POLICY_APPLY && !replaced) {
-                cJSON_ReplaceItemInArray(policies, i, incoming);
-                incoming = NULL;
-            } else {
-                cJSON_DeleteItemFromArray(policies, i);
-            }
-            replaced = true;
-        }
-        if (op == POLICY_APPLY && !replaced) {
-            cJSON_AddItemToArray(policies, incoming);
-            incoming = NULL;
-        }
-        if (op == POLICY_REMOVE && !replaced) {
-            snprintf(msg, msg_size, "no policy named %s", target);
-        } else {
-            /* A merge patch replaces arrays whole; the resourceVersion makes
-             * a concurrent edit fail with 409 instead of being lost. */
-            cJSON *patch = cJSON_CreateObject();
-            cJSON *meta = cJSON_AddObjectToObject(patch, "metadata");
-            if (cJSON_IsString(rv))
-                cJSON_AddStringToObject(meta, "resourceVersion", rv->valuestring);
-            cJSON *pc = cJSON_AddObjectToObject(cJSON_AddObjectToObject(patch, "spec"), "pluginConfig");
-            cJSON_AddItemToObject(pc, "policies", policies);
-            policies = NULL;
-            body = cJSON_PrintUnformatted(patch);
-            cJSON_Delete(patch);
-        }
-    }
-    cJSON_Delete(policies);
-    cJSON_Delete(incoming);
-    return body;
-}
-
-static void on_wasmplugins_read(struct kube_request *req, const struct kube_response *resp, void *user)
-{
-    (void)req;
-    struct action *a = user;
-    if (resp->error.code != KUBE_OK) {
-        action_fail(a, resp->http_status, resp->error.message);
-        return;
-    }
-    cJSON *list = cJSON_ParseWithLength(resp->body, resp->body_len);
-    const cJSON *wp = NULL, *it;
-    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items"))
-    {
-        const cJSON *name = app_json_path(it, "metadata.name");
-        if (!a->name || (cJSON_IsString(name) && strcmp(name->valuestring, a->name) == 0)) {
-            wp = it;
-            break;
-        }
-    }
-    if (!wp) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "no WasmPlugin%s%s in namespace %s", a->name ? " " : "", a->name ? a->name : "",
-                 a->ns);
-        cJSON_Delete(list);
-        action_fail(a, 0, msg);
-        return;
-    }
-    enum policy_op op = a->policy_op;
-    char msg[300] = "";
-    char *body = policy_patch(wp, op, a->extra, msg, sizeof msg);
-    const char *wp_name = app_json_path(wp, "metadata.name")->valuestring;
-    free(a->target);
-    if (asprintf(&a->target, "WasmPlugin/%s", wp_name) < 0)
-        a->target = NULL;
-    char *path = object_path(WASMPLUGIN_API, a->ns, "wasmplugins", wp_name);
-    char *done_text = NULL;
-    if (body && asprintf(&done_text, "WasmPlugin %s/%s: policy %s", a->ns, wp_name,
-                         op == POLICY_APPLY ? "applied" : "removed") < 0)
-        done_text = NULL;
-    cJSON_Delete(list);
-    if (!body || !path || !done_text) {
-        free(body);
-        free(path);
-        free(done_text);
-        action_fail(a, 0, msg[0] ? msg : "out of memory");
-        return;
-    }
-    free(a->extra);
-    a->extra = done_text;
-    struct kube_request *r = kube_client_patch(a->client, path, KUBE_PATCH_MERGE, body, strlen(body), NULL, false,
-                                               on_simple_done, a);
-    free(body);
-    free(path);
-    started_or_failed(a, r);
-}
-
-static void policy_start(struct kube_client *c, const char *ns, const char *wasmplugin, enum policy_op op,
-                         const char *arg, app_action_done_fn done, void *user)
-{
-    struct action *a = action_new(c, ns, wasmplugin, done, user);
-    if (!a)
-        return;
-    /* The policy itself when it is JSON, so the journal shows what was
-     * applied; its name when removing. */
-    cJSON *params = cJSON_CreateObject();
-    if (op == POLICY_APPLY) {
-        cJSON *policy = cJSON_Parse(arg ? arg : "");
-        if (policy)
-            cJSON_AddItemToObject(params, "policy", policy);
-    } else {
-        cJSON_AddStringToObject(params, "name", arg ? arg : "");
-    }
-    action_describe(a, op == POLICY_APPLY ? "policy apply" : "policy remove", "WasmPlugin", wasmplugin, params);
-    a->policy_op = op;
-    a->extra = strdup(arg ? arg : "");
-    char *list_path = object_path(WASMPLUGIN_API, a->ns, "wasmplugins", NULL);
-    struct kube_request *req = a->extra && list_path
-                                   ? kube_client_get(c, list_path, on_wasmplugins_read, a)
-                                   : NULL;
-    free(list_path);
-    started_or_failed(a, req);
-}
-
-void app_policy_apply(struct kube_client *c, const char *ns, const char *wasmplugin, const char *policy_json,
-                      app_action_done_fn done, void *user)
-{
-    policy_start(c, ns, wasmplugin, POLICY_APPLY, policy_json, done, user);
-}
-
-void app_policy_remove(struct kube_client *c, const char *ns, const char *wasmplugin, const char *policy_name_arg,
-                       app_action_done_fn done, void *user)
-{
-    policy_start(c, ns, wasmplugin, POLICY_REMOVE, policy_name_arg, done, user);
-}
 
 /* ---- firing test faults ---- */
 
@@ -558,7 +401,7 @@ static void fire_end(struct fire *f, bool ok, long http, const char *msg)
     cJSON_AddStringToObject(params, "path", f->path ? f->path : "/");
     struct app_action_record record = {.action = "fire", .ns = f->ns ? f->ns : "", .target = target,
                                        .params = params, .result = &r, .tally = &f->tally};
-    observe(&record);
+    app_actions_report(&record);
     cJSON_Delete(params);
     f->done(&r, &f->tally, f->user);
     fire_free(f);

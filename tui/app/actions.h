@@ -61,6 +61,9 @@ struct app_fire_options {
     long timeout_ms;     /* per request; 0: 30 s plus the delay */
 };
 
+/* One range for the console's form and `hfitop fire --count`. */
+#define APP_FIRE_MAX_COUNT 10000
+
 #define APP_FIRE_MAX_STATUSES 16
 
 struct app_fire_tally {
@@ -78,15 +81,6 @@ typedef void (*app_fire_done_fn)(const struct app_action_result *result, const s
                                  void *user);
 void app_fire(struct kube_client *c, const struct app_fire_options *o, app_fire_done_fn done, void *user);
 
-/* Adds a policy to the pluginConfig.policies of a WasmPlugin (the first in
- * `ns` when wasmplugin is NULL), replacing one of the same metadata.name;
- * or removes the policy called policy_name. JSON merge patch guarded by
- * the resourceVersion read. */
-void app_policy_apply(struct kube_client *c, const char *ns, const char *wasmplugin, const char *policy_json,
-                      app_action_done_fn done, void *user);
-void app_policy_remove(struct kube_client *c, const char *ns, const char *wasmplugin, const char *policy_name,
-                       app_action_done_fn done, void *user);
-
 /* What every action reports as it ends, to whoever observes actions (the
  * session journal): one place every action, console or headless, passes
  * through. Valid during the call only. */
@@ -101,6 +95,8 @@ struct app_action_record {
 typedef void (*app_action_observer_fn)(const struct app_action_record *record, void *user);
 /* One observer for the process; NULL stops observing. */
 void app_actions_observe(app_action_observer_fn fn, void *user);
+/* Tells the observer about an action that ended (actions.c and policy.c). */
+void app_actions_report(const struct app_action_record *record);
 
 /* "503 x7, 200 x3" */
 void app_fire_tally_statuses(const struct app_fire_tally *t, char *out, size_t size);

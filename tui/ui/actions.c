@@ -382,9 +382,17 @@ static void open_policies(struct ui *ui)
     }
 }
 
-static void policy_done(const struct app_action_result *r, void *user)
+static void policy_done(const struct app_policy_outcome *o, void *user)
 {
-    ui_action_done(r, user);
+    ui_action_done(&o->result, user);
+}
+
+static void start_policy_apply(struct ui *ui, const char *json, long for_seconds)
+{
+    started(ui, "applying the policy");
+    struct app_policy_change ch = {.ns = ui->ns, .op = APP_POLICY_APPLY, .policy_json = json,
+                                   .for_seconds = for_seconds};
+    app_policy_change(ui->client, &ch, policy_done, ui);
 }
 
 static const char *const policy_kinds[] = {"abort", "delay"};
@@ -426,8 +434,7 @@ static void submit_policy(struct ui *ui)
              f[POLICY_NAME].value, created, f[POLICY_SERVICE].value, ui->ns,
              f[POLICY_PREFIX].value[0] ? f[POLICY_PREFIX].value : "/", percent, abort ? "abort" : "delay",
              abort ? "httpStatus" : "fixed_delay_ms", value, duration);
-    started(ui, "applying the policy");
-    app_policy_apply(ui->client, ui->ns, NULL, json, policy_done, ui);
+    start_policy_apply(ui, json, 0);
 }
 
 static void open_policy_form(struct ui *ui)
@@ -475,8 +482,7 @@ static void submit_policy_file(struct ui *ui)
         ui_status(ui, true, "%s: %s", path, too_long ? "larger than 64 KiB" : "not a JSON object (one policy)");
         return;
     }
-    started(ui, "applying the policy");
-    app_policy_apply(ui->client, ui->ns, NULL, json, policy_done, ui);
+    start_policy_apply(ui, json, 0);
 }
 
 static void open_policy_file_form(struct ui *ui)
@@ -497,7 +503,8 @@ static char policy_to_remove[256];
 static void do_remove_policy(struct ui *ui)
 {
     started(ui, "removing the policy");
-    app_policy_remove(ui->client, ui->ns, NULL, policy_to_remove, policy_done, ui);
+    struct app_policy_change ch = {.ns = ui->ns, .op = APP_POLICY_REMOVE, .name = policy_to_remove};
+    app_policy_change(ui->client, &ch, policy_done, ui);
 }
 
 static void confirm_remove_policy(struct ui *ui)

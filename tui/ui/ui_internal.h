@@ -11,6 +11,7 @@
 
 #include "../app/access.h"
 #include "../app/actions.h"
+#include "../app/policy.h"
 #include "ui.h"
 
 struct ui;
