@@ -11,3 +11,6 @@ TEST_CMDS += $(UI_FORMAT_TEST)
 DEB_PACKAGES += tmux
 TEST_BINS += $(HFITOP) $(MESHSIM)
 TEST_CMDS += "tests/ui/console.sh $(HFITOP) $(MESHSIM)"
+
+# The console's session journal and its report, through tmux.
+TEST_CMDS += "tests/ui/session.sh $(HFITOP) $(MESHSIM)"
