@@ -220,8 +220,11 @@ static int parse_cli(int argc, char **argv, struct cli *c)
         return usage_error("--once takes no command, got \"%s\"", c->words[0]);
     bool policy_listing = c->n_words >= 2 && strcmp(c->words[0], "policy") == 0 &&
                           (strcmp(c->words[1], "list") == 0 || strcmp(c->words[1], "show") == 0);
-    if (c->output && !c->once && !policy_listing)
-        return usage_error("-o goes with --once, policy list and policy show");
+    bool json_command = c->n_words && (strcmp(c->words[0], "doctor") == 0 || strcmp(c->words[0], "fire") == 0);
+    if (c->output && !c->once && !policy_listing && !json_command)
+        return usage_error("-o goes with --once, doctor, fire, policy list and policy show");
+    if (c->output && json_command && strcmp(c->output, "json") != 0)
+        return usage_error("%s -o wants json, got \"%s\"", c->words[0], c->output);
     return 0;
 }
 
@@ -396,16 +399,32 @@ static int cmd_doctor(const struct cli *c, struct session *s)
     if (rc == 0) {
         app_journal_snapshot(journal, l.app, s->conn.namespace);
         struct doctor_evidence ev = {.wasmplugins = l.istio.wasmplugins, .envoyfilters = l.istio.envoyfilters,
-                                     .now = time(NULL)};
+                                     .now = time(NULL), .user = s->conn.user_name};
         struct doctor_report report;
         doctor_run(l.app, &ev, &report);
         char scope[300];
         snprintf(scope, sizeof scope, "namespace %s%s%s", s->conn.namespace, c->selector ? ", selector " : "",
                  c->selector ? c->selector : "");
-        doctor_print(&report, scope, stdout);
+        char skipped[700] = "";
         if (!l.istio.wasmplugins)
-            printf("note: WasmPlugins could not be read (%s); the checks that need them were skipped\n",
-                   l.istio.error.message);
+            snprintf(skipped, sizeof skipped,
+                     "WasmPlugins could not be read (%s); the checks that need them were skipped",
+                     l.istio.error.message);
+        if (c->output) {
+            cJSON *json = doctor_report_json(&report, scope);
+            cJSON *warnings = cJSON_AddArrayToObject(json, "warnings");
+            if (skipped[0])
+                cJSON_AddItemToArray(warnings, cJSON_CreateString(skipped));
+            char *text = cJSON_Print(json);
+            if (text)
+                printf("%s\n", text);
+            free(text);
+            cJSON_Delete(json);
+        } else {
+            doctor_print(&report, scope, stdout);
+            if (skipped[0])
+                printf("note: %s\n", skipped);
+        }
         rc = doctor_exit_code(&report);
         doctor_report_free(&report);
     }
@@ -549,6 +568,37 @@ static int check_fire(const struct cli *c)
     return 0;
 }
 
+/* fire -o json: the answer and the tally as one object on standard
+ * output, whatever the outcome; the exit code says which. */
+static int fire_json(const struct cli *c, struct session *s, const struct app_fire_options *o, struct action_wait *w)
+{
+    if (!app_wait(s->client, NULL, HEADLESS_DEADLINE_MS, action_finished, w)) {
+        fprintf(stderr, "hfitop: no answer within %d s\n", HEADLESS_DEADLINE_MS / 1000);
+        return EXIT_USAGE;
+    }
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddBoolToObject(out, "ok", w->result.ok);
+    cJSON_AddStringToObject(out, "message", w->result.message);
+    cJSON_AddStringToObject(out, "namespace", o->ns);
+    char target[300];
+    snprintf(target, sizeof target, "%s/%s", o->pod ? "pod" : "service", o->pod ? o->pod : o->service);
+    cJSON_AddStringToObject(out, "target", target);
+    cJSON *params = cJSON_AddObjectToObject(out, "params");
+    if (c->abort_status)
+        cJSON_AddNumberToObject(params, "abort_status", c->abort_status);
+    if (c->delay_ms)
+        cJSON_AddNumberToObject(params, "delay_ms", (double)c->delay_ms);
+    cJSON_AddNumberToObject(params, "count", c->count);
+    cJSON_AddStringToObject(params, "path", c->path ? c->path : "/");
+    cJSON_AddItemToObject(out, "tally", app_journal_tally_json(&w->tally));
+    char *text = cJSON_Print(out);
+    if (text)
+        printf("%s\n", text);
+    free(text);
+    cJSON_Delete(out);
+    return w->result.ok ? 0 : EXIT_PROBLEMS;
+}
+
 static int cmd_fire(const struct cli *c, struct session *s)
 {
     const char *target = c->words[1];
@@ -559,6 +609,8 @@ static int cmd_fire(const struct cli *c, struct session *s)
                                  .abort_status = c->abort_status, .delay_ms = c->delay_ms, .count = c->count};
     struct action_wait w = {0};
     app_fire(s->client, &o, on_fire_done, &w);
+    if (c->output)
+        return fire_json(c, s, &o, &w);
     int rc = finish_action(s, &w);
     if (w.finished && w.tally.answered) {
         printf("latency_ms p50=%.1f p95=%.1f max=%.1f\n", w.tally.p50_ms, w.tally.p95_ms, w.tally.max_ms);
@@ -986,6 +1038,7 @@ static void describe(const struct session *s, struct ui_connection *out)
     out->context = s->conn.context && *s->conn.context ? s->conn.context : "in-cluster";
     out->cluster = s->conn.cluster_name ? s->conn.cluster_name : s->conn.server;
     out->namespace = s->conn.namespace;
+    out->user = s->conn.user_name;
 }
 
 /* The new context's own namespace, not -n: -n named one of the old. */

@@ -271,7 +271,21 @@ static void test_doctor_naming_and_flat_counters(void)
     struct fired f = check_pod(&p, wps, NULL);
     CHECK(fired_has(&f, "naming-bare"));
     CHECK(fired_has(&f, "zero-policies"));
-    CHECK(fired_has(&f, "config-errors"));
+    CHECK(doctor_rule_find("zero-policies")->severity == DOCTOR_NOTE);
+    /* Rejections from before hfitop looked are a note, not a problem for
+     * ever after... */
+    CHECK(fired_has(&f, "config-errors-earlier") && !fired_has(&f, "config-errors"));
+    CHECK(doctor_rule_find("config-errors-earlier")->severity == DOCTOR_NOTE);
+    /* ...a counter seen rising lately is a problem... */
+    p.config_errors_rose = 1000000 + 100 - 30;
+    f = check_pod(&p, wps, NULL);
+    CHECK(fired_has(&f, "config-errors") && !fired_has(&f, "config-errors-earlier"));
+    CHECK(doctor_rule_find("config-errors")->severity == DOCTOR_PROBLEM);
+    /* ...until it has stayed flat a while. */
+    p.config_errors_rose = 1000000 + 100 - 3600;
+    f = check_pod(&p, wps, NULL);
+    CHECK(fired_has(&f, "config-errors-earlier") && !fired_has(&f, "config-errors"));
+    p.config_errors_rose = 0;
     CHECK(fired_has(&f, "header-faults-off"));
     CHECK(!fired_has(&f, "no-traffic")); /* zero policies already says why */
     p.metrics.naming = HFI_NAMING_LEGACY;
@@ -306,6 +320,70 @@ static void test_doctor_counters_reset(void)
     prom_rate_ring_push(&p.aborts_ring, 2000, 4);
     f = check_pod(&p, NULL, NULL);
     CHECK(fired_has(&f, "counters-reset"));
+}
+
+/* Init containers and image pulls can hold istio-proxy minutes after the
+ * pod started: its own container's start is the reference. */
+static void test_doctor_counters_reset_not_for_a_late_proxy(void)
+{
+    struct app_pod p;
+    scraped_pod(&p, "envoy_server_uptime{} 40\nwasmcustom_hfi_faults_aborts_total{} 4\n");
+    p.pod.start_time = p.pod.created = 1000000 - 500; /* the pod started 600 s before "now" */
+    p.pod.sidecar_started = 1000000 + 100 - 45;       /* its proxy container 45 s ago */
+    struct fired f = check_pod(&p, NULL, NULL);
+    CHECK(!fired_has(&f, "counters-reset"));
+    /* The container restarted: its counters did start again. */
+    p.pod.sidecar_restarts = 2;
+    f = check_pod(&p, NULL, NULL);
+    CHECK(fired_has(&f, "counters-reset"));
+    /* Envoy itself restarted inside a container that did not. */
+    p.pod.sidecar_restarts = 0;
+    p.pod.sidecar_started = 1000000 + 100 - 400;
+    f = check_pod(&p, NULL, NULL);
+    CHECK(fired_has(&f, "counters-reset"));
+}
+
+static void test_doctor_fix_names_namespace_pod_and_user(void)
+{
+    char out[1024];
+    doctor_fill_fix(doctor_rule_find("sidecar-unreachable")->fix, "shop", "cart-7d9-x2", "alice", out, sizeof out);
+    CHECK_CONTAINS(out, "kubectl -n shop get pod cart-7d9-x2");
+    CHECK_CONTAINS(out, "kubectl -n shop logs cart-7d9-x2 -c istio-proxy");
+    CHECK(!strstr(out, "NS") && !strstr(out, "POD"));
+    doctor_fill_fix(doctor_rule_find("rbac-pods-proxy")->fix, "shop", "cart-1", "alice", out, sizeof out);
+    CHECK_CONTAINS(out, "--user=alice -n shop");
+    CHECK(!strstr(out, "YOU"));
+    /* A service account is bound as one. */
+    doctor_fill_fix(doctor_rule_find("rbac-pods-proxy")->fix, "shop", "cart-1", "system:serviceaccount:ops:viewer",
+                    out, sizeof out);
+    CHECK_CONTAINS(out, "--serviceaccount=ops:viewer -n shop");
+    /* Whole words only; unknown values stay placeholders. */
+    doctor_fill_fix("NSX POD: YOU, NS", "n", NULL, NULL, out, sizeof out);
+    CHECK_STR(out, "NSX POD: YOU, n");
+    doctor_fill_fix("fire POD now", "n", "a-very-long-pod-name", NULL, out, 12);
+    CHECK_STR(out, "fire a-very"); /* cut at the buffer, still terminated */
+    doctor_fill_fix(doctor_rule_find("no-traffic")->fix, "demo", "web-1", NULL, out, sizeof out);
+    CHECK_CONTAINS(out, "hfitop -n demo fire web-1 --abort 503");
+}
+
+/* The user in a 403 from the API server is the one to grant. */
+static void test_doctor_rbac_fix_names_the_refused_user(void)
+{
+    struct app_pod p;
+    make_pod(&p, true);
+    p.failing = true;
+    p.error_http_status = 403;
+    snprintf(p.error, sizeof p.error,
+             "pods \"cart-abc-12345\" is forbidden: User \"system:serviceaccount:demo:viewer\" cannot get resource "
+             "\"pods/proxy\" in API group \"\" in the namespace \"demo\"");
+    struct fired f = check_pod(&p, NULL, NULL);
+    CHECK(fired_has(&f, "rbac-pods-proxy"));
+    char user[256];
+    CHECK(doctor_forbidden_user(f.details[0], user, sizeof user));
+    CHECK_STR(user, "system:serviceaccount:demo:viewer");
+    CHECK(!doctor_forbidden_user("forbidden: no user named", user, sizeof user));
+    CHECK(!doctor_forbidden_user("User \"unterminated", user, sizeof user));
+    CHECK(!doctor_forbidden_user("User \"" "much-too-long-for-the-buffer\"", user, 8));
 }
 
 static void test_doctor_report_print(void)
@@ -433,6 +511,9 @@ int main(void)
     RUN(test_doctor_stats_excluded_and_envoyfilters);
     RUN(test_doctor_naming_and_flat_counters);
     RUN(test_doctor_counters_reset);
+    RUN(test_doctor_counters_reset_not_for_a_late_proxy);
+    RUN(test_doctor_fix_names_namespace_pod_and_user);
+    RUN(test_doctor_rbac_fix_names_the_refused_user);
     RUN(test_doctor_report_print);
     RUN(test_rules_markdown);
     RUN(test_pod_json);

@@ -58,4 +58,36 @@ see "console goes on" "wasmcustom"
 keys q
 exited_cleanly "journal failure"
 
+# ---- the doctor view speaks of now ----
+meshsim_start "$MESHSIM_BIN"
+start_console
+see "doctor: console up" "wasmcustom"
+keys d
+see "doctor: no traffic is a note" "note deployment cart [no-traffic]" 60
+see "doctor: its fix names the pod and namespace" "hfitop -n demo fire cart-" 10
+keys Enter
+see "doctor: Enter on no-traffic opens the fire form" "Fire test faults" 10
+see "doctor: for the finding's pod" "pod cart-" 10
+keys Escape
+# A bad configuration arrives while the console watches: a problem, listed
+# before the notes.
+expect_code "a bad pluginConfig (status 999)" 200 PATCH /apis/extensions.istio.io/v1alpha1/namespaces/demo/wasmplugins/hfi-fault \
+    -H 'Content-Type: application/merge-patch+json' \
+    -d '{"spec":{"pluginConfig":{"policies":[{"metadata":{"name":"bad"},"spec":{"rules":[{"fault":{"abort":{"httpStatus":999}}}]}}]}}}'
+see "doctor: a rejection seen rising is a problem" "PROBLEM deployment cart [config-errors]" 60
+# first_finding KIND: the doctor view's first finding line starts so.
+problems_first() {
+    local lines
+    lines=$(screen | grep -nE '^(PROBLEM|note) ' | cut -d: -f1,2 | sed 's/:\(PROBLEM\|note\).*/ \1/')
+    echo "$lines" | grep -q PROBLEM || return 1
+    # no note line above the last PROBLEM line
+    local last_problem first_note
+    last_problem=$(echo "$lines" | awk '$2 == "PROBLEM" {n = $1} END {print n + 0}')
+    first_note=$(echo "$lines" | awk '$2 == "note" {print $1; exit}')
+    [ -z "$first_note" ] || [ "$first_note" -gt "$last_problem" ]
+}
+check "doctor: problems come before notes" wait_for 20 steadily problems_first
+keys q
+exited_cleanly "doctor"
+
 finish

@@ -198,6 +198,7 @@ static void reset_scrape_state(struct app_pod *p)
     prom_rate_ring_init(&p->aborts_ring);
     prom_rate_ring_init(&p->delays_ring);
     p->last_scrape = 0;
+    p->config_errors_rose = 0;
     p->legacy_probed = false;
     p->failing = false;
     p->error[0] = '\0';
@@ -321,7 +322,12 @@ static void record_success(struct pod_entry *e, const struct kube_response *resp
     struct app_pod *p = &e->pub;
     int64_t now = app_now_ms();
     hfi_naming before = p->metrics.naming;
+    bool had_config_errors = p->scraped && p->metrics.config_errors_total.present;
+    double config_errors_before = p->metrics.config_errors_total.value;
     app_parse_stats(resp->body, resp->body_len, &p->metrics, &p->proxy);
+    if (had_config_errors && p->metrics.config_errors_total.present &&
+        p->metrics.config_errors_total.value > config_errors_before)
+        p->config_errors_rose = time(NULL);
     if (p->legacy_probed && before == HFI_NAMING_LEGACY && p->metrics.naming == HFI_NAMING_BARE)
         p->metrics.naming = HFI_NAMING_LEGACY;
     p->delay_percentiles = hfi_metrics_delay_percentiles(&p->metrics);

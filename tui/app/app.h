@@ -71,6 +71,9 @@ struct app_pod {
     double aborts_per_s, delays_per_s;  /* NaN until two scrapes */
     prom_rate_ring aborts_ring, delays_ring;
     time_t last_scrape;                 /* wall clock; 0: never */
+    /* When config_errors_total was last seen higher than the scrape
+     * before (wall clock); 0: not seen rising. */
+    time_t config_errors_rose;
     bool legacy_probed;                 /* bare vs legacy settled (hfi_metrics.h) */
 
     /* The last failure, kept until a scrape succeeds. */

@@ -10,8 +10,11 @@
     "'{proxyStatsMatcher: {inclusionPrefixes: [\"wasmcustom.\"]}}' (hfitop's annotate action); the "         \
     "deployment rolls and the new pods keep the stats"
 
-/* A proxy that came up this much later than its pod restarted. */
+/* A proxy that came up this much later than its container restarted. */
 #define RESTART_SLACK_S 60
+/* config_errors_total that rose this recently means configurations are
+ * being rejected now. */
+#define CONFIG_ERRORS_RECENT_S 300
 
 const struct doctor_rule doctor_rules[] = {
     {"no-sidecar", DOCTOR_PROBLEM,
@@ -19,29 +22,30 @@ const struct doctor_rule doctor_rules[] = {
      "enable injection (kubectl label namespace NS istio-injection=enabled, or sidecar.istio.io/inject: "
      "\"true\" on the pod template), then restart the deployment"},
     {"pod-not-running", DOCTOR_NOTE, "the pod is not Running, so its sidecar cannot be read yet",
-     "wait for it to start (kubectl describe pod POD shows why it has not)"},
+     "wait for it to start (kubectl -n NS describe pod POD shows why it has not)"},
     {"rbac-pods-proxy", DOCTOR_PROBLEM,
      "forbidden to read the sidecar's stats: your account lacks the RBAC verb `get pods/proxy`",
      "grant it: kubectl create role hfitop-stats --verb=get --resource=pods/proxy -n NS && kubectl create "
      "rolebinding hfitop-stats --role=hfitop-stats --user=YOU -n NS (manifests/rbac.yaml)"},
     {"sidecar-timeout", DOCTOR_PROBLEM,
      "sidecar unreachable: the stats port 15090 did not answer within the scrape timeout",
-     "check the proxy (kubectl logs POD -c istio-proxy) and the node's load; on a slow cluster raise "
+     "check the proxy (kubectl -n NS logs POD -c istio-proxy) and the node's load; on a slow cluster raise "
      "--interval, which is also the scrape timeout"},
     {"sidecar-unreachable", DOCTOR_PROBLEM, "sidecar unreachable: reading the stats port 15090 failed",
-     "check that istio-proxy is ready (kubectl get pod POD) and its logs (kubectl logs POD -c istio-proxy)"},
+     "check that istio-proxy is ready (kubectl -n NS get pod POD) and its logs (kubectl -n NS logs POD -c "
+     "istio-proxy)"},
     {"sidecar-flaky", DOCTOR_PROBLEM, "the sidecar's stats port fails some scrapes: counters show gaps",
-     "check istio-proxy's logs and restarts (kubectl logs POD -c istio-proxy --previous)"},
+     "check istio-proxy's logs and restarts (kubectl -n NS logs POD -c istio-proxy --previous)"},
     {"no-wasmplugin", DOCTOR_PROBLEM, "no WasmPlugin selects this pod: the fault plugin is not configured for it",
      "apply the hfi-fault WasmPlugin (manifests/wasmplugin.yaml) with a selector matching the pod's labels"},
     {"no-wasm-stats", DOCTOR_PROBLEM,
      "the proxy shows no Wasm stats at all: no Wasm VM runs in it, or its stats matcher hides wasm.*",
-     "check istio-proxy's logs for wasm errors (kubectl logs POD -c istio-proxy | grep -i wasm) and the "
-     "WasmPlugin's url"},
+     "check istio-proxy's logs for wasm errors (kubectl -n NS logs POD -c istio-proxy | grep -i wasm) and "
+     "the WasmPlugin's url"},
     {"plugin-not-loaded", DOCTOR_PROBLEM,
      "a WasmPlugin selects the pod but the plugin is not running in its proxy (fetch or start failed)",
-     "check istio-proxy's logs (kubectl logs POD -c istio-proxy | grep -i wasm), the WasmPlugin's url, "
-     "sha256 and pull secret"},
+     "check istio-proxy's logs (kubectl -n NS logs POD -c istio-proxy | grep -i wasm), the WasmPlugin's "
+     "url, sha256 and pull secret"},
     {"stats-excluded", DOCTOR_PROBLEM,
      "the plugin runs (a Wasm VM is active) but the proxy's stats matcher excludes its wasmcustom.* metrics",
      ANNOTATION_FIX},
@@ -61,21 +65,30 @@ const struct doctor_rule doctor_rules[] = {
      "the plugin build names its metrics hfi_faults_* (bare): they lack the wasmcustom_ prefix that "
      "dashboards expect",
      "deploy a plugin build that defines wasmcustom.hfi_faults_*, or query hfi_faults_* in the dashboards"},
-    {"zero-policies", DOCTOR_PROBLEM,
-     "the plugin loaded zero policies for this workload: it can never inject a fault, so counters stay flat",
-     "add a policy whose selector names this service to the WasmPlugin's pluginConfig.policies (hfitop's "
+    {"zero-policies", DOCTOR_NOTE,
+     "the plugin loaded zero policies for these workloads: it injects no faults there, so their counters stay "
+     "flat (as they should for workloads not under test)",
+     "to test one, add a policy whose selector names it to the WasmPlugin's pluginConfig.policies (hfitop's "
      "policy action)"},
-    {"config-errors", DOCTOR_PROBLEM, "the plugin rejected part of its configuration (config_errors_total > 0)",
-     "read the rejection in istio-proxy's logs (kubectl logs POD -c istio-proxy | grep hfi) and fix "
+    {"config-errors", DOCTOR_PROBLEM,
+     "the plugin is rejecting its configuration: config_errors_total rose while hfitop watched, and the "
+     "previous policies stay in force",
+     "read the rejection in istio-proxy's logs (kubectl -n NS logs POD -c istio-proxy | grep hfi) and fix "
      "pluginConfig"},
+    {"config-errors-earlier", DOCTOR_NOTE,
+     "the plugin rejected a configuration before hfitop looked (config_errors_total > 0, not rising now); "
+     "the policies in force are the last it accepted",
+     "nothing to repair if pluginConfig has been fixed since; the rejection is in istio-proxy's logs "
+     "(kubectl -n NS logs POD -c istio-proxy | grep hfi), and the counter starts again with the proxy"},
     {"header-faults-off", DOCTOR_NOTE,
      "header faults are off (pluginConfig.header_faults.enabled is not true): hfitop's test faults are ignored",
      "set pluginConfig.header_faults to {enabled: true, token: SECRET} in the WasmPlugin"},
     {"no-traffic", DOCTOR_NOTE,
      "counters are zero: no request matching a policy has reached this sidecar yet",
-     "send traffic to the service, or fire test faults: hfitop fire POD --abort 503 --count 10"},
+     "send traffic to the service, or fire test faults: hfitop -n NS fire POD --abort 503 --count 10 (Enter "
+     "in the console's doctor view)"},
     {"counters-reset", DOCTOR_NOTE,
-     "the proxy restarted after the pod started: its counters began again from zero",
+     "the proxy restarted after its pod started: its counters began again from zero",
      "nothing to repair; read totals with Prometheus increase() or rate(), which allow for resets"},
 };
 const size_t doctor_rule_count = sizeof doctor_rules / sizeof doctor_rules[0];
@@ -168,8 +181,14 @@ void doctor_check_pod(const struct app_pod *p, const struct doctor_evidence *ev,
     if (m->policies.present && m->policies.value == 0)
         add(user, "zero-policies", "hfi_faults_policies 0");
     if (m->config_errors_total.present && m->config_errors_total.value > 0) {
-        snprintf(detail, sizeof detail, "hfi_faults_config_errors_total %.0f", m->config_errors_total.value);
-        add(user, "config-errors", detail);
+        bool rising = p->config_errors_rose && ev->now - p->config_errors_rose <= CONFIG_ERRORS_RECENT_S;
+        if (rising)
+            snprintf(detail, sizeof detail, "hfi_faults_config_errors_total %.0f, rose %ld s ago",
+                     m->config_errors_total.value, (long)(ev->now - p->config_errors_rose));
+        else
+            snprintf(detail, sizeof detail, "hfi_faults_config_errors_total %.0f, not rising while hfitop watched",
+                     m->config_errors_total.value);
+        add(user, rising ? "config-errors" : "config-errors-earlier", detail);
     }
     if (wasmplugin && !app_wasmplugin_header_faults(wasmplugin, NULL)) {
         const cJSON *name = app_json_path(wasmplugin, "metadata.name");
@@ -180,12 +199,21 @@ void doctor_check_pod(const struct app_pod *p, const struct doctor_evidence *ev,
                 (!m->delays_total.present || m->delays_total.value == 0);
     if (flat && !(m->policies.present && m->policies.value == 0))
         add(user, "no-traffic", "aborts_total 0, delays_total 0");
-    time_t started = k->start_time ? k->start_time : k->created;
+    /* The proxy's own container is the reference: init containers and
+     * image pulls may hold it minutes after the pod started. */
+    time_t started = k->sidecar_started ? k->sidecar_started : k->start_time ? k->start_time : k->created;
     bool proxy_younger = p->proxy.uptime_seen && started &&
                          (double)(ev->now - started) - p->proxy.uptime_s > RESTART_SLACK_S;
-    if (proxy_younger || p->aborts_ring.resets || p->delays_ring.resets) {
-        snprintf(detail, sizeof detail, "proxy up %.0f s, pod started %ld s ago", p->proxy.uptime_s,
-                 (long)(ev->now - started));
+    if (k->sidecar_restarts > 0) {
+        snprintf(detail, sizeof detail, "istio-proxy restarted %d time%s", k->sidecar_restarts,
+                 k->sidecar_restarts == 1 ? "" : "s");
+        add(user, "counters-reset", detail);
+    } else if (proxy_younger || p->aborts_ring.resets || p->delays_ring.resets) {
+        if (proxy_younger)
+            snprintf(detail, sizeof detail, "proxy up %.0f s, its %s started %ld s ago", p->proxy.uptime_s,
+                     k->sidecar_started ? "container" : "pod", (long)(ev->now - started));
+        else
+            snprintf(detail, sizeof detail, "a counter went down between two scrapes");
         add(user, "counters-reset", detail);
     }
 }
@@ -195,7 +223,70 @@ void doctor_check_pod(const struct app_pod *p, const struct doctor_evidence *ev,
 struct collect {
     struct doctor_report *report;
     const struct app_pod *pod;
+    const struct doctor_evidence *ev;
 };
+
+static bool word_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+void doctor_fill_fix(const char *fix, const char *ns, const char *pod, const char *user, char *out, size_t size)
+{
+    static const char sa_prefix[] = "system:serviceaccount:";
+    size_t used = 0;
+    out[0] = '\0';
+    for (const char *p = fix; *p && used + 1 < size;) {
+        const char *value = NULL, *prefix = "";
+        size_t token = 0;
+        bool at_word = p == fix || !word_char(p[-1]);
+        if (strncmp(p, "--user=YOU", 10) == 0 && user && !word_char(p[10])) {
+            token = 10;
+            bool sa = strncmp(user, sa_prefix, sizeof sa_prefix - 1) == 0;
+            prefix = sa ? "--serviceaccount=" : "--user=";
+            value = sa ? user + sizeof sa_prefix - 1 : user;
+        } else if (at_word) {
+            const char *const names[3] = {"NS", "POD", "YOU"};
+            const char *values[3] = {ns, pod, user};
+            for (int k = 0; k < 3 && !token; k++) {
+                size_t n = strlen(names[k]);
+                if (values[k] && strncmp(p, names[k], n) == 0 && !word_char(p[n])) {
+                    token = n;
+                    value = values[k];
+                }
+            }
+        }
+        if (token) {
+            used += (size_t)snprintf(out + used, size - used, "%s%s", prefix, value);
+            p += token;
+        } else {
+            out[used++] = *p++;
+            out[used] = '\0';
+        }
+    }
+    if (used >= size)
+        out[size - 1] = '\0';
+}
+
+bool doctor_forbidden_user(const char *message, char *out, size_t size)
+{
+    const char *at = strstr(message, "User \"");
+    if (!at)
+        return false;
+    at += 6;
+    const char *end = strchr(at, '"');
+    if (!end || end == at || (size_t)(end - at) >= size)
+        return false;
+    memcpy(out, at, (size_t)(end - at));
+    out[end - at] = '\0';
+    return true;
+}
+
+/* Rules about many workloads at once: one finding for all of them. */
+static bool aggregated(const struct doctor_rule *rule)
+{
+    return strcmp(rule->id, "zero-policies") == 0;
+}
 
 static void add_finding(void *user, const char *id, const char *detail)
 {
@@ -206,13 +297,16 @@ static void add_finding(void *user, const char *id, const char *detail)
         return;
     const struct kube_pod *k = &c->pod->pod;
     char subject[160];
-    if (k->deployment)
+    const char *workload = k->deployment ? k->deployment : k->name;
+    if (aggregated(rule))
+        snprintf(subject, sizeof subject, "workloads");
+    else if (k->deployment)
         snprintf(subject, sizeof subject, "deployment %s", k->deployment);
     else
         snprintf(subject, sizeof subject, "pod %s", k->name);
     struct doctor_finding *f = NULL;
     for (size_t i = 0; i < r->n_findings && !f; i++)
-        if (r->findings[i].rule == rule && strcmp(r->findings[i].subject, subject) == 0)
+        if (r->findings[i].rule == rule && (aggregated(rule) || strcmp(r->findings[i].subject, subject) == 0))
             f = &r->findings[i];
     if (!f) {
         struct doctor_finding *grown = realloc(r->findings, (r->n_findings + 1) * sizeof *grown);
@@ -224,10 +318,22 @@ static void add_finding(void *user, const char *id, const char *detail)
         f->rule = rule;
         snprintf(f->subject, sizeof f->subject, "%s", subject);
         snprintf(f->detail, sizeof f->detail, "%s", detail ? detail : "");
+        char named_user[256];
+        const char *who = detail && doctor_forbidden_user(detail, named_user, sizeof named_user) ? named_user : c->ev->user;
+        doctor_fill_fix(rule->fix, k->namespace, k->name, who, f->fix, sizeof f->fix);
         if (rule->severity == DOCTOR_PROBLEM)
             r->problems++;
         else
             r->notes++;
+    }
+    if (aggregated(rule)) {
+        /* "workloads cart, checkout": each workload once. */
+        size_t len = strlen(f->subject), wl = strlen(workload);
+        const char *found = strstr(f->subject, workload);
+        bool listed = found && found > f->subject && found[-1] == ' ' && (found[wl] == '\0' || found[wl] == ',');
+        if (!listed && len + wl + 3 < sizeof f->subject)
+            snprintf(f->subject + len, sizeof f->subject - len, "%s %s", strchr(f->subject, ' ') ? "," : "",
+                     workload);
     }
     char **pods = realloc(f->pods, (f->n_pods + 1) * sizeof *pods);
     if (!pods)
@@ -238,10 +344,19 @@ static void add_finding(void *user, const char *id, const char *detail)
         f->n_pods++;
 }
 
+static int by_severity(const void *a, const void *b)
+{
+    const struct doctor_finding *x = a, *y = b;
+    if (x->rule->severity != y->rule->severity)
+        return x->rule->severity == DOCTOR_PROBLEM ? -1 : 1;
+    /* qsort is not stable: the order found stays by position. */
+    return x < y ? -1 : x > y;
+}
+
 void doctor_run(const struct app *app, const struct doctor_evidence *ev, struct doctor_report *out)
 {
     memset(out, 0, sizeof *out);
-    struct collect c = {.report = out};
+    struct collect c = {.report = out, .ev = ev};
     for (size_t i = 0; i < app_pod_count(app); i++) {
         c.pod = app_pod_at(app, i);
         out->pods_checked++;
@@ -249,6 +364,8 @@ void doctor_run(const struct app *app, const struct doctor_evidence *ev, struct 
             out->sidecars++;
         doctor_check_pod(c.pod, ev, add_finding, &c);
     }
+    if (out->n_findings > 1)
+        qsort(out->findings, out->n_findings, sizeof *out->findings, by_severity);
 }
 
 void doctor_report_free(struct doctor_report *r)
@@ -273,7 +390,7 @@ static void print_findings(const struct doctor_report *r, enum doctor_severity s
         fprintf(out, "  why: %s\n", f->rule->diagnosis);
         if (f->detail[0])
             fprintf(out, "  seen: %s\n", f->detail);
-        fprintf(out, "  fix: %s\n", f->rule->fix);
+        fprintf(out, "  fix: %s\n", f->fix[0] ? f->fix : f->rule->fix);
         fprintf(out, "  pods:");
         for (size_t j = 0; j < f->n_pods; j++)
             fprintf(out, "%s %s", j ? "," : "", f->pods[j]);
@@ -291,6 +408,32 @@ void doctor_print(const struct doctor_report *r, const char *scope, FILE *out)
     else
         fprintf(out, "%zu problem%s, %zu note%s\n", r->problems, r->problems == 1 ? "" : "s", r->notes,
                 r->notes == 1 ? "" : "s");
+}
+
+cJSON *doctor_report_json(const struct doctor_report *r, const char *scope)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "scope", scope);
+    cJSON_AddNumberToObject(o, "pods_checked", (double)r->pods_checked);
+    cJSON_AddNumberToObject(o, "sidecars", (double)r->sidecars);
+    cJSON_AddNumberToObject(o, "problems", (double)r->problems);
+    cJSON_AddNumberToObject(o, "notes", (double)r->notes);
+    cJSON *list = cJSON_AddArrayToObject(o, "findings");
+    for (size_t i = 0; i < r->n_findings; i++) {
+        const struct doctor_finding *f = &r->findings[i];
+        cJSON *item = cJSON_CreateObject();
+        cJSON_AddStringToObject(item, "id", f->rule->id);
+        cJSON_AddStringToObject(item, "kind", f->rule->severity == DOCTOR_PROBLEM ? "problem" : "note");
+        cJSON_AddStringToObject(item, "subject", f->subject);
+        cJSON_AddStringToObject(item, "diagnosis", f->rule->diagnosis);
+        cJSON_AddStringToObject(item, "detail", f->detail);
+        cJSON_AddStringToObject(item, "fix", f->fix[0] ? f->fix : f->rule->fix);
+        cJSON *pods = cJSON_AddArrayToObject(item, "pods");
+        for (size_t j = 0; j < f->n_pods; j++)
+            cJSON_AddItemToArray(pods, cJSON_CreateString(f->pods[j]));
+        cJSON_AddItemToArray(list, item);
+    }
+    return o;
 }
 
 int doctor_exit_code(const struct doctor_report *r)

@@ -185,6 +185,25 @@ void app_journal_session(struct app_journal *j, const char *command, const char 
     record_write(j, o);
 }
 
+cJSON *app_journal_tally_json(const struct app_fire_tally *t)
+{
+    cJSON *tally = cJSON_CreateObject();
+    cJSON_AddNumberToObject(tally, "sent", t->sent);
+    cJSON_AddNumberToObject(tally, "answered", t->answered);
+    cJSON_AddNumberToObject(tally, "aborted", t->aborted);
+    cJSON_AddNumberToObject(tally, "refused", t->refused);
+    cJSON_AddNumberToObject(tally, "transport_errors", t->transport_errors);
+    cJSON *statuses = cJSON_AddArrayToObject(tally, "statuses");
+    for (int i = 0; i < t->n_statuses; i++) {
+        const int pair[2] = {t->statuses[i].code, t->statuses[i].count};
+        cJSON_AddItemToArray(statuses, cJSON_CreateIntArray(pair, 2));
+    }
+    add_number_or_null(tally, "p50_ms", t->p50_ms);
+    add_number_or_null(tally, "p95_ms", t->p95_ms);
+    add_number_or_null(tally, "max_ms", t->max_ms);
+    return tally;
+}
+
 void app_journal_action(struct app_journal *j, const struct app_action_record *r)
 {
     if (!j)
@@ -196,23 +215,8 @@ void app_journal_action(struct app_journal *j, const struct app_action_record *r
     cJSON_AddBoolToObject(o, "ok", r->result->ok);
     cJSON_AddNumberToObject(o, "http_status", (double)r->result->http_status);
     cJSON_AddStringToObject(o, "message", r->result->message);
-    if (r->tally) {
-        const struct app_fire_tally *t = r->tally;
-        cJSON *tally = cJSON_AddObjectToObject(o, "tally");
-        cJSON_AddNumberToObject(tally, "sent", t->sent);
-        cJSON_AddNumberToObject(tally, "answered", t->answered);
-        cJSON_AddNumberToObject(tally, "aborted", t->aborted);
-        cJSON_AddNumberToObject(tally, "refused", t->refused);
-        cJSON_AddNumberToObject(tally, "transport_errors", t->transport_errors);
-        cJSON *statuses = cJSON_AddArrayToObject(tally, "statuses");
-        for (int i = 0; i < t->n_statuses; i++) {
-            const int pair[2] = {t->statuses[i].code, t->statuses[i].count};
-            cJSON_AddItemToArray(statuses, cJSON_CreateIntArray(pair, 2));
-        }
-        add_number_or_null(tally, "p50_ms", t->p50_ms);
-        add_number_or_null(tally, "p95_ms", t->p95_ms);
-        add_number_or_null(tally, "max_ms", t->max_ms);
-    }
+    if (r->tally)
+        cJSON_AddItemToObject(o, "tally", app_journal_tally_json(r->tally));
     record_write(j, o);
 }
 

@@ -59,6 +59,9 @@ void app_journal_snapshot(struct app_journal *j, const struct app *app, const ch
  * another write fails. */
 const char *app_journal_take_error(struct app_journal *j);
 
+/* A fire's tally as the records hold it (also `hfitop fire -o json`). */
+struct cJSON *app_journal_tally_json(const struct app_fire_tally *tally);
+
 /* An app_action_observer_fn writing each action into the journal `user`. */
 void app_journal_observe_action(const struct app_action_record *record, void *user);
 

@@ -223,6 +223,19 @@ int kube_pod_from_json(const cJSON *obj, struct kube_pod *p)
     }
     p->restarts = sum_restarts(json_get(status, "containerStatuses"), spec, false) +
                   sum_restarts(json_get(status, "initContainerStatuses"), spec, true);
+    const char *const status_lists[] = {"containerStatuses", "initContainerStatuses"};
+    for (size_t k = 0; k < 2; k++) {
+        const cJSON *s;
+        cJSON_ArrayForEach(s, json_get(status, status_lists[k])) {
+            const char *sname = json_str(s, "name");
+            if (!sname || strcmp(sname, SIDECAR_NAME) != 0)
+                continue;
+            const cJSON *count = json_get(s, "restartCount");
+            if (cJSON_IsNumber(count) && count->valuedouble >= 0 && count->valuedouble <= 1e9)
+                p->sidecar_restarts = count->valueint;
+            p->sidecar_started = json_time(json_get(json_get(s, "state"), "running"), "startedAt");
+        }
+    }
 
     const cJSON *c;
     cJSON_ArrayForEach(c, json_get(spec, "containers")) {

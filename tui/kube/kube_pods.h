@@ -45,6 +45,10 @@ struct kube_pod {
      * native sidecar (restartPolicy Always). */
     bool has_sidecar;
     bool sidecar_native;
+    /* istio-proxy's container status: when it last started running (0 when
+     * unknown) and how often it restarted. */
+    time_t sidecar_started;
+    int sidecar_restarts;
     char *sidecar_image;
     struct kube_kv *sidecar_env; /* literal env values of istio-proxy */
     size_t n_sidecar_env;

@@ -386,6 +386,7 @@ static void adopt_connection(struct ui *ui, const struct ui_connection *c)
     ui->client = c->client;
     snprintf(ui->context, sizeof ui->context, "%s", c->context ? c->context : "-");
     snprintf(ui->cluster, sizeof ui->cluster, "%s", c->cluster ? c->cluster : "-");
+    snprintf(ui->user, sizeof ui->user, "%s", c->user ? c->user : "");
 }
 
 /* The model holds requests on the current client: it goes first, and

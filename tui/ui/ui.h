@@ -16,6 +16,7 @@ struct ui_connection {
     const char *context; /* for the header and the confirmations */
     const char *cluster;
     const char *namespace;
+    const char *user; /* the kubeconfig user, for the doctor's fixes */
 };
 
 /* Opens the named kubeconfig context and, once that worked, closes the

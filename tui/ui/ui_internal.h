@@ -95,7 +95,7 @@ struct ui_dialog {
 struct ui {
     const struct ui_options *opt;
     struct kube_client *client;
-    char context[256], cluster[256];
+    char context[256], cluster[256], user[256];
     struct app *app;
     struct app_mesh *mesh;
     struct app_access access; /* what the user may change here */

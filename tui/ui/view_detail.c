@@ -156,7 +156,7 @@ static void draw_detail(struct ui *ui, int top, int height)
     if (y + 2 <= last) {
         ui_put(y++, 0, ui->cols, "doctor:");
         struct doctor_evidence ev = {app_mesh_wasmplugins(ui->mesh), app_mesh_envoyfilters(ui->mesh),
-                                     time(NULL)};
+                                     time(NULL), ui->user};
         struct findings_cursor cursor = {ui, y};
         doctor_check_pod(p, &ev, add_finding, &cursor);
         if (cursor.y == y)

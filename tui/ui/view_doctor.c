@@ -1,6 +1,7 @@
-/* The doctor's findings for the namespace, each with its fix; Enter on a
- * finding applies the fix where hfitop can (the stats-inclusion
- * annotation, a restart, the policy list). */
+/* The doctor's findings for the namespace, problems first, each with its
+ * fix naming the real namespace, pod and user; Enter on a finding applies
+ * the fix where hfitop can (the stats-inclusion annotation, a restart, the
+ * policy list, test faults at a pod without traffic). */
 #include <curses.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,7 +10,7 @@
 #include "ui_internal.h"
 
 /* What Enter does for a finding, by rule id. */
-enum doctor_fix { FIX_NONE, FIX_ANNOTATE, FIX_RESTART, FIX_POLICIES };
+enum doctor_fix { FIX_NONE, FIX_ANNOTATE, FIX_RESTART, FIX_POLICIES, FIX_FIRE };
 
 static enum doctor_fix fix_for(const char *rule_id)
 {
@@ -19,12 +20,15 @@ static enum doctor_fix fix_for(const char *rule_id)
         return FIX_RESTART;
     if (strcmp(rule_id, "zero-policies") == 0)
         return FIX_POLICIES;
+    if (strcmp(rule_id, "no-traffic") == 0)
+        return FIX_FIRE;
     return FIX_NONE;
 }
 
 static void run_report(struct ui *ui, struct doctor_report *report)
 {
-    struct doctor_evidence ev = {app_mesh_wasmplugins(ui->mesh), app_mesh_envoyfilters(ui->mesh), time(NULL)};
+    struct doctor_evidence ev = {app_mesh_wasmplugins(ui->mesh), app_mesh_envoyfilters(ui->mesh), time(NULL),
+                                 ui->user};
     memset(report, 0, sizeof *report);
     doctor_run(ui->app, &ev, report);
 }
@@ -89,7 +93,7 @@ static void draw_doctor(struct ui *ui, int top, int height)
         for (size_t i = 0; i < f->n_pods && used + 2 < sizeof pods; i++)
             used += (size_t)snprintf(pods + used, sizeof pods - used, "%s%s", i ? ", " : "", f->pods[i]);
         const char *labels[3] = {"    seen: ", "    fix:  ", "    pods: "};
-        const char *texts[3] = {f->detail, f->rule->fix, pods};
+        const char *texts[3] = {f->detail, f->fix[0] ? f->fix : f->rule->fix, pods};
         for (int t = 0; t < 3 && y < bottom; t++) {
             if (!texts[t][0])
                 continue;
@@ -118,6 +122,19 @@ static void do_fix_restart(struct ui *ui)
     app_restart_deployment(ui->client, ui->ns, fix_deployment, ui_action_done, ui);
 }
 
+/* The fire form for `pod`: it becomes the table's selection first. */
+static void fire_at(struct ui *ui, const char *pod)
+{
+    snprintf(ui->selected, sizeof ui->selected, "%s/%s", ui->ns, pod);
+    ui_refresh_rows(ui);
+    const struct app_pod *p = ui_selected_pod(ui);
+    if (!p || strcmp(p->pod.name, pod) != 0) {
+        ui_status(ui, true, "pod %s is not in the table (Esc, then / and Esc clear the filter)", pod);
+        return;
+    }
+    ui_action_key(ui, 'f');
+}
+
 /* Enter: the fix of the selected finding, after a confirmation. */
 static void apply_fix(struct ui *ui)
 {
@@ -132,6 +149,8 @@ static void apply_fix(struct ui *ui)
     const char *deployment = strncmp(f->subject, "deployment ", 11) == 0 ? f->subject + 11 : NULL;
     if (fix == FIX_POLICIES) {
         ui_action_key(ui, 'p');
+    } else if (fix == FIX_FIRE && f->n_pods) {
+        fire_at(ui, f->pods[0]);
     } else if (fix == FIX_NONE || !deployment) {
         ui_status(ui, true, "hfitop cannot apply this fix itself: %s", f->rule->fix);
     } else if (!ui_may(ui, APP_MAY_PATCH_DEPLOYMENTS)) {
