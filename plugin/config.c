@@ -6,10 +6,6 @@
 #include "regex.h"
 #include "text.h"
 
-#define JSMN_STATIC
-#define JSMN_STRICT
-#include <jsmn.h>
-
 /* ---- arena: a configuration is freed as a whole ---- */
 
 struct hfi_config_chunk {
@@ -42,9 +38,20 @@ static void *arena_alloc(struct hfi_config *config, size_t n)
 
 /* ---- parse state and errors ---- */
 
+/* The JSON text as a flat array of tokens in document order, made in one
+ * pass (tokenize below). Strings exclude their quotes. */
+enum json_type { JSON_OBJECT, JSON_ARRAY, JSON_STRING, JSON_PRIMITIVE };
+
+struct json_token {
+    int type;
+    int start, end; /* byte offsets into the text */
+    int size;       /* objects: keys; arrays: elements */
+    int next;       /* the token after this value and everything inside it */
+};
+
 struct parser {
     const char *json;
-    const jsmntok_t *tokens;
+    const struct json_token *tokens;
     int token_count;
     struct hfi_config *config;
     char path[192];
@@ -113,11 +120,7 @@ static const char *token_text(const struct parser *p, int i)
 /* Index of the token after the whole value starting at i. */
 static int skip_value(const struct parser *p, int i)
 {
-    int end = p->tokens[i].end;
-    int j = i + 1;
-    while (j < p->token_count && p->tokens[j].start < end)
-        j++;
-    return j;
+    return p->tokens[i].next;
 }
 
 static int key_is(const struct parser *p, int i, const char *key)
@@ -126,14 +129,14 @@ static int key_is(const struct parser *p, int i, const char *key)
     return (size_t)token_len(p, i) == n && memcmp(token_text(p, i), key, n) == 0;
 }
 
-static int is_type(const struct parser *p, int i, jsmntype_t type)
+static int is_type(const struct parser *p, int i, int type)
 {
     return p->tokens[i].type == type;
 }
 
 static int is_null(const struct parser *p, int i)
 {
-    return is_type(p, i, JSMN_PRIMITIVE) && token_len(p, i) == 4 && memcmp(token_text(p, i), "null", 4) == 0;
+    return is_type(p, i, JSON_PRIMITIVE) && token_len(p, i) == 4 && memcmp(token_text(p, i), "null", 4) == 0;
 }
 
 static int hex_value(char c)
@@ -186,7 +189,7 @@ static size_t put_utf8(char *out, unsigned cp)
 /* Decodes the JSON string at token i into the arena (NUL-terminated). */
 static int get_string(struct parser *p, int i, const char **out, size_t *out_len)
 {
-    if (!is_type(p, i, JSMN_STRING))
+    if (!is_type(p, i, JSON_STRING))
         return fail(p, "must be a string");
     const char *s = token_text(p, i);
     size_t n = (size_t)token_len(p, i);
@@ -332,7 +335,7 @@ static int decimal_scaled(const struct decimal *d, int scale, uint64_t max, uint
 
 static int get_number_token(struct parser *p, int i, struct decimal *d)
 {
-    if (!is_type(p, i, JSMN_PRIMITIVE) || parse_decimal(token_text(p, i), (size_t)token_len(p, i), d) < 0)
+    if (!is_type(p, i, JSON_PRIMITIVE) || parse_decimal(token_text(p, i), (size_t)token_len(p, i), d) < 0)
         return fail(p, "must be a number");
     return 0;
 }
@@ -360,9 +363,9 @@ static int get_integer(struct parser *p, int i, uint64_t min, uint64_t max, uint
 
 static int get_bool(struct parser *p, int i, bool *out)
 {
-    if (is_type(p, i, JSMN_PRIMITIVE) && key_is(p, i, "true"))
+    if (is_type(p, i, JSON_PRIMITIVE) && key_is(p, i, "true"))
         *out = true;
-    else if (is_type(p, i, JSMN_PRIMITIVE) && key_is(p, i, "false"))
+    else if (is_type(p, i, JSON_PRIMITIVE) && key_is(p, i, "false"))
         *out = false;
     else
         return fail(p, "must be true or false");
@@ -422,7 +425,7 @@ typedef int (*field_fn)(struct parser *p, int key, int value, void *target);
  * function's to ignore, so newer configurations load in older plugins. */
 static int for_each_field(struct parser *p, int i, field_fn fn, void *target)
 {
-    if (!is_type(p, i, JSMN_OBJECT))
+    if (!is_type(p, i, JSON_OBJECT))
         return fail(p, "must be an object");
     int count = p->tokens[i].size;
     int j = i + 1;
@@ -461,7 +464,8 @@ static int string_match_field(struct parser *p, int key, int value, void *target
         return -1;
     m->kind = kind;
     if (kind == HFI_MATCH_REGEX) {
-        char why[160];
+        char why[160], detail[260];
+        struct text_buf t;
         struct hfi_config *c = p->config;
         if (c->regex_count == c->regex_capacity) {
             size_t cap = c->regex_capacity ? c->regex_capacity * 2 : 8;
@@ -471,8 +475,15 @@ static int string_match_field(struct parser *p, int key, int value, void *target
             c->regexes = grown;
             c->regex_capacity = cap;
         }
-        if (hfi_regex_compile(m->value, m->value_len, &m->regex, why, sizeof why) < 0)
-            return fail_with_detail(p, "", why);
+        if (hfi_regex_compile(m->value, m->value_len, &m->regex, why, sizeof why) < 0) {
+            /* the pattern itself, as operators may not know which it is */
+            text_init(&t, detail, sizeof detail);
+            text_append(&t, "\"", 1);
+            text_append(&t, m->value, m->value_len < 64 ? m->value_len : 64);
+            text_append_str(&t, m->value_len > 64 ? "...\" " : "\" ");
+            text_append_str(&t, why);
+            return fail_with_detail(p, "", detail);
+        }
         c->regexes[c->regex_count++] = m->regex;
     }
     return 0;
@@ -583,7 +594,7 @@ static int match_field(struct parser *p, int key, int value, void *target)
     if (key_is(p, key, "path"))
         return parse_string_match(p, value, &r->path);
     if (key_is(p, key, "headers")) {
-        if (!is_type(p, value, JSMN_ARRAY))
+        if (!is_type(p, value, JSON_ARRAY))
             return fail(p, "must be an array");
         size_t n = (size_t)p->tokens[value].size;
         r->headers = arena_alloc(p->config, n * sizeof *r->headers + 1);
@@ -641,7 +652,7 @@ static int spec_field(struct parser *p, int key, int value, void *target)
     if (key_is(p, key, "selector"))
         return for_each_field(p, value, selector_field, pp);
     if (key_is(p, key, "rules")) {
-        if (!is_type(p, value, JSMN_ARRAY))
+        if (!is_type(p, value, JSON_ARRAY))
             return fail(p, "must be an array");
         pp->rules_token = value;
     }
@@ -757,7 +768,7 @@ static size_t count_rule_slots(const struct parser *p)
 {
     size_t n = 0;
     for (int k = 0; k + 1 < p->token_count; k++)
-        if (is_type(p, k, JSMN_STRING) && key_is(p, k, "rules") && is_type(p, k + 1, JSMN_ARRAY))
+        if (is_type(p, k, JSON_STRING) && key_is(p, k, "rules") && is_type(p, k + 1, JSON_ARRAY))
             n += (size_t)p->tokens[k + 1].size;
     return n;
 }
@@ -776,7 +787,7 @@ static int top_field(struct parser *p, int key, int value, void *target)
     }
     if (key_is(p, key, "policies")) {
         size_t rule_at = 0;
-        if (!is_type(p, value, JSMN_ARRAY))
+        if (!is_type(p, value, JSON_ARRAY))
             return fail(p, "must be an array");
         int j = value + 1;
         for (int k = 0; k < p->tokens[value].size; k++, j = skip_value(p, j)) {
@@ -791,43 +802,173 @@ static int top_field(struct parser *p, int key, int value, void *target)
     return 0;
 }
 
+/* ---- JSON: one pass, linear in the text ---- */
+
+/* Limits of a configuration, checked as the text is read (README, "Policy
+ * reference"). A WasmPlugin is a Kubernetes object, and etcd refuses any
+ * object over its --max-request-bytes (1.5 MiB by default), so no real
+ * pluginConfig comes near the size limit. */
+#define MAX_CONFIG_BYTES (4u << 20)
 #define MAX_NESTING 32
 
-/* jsmn tolerates some malformed text (a key without a value, say) and then
- * reports child counts that do not match the tokens. Every walk below trusts
- * those counts, so they are checked once here, with the nesting depth. */
-static int check_structure(struct parser *p)
+static int fail_at(struct parser *p, const char *what, size_t offset)
 {
-    struct {
-        int remaining;
-        int object;
-        int end;
-    } stack[MAX_NESTING];
-    int depth = 0;
-    for (int k = 0; k < p->token_count; k++) {
-        const jsmntok_t *t = &p->tokens[k];
-        while (depth && stack[depth - 1].remaining == 0)
-            depth--;
-        if (k > 0) {
-            if (!depth || t->end > stack[depth - 1].end)
-                return fail(p, "is not JSON");
-            int key_position = stack[depth - 1].object && stack[depth - 1].remaining % 2 == 0;
-            if (key_position && t->type != JSMN_STRING)
-                return fail(p, "is not JSON: an object key is not a string");
-            stack[depth - 1].remaining--;
+    if (!p->failed) {
+        fail(p, what);
+        text_append_str(&p->err, " at offset ");
+        text_append_u64(&p->err, offset);
+    }
+    return -1;
+}
+
+static size_t skip_blank(const char *s, size_t len, size_t k)
+{
+    while (k < len && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n' || s[k] == '\r'))
+        k++;
+    return k;
+}
+
+/* The end of the string whose opening quote is at k, or 0 when it is not a
+ * JSON string. Escapes are checked here so that every string of the text is
+ * valid, read or not; get_string decodes the ones the configuration uses. */
+static size_t string_end(struct parser *p, const char *s, size_t len, size_t k)
+{
+    for (k++; k < len; k++) {
+        unsigned char c = (unsigned char)s[k];
+        if (c == '"')
+            return k;
+        if (c < 0x20) {
+            fail_at(p, "is not JSON: a raw control character in a string", k);
+            return 0;
         }
-        if (t->type == JSMN_OBJECT || t->type == JSMN_ARRAY) {
-            if (depth == MAX_NESTING)
-                return fail(p, "nests too deeply");
-            stack[depth].object = t->type == JSMN_OBJECT;
-            stack[depth].remaining = t->size * (t->type == JSMN_OBJECT ? 2 : 1);
-            stack[depth].end = t->end;
-            depth++;
+        if (c != '\\')
+            continue;
+        if (++k >= len)
+            break;
+        if (s[k] == 'u') {
+            unsigned ignored;
+            if (len - k < 5 || parse_hex4(s + k + 1, &ignored) < 0) {
+                fail_at(p, "is not JSON: a bad \\u escape", k - 1);
+                return 0;
+            }
+            k += 4;
+        } else if (!memchr("\"\\/bfnrt", s[k], 8)) {
+            fail_at(p, "is not JSON: an unknown escape", k - 1);
+            return 0;
         }
     }
-    while (depth && stack[depth - 1].remaining == 0)
-        depth--;
-    return depth ? fail(p, "is not JSON") : 0;
+    fail(p, "is not JSON: it ends inside a string");
+    return 0;
+}
+
+/* true, false, null or a number at k: its end, or 0 when it is none. */
+static size_t primitive_end(const char *s, size_t len, size_t k)
+{
+    static const char *const words[] = {"true", "false", "null"};
+    for (int w = 0; w < 3; w++) {
+        size_t n = strlen(words[w]);
+        if (len - k >= n && !memcmp(s + k, words[w], n))
+            return k + n;
+    }
+    size_t end = k;
+    struct decimal ignored;
+    while (end < len && memchr("0123456789+-.eE", s[end], 15))
+        end++;
+    return end > k && parse_decimal(s + k, end - k, &ignored) == 0 ? end : 0;
+}
+
+/* Appends a token, growing the array by half as needed. */
+static int push_token(struct parser *p, struct json_token **tokens, int *capacity, int type, size_t start)
+{
+    if (p->token_count == *capacity) {
+        int grown = *capacity + *capacity / 2 + 16;
+        struct json_token *t = realloc(*tokens, (size_t)grown * sizeof *t);
+        if (!t)
+            return fail(p, "out of memory");
+        *tokens = t;
+        *capacity = grown;
+    }
+    (*tokens)[p->token_count] = (struct json_token){type, (int)start, (int)start, 0, 0};
+    p->tokens = *tokens;
+    return p->token_count++;
+}
+
+/* Strict JSON (RFC 8259) into p->tokens, refusing at the first byte that is
+ * wrong, including the first bracket past MAX_NESTING, so a hostile text
+ * costs no more than its prefix up to the problem. */
+static int tokenize(struct parser *p, const char *s, size_t len)
+{
+    enum { VALUE, VALUE_AFTER_KEY, FIRST_VALUE, KEY, FIRST_KEY, COLON, AFTER_VALUE } want = VALUE;
+    int open[MAX_NESTING], depth = 0, capacity = 0;
+    struct json_token *tokens = NULL;
+    size_t k = skip_blank(s, len, 0);
+    for (; k < len; k = skip_blank(s, len, k)) {
+        char c = s[k];
+        int container = depth ? open[depth - 1] : -1;
+        if (want == AFTER_VALUE) {
+            if (depth == 0)
+                return fail_at(p, "is not JSON: text follows the top-level value", k);
+            int is_object = tokens[container].type == JSON_OBJECT;
+            if (c == (is_object ? '}' : ']')) {
+                tokens[container].end = (int)++k;
+                tokens[container].next = p->token_count;
+                depth--;
+            } else if (c == ',') {
+                k++;
+                want = is_object ? KEY : VALUE;
+            } else {
+                return fail_at(p, is_object ? "is not JSON: expected , or }" : "is not JSON: expected , or ]", k);
+            }
+            continue;
+        }
+        if (want == COLON) {
+            if (c != ':')
+                return fail_at(p, "is not JSON: expected :", k);
+            k++;
+            want = VALUE_AFTER_KEY;
+            continue;
+        }
+        if ((want == FIRST_KEY && c == '}') || (want == FIRST_VALUE && c == ']')) {
+            want = AFTER_VALUE;
+            continue; /* the closing bracket is taken as after a value */
+        }
+        int is_key = want == KEY || want == FIRST_KEY;
+        if (is_key && c != '"')
+            return fail_at(p, "is not JSON: expected a string key", k);
+        if (container >= 0 && want != VALUE_AFTER_KEY)
+            tokens[container].size++; /* an element, or a key with its value */
+        int t = push_token(p, &tokens, &capacity, JSON_PRIMITIVE, k);
+        if (t < 0)
+            return -1;
+        if (c == '{' || c == '[') {
+            if (depth == MAX_NESTING)
+                return fail_at(p, "nests deeper than 32 levels", k);
+            tokens[t].type = c == '{' ? JSON_OBJECT : JSON_ARRAY;
+            open[depth++] = t;
+            want = c == '{' ? FIRST_KEY : FIRST_VALUE;
+            k++;
+            continue;
+        }
+        size_t end;
+        if (c == '"') {
+            if (!(end = string_end(p, s, len, k)))
+                return -1;
+            tokens[t].type = JSON_STRING;
+            tokens[t].start = (int)k + 1;
+            tokens[t].end = (int)end;
+            k = end + 1;
+        } else {
+            if (!(end = primitive_end(s, len, k)))
+                return fail_at(p, "is not JSON: expected a value", k);
+            tokens[t].end = (int)end;
+            k = end;
+        }
+        tokens[t].next = t + 1;
+        want = is_key ? COLON : AFTER_VALUE;
+    }
+    if (want != AFTER_VALUE || depth)
+        return fail(p, "is not JSON: it ends too early");
+    return 0;
 }
 
 static int is_blank(const char *s, size_t n)
@@ -838,15 +979,9 @@ static int is_blank(const char *s, size_t n)
     return 1;
 }
 
-static void parse_document(struct parser *p, size_t len)
+static void parse_document(struct parser *p)
 {
-    if (check_structure(p) < 0)
-        return;
-    if (skip_value(p, 0) != p->token_count || !is_blank(p->json + p->tokens[0].end, len - (size_t)p->tokens[0].end)) {
-        fail(p, "is not JSON: text follows the top-level object");
-        return;
-    }
-    if (!is_type(p, 0, JSMN_OBJECT)) {
+    if (!is_type(p, 0, JSON_OBJECT)) {
         fail(p, "must be a JSON object");
         return;
     }
@@ -870,27 +1005,21 @@ struct hfi_config *hfi_config_parse(const char *json, size_t len, char *err, siz
     config->header_faults.max_delay_ms = HFI_DEFAULT_MAX_DELAY_MS;
     config->header_faults.token = "";
     config->max_active_delays = HFI_DEFAULT_MAX_ACTIVE_DELAYS;
-    if (is_blank(json, len))
-        return config;
-
-    jsmn_parser jp;
-    jsmn_init(&jp);
-    int count = jsmn_parse(&jp, json, len, NULL, 0);
-    jsmntok_t *tokens = count > 0 ? malloc((size_t)count * sizeof *tokens) : NULL;
-    if (count > 0 && tokens) {
-        jsmn_init(&jp);
-        count = jsmn_parse(&jp, json, len, tokens, (unsigned)count);
-    }
-    p.tokens = tokens;
-    p.token_count = count;
     p.config = config;
-    if (count <= 0 || !tokens)
-        fail(&p, count == 0 || count == JSMN_ERROR_PART ? "is not JSON: it ends too early"
-                 : count < 0                           ? "is not JSON"
-                                                       : "out of memory");
-    else
-        parse_document(&p, len);
-    free(tokens);
+    if (len > MAX_CONFIG_BYTES) {
+        char limit[64];
+        struct text_buf t;
+        text_init(&t, limit, sizeof limit);
+        text_append_u64(&t, len);
+        text_append_str(&t, " bytes, over the limit of ");
+        text_append_u64(&t, MAX_CONFIG_BYTES);
+        fail_with_detail(&p, "is ", limit);
+    } else if (is_blank(json, len)) {
+        return config;
+    } else if (tokenize(&p, json, len) == 0) {
+        parse_document(&p);
+    }
+    free((void *)p.tokens);
     if (p.failed) {
         hfi_config_free(config);
         return NULL;

@@ -1,7 +1,7 @@
 # hfi-fault.wasm: the plugin sources compiled for wasm32-wasi (reactor), and
 # the same host-independent sources compiled natively for tests and fuzzing.
 
-DEB_PACKAGES += wasi-libc libclang-rt-14-dev-wasm32 libjsmn-dev wabt binaryen
+DEB_PACKAGES += wasi-libc libclang-rt-14-dev-wasm32 wabt binaryen
 
 ifdef WASI_SDK_PATH
   WASM_CC := $(WASI_SDK_PATH)/bin/clang
@@ -22,7 +22,7 @@ PLUGIN_EXPORTS := malloc free
 # -fno-builtin-malloc: else clang may turn calloc's malloc + memset into a
 # call to calloc itself (plugin/wasm/alloc.c).
 WASM_CFLAGS := --target=wasm32-wasi --sysroot=$(abspath $(WASM_SYSROOT)) -mexec-model=reactor \
-  -std=c11 $(WARN) -Oz -flto -fno-builtin-malloc -isystem $(BUILD)/jsmn-include
+  -std=c11 $(WARN) -Oz -flto -fno-builtin-malloc
 comma := ,
 WASM_LDFLAGS := -Wl,--strip-all -Wl,--gc-sections -Wl,-z,stack-size=16384 -Wl,--initial-memory=65536 \
   $(addprefix -Wl$(comma)--export=,$(PLUGIN_EXPORTS))
@@ -34,12 +34,7 @@ $(BUILD)/wasi-sysroot:
 	@ln -sfn /usr/include/wasm32-wasi $@/include/wasm32-wasi
 	@ln -sfn /usr/lib/wasm32-wasi $@/lib/wasm32-wasi
 
-# jsmn is header-only; it comes from /usr/include, copied alone so that
-# nothing else of the host's include tree is visible to the wasm build.
-$(BUILD)/jsmn-include/jsmn.h: /usr/include/jsmn.h
-	@mkdir -p $(dir $@) && cp $< $@
-
-$(PLUGIN_WASM): plugin/plugin.mk $(PLUGIN_SRCS) $(PLUGIN_WASM_ONLY_SRCS) $(wildcard plugin/*.h) $(if $(WASI_SDK_PATH),,$(BUILD)/wasi-sysroot) $(BUILD)/jsmn-include/jsmn.h
+$(PLUGIN_WASM): plugin/plugin.mk $(PLUGIN_SRCS) $(PLUGIN_WASM_ONLY_SRCS) $(wildcard plugin/*.h) $(if $(WASI_SDK_PATH),,$(BUILD)/wasi-sysroot)
 	$(WASM_CC) $(WASM_CFLAGS) $(WASM_LDFLAGS) -o $@.tmp $(PLUGIN_SRCS) $(PLUGIN_WASM_ONLY_SRCS)
 	wasm-opt -Oz --strip-debug --strip-producers $@.tmp -o $@ && rm -f $@.tmp
 

@@ -9,12 +9,19 @@
 #include <string.h>
 
 enum {
-    MAX_INSTS = 2000,   /* bounds memory and the per-byte cost of a match */
     MAX_RANGES = 4000,  /* character class ranges of the whole pattern */
     MAX_NESTING = 250,  /* open groups; the parser keeps them in an array */
     MAX_REPEAT = 1000,  /* RE2's cap on {n,m} and on nested counts multiplied */
     RUNE_MAX = 0x10FFFF,
+    /* Text that RE2 matches only by a class holding all of U+0080..U+10FFFF
+     * (see decode_utf8): one more rune past RUNE_MAX, which such a class
+     * includes. */
+    LOOSE_RUNE = RUNE_MAX + 1,
     NOT_A_RUNE = -1,    /* an invalid UTF-8 byte of the text: matches nothing */
+    /* Sizes past the budget are still counted, to be reported, up to this. */
+    COUNT_CAP = 1 << 28,
+    LONG_S = 0x17F,     /* with s and S, the case orbit RE2 gives s */
+    KELVIN_SIGN = 0x212A, /* with k and K */
 };
 
 /* Bit order follows "imsU" (see open_group). U only swaps greediness,
@@ -44,35 +51,56 @@ struct thread_list {
     int count;
 };
 
+/* What an assertion sees around a position: bits for the rune before it
+ * (CTX_*) and for the rune after it (the same bits, or AT_END). */
+enum { CTX_START = 1, CTX_WORD = 2, CTX_NEWLINE = 4, AT_END = 8 };
+
+/* The lazy DFA: each state is a set of program counters still to be
+ * followed, plus what precedes the position (CTX_*). Its transitions, one
+ * per rune class, are filled in as text needs them; states live in one
+ * block of at most DFA_BUDGET bytes, and when it is full they are all
+ * dropped and rebuilt from where the search is. */
+enum {
+    DFA_BUDGET = HFI_REGEX_DFA_BYTES,
+    DFA_MAX_STATES = 256,
+    DFA_TABLE = 512, /* hash slots, twice the states */
+    /* Transition codes: 0 not yet known, then these, then state index + NEXT_STATE. */
+    TO_MATCH = 1,
+    TO_DEAD = 2,
+    NEXT_STATE = 3,
+};
+
+struct dstate {
+    uint32_t hash;
+    uint16_t count;   /* program counters, after the transitions */
+    uint8_t ctx;
+    uint8_t end_match; /* 0 not yet known, else 1 + whether text may end here */
+    uint16_t next[];  /* one per rune class, then the counters */
+};
+
+struct dfa {
+    unsigned char *block;
+    uint32_t used, size, max_size;
+    int states, start;
+    uint32_t generation; /* counts resets */
+    uint32_t offsets[DFA_MAX_STATES];
+    uint16_t table[DFA_TABLE];
+};
+
 struct hfi_regex {
     const struct inst *prog;
     const struct range *ranges;
-    struct thread_list *lists; /* two: threads at this position and the next */
-    uint16_t *stack;           /* for following epsilon edges without recursion */
-};
-
-/* c and c + delta are case variants for every c in [lo, hi]. Every orbit here
- * is a star around one rune (k-K-KELVIN SIGN), so two steps close it. */
-struct fold_pair {
-    uint16_t lo, hi;
-    int16_t delta;
-};
-
-static const struct fold_pair fold_pairs[] = {
-    {'A', 'Z', 32}, {'k', 'k', 0x212A - 'k'}, {'s', 's', 0x17F - 's'},
-    {0xC0, 0xD6, 32}, {0xD8, 0xDE, 32}, {0xB5, 0xB5, 0x3BC - 0xB5}, {0xDF, 0xDF, 0x1E9E - 0xDF},
-    {0xE5, 0xE5, 0x212B - 0xE5}, {0xFF, 0xFF, 0x178 - 0xFF},
-    /* Greek */
-    {0x386, 0x386, 38}, {0x388, 0x38A, 37}, {0x38C, 0x38C, 64}, {0x38E, 0x38F, 63},
-    {0x391, 0x3A1, 32}, {0x3A3, 0x3AB, 32}, {0x3C2, 0x3C2, 1}, {0x3B2, 0x3B2, 0x3D0 - 0x3B2},
-    {0x3B5, 0x3B5, 0x3F5 - 0x3B5}, {0x3B8, 0x3B8, 0x3D1 - 0x3B8}, {0x3B8, 0x3B8, 0x3F4 - 0x3B8},
-    {0x3B9, 0x3B9, 0x345 - 0x3B9}, {0x3B9, 0x3B9, 0x1FBE - 0x3B9}, {0x3BA, 0x3BA, 0x3F0 - 0x3BA},
-    {0x3C0, 0x3C0, 0x3D6 - 0x3C0}, {0x3C1, 0x3C1, 0x3F1 - 0x3C1}, {0x3C6, 0x3C6, 0x3D5 - 0x3C6},
-    {0x3C9, 0x3C9, 0x2126 - 0x3C9},
-    /* Cyrillic */
-    {0x400, 0x40F, 80}, {0x410, 0x42F, 32}, {0x432, 0x432, 0x1C80 - 0x432},
-    {0x434, 0x434, 0x1C81 - 0x434}, {0x43E, 0x43E, 0x1C82 - 0x43E}, {0x441, 0x442, 0x1C83 - 0x441},
-    {0x442, 0x442, 0x1C85 - 0x442}, {0x44A, 0x44A, 0x1C86 - 0x44A},
+    /* Runes split into classes that no instruction or assertion tells
+     * apart: class k >= 1 starts at bounds[k - 1]; class 0 is NOT_A_RUNE. */
+    const int32_t *bounds;
+    int ninsts, nbounds;
+    bool anchored;    /* every match starts at offset 0 */
+    bool inner_match; /* matches the empty text inside a multibyte rune */
+    uint16_t byte_class[128];
+    struct thread_list list;
+    uint16_t *stack, *gathered;
+    unsigned char *marks;
+    struct dfa *dfa;
 };
 
 /* Perl classes first, then POSIX names; ranges are byte pairs (lo, hi). */
@@ -110,12 +138,16 @@ struct parser {
     int after_repeat;
     int depth;
     int ninsts, nranges;
+    /* Past the budget nothing is stored any more, only counted (ninsts). */
+    int counting;
     int segment; /* first range of the class (or negated group) being built */
     const char *error;
     size_t error_offset;
     struct frame frames[MAX_NESTING];
-    struct inst prog[MAX_INSTS];
+    struct inst prog[HFI_REGEX_MAX_PROGRAM];
     struct range ranges[MAX_RANGES];
+    uint16_t pending[HFI_REGEX_MAX_PROGRAM]; /* for skippable() */
+    unsigned char seen[HFI_REGEX_MAX_PROGRAM];
 };
 
 static int fail(struct parser *p, size_t offset, const char *what)
@@ -143,62 +175,76 @@ static int is_octal(int c)
     return c >= '0' && c <= '7';
 }
 
-/* Strict UTF-8: overlong forms, surrogates and truncated sequences decode as
- * NOT_A_RUNE one byte wide. */
+/* UTF-8 as RE2 reads text. RE2 matches bytes against the UTF-8 encodings of
+ * a pattern's runes (re2/compile.cc), surrogates included. A class holding
+ * all of U+0080..U+10FFFF (., [^a], \D...) is compiled loosely instead
+ * (Compiler::Add_80_10ffff): any lead byte C2-F4 followed by its count of
+ * continuation bytes, so the overlong forms E0 80-9F xx and F0 80-8F xx xx
+ * and the values past U+10FFFF in F4 90-BF xx xx are one LOOSE_RUNE, which
+ * only such a class matches. Anything else is NOT_A_RUNE, one byte wide,
+ * and matches nothing. */
 static size_t decode_utf8(const uint8_t *s, size_t len, int32_t *out)
 {
     static const int32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
-    size_t need = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 1;
+    size_t need = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 1;
     int32_t c = s[0] & (0x7F >> need);
     *out = s[0];
     if (s[0] < 0x80)
         return 1;
     *out = NOT_A_RUNE;
-    if (need == 1 || s[0] >= 0xF8 || need > len)
+    if (need == 1 || s[0] > 0xF4 || need > len)
         return 1;
     for (size_t i = 1; i < need; i++) {
         if ((s[i] & 0xC0) != 0x80)
             return 1;
         c = c << 6 | (s[i] & 0x3F);
     }
-    if (c < smallest[need] || c > RUNE_MAX || (c >= 0xD800 && c <= 0xDFFF))
-        return 1;
-    *out = c;
+    *out = c < smallest[need] || c > RUNE_MAX ? LOOSE_RUNE : c;
     return need;
 }
 
+/* A pattern is strict UTF-8, as RE2 requires of patterns. */
 static int next_rune(struct parser *p, int32_t *out)
 {
     p->pos += decode_utf8(p->s + p->pos, p->len - p->pos, out);
-    return *out != NOT_A_RUNE || fail(p, p->pos - 1, "invalid UTF-8");
+    return (*out >= 0 && *out <= RUNE_MAX && (*out < 0xD800 || *out > 0xDFFF)) || fail(p, p->pos - 1, "invalid UTF-8");
 }
 
 /* ---- program building ---- */
 
-static int emit(struct parser *p, int op, int x, int y)
+/* Makes room for n more instructions at the end; false once the program is
+ * over the budget (the last slot is for MATCH), from when on it is only
+ * counted. */
+static int grow(struct parser *p, int n)
 {
-    if (p->ninsts >= MAX_INSTS - 1) /* the last slot is for MATCH */
-        return fail(p, p->token, "pattern too large (over 2000 instructions)");
-    p->prog[p->ninsts++] = (struct inst){op, x, y};
-    return 1;
+    if (!p->counting && p->ninsts + n < HFI_REGEX_MAX_PROGRAM)
+        return 1;
+    p->counting = 1;
+    p->ninsts = p->ninsts < COUNT_CAP - n ? p->ninsts + n : COUNT_CAP;
+    return 0;
 }
 
-static int insert(struct parser *p, int at, int op, int x, int y)
+static void emit(struct parser *p, int op, int x, int y)
 {
-    if (!emit(p, op, x, y))
-        return 0;
-    memmove(&p->prog[at + 1], &p->prog[at], (size_t)(p->ninsts - 1 - at) * sizeof *p->prog);
-    p->prog[at] = (struct inst){op, x, y};
-    return 1;
+    if (grow(p, 1))
+        p->prog[p->ninsts++] = (struct inst){op, x, y};
 }
 
-static int copy(struct parser *p, int start, int len)
+static void insert(struct parser *p, int at, int op, int x, int y)
 {
-    if (p->ninsts + len >= MAX_INSTS)
-        return fail(p, p->token, "pattern too large (over 2000 instructions)");
-    memcpy(&p->prog[p->ninsts], &p->prog[start], (size_t)len * sizeof *p->prog);
-    p->ninsts += len;
-    return 1;
+    if (grow(p, 1)) {
+        memmove(&p->prog[at + 1], &p->prog[at], (size_t)(p->ninsts - at) * sizeof *p->prog);
+        p->prog[at] = (struct inst){op, x, y};
+        p->ninsts++;
+    }
+}
+
+static void copy(struct parser *p, int start, int len)
+{
+    if (grow(p, len)) {
+        memcpy(&p->prog[p->ninsts], &p->prog[start], (size_t)len * sizeof *p->prog);
+        p->ninsts += len;
+    }
 }
 
 static struct frame *top(struct parser *p)
@@ -206,8 +252,52 @@ static struct frame *top(struct parser *p)
     return &p->frames[p->depth];
 }
 
+/* Whether the code at [from, to) can match the empty text without asserting
+ * anything, following only SPLIT and JMP. */
+static int skippable(struct parser *p, int from, int to)
+{
+    if (p->counting || from < 0 || from >= to)
+        return 0;
+    memset(p->seen + from, 0, (size_t)(to - from + 1));
+    int n = 0;
+    p->pending[n++] = (uint16_t)from;
+    while (n > 0) {
+        int pc = p->pending[--n];
+        const struct inst *in = &p->prog[pc];
+        int targets[2] = {pc + in->x, pc + in->y};
+        if (pc == to)
+            return 1;
+        for (int k = 0; k < (in->op == OP_SPLIT ? 2 : in->op == OP_JMP); k++)
+            if (!p->seen[targets[k]]) {
+                p->seen[targets[k]] = 1;
+                p->pending[n++] = (uint16_t)targets[k];
+            }
+    }
+    return 0;
+}
+
+/* A search for A B, where A is skippable, finds a match exactly where a
+ * search for B does, and likewise for A B where B is. So in a top-level
+ * alternative a skippable first piece is dropped when the next begins, and
+ * a skippable last piece when the alternative ends: .{0,999}X is searched
+ * as X. Pieces are only ever dropped whole, before anything refers to them. */
+static void drop_skippable_first(struct parser *p)
+{
+    struct frame *f = &p->frames[0];
+    if (p->depth == 0 && f->atom_start == f->alt_start && skippable(p, f->alt_start, p->ninsts))
+        p->ninsts = f->alt_start;
+}
+
+static void drop_skippable_last(struct parser *p)
+{
+    struct frame *f = &p->frames[0];
+    if (f->atom_start >= f->alt_start && skippable(p, f->atom_start, p->ninsts))
+        p->ninsts = f->atom_start;
+}
+
 static void begin_atom(struct parser *p)
 {
+    drop_skippable_first(p);
     top(p)->atom_start = p->ninsts;
     top(p)->atom_product = 1;
 }
@@ -222,23 +312,26 @@ static int emit_repeat(struct parser *p, int start, int min, int max)
     }
     if (min == 0) {
         /* x* is L: SPLIT x, out; x; JMP L. x? is SPLIT x, out; x. */
-        if (!insert(p, start, OP_SPLIT, 1, len + (max < 0 ? 2 : 1)))
-            return 0;
-        if (max < 0)
-            return emit(p, OP_JMP, -(len + 1), 0);
+        insert(p, start, OP_SPLIT, 1, len + (max < 0 ? 2 : 1));
+        if (max < 0) {
+            emit(p, OP_JMP, -(len + 1), 0);
+            return 1;
+        }
         start++;
         max--;
     } else {
         for (int i = 1; i < min; i++)
-            if (!copy(p, start, len))
-                return 0;
-        if (max < 0) /* x+ is L: x; SPLIT L, out */
-            return emit(p, OP_SPLIT, -len, 1);
+            copy(p, start, len);
+        if (max < 0) { /* x+ is L: x; SPLIT L, out */
+            emit(p, OP_SPLIT, -len, 1);
+            return 1;
+        }
         max -= min;
     }
-    for (; max > 0; max--)
-        if (!emit(p, OP_SPLIT, 1, len + 1) || !copy(p, start, len))
-            return 0;
+    for (; max > 0; max--) {
+        emit(p, OP_SPLIT, 1, len + 1);
+        copy(p, start, len);
+    }
     return 1;
 }
 
@@ -294,28 +387,41 @@ static int complement(struct parser *p, int from)
     return next > RUNE_MAX || add_range(p, next, RUNE_MAX);
 }
 
-/* Adds [lo, hi] and, depth steps deep, the case variants of its runes. */
-static int add_folded(struct parser *p, int32_t lo, int32_t hi, int depth)
+/* Adds the runes of [lo, hi] whose case variants are among ASCII letters
+ * (the rest is refused below): those variants, as RE2's simple case folding
+ * orbits give them, KELVIN SIGN with k and LONG S with s included. */
+static int add_ascii_variants(struct parser *p, int32_t lo, int32_t hi)
 {
-    if (!add_range(p, lo, hi))
-        return 0;
-    for (size_t i = 0; depth > 0 && i < sizeof fold_pairs / sizeof *fold_pairs; i++) {
-        const struct fold_pair *f = &fold_pairs[i];
-        int32_t d = f->delta;
-        int32_t a = lo > f->lo ? lo : f->lo, b = hi < f->hi ? hi : f->hi;
-        if (a <= b && !add_folded(p, a + d, b + d, depth - 1))
-            return 0;
-        a = lo > f->lo + d ? lo : f->lo + d;
-        b = hi < f->hi + d ? hi : f->hi + d;
-        if (a <= b && !add_folded(p, a - d, b - d, depth - 1))
+    static const int32_t orbits[][3] = {{'k', 'K', KELVIN_SIGN}, {'s', 'S', LONG_S}};
+    for (int shift = -32; shift <= 32; shift += 64) {
+        int32_t first = shift < 0 ? 'a' : 'A', a = lo > first ? lo : first, b = hi < first + 25 ? hi : first + 25;
+        if (a <= b && !add_range(p, a + shift, b + shift))
             return 0;
     }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++)
+            if (orbits[i][j] >= lo && orbits[i][j] <= hi)
+                for (int k = 0; k < 3; k++)
+                    if (!add_range(p, orbits[i][k], orbits[i][k]))
+                        return 0;
     return 1;
 }
 
-static int fold_depth(const struct parser *p)
+/* Adds [lo, hi], and under (?i) its case variants. (?i) folds the ASCII
+ * letters, whose orbits hold KELVIN SIGN and LONG S too; any other
+ * non-ASCII rune is refused under (?i): RE2 folds it by Unicode's tables,
+ * which the module does not carry. */
+static int add_folded(struct parser *p, int32_t lo, int32_t hi)
 {
-    return p->flags & FOLD_CASE ? 2 : 0;
+    if (!add_range(p, lo, hi))
+        return 0;
+    if (!(p->flags & FOLD_CASE))
+        return 1;
+    int32_t non_ascii = lo > 0x80 ? lo : 0x80;
+    if (hi >= 0x80 && !(non_ascii == hi && (hi == KELVIN_SIGN || hi == LONG_S)))
+        return fail(p, p->token, "(?i) folds ASCII letters only (and KELVIN SIGN, LONG S): write the case "
+                                 "variants of other characters out, e.g. [\\x{e9}\\x{c9}]");
+    return add_ascii_variants(p, lo, hi);
 }
 
 /* Under (?i) RE2 negates the case-closed set, so (?i)\W excludes KELVIN SIGN. */
@@ -324,7 +430,7 @@ static int add_named_class(struct parser *p, const struct named_class *c, int ne
     int outer = p->segment;
     p->segment = p->nranges;
     for (int i = 0; i < c->count; i++)
-        if (!add_folded(p, (uint8_t)c->ranges[2 * i], (uint8_t)c->ranges[2 * i + 1], fold_depth(p)))
+        if (!add_folded(p, (uint8_t)c->ranges[2 * i], (uint8_t)c->ranges[2 * i + 1]))
             return 0;
     if (negated && !complement(p, p->segment))
         return 0;
@@ -349,16 +455,21 @@ static int end_class(struct parser *p, int negated)
     int count = p->nranges - from;
     if (count == 1 && p->ranges[from].lo == p->ranges[from].hi) {
         p->nranges = from;
-        return emit(p, OP_CHAR, p->ranges[from].lo, 0);
+        emit(p, OP_CHAR, p->ranges[from].lo, 0);
+        return 1;
     }
-    return emit(p, OP_CLASS, from, count);
+    for (int i = from; i < p->nranges; i++)
+        if (p->ranges[i].lo <= 0x80 && p->ranges[i].hi == RUNE_MAX)
+            p->ranges[i].hi = LOOSE_RUNE; /* see decode_utf8 */
+    emit(p, OP_CLASS, from, count);
+    return 1;
 }
 
 static int emit_literal(struct parser *p, int32_t c)
 {
     begin_atom(p);
     begin_class(p);
-    return add_folded(p, c, c, fold_depth(p)) && end_class(p, 0);
+    return add_folded(p, c, c) && end_class(p, 0);
 }
 
 /* '.' is [^\n], or under (?s) the complement of nothing. */
@@ -379,7 +490,8 @@ static const struct named_class *perl_class(int c)
 static int emit_assert(struct parser *p, int kind)
 {
     begin_atom(p);
-    return emit(p, OP_ASSERT, kind, 0);
+    emit(p, OP_ASSERT, kind, 0);
+    return 1;
 }
 
 /* ---- parsing ---- */
@@ -478,7 +590,7 @@ static int parse_class(struct parser *p)
             if (hi < lo)
                 return fail(p, item, "invalid character class range");
         }
-        if (!add_folded(p, lo, hi, fold_depth(p)))
+        if (!add_folded(p, lo, hi))
             return 0;
     }
     if (p->pos >= p->len)
@@ -536,6 +648,7 @@ static int open_group(struct parser *p)
     }
     if (p->depth + 1 >= MAX_NESTING)
         return fail(p, at, "groups nested too deeply");
+    drop_skippable_first(p);
     p->depth++;
     *top(p) = (struct frame){p->ninsts, p->ninsts, -1, -1, 1, 1, outer_flags, at};
     return 1;
@@ -543,7 +656,7 @@ static int open_group(struct parser *p)
 
 static void end_alternation(struct parser *p, struct frame *f)
 {
-    for (int j = f->pending_jmps; j >= 0;) {
+    for (int j = p->counting ? -1 : f->pending_jmps; j >= 0;) {
         int next = p->prog[j].x;
         p->prog[j].x = p->ninsts - j;
         j = next;
@@ -572,9 +685,10 @@ static int alternate(struct parser *p)
 {
     struct frame *f = top(p);
     p->pos++;
-    if (!insert(p, f->alt_start, OP_SPLIT, 1, p->ninsts + 2 - f->alt_start) ||
-        !emit(p, OP_JMP, f->pending_jmps, 0))
-        return 0;
+    if (p->depth == 0)
+        drop_skippable_last(p);
+    insert(p, f->alt_start, OP_SPLIT, 1, p->ninsts + 2 - f->alt_start);
+    emit(p, OP_JMP, f->pending_jmps, 0);
     f->pending_jmps = p->ninsts - 1;
     f->alt_start = p->ninsts;
     f->atom_start = -1;
@@ -718,172 +832,396 @@ static int parse(struct parser *p)
     }
     if (p->depth > 0)
         return fail(p, top(p)->offset, "missing )");
+    drop_skippable_last(p);
     end_alternation(p, top(p));
-    p->prog[p->ninsts++] = (struct inst){OP_MATCH, 0, 0};
-    return 1;
+    if (!p->counting)
+        p->prog[p->ninsts] = (struct inst){OP_MATCH, 0, 0};
+    p->ninsts++;
+    return !p->counting;
 }
 
-static void write_error(char *err, size_t size, size_t offset, const char *what)
+static void append(char *err, size_t size, size_t *n, const char *text)
+{
+    while (*text && *n + 1 < size)
+        err[(*n)++] = *text++;
+    err[*n] = '\0';
+}
+
+static void append_number(char *err, size_t size, size_t *n, size_t value)
 {
     char digits[24], *d = digits + sizeof digits - 1;
     *d = '\0';
     do
-        *--d = (char)('0' + offset % 10);
-    while ((offset /= 10) > 0);
-    const char *parts[] = {"invalid regex at offset ", d, ": ", what};
+        *--d = (char)('0' + value % 10);
+    while ((value /= 10) > 0);
+    append(err, size, n, d);
+}
+
+static void write_error(const struct parser *p, char *err, size_t size)
+{
     size_t n = 0;
     if (!size)
         return;
-    for (int i = 0; i < 4; i++)
-        for (const char *c = parts[i]; *c && n + 1 < size; c++)
-            err[n++] = *c;
-    err[n] = '\0';
+    err[0] = '\0';
+    if (p->counting) {
+        append(err, size, &n, "compiles to ");
+        append(err, size, &n, p->ninsts == COUNT_CAP ? "over " : "");
+        append_number(err, size, &n, (size_t)p->ninsts);
+        append(err, size, &n, " instructions, over the budget of ");
+        append_number(err, size, &n, HFI_REGEX_MAX_PROGRAM);
+        return;
+    }
+    append(err, size, &n, "invalid regex at offset ");
+    append_number(err, size, &n, p->error_offset);
+    append(err, size, &n, ": ");
+    append(err, size, &n, p->error ? p->error : "out of memory");
 }
+
+static void sort_ints(int32_t *v, int n)
+{
+    for (int gap = n / 2; gap > 0; gap /= 2)
+        for (int i = gap; i < n; i++)
+            for (int j = i; j >= gap && v[j - gap] > v[j]; j -= gap) {
+                int32_t t = v[j];
+                v[j] = v[j - gap];
+                v[j - gap] = t;
+            }
+}
+
+/* The first rune of each class: every place where some instruction or
+ * assertion could start to answer differently. Returns the count. */
+static int class_bounds(const struct parser *p, int32_t *out)
+{
+    /* 0 and 0x80 (ASCII has its own table), \n and word bytes (assertions),
+     * LOOSE_RUNE. */
+    static const int32_t fixed[] = {0, 0x80, '\n', '\n' + 1, '0', '9' + 1, 'A', 'Z' + 1, '_', '_' + 1,
+                                    'a', 'z' + 1, LOOSE_RUNE, LOOSE_RUNE + 1};
+    int n = 0;
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        out[n++] = fixed[i];
+    for (int pc = 0; pc < p->ninsts; pc++)
+        if (p->prog[pc].op == OP_CHAR) {
+            out[n++] = p->prog[pc].x;
+            out[n++] = p->prog[pc].x + 1;
+        }
+    for (int r = 0; r < p->nranges; r++) { /* a class's copies share its ranges */
+        out[n++] = p->ranges[r].lo;
+        out[n++] = p->ranges[r].hi + 1;
+    }
+    sort_ints(out, n);
+    int kept = 0;
+    for (int i = 0; i < n; i++)
+        if ((!kept || out[i] != out[kept - 1]) && out[i] <= LOOSE_RUNE)
+            out[kept++] = out[i];
+    return kept;
+}
+
+static int class_of(const struct hfi_regex *re, int32_t c)
+{
+    int lo = 0, hi = re->nbounds; /* the count of bounds <= c */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (re->bounds[mid] <= c)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int first_rune(const struct hfi_regex *re, int cls)
+{
+    return cls ? re->bounds[cls - 1] : NOT_A_RUNE;
+}
+
+static unsigned rune_context(int32_t c)
+{
+    return (c >= 0 && c < 0x80 && is_word_byte(c) ? CTX_WORD : 0) | (c == '\n' ? CTX_NEWLINE : 0);
+}
+
+static size_t state_size(const struct hfi_regex *re, int count)
+{
+    return (sizeof(struct dstate) + (size_t)(re->nbounds + 1 + count) * sizeof(uint16_t) + 3) & ~(size_t)3;
+}
+
+static int closure(const struct hfi_regex *re, const uint16_t *set, int count, unsigned ctx, unsigned next);
 
 int hfi_regex_compile(const char *pattern, size_t len, struct hfi_regex **out, char *err, size_t err_size)
 {
     *out = NULL;
-    struct parser *p = calloc(1, sizeof *p);
+    struct parser *p = malloc(sizeof *p);
     if (!p) {
-        write_error(err, err_size, 0, "out of memory");
+        if (err_size)
+            *err = '\0';
         return -1;
     }
+    memset(p, 0, offsetof(struct parser, frames));
     p->s = (const uint8_t *)pattern;
     p->len = len;
     p->frames[0] = (struct frame){0, 0, -1, -1, 1, 1, 0, 0};
-    if (!parse(p)) {
-        write_error(err, err_size, p->error_offset, p->error);
-        free(p);
-        return -1;
-    }
-    /* One block: the header, two thread lists, the program, the ranges, and
-     * the VM's uint16 arrays (dense and sparse twice, then the stack). */
+    int32_t *bounds = NULL;
+    struct hfi_regex *re = NULL;
+    if (!parse(p))
+        goto failed;
+    /* One block: the header, the DFA's, the program, the ranges, the class bounds, then
+     * uint16 arrays: the thread list (dense, sparse), the stack, a gathered
+     * set, and a byte per instruction to sort sets. */
     size_t n = (size_t)p->ninsts, m = (size_t)p->nranges;
-    struct hfi_regex *re = calloc(1, sizeof *re + 2 * sizeof(struct thread_list) + n * sizeof(struct inst) +
-                                         m * sizeof(struct range) + 5 * n * sizeof(uint16_t));
-    if (!re) {
-        write_error(err, err_size, 0, "out of memory");
-        free(p);
-        return -1;
-    }
-    struct thread_list *lists = (struct thread_list *)(re + 1);
-    struct inst *prog = (struct inst *)(lists + 2);
+    bounds = malloc((2 * (n + m) + 14) * sizeof *bounds);
+    if (!bounds)
+        goto failed;
+    size_t nb = (size_t)class_bounds(p, bounds);
+    re = calloc(1, sizeof *re + n * sizeof(struct inst) + m * sizeof(struct range) + nb * sizeof(int32_t) +
+                       4 * n * sizeof(uint16_t) + n + sizeof(struct dfa));
+    if (!re)
+        goto failed;
+    struct dfa *d = (struct dfa *)(re + 1);
+    struct inst *prog = (struct inst *)(d + 1);
     struct range *ranges = (struct range *)(prog + n);
-    uint16_t *vm = (uint16_t *)(ranges + m);
+    int32_t *class_start = (int32_t *)(ranges + m);
+    uint16_t *vm = (uint16_t *)(class_start + nb);
     memcpy(prog, p->prog, n * sizeof *prog);
     memcpy(ranges, p->ranges, m * sizeof *ranges);
-    for (int i = 0; i < 2; i++) {
-        lists[i].dense = vm + 2 * i * n;
-        lists[i].sparse = vm + (2 * i + 1) * n;
-    }
+    memcpy(class_start, bounds, nb * sizeof *bounds);
     re->prog = prog;
     re->ranges = ranges;
-    re->lists = lists;
-    re->stack = vm + 4 * n;
+    re->bounds = class_start;
+    re->ninsts = (int)n;
+    re->nbounds = (int)nb;
+    re->list.dense = vm;
+    re->list.sparse = vm + n;
+    re->stack = vm + 2 * n;
+    re->gathered = vm + 3 * n;
+    re->marks = (unsigned char *)(vm + 4 * n);
+    re->dfa = d;
+    for (int b = 0; b < 128; b++)
+        re->byte_class[b] = (uint16_t)class_of(re, b);
+    re->anchored = prog[0].op == OP_ASSERT && prog[0].x == BEGIN_TEXT;
+    static const uint16_t start = 0;
+    re->inner_match = closure(re, &start, 1, 0, 0);
+    /* Room for two of the largest states at least, so a search always has
+     * a state to go on from and never needs more memory than this. */
+    d->size = (uint32_t)(2 * state_size(re, (int)n));
+    d->max_size = d->size > DFA_BUDGET ? d->size : DFA_BUDGET;
+    d->start = -1;
+    d->block = malloc(d->size);
+    if (!d->block)
+        goto failed;
+    free(bounds);
     free(p);
     *out = re;
     return 0;
+failed:
+    write_error(p, err, err_size);
+    free(bounds);
+    free(re);
+    free(p);
+    return -1;
 }
 
 void hfi_regex_free(struct hfi_regex *re)
 {
+    if (re)
+        free(re->dfa->block);
     free(re);
 }
 
-/* ---- matching ---- */
+/* ---- matching: a lazy DFA over the program ---- */
 
-static int assertion_holds(int kind, const uint8_t *t, size_t len, size_t pos)
+static int assertion_holds(int kind, unsigned ctx, unsigned next)
 {
     switch (kind) {
     case BEGIN_TEXT:
-        return pos == 0;
+        return ctx & CTX_START;
     case END_TEXT:
-        return pos == len;
+        return next & AT_END;
     case BEGIN_LINE:
-        return pos == 0 || t[pos - 1] == '\n';
+        return ctx & (CTX_START | CTX_NEWLINE);
     case END_LINE:
-        return pos == len || t[pos] == '\n';
+        return next & (AT_END | CTX_NEWLINE);
     default: /* \b and \B look at ASCII word bytes, as in RE2 */
-        return ((pos > 0 && is_word_byte(t[pos - 1])) != (pos < len && is_word_byte(t[pos]))) ==
-               (kind == WORD_BOUNDARY);
+        return (!(ctx & CTX_WORD) != !(next & CTX_WORD)) == (kind == WORD_BOUNDARY);
     }
 }
 
-static void push_thread(struct thread_list *l, uint16_t *stack, int *depth, int pc)
+static void push_thread(const struct hfi_regex *re, int *depth, int pc)
 {
+    struct thread_list *l = (struct thread_list *)&re->list;
     uint16_t i = l->sparse[pc];
     if (i < l->count && l->dense[i] == pc)
         return;
     l->sparse[pc] = (uint16_t)l->count;
     l->dense[l->count++] = (uint16_t)pc;
-    stack[(*depth)++] = (uint16_t)pc;
+    re->stack[(*depth)++] = (uint16_t)pc;
 }
 
-/* Adds pc and all it reaches without consuming text at pos; true when that
- * includes MATCH. Each pc enters the list once, which also bounds the stack. */
-static int add_thread(const struct hfi_regex *re, struct thread_list *l, int pc, const uint8_t *t, size_t len,
-                      size_t pos)
+/* Fills re->list with what set reaches without consuming text, between a
+ * rune described by ctx and one described by next; true when that includes
+ * MATCH. Each pc enters the list once, which also bounds the stack. */
+static int closure(const struct hfi_regex *re, const uint16_t *set, int count, unsigned ctx, unsigned next)
 {
     int depth = 0;
-    push_thread(l, re->stack, &depth, pc);
+    ((struct thread_list *)&re->list)->count = 0;
+    for (int k = 0; k < count; k++)
+        push_thread(re, &depth, set[k]);
     while (depth > 0) {
-        pc = re->stack[--depth];
+        int pc = re->stack[--depth];
         const struct inst *in = &re->prog[pc];
         switch (in->op) {
         case OP_MATCH:
             return 1;
         case OP_SPLIT:
-            push_thread(l, re->stack, &depth, pc + in->y);
+            push_thread(re, &depth, pc + in->y);
             /* fall through */
         case OP_JMP:
-            push_thread(l, re->stack, &depth, pc + in->x);
+            push_thread(re, &depth, pc + in->x);
             break;
         case OP_ASSERT:
-            if (assertion_holds(in->x, t, len, pos))
-                push_thread(l, re->stack, &depth, pc + 1);
+            if (assertion_holds(in->x, ctx, next))
+                push_thread(re, &depth, pc + 1);
             break;
         }
     }
     return 0;
 }
 
-static int in_class(const struct hfi_regex *re, const struct inst *in, int32_t c)
+static int consumes(const struct hfi_regex *re, const struct inst *in, int32_t c)
 {
-    for (const struct range *r = &re->ranges[in->x], *end = r + in->y; r < end && c >= r->lo; r++)
+    if (in->op == OP_CHAR)
+        return in->x == c;
+    for (const struct range *r = &re->ranges[in->x], *end = r + in->y; in->op == OP_CLASS && r < end && c >= r->lo; r++)
         if (c <= r->hi)
             return 1;
     return 0;
 }
 
+static struct dstate *state_at(const struct dfa *d, int index)
+{
+    return (struct dstate *)(d->block + d->offsets[index]);
+}
+
+static void dfa_reset(struct dfa *d)
+{
+    d->states = 0;
+    d->used = 0;
+    d->start = -1;
+    d->generation++;
+    memset(d->table, 0, sizeof d->table);
+}
+
+/* The state for (set, ctx), added if new. When the block or the table is
+ * full, every state is dropped first (the block always holds one more). */
+static int find_or_add(const struct hfi_regex *re, const uint16_t *set, int count, unsigned ctx)
+{
+    struct dfa *d = re->dfa;
+    uint32_t hash = 2166136261u ^ ctx;
+    for (int k = 0; k < count; k++)
+        hash = (hash ^ set[k]) * 16777619u;
+    unsigned slot = hash;
+    for (;; slot++) {
+        uint16_t at = d->table[slot % DFA_TABLE];
+        if (!at)
+            break;
+        struct dstate *s = state_at(d, at - 1);
+        if (s->hash == hash && s->count == count && s->ctx == ctx &&
+            !memcmp(s->next + re->nbounds + 1, set, (size_t)count * sizeof *set))
+            return at - 1;
+    }
+    size_t size = state_size(re, count);
+    if (d->size - d->used < size && d->size < d->max_size) {
+        uint32_t grown = d->size * 2 < d->max_size ? d->size * 2 : d->max_size;
+        unsigned char *block = realloc(d->block, grown);
+        if (block) {
+            d->block = block;
+            d->size = grown;
+        }
+    }
+    if (d->size - d->used < size || d->states == DFA_MAX_STATES) {
+        dfa_reset(d);
+        slot = hash;
+        while (d->table[slot % DFA_TABLE])
+            slot++;
+    }
+    struct dstate *s = (struct dstate *)(d->block + d->used);
+    memset(s, 0, size);
+    s->hash = hash;
+    s->count = (uint16_t)count;
+    s->ctx = (uint8_t)ctx;
+    memcpy(s->next + re->nbounds + 1, set, (size_t)count * sizeof *set);
+    d->offsets[d->states] = d->used;
+    d->used += (uint32_t)size;
+    d->table[slot % DFA_TABLE] = (uint16_t)++d->states;
+    return d->states - 1;
+}
+
+/* The transition of state `from` on a rune of class cls, worked out from
+ * the program and remembered: TO_MATCH, TO_DEAD or a state + NEXT_STATE. */
+static int transition(const struct hfi_regex *re, int from, int cls)
+{
+    struct dfa *d = re->dfa;
+    const struct dstate *s = state_at(d, from);
+    int32_t c = first_rune(re, cls);
+    unsigned next_ctx = rune_context(c);
+    if (closure(re, s->next + re->nbounds + 1, s->count, s->ctx, next_ctx)) {
+        ((struct dstate *)s)->next[cls] = TO_MATCH;
+        return TO_MATCH;
+    }
+    /* The next set, in pc order so that equal sets are equal states. */
+    memset(re->marks, 0, (size_t)re->ninsts);
+    re->marks[0] = !re->anchored; /* a search starts a match at every rune */
+    for (int k = 0; k < re->list.count; k++) {
+        int pc = re->list.dense[k];
+        if (consumes(re, &re->prog[pc], c))
+            re->marks[pc + 1] = 1;
+    }
+    int count = 0;
+    for (int pc = 0; pc < re->ninsts; pc++)
+        if (re->marks[pc])
+            re->gathered[count++] = (uint16_t)pc;
+    int code = TO_DEAD;
+    if (count) {
+        uint32_t generation = d->generation;
+        code = find_or_add(re, re->gathered, count, next_ctx) + NEXT_STATE;
+        if (d->generation != generation) /* dropped everything: `from` is gone */
+            return code;
+    }
+    state_at(d, from)->next[cls] = (uint16_t)code;
+    return code;
+}
+
 bool hfi_regex_search(const struct hfi_regex *re, const char *text, size_t len)
 {
     const uint8_t *t = (const uint8_t *)text;
-    struct thread_list *now = &re->lists[0], *next = &re->lists[1];
-    now->count = 0;
-    for (size_t pos = 0;; ) {
-        if (add_thread(re, now, 0, t, len, pos))
-            return true;
-        if (pos == len)
-            return false;
-        int32_t c;
-        size_t width = decode_utf8(t + pos, len - pos, &c);
-        /* RE2 starts a match at every byte, so an empty match (\B) may sit
-         * inside a multibyte rune. */
-        for (size_t k = 1; k < width; k++) {
-            next->count = 0;
-            if (add_thread(re, next, 0, t, len, pos + k))
+    struct dfa *d = re->dfa;
+    static const uint16_t start = 0;
+    if (d->start < 0)
+        d->start = find_or_add(re, &start, 1, CTX_START);
+    int state = d->start;
+    for (size_t pos = 0; pos < len;) {
+        int cls, code;
+        if (t[pos] < 0x80) {
+            cls = re->byte_class[t[pos++]];
+        } else {
+            int32_t c;
+            size_t width = decode_utf8(t + pos, len - pos, &c);
+            /* RE2 starts a match at every byte, so an empty match (\B) may
+             * sit inside a multibyte rune. */
+            if (width > 1 && re->inner_match)
                 return true;
+            cls = class_of(re, c);
+            pos += width;
         }
-        next->count = 0;
-        for (int i = 0; i < now->count; i++) {
-            const struct inst *in = &re->prog[now->dense[i]];
-            if (((in->op == OP_CHAR && in->x == c) || (in->op == OP_CLASS && in_class(re, in, c))) &&
-                add_thread(re, next, now->dense[i] + 1, t, len, pos + width))
-                return true;
+        code = state_at(d, state)->next[cls];
+        if (code < NEXT_STATE) {
+            if (!code)
+                code = transition(re, state, cls);
+            if (code < NEXT_STATE)
+                return code == TO_MATCH;
         }
-        struct thread_list *swap = now;
-        now = next;
-        next = swap;
-        pos += width;
+        state = code - NEXT_STATE;
     }
+    struct dstate *s = state_at(d, state);
+    if (!s->end_match)
+        s->end_match = (uint8_t)(1 + closure(re, s->next + re->nbounds + 1, s->count, s->ctx, AT_END));
+    return s->end_match == 2;
 }

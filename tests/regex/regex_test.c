@@ -157,7 +157,8 @@ static void test_flags(void)
         {"(?i)abc", "xABCx", 1}, {"(?i:a)b", "Ab", 1}, {"(?i:a)b", "AB", 0}, {"(?i)a(?-i)b", "Ab", 1},
         {"(?i)a(?-i)b", "AB", 0}, {"(a(?i)b)c", "aBc", 1}, {"(a(?i)b)c", "aBC", 0},
         {"(?i)k", "\xe2\x84\xaa", 1}, {"(?i)\xe2\x84\xaa", "k", 1}, {"(?i)s", "\xc5\xbf", 1},
-        {"(?i)\xc3\xa9", "\xc3\x89", 1}, {"(?i)\xcf\x83", "\xcf\x82", 1}, {"(?i)\xd0\xb6", "\xd0\x96", 1},
+        {"(?i)S", "\xc5\xbf", 1}, {"(?i)\xc5\xbf", "S", 1}, {"(?i)[j-l]", "\xe2\x84\xaa", 1},
+        {"(?i)\xe2\x84\xaa", "\xc5\xbf", 0}, {"(?i)[^\n]", "\xc3\xa9", 1},
         {"(?i)[^k]", "K", 0}, {"(?i)[^k]", "\xe2\x84\xaa", 0}, {"(?i)[a-c]", "B", 1},
         {"(?i)\\W", "\xe2\x84\xaa", 0}, {"(?i)[[:upper:]]", "q", 1}, {"(?U)a+", "a", 1},
         {"(?sm)^a.b$", "x\na\nb", 1}, {"(?i-s:A.)", "a\n", 0}, {"(?)a", "a", 1},
@@ -177,12 +178,27 @@ static void test_nul_and_invalid_text(void)
     }
     re = compile_ok("^[^a]+$");
     if (re) {
-        /* Invalid UTF-8 bytes match no class, negated or not. */
+        /* Invalid UTF-8 bytes match no class, negated or not... */
         CHECK(!hfi_regex_search(re, "\xff", 1));
         CHECK(!hfi_regex_search(re, "\xc3", 1));
-        CHECK(!hfi_regex_search(re, "\xed\xa0\x80", 3));
         CHECK(!hfi_regex_search(re, "\xc0\xaf", 2));
+        CHECK(!hfi_regex_search(re, "\xe2\x82", 2));
+        CHECK(!hfi_regex_search(re, "\xf5\x80\x80\x80", 4));
         CHECK(hfi_regex_search(re, "\xc3\xa9", 2));
+        /* ...but as in RE2, a class holding all of U+0080..U+10FFFF takes
+         * surrogates, overlong three- and four-byte forms and F4 forms past
+         * U+10FFFF as one rune each. */
+        CHECK(hfi_regex_search(re, "\xed\xa0\x80", 3));
+        CHECK(hfi_regex_search(re, "\xe0\x80\xaf", 3));
+        CHECK(hfi_regex_search(re, "\xf0\x80\x80\xaf", 4));
+        CHECK(hfi_regex_search(re, "\xf4\x90\x80\x80", 4));
+        hfi_regex_free(re);
+    }
+    re = compile_ok("^[\\x{100}-\\x{10FFFF}]$"); /* not all of it: exact encodings only */
+    if (re) {
+        CHECK(hfi_regex_search(re, "\xed\xa0\x80", 3));
+        CHECK(!hfi_regex_search(re, "\xe0\x80\xaf", 3));
+        CHECK(!hfi_regex_search(re, "\xf4\x90\x80\x80", 4));
         hfi_regex_free(re);
     }
     re = compile_ok("");
@@ -223,7 +239,9 @@ static void test_errors(void)
         {"(?i", "offset 0: invalid or unsupported"}, {"(?P=n)", "offset 0: invalid or unsupported"},
         {"(?P<>a)", "offset 0: invalid group name"}, {"(?P<a-b>a)", "offset 0: invalid group name"},
         {"ab\xff", "offset 2: invalid UTF-8"}, {"[\xc3]", "offset 1: invalid UTF-8"},
-        {"(?:ab){1000}", "pattern too large"}, {"a{1000}b{1000}", "pattern too large"},
+        {"\xed\xa0\x80", "offset 2: invalid UTF-8"}, {"(?i)\xc3\xa9", "offset 4: (?i) folds ASCII letters only"},
+        {"(?i:[a-\xc3\xa9])", "offset 4: (?i) folds ASCII letters only"},
+        {"(?i)[\\x{17F}-\\x{212A}]", "offset 4: (?i) folds ASCII letters only"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         struct hfi_regex *re = (struct hfi_regex *)&re; /* must be reset to NULL */
@@ -233,6 +251,43 @@ static void test_errors(void)
         CHECK_CONTAINS(why, "invalid regex at ");
         CHECK_CONTAINS(why, cases[i].want);
     }
+}
+
+/* The size budget: the message gives the whole size, however far past. */
+static void test_program_budget(void)
+{
+    static const struct error_case cases[] = {
+        {"(?:ab|cd|ef){1000}", "compiles to 10001 instructions, over the budget of 5000"},
+        {"a{1000}b{1000}c{1000}d{1000}e{1000}", "compiles to 5001 instructions, over the budget of 5000"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct hfi_regex *re = NULL;
+        char why[160] = "";
+        CHECK_INT(hfi_regex_compile(cases[i].pattern, strlen(cases[i].pattern), &re, why, sizeof why), -1);
+        CHECK_STR(why, cases[i].want);
+    }
+    /* 4999 instructions and MATCH: exactly the budget. */
+    struct hfi_regex *re = compile_ok("a{1000}b{1000}c{1000}d{1000}e{999}");
+    if (re) {
+        CHECK(!hfi_regex_search(re, "abcde", 5));
+        hfi_regex_free(re);
+    }
+}
+
+/* A search does not need a top-level piece that matches the empty text, and
+ * dropping it keeps the answers (and the program small). */
+static void test_skippable_pieces(void)
+{
+    static const struct match_case cases[] = {
+        {".{0,999}X", "aaaX", 1}, {".{0,999}X", "aaa", 0}, {"X.*", "aX", 1}, {"a*|b", "zzz", 1},
+        {"(?:a|)b*c?", "", 1}, {".*^a", "ba", 0}, {".*^a", "ab", 1}, {"a*$", "b", 1}, {"\\b.*x", "x", 1},
+        {"(?m).*^a", "b\na", 1}, {"(?:b|c)*\\bx", "cx", 0}, {"x|y*", "", 1}, {"(?:.*)(?:a+)", "b", 0},
+    };
+    CHECK_CASES(cases);
+    char why[160];
+    struct hfi_regex *re = NULL;
+    CHECK_INT(hfi_regex_compile(".{0,1000}.{0,1000}.{0,1000}X.{0,1000}", 37, &re, why, sizeof why), 0);
+    hfi_regex_free(re);
 }
 
 static void test_nesting_limit(void)
@@ -321,6 +376,8 @@ int main(void)
     RUN(test_flags);
     RUN(test_nul_and_invalid_text);
     RUN(test_errors);
+    RUN(test_program_budget);
+    RUN(test_skippable_pieces);
     RUN(test_nesting_limit);
     RUN(test_error_buffer);
     RUN(test_linear_time);

@@ -1,9 +1,11 @@
 // Differential test of plugin/regex.c against RE2 itself: random patterns
 // from a grammar of the syntax we support (plus deliberate errors and byte
-// soup over the metacharacters), random texts, a fixed seed. For every
-// pattern both must agree on compiling, and on RE2::PartialMatch for every
-// text. Allowed differences: we reject what regex.h documents as
-// unsupported (\C, \p) and programs over our size limits.
+// soup over the metacharacters), random texts, some of them not UTF-8, a
+// fixed seed. For every pattern both must agree on compiling, and on
+// RE2::PartialMatch for every text. Allowed differences: we reject what
+// regex.h documents as unsupported (\C, \p, (?i) on non-ASCII runes) and
+// programs over our size limits. Then (?i) rune by rune over all of
+// Unicode, and invalid UTF-8 byte by byte.
 #include <re2/re2.h>
 
 #include <cstdint>
@@ -48,6 +50,16 @@ const char *const kTextRunes[] = {
     "\xce\xa3", "\xcf\x89", "\xce\xa9", "\xe2\x84\xa6", "\xce\xb8", "\xce\x98", "\xcf\x91",
     "\xd0\xb6", "\xd0\x96", "\xd1\x91", "\xd0\x81", "\xd1\x82", "\xd0\xa2", "\xe1\xb2\x84",
     "\xe4\xb8\xad", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xc3\xb7", "\xc3\x97",
+};
+
+// Byte sequences that are not UTF-8, or that RE2 reads only loosely: lone
+// and truncated sequences, C0/C1 and F5-FF leads, overlong forms, surrogates,
+// values past U+10FFFF.
+const char *const kInvalidText[] = {
+    "\xff", "\xc3", "\x80", "\xbf", "\xc0\xaf", "\xc1\xbf", "\xe2\x82", "\xf0\x9f\x98",
+    "\xe0\x80\x80", "\xe0\x9f\xbf", "\xed\xa0\x80", "\xed\xbf\xbf", "\xf0\x80\x80\x80",
+    "\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xf4\xbf\xbf\xbf", "\xf5\x80\x80\x80",
+    "\xf8\x88\x80\x80\x80", "\xc3\xc3\xa9", "\xe2\x28\xa1",
 };
 
 const char *const kLiterals[] = {
@@ -164,7 +176,8 @@ std::string gen_pattern() {
 std::string gen_text() {
     std::string s;
     int n = pick(12);
-    for (int i = 0; i < n; i++) s += pick_from(kTextRunes);
+    bool invalid = pick(3) == 0;
+    for (int i = 0; i < n; i++) s += invalid && pick(3) == 0 ? pick_from(kInvalidText) : pick_from(kTextRunes);
     return s;
 }
 
@@ -181,7 +194,102 @@ std::string printable(const std::string &s) {
 // Rejections regex.h documents: \C and \p, and our resource limits.
 bool allowed_rejection(const char *why) {
     return strstr(why, "\\C") || strstr(why, "\\p") || strstr(why, "too large") ||
-           strstr(why, "too deeply");
+           strstr(why, "too deeply") || strstr(why, "over the budget") || strstr(why, "(?i) folds ASCII letters only");
+}
+
+std::string utf8(uint32_t r) {
+    std::string s;
+    if (r < 0x80) {
+        s += static_cast<char>(r);
+    } else if (r < 0x800) {
+        s += static_cast<char>(0xC0 | r >> 6);
+        s += static_cast<char>(0x80 | (r & 0x3F));
+    } else if (r < 0x10000) {
+        s += static_cast<char>(0xE0 | r >> 12);
+        s += static_cast<char>(0x80 | (r >> 6 & 0x3F));
+        s += static_cast<char>(0x80 | (r & 0x3F));
+    } else {
+        s += static_cast<char>(0xF0 | r >> 18);
+        s += static_cast<char>(0x80 | (r >> 12 & 0x3F));
+        s += static_cast<char>(0x80 | (r >> 6 & 0x3F));
+        s += static_cast<char>(0x80 | (r & 0x3F));
+    }
+    return s;
+}
+
+// (?i) against RE2 on every rune U+0000..U+10FFFF (surrogates encoded as RE2
+// reads them): the patterns we accept must agree everywhere, and every
+// non-ASCII rune outside the ASCII orbits must be refused under (?i), not
+// folded differently. Returns the number of disagreements.
+int check_case_folding() {
+    static const char *const patterns[] = {
+        "^(?i)[a-z]$", "^(?i)[^k]$", "^(?i)\\W$", "^(?i)[\\x{17F}\\x{212A}]$", "^(?i)[[:upper:]]$",
+        "^(?i)[^[:lower:]s]$", "^(?i)\\x{212a}$",
+    };
+    int failed = 0;
+    for (const char *pattern : patterns) {
+        RE2 re2(pattern);
+        struct hfi_regex *ours = nullptr;
+        char why[200];
+        if (!re2.ok() || hfi_regex_compile(pattern, strlen(pattern), &ours, why, sizeof why) != 0) {
+            printf("FOLD /%s/ did not compile\n", pattern);
+            failed++;
+            continue;
+        }
+        for (uint32_t r = 0; r <= 0x10FFFF; r++) {
+            std::string text = utf8(r);
+            bool want = RE2::PartialMatch(text, re2);
+            if (hfi_regex_search(ours, text.data(), text.size()) != want && failed++ < 20)
+                printf("FOLD MISMATCH /%s/ on U+%04X: re2 %d\n", pattern, r, want);
+        }
+        hfi_regex_free(ours);
+    }
+    for (uint32_t r = 0x80; r <= 0x10FFFF; r++) {
+        if (r >= 0xD800 && r <= 0xDFFF) continue;  // not a rune a pattern may hold
+        std::string pattern = "(?i)" + utf8(r);
+        struct hfi_regex *ours = nullptr;
+        char why[200];
+        bool compiled = hfi_regex_compile(pattern.data(), pattern.size(), &ours, why, sizeof why) == 0;
+        hfi_regex_free(ours);
+        if (compiled != (r == 0x17F || r == 0x212A) && failed++ < 20)
+            printf("FOLD U+%04X: (?i) %s\n", r, compiled ? "compiled, but only ASCII orbits are known" : why);
+    }
+    return failed;
+}
+
+// Every text of one to three pieces from kInvalidText and a few runes
+// against patterns built of classes that do or do not hold all of
+// U+0080..U+10FFFF, and of literals around them.
+int check_invalid_utf8() {
+    static const char *const patterns[] = {
+        "^.$", "^..$", "^.+$", "^[^a]$", "^\\D$", "^\\W+$", "^(?s:.)$", "^[\\x{80}-\\x{10FFFF}]$",
+        "^[\\x{100}-\\x{10FFFF}]$", "^[\\x{800}-\\x{FFFF}]$", "^[^\\x{D800}]$", "a.b", "\\xff",
+        "\\x{FFFD}", "\\Ba", "a\\b", "^\\B", "\\B$", "[^\\x00-\\x7f]", "\\x{e9}", "(?i)k", ".a",
+    };
+    const char *const runes[] = {"a", "b", " ", "\xc3\xa9", "\xe2\x84\xaa", "\xf0\x9f\x98\x80"};
+    std::vector<std::string> pieces(std::begin(kInvalidText), std::end(kInvalidText));
+    pieces.insert(pieces.end(), std::begin(runes), std::end(runes));
+    int failed = 0;
+    for (const char *pattern : patterns) {
+        RE2 re2(pattern);
+        struct hfi_regex *ours = nullptr;
+        char why[200];
+        if (!re2.ok() || hfi_regex_compile(pattern, strlen(pattern), &ours, why, sizeof why) != 0) {
+            printf("UTF-8 /%s/ did not compile\n", pattern);
+            failed++;
+            continue;
+        }
+        for (const std::string &a : pieces)
+            for (const std::string &b : pieces)
+                for (size_t k = 0; k <= pieces.size(); k++) {
+                    std::string text = a + b + (k < pieces.size() ? pieces[k] : "");
+                    bool want = RE2::PartialMatch(text, re2);
+                    if (hfi_regex_search(ours, text.data(), text.size()) != want && failed++ < 20)
+                        printf("UTF-8 MISMATCH /%s/ on \"%s\": re2 %d\n", pattern, printable(text).c_str(), want);
+                }
+        hfi_regex_free(ours);
+    }
+    return failed;
 }
 
 }  // namespace
@@ -239,6 +347,9 @@ int main(int argc, char **argv) {
     /* One test for the run: thousands of agreeing checks are one finding,
      * not thousands of passed tests. */
     printf("%d of %d checks agree with RE2\n", passed, passed + failed);
+    int fold_failed = check_case_folding(), utf8_failed = check_invalid_utf8();
+    printf("(?i) over all of Unicode: %d disagreements; invalid UTF-8: %d\n", fold_failed, utf8_failed);
+    failed += fold_failed + utf8_failed;
     printf("RESULT %d %d\n", failed ? 0 : 1, failed ? 1 : 0);
     return failed ? 1 : 0;
 }

@@ -1,0 +1,14 @@
+# Costs a client or a configuration can drive, counted (never timed) on the
+# built build/hfi-fault.wasm: cost_test links a copy of the module's wasm2c
+# translation compiled with coverage guards, one count per basic block run.
+
+COST_TEST := $(OUT)/tests/plugin/cost_test
+$(OUT)/host/hfi_fault_counted.o: $(OUT)/host/hfi_fault.c
+	$(CC) $(PWHOST_GEN_CFLAGS) -fsanitize-coverage=trace-pc-guard -c -o $@ $<
+$(COST_TEST): tests/plugin/cost_test.c tests/testlib.h $(PWHOST_LIB) $(OUT)/host/hfi_fault_counted.o \
+              $(OUT)/host/module_hfi_fault.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_NATIVE) $(PWHOST_CFLAGS) -o $@ $< $(OUT)/host/hfi_fault_counted.o $(OUT)/host/module_hfi_fault.o \
+	  $(PWHOST_LIB) $(LDFLAGS_NATIVE)
+TEST_BINS += $(COST_TEST)
+TEST_CMDS += "$(COST_TEST) $(PLUGIN_WASM)"
