@@ -1258,6 +1258,12 @@ static void stats_request(struct exchange *ex, const struct request *req, struct
     buf_free(&body);
 }
 
+void api_stats_port(struct exchange *ex, struct object *pod)
+{
+    const struct request *req = ex_request(ex);
+    stats_request(ex, req, pod, req->path, 1);
+}
+
 static void forbidden_proxy(struct exchange *ex, const struct rtype *t, const char *ns, const char *name)
 {
     char msg[600];

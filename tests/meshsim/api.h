@@ -19,6 +19,10 @@ struct api_config {
 void api_init(const struct api_config *cfg);
 void api_free(void);
 void api_handle(struct exchange *ex, void *arg);
+/* A request that reached pod's port 15090 directly (not through the pod
+ * proxy), as Prometheus scraping the pod IP sends it. */
+struct object;
+void api_stats_port(struct exchange *ex, struct object *pod);
 /* Watches, deferred answers and the cluster's controllers. */
 int api_tick(int64_t now, void *arg);
 

@@ -16,6 +16,7 @@
 #include "api.h"
 #include "buf.h"
 #include "cluster.h"
+#include "prom_targets.h"
 #include "rng.h"
 #include "server.h"
 #include "sidecar.h"
@@ -30,7 +31,7 @@
 static const char usage[] =
     "usage: meshsim --listen 127.0.0.1:PORT --kubeconfig FILE [--namespace NS] [--pods N]\n"
     "               [--scenario NAME[,NAME...]] [--traffic RPS] [--seed N] [--auth cert|token]\n"
-    "               [--wasm FILE] [--static-stats FILE]\n"
+    "               [--wasm FILE] [--static-stats FILE] [--prometheus-targets FILE.json]\n"
     "scenarios: no-sidecar plugin-missing plugin-failed restrictive-stats legacy-names bare-names\n"
     "           slow-sidecar flaky-sidecar api-401 api-403-proxy api-429 watch-expiry\n";
 
@@ -46,6 +47,7 @@ struct options {
     int token_auth;
     const char *wasm;
     const char *static_stats;
+    const char *prometheus_targets;
 };
 
 static int parse_listen(const char *s, struct options *o)
@@ -140,6 +142,14 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->wasm = v;
         } else if (strcmp(a, "--static-stats") == 0) {
             o->static_stats = v;
+        } else if (strcmp(a, "--prometheus-targets") == 0) {
+            size_t len = strlen(v);
+            /* Prometheus' file_sd reads a file by its extension. */
+            if (len < 5 || strcmp(v + len - 5, ".json") != 0) {
+                fprintf(stderr, "meshsim: --prometheus-targets wants a FILE.json (file_sd reads by extension)\n");
+                return -1;
+            }
+            o->prometheus_targets = v;
         } else {
             fprintf(stderr, "meshsim: unknown option %s\n%s", a, usage);
             return -1;
@@ -233,6 +243,15 @@ static int load_default_wasm(void)
     return sidecar_load_module(path);
 }
 
+/* The API's controllers, then the direct scrape endpoints they may have
+ * made or ended. */
+static int mesh_tick(int64_t now, void *arg)
+{
+    int wait = api_tick(now, arg);
+    prom_targets_tick(now);
+    return wait;
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
@@ -252,7 +271,7 @@ int main(int argc, char **argv)
     RAND_bytes(raw, sizeof raw);
     for (size_t i = 0; i < sizeof raw; i++)
         snprintf(token + 2 * i, 3, "%02x", raw[i]);
-    struct server *srv = server_new(o.host, o.port, &tls, api_handle, api_tick, NULL);
+    struct server *srv = server_new(o.host, o.port, &tls, api_handle, mesh_tick, NULL);
     if (!srv) {
         tls_free(&tls);
         return 1;
@@ -277,9 +296,13 @@ int main(int argc, char **argv)
         tls_free(&tls);
         return 1;
     }
+    if (o.prometheus_targets)
+        prom_targets_init(srv, o.prometheus_targets);
+    prom_targets_tick(now_ms()); /* the list exists once meshsim says ready */
     printf("meshsim ready https://127.0.0.1:%d\n", port);
     fflush(stdout);
     server_run(srv);
+    prom_targets_free();
     /* Connections first: their pending exchanges let go of watches,
      * delays and sidecar calls before those are freed. */
     server_free(srv);

@@ -23,6 +23,13 @@
 
 #include "server_internal.h"
 
+struct listener {
+    enum poll_kind kind; /* first: epoll data points here */
+    int fd, port;
+    request_handler handler;
+    void *arg;
+};
+
 struct server {
     int listen_fd, epoll_fd, port;
     volatile sig_atomic_t stopping;
@@ -169,8 +176,20 @@ void conn_close(struct conn *c)
 void conn_flush(struct conn *c)
 {
     while (c->out.len && !c->dead) {
+        size_t chunk = c->out.len > (1 << 20) ? (1 << 20) : c->out.len;
+        if (!c->ssl) {
+            ssize_t n = write(c->fd, c->out.data, chunk);
+            if (n > 0) {
+                buf_consume(&c->out, (size_t)n);
+                continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                break;
+            conn_close(c);
+            return;
+        }
         ERR_clear_error();
-        int n = SSL_write(c->ssl, c->out.data, (int)(c->out.len > (1 << 20) ? (1 << 20) : c->out.len));
+        int n = SSL_write(c->ssl, c->out.data, (int)chunk);
         if (n > 0) {
             buf_consume(&c->out, (size_t)n);
             continue;
@@ -182,7 +201,8 @@ void conn_flush(struct conn *c)
         return;
     }
     if (!c->out.len && c->close_after_write) {
-        SSL_shutdown(c->ssl);
+        if (c->ssl)
+            SSL_shutdown(c->ssl);
         conn_close(c);
         return;
     }
@@ -558,7 +578,10 @@ void server_dispatch(struct conn *c, struct exchange *ex)
     ex->state = EX_HANDLING;
     ex->req.client_cert_ok = c->client_cert_ok;
     ex->in_handler = 1;
-    c->srv->handler(ex, c->srv->arg);
+    if (c->listener)
+        c->listener->handler(ex, c->listener->arg);
+    else
+        c->srv->handler(ex, c->srv->arg);
     ex->in_handler = 0;
 }
 
@@ -614,8 +637,34 @@ static void conn_destroy(struct conn *c)
     free(c);
 }
 
+/* A plain listener's connection: no TLS, HTTP/1.1 only. */
+static void conn_readable_plain(struct conn *c)
+{
+    char tmp[16384];
+    for (;;) {
+        ssize_t n = read(c->fd, tmp, sizeof tmp);
+        if (n > 0) {
+            buf_append(&c->in, tmp, (size_t)n);
+            if (c->in.len > 4 * REQUEST_BODY_LIMIT) {
+                conn_close(c);
+                return;
+            }
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            break;
+        conn_close(c); /* EOF or error */
+        return;
+    }
+    conn_process(c);
+}
+
 static void conn_readable(struct conn *c)
 {
+    if (!c->ssl) {
+        conn_readable_plain(c);
+        return;
+    }
     if (!c->handshake_done) {
         ERR_clear_error();
         int r = SSL_do_handshake(c->ssl);
@@ -659,20 +708,27 @@ static void conn_readable(struct conn *c)
     conn_process(c);
 }
 
-static void accept_all(struct server *srv)
+/* l NULL: the TLS API listener. */
+static void accept_all(struct server *srv, struct listener *l)
 {
     for (;;) {
-        int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(l ? l->fd : srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         struct conn *c = calloc(1, sizeof *c);
+        c->kind = POLL_CONN;
         c->srv = srv;
         c->fd = fd;
-        c->ssl = SSL_new(srv->tls->ctx);
-        SSL_set_fd(c->ssl, fd);
-        SSL_set_accept_state(c->ssl);
+        c->listener = l;
+        if (l) {
+            c->handshake_done = 1;
+        } else {
+            c->ssl = SSL_new(srv->tls->ctx);
+            SSL_set_fd(c->ssl, fd);
+            SSL_set_accept_state(c->ssl);
+        }
         c->epoll_events = EPOLLIN;
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
@@ -690,13 +746,14 @@ static void on_signal(int sig)
         signal_target->stopping = 1;
 }
 
-struct server *server_new(const char *host, int port, struct tls_material *tls, request_handler handler,
-                          tick_handler tick, void *arg)
+/* A listening socket on loopback host:port; -1 (and why on stderr) on
+ * failure. *bound_port gets the port, useful when port is 0. */
+static int listen_loopback(const char *host, int port, int *bound_port)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (inet_pton(AF_INET, host, &sa.sin_addr) != 1 || (ntohl(sa.sin_addr.s_addr) >> 24) != 127) {
         fprintf(stderr, "meshsim: --listen must be a loopback IPv4 address, got %s\n", host);
-        return NULL;
+        return -1;
     }
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
@@ -705,13 +762,24 @@ struct server *server_new(const char *host, int port, struct tls_material *tls, 
         fprintf(stderr, "meshsim: cannot listen on %s:%d: %s\n", host, port, strerror(errno));
         if (fd >= 0)
             close(fd);
-        return NULL;
+        return -1;
     }
     socklen_t sl = sizeof sa;
     getsockname(fd, (struct sockaddr *)&sa, &sl);
+    *bound_port = ntohs(sa.sin_port);
+    return fd;
+}
+
+struct server *server_new(const char *host, int port, struct tls_material *tls, request_handler handler,
+                          tick_handler tick, void *arg)
+{
+    int bound_port;
+    int fd = listen_loopback(host, port, &bound_port);
+    if (fd < 0)
+        return NULL;
     struct server *srv = calloc(1, sizeof *srv);
     srv->listen_fd = fd;
-    srv->port = ntohs(sa.sin_port);
+    srv->port = bound_port;
     srv->tls = tls;
     srv->handler = handler;
     srv->tick = tick;
@@ -725,6 +793,43 @@ struct server *server_new(const char *host, int port, struct tls_material *tls, 
 int server_port(const struct server *srv)
 {
     return srv->port;
+}
+
+struct listener *server_listen_plain(struct server *srv, const char *host, int port, request_handler handler,
+                                     void *arg)
+{
+    int bound_port;
+    int fd = listen_loopback(host, port, &bound_port);
+    if (fd < 0)
+        return NULL;
+    struct listener *l = calloc(1, sizeof *l);
+    l->kind = POLL_PLAIN_LISTENER;
+    l->fd = fd;
+    l->port = bound_port;
+    l->handler = handler;
+    l->arg = arg;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+    epoll_ctl(srv->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+    return l;
+}
+
+int listener_port(const struct listener *l)
+{
+    return l->port;
+}
+
+void server_unlisten(struct server *srv, struct listener *l)
+{
+    for (struct conn *c = srv->conns; c; c = c->next)
+        if (c->listener == l) {
+            struct linger lg = {1, 0};
+            setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+            c->listener = NULL;
+            conn_close(c);
+        }
+    epoll_ctl(srv->epoll_fd, EPOLL_CTL_DEL, l->fd, NULL);
+    close(l->fd);
+    free(l);
 }
 
 void server_stop(struct server *srv)
@@ -759,7 +864,11 @@ void server_run(struct server *srv)
         for (int i = 0; i < n; i++) {
             struct conn *c = events[i].data.ptr;
             if (!c) {
-                accept_all(srv);
+                accept_all(srv, NULL);
+                continue;
+            }
+            if (c->kind == POLL_PLAIN_LISTENER) {
+                accept_all(srv, (struct listener *)events[i].data.ptr);
                 continue;
             }
             if (c->dead)

@@ -47,6 +47,18 @@ int64_t now_ms(void);
 struct server *server_new(const char *host, int port, struct tls_material *tls, request_handler handler,
                           tick_handler tick, void *arg);
 int server_port(const struct server *srv);
+
+/* A plain-HTTP/1.1 listener served by the same loop, with its own handler:
+ * what a scraper reaching a pod's IP and port directly talks to. host must
+ * be a loopback IPv4 address; port 0 picks a free one. NULL (and why on
+ * stderr) on failure. */
+struct listener;
+struct listener *server_listen_plain(struct server *srv, const char *host, int port, request_handler handler,
+                                     void *arg);
+int listener_port(const struct listener *l);
+/* Stops listening and resets the listener's open connections, as a pod that
+ * is gone stops answering. */
+void server_unlisten(struct server *srv, struct listener *l);
 /* Runs until server_stop (or SIGINT/SIGTERM, which call it). */
 void server_run(struct server *srv);
 void server_stop(struct server *srv);

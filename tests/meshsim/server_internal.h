@@ -11,6 +11,10 @@ enum ex_state { EX_HANDLING, EX_DEFERRED, EX_STREAMING, EX_DONE };
 
 struct conn;
 
+/* What an epoll event points at: a plain listener or a connection (the API
+ * listener is NULL). */
+enum poll_kind { POLL_CONN, POLL_PLAIN_LISTENER };
+
 struct exchange {
     struct conn *conn;
     struct request req;
@@ -28,9 +32,11 @@ struct exchange {
 };
 
 struct conn {
+    enum poll_kind kind; /* first: epoll data points here */
     struct server *srv;
     int fd;
-    SSL *ssl;
+    SSL *ssl;                  /* NULL on a plain listener's connection */
+    struct listener *listener; /* the plain listener it came in on, or NULL */
     int handshake_done;
     int handshake_wants_write; /* the TLS handshake waits for the socket to drain */
     int client_cert_ok;
