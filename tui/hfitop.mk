@@ -53,10 +53,60 @@ $(OUT)/tui/main.o: tui/main.c $(OUT)/tui/version.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_NATIVE) -I$(OUT)/tui -c -o $@ $<
 
-$(HFITOP): $(OUT)/tui/main.o $(HFIUI_LIB) $(HFIAPP_LINK)
-	$(CC) -o $@ $(OUT)/tui/main.o $(HFIUI_LIB) $(HFIAPP_LINK) $(LDFLAGS_NATIVE) $(HFIKUBE_LDLIBS) $(HFISTATS_LDLIBS) \
-	  $(HFIUI_LDLIBS)
+$(OUT)/tui/help.o: tui/help.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_NATIVE) -c -o $@ $<
+
+$(HFITOP): $(OUT)/tui/main.o $(OUT)/tui/help.o $(HFIUI_LIB) $(HFIAPP_LINK)
+	$(CC) -o $@ $(OUT)/tui/main.o $(OUT)/tui/help.o $(HFIUI_LIB) $(HFIAPP_LINK) $(LDFLAGS_NATIVE) $(HFIKUBE_LDLIBS) \
+	  $(HFISTATS_LDLIBS) $(HFIUI_LDLIBS)
 
 .PHONY: hfitop
 hfitop: $(HFITOP)
 ALL_TARGETS += $(HFITOP)
+
+# ---- the man page, the completions, `make install` ----
+
+# hfitop-docgen writes the man page and the completions from the tables
+# `hfitop --help` and the console's `?` view print (tui/help.c, tui/ui).
+HFITOP_DOCGEN := $(OUT)/hfitop-docgen
+HFITOP_DOCS := $(OUT)/doc/hfitop.1 $(OUT)/doc/hfitop.bash $(OUT)/doc/_hfitop
+
+$(OUT)/tui/docgen.o: tui/docgen.c $(OUT)/tui/version.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_NATIVE) -I$(OUT)/tui -c -o $@ $<
+
+$(HFITOP_DOCGEN): $(OUT)/tui/docgen.o $(OUT)/tui/help.o $(HFIUI_LIB) $(HFIAPP_LINK)
+	$(CC) -o $@ $^ $(LDFLAGS_NATIVE) $(HFIKUBE_LDLIBS) $(HFISTATS_LDLIBS) $(HFIUI_LDLIBS)
+
+$(OUT)/doc/hfitop.1: $(HFITOP_DOCGEN)
+	@mkdir -p $(dir $@)
+	$(HFITOP_DOCGEN) man >$@.tmp && mv $@.tmp $@
+$(OUT)/doc/hfitop.bash: $(HFITOP_DOCGEN)
+	@mkdir -p $(dir $@)
+	$(HFITOP_DOCGEN) bash >$@.tmp && mv $@.tmp $@
+$(OUT)/doc/_hfitop: $(HFITOP_DOCGEN)
+	@mkdir -p $(dir $@)
+	$(HFITOP_DOCGEN) zsh >$@.tmp && mv $@.tmp $@
+
+.PHONY: docs install
+docs: $(HFITOP_DOCS)
+ALL_TARGETS += $(HFITOP_DOCS)
+
+# The usual places under PREFIX; DESTDIR stages it (packaging). The kubectl
+# plugin is a link: kubectl runs kubectl-hfitop from the PATH for
+# `kubectl hfitop`.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
+install: $(HFITOP) $(HFITOP_DOCS) $(PLUGIN_WASM)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/bash-completion/completions \
+	  $(DESTDIR)$(DATADIR)/zsh/vendor-completions $(DESTDIR)$(DATADIR)/hfitop
+	install -m 0755 $(HFITOP) $(DESTDIR)$(BINDIR)/hfitop
+	ln -sf hfitop $(DESTDIR)$(BINDIR)/kubectl-hfitop
+	install -m 0644 $(OUT)/doc/hfitop.1 $(DESTDIR)$(MANDIR)/man1/hfitop.1
+	install -m 0644 $(OUT)/doc/hfitop.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/hfitop
+	ln -sf hfitop $(DESTDIR)$(DATADIR)/bash-completion/completions/kubectl-hfitop
+	install -m 0644 $(OUT)/doc/_hfitop $(DESTDIR)$(DATADIR)/zsh/vendor-completions/_hfitop
+	install -m 0644 $(PLUGIN_WASM) $(DESTDIR)$(DATADIR)/hfitop/hfi-fault.wasm

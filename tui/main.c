@@ -21,6 +21,7 @@
 #include "app/journal_report.h"
 #include "app/policy.h"
 #include "app/report.h"
+#include "help.h"
 #include "kube/kube.h"
 #include "ui/ui.h"
 #include "version.h"
@@ -31,34 +32,8 @@
 #define HEADLESS_DEADLINE_MS 120000
 #define DOCTOR_ROUNDS 2 /* two scrapes per sidecar: one alone cannot show a flaky one */
 
-static const char usage[] =
-    "usage: hfitop [flags]                        the interactive console\n"
-    "       hfitop [flags] --once -o json|table   one refresh of every pod, then print it\n"
-    "       hfitop stats FILE|-                    the HFI metrics in one Prometheus dump\n"
-    "       hfitop [flags] doctor                  why HFI metrics are missing or flat (exit 0 healthy,\n"
-    "                                              1 problems found, 2 could not look)\n"
-    "       hfitop doctor --rules                  every finding, its diagnosis and fix, as Markdown\n"
-    "       hfitop [flags] fire POD|svc/NAME (--abort STATUS | --delay-ms MS) [--count N] [--path P]\n"
-    "       hfitop [flags] envoyfilter apply|delete\n"
-    "       hfitop [flags] annotate DEPLOYMENT     add the wasmcustom. stats inclusion annotation\n"
-    "       hfitop [flags] restart DEPLOYMENT      as kubectl rollout restart\n"
-    "       hfitop [flags] policy apply FILE|- [--for DURATION] [--dry-run]\n"
-    "                                              add or replace a policy in the WasmPlugin, checked by\n"
-    "                                              the plugin's own parser first; --for 10m: it ends then\n"
-    "       hfitop [flags] policy remove NAME\n"
-    "       hfitop report FILE|-                   a session journal as a Markdown timeline\n"
-    "       hfitop --version\n"
-    "       hfitop [flags] policy remove --all [--yes]   the kill switch: every policy in one write,\n"
-    "                                              then watch the sidecars stop injecting\n"
-    "       hfitop [flags] policy list [-o json]   the policies, each with its time left\n"
-    "       hfitop [flags] policy show NAME [-o json]\n"
-    "flags: --kubeconfig FILE  --context NAME  -n, --namespace NS  -l, --selector SELECTOR\n"
-    "       --interval SECONDS (2; also each scrape's timeout)  --max-inflight N (16)\n"
-    "       --readonly (refuse every change)  --envoyfilter FILE (instead of the built-in manifest)\n"
-    "       --no-color (also NO_COLOR in the environment)\n"
-    "       --wasmplugin NAME (policy: which WasmPlugin; the first otherwise)\n"
-    "       --journal FILE (the session journal; $XDG_STATE_HOME/hfitop/journal-DAY.jsonl otherwise)\n"
-    "       --no-journal (record nothing)\n";
+/* How the user called us: "hfitop", or "kubectl hfitop" as a plugin. */
+static const char *program = "hfitop";
 
 struct cli {
     const char *kubeconfig, *context, *ns, *selector;
@@ -88,7 +63,7 @@ static int usage_error(const char *fmt, ...)
     fprintf(stderr, "hfitop: ");
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n%s", usage);
+    fprintf(stderr, "\n(%s --help lists the commands and flags)\n", program);
     return EXIT_USAGE;
 }
 
@@ -142,7 +117,7 @@ static int parse_cli(int argc, char **argv, struct cli *c)
         const char *a = argv[i];
         bool bad = false, matched = false;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(usage, stdout);
+            help_print_usage(stdout, program);
             exit(0);
         }
         if (strcmp(a, "--version") == 0) {
@@ -1129,6 +1104,7 @@ static int cmd_console(const struct cli *c, struct session *s)
 
 int main(int argc, char **argv)
 {
+    program = help_program_name(argc ? argv[0] : NULL);
     struct cli c;
     int rc = parse_cli(argc, argv, &c);
     if (rc)
