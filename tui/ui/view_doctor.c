@@ -152,7 +152,7 @@ static void apply_fix(struct ui *ui)
     } else if (fix == FIX_FIRE && f->n_pods) {
         fire_at(ui, f->pods[0]);
     } else if (fix == FIX_NONE || !deployment) {
-        ui_status(ui, true, "hfitop cannot apply this fix itself: %s", f->rule->fix);
+        ui_status(ui, true, "hfitop cannot apply this fix itself: %s", f->fix[0] ? f->fix : f->rule->fix);
     } else if (!ui_may(ui, APP_MAY_PATCH_DEPLOYMENTS)) {
         ui_status(ui, true, "%s: the fix would patch deployment %s", ui->opt->readonly ? "read-only" : "not allowed",
                   deployment);
