@@ -38,8 +38,12 @@ static char *pod_json(const char *name, const char *rv, bool init_sidecar)
              "\"containerStatuses\":[{\"name\":\"web\",\"restartCount\":2}%s]}}",
              name, name, rv, init_sidecar ? "," : "", init_sidecar ? proxy : "", init_sidecar ? "" : ",",
              init_sidecar ? "" : proxy,
-             init_sidecar ? ",{\"name\":\"istio-proxy\",\"restartCount\":1}" : "",
-             init_sidecar ? "" : ",{\"name\":\"istio-proxy\",\"restartCount\":1}");
+             init_sidecar ? ",{\"name\":\"istio-proxy\",\"restartCount\":1,"
+                            "\"state\":{\"running\":{\"startedAt\":\"2026-11-20T10:03:05Z\"}}}"
+                          : "",
+             init_sidecar ? ""
+                          : ",{\"name\":\"istio-proxy\",\"restartCount\":1,"
+                            "\"state\":{\"running\":{\"startedAt\":\"2026-11-20T10:03:05Z\"}}}");
     return out;
 }
 
@@ -70,6 +74,9 @@ static void test_pod_model(void)
         CHECK_STR(p.owner_kind, "ReplicaSet");
         CHECK_STR(p.deployment, "web");
         CHECK_INT(p.start_time - p.created, 5);
+        /* istio-proxy's own status: the doctor's reference for restarts. */
+        CHECK_INT(p.sidecar_restarts, 1);
+        CHECK_INT(p.sidecar_started - p.created, 185);
         CHECK_STR(p.pod_ip, "10.0.0.7");
         kube_pod_free(&p);
         cJSON_Delete(obj);
