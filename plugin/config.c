@@ -14,7 +14,9 @@ struct hfi_config_chunk {
     max_align_t data[];
 };
 
-#define CHUNK_MIN_BYTES 2048u
+/* With the chunk header and the allocator's, a 4 KiB block of the module's
+ * power-of-two allocator. */
+#define CHUNK_MIN_BYTES (4096u - 64u)
 
 static void *arena_alloc(struct hfi_config *config, size_t n)
 {
@@ -44,9 +46,19 @@ enum json_type { JSON_OBJECT, JSON_ARRAY, JSON_STRING, JSON_PRIMITIVE };
 
 struct json_token {
     int type;
-    int start, end; /* byte offsets into the text */
-    int size;       /* objects: keys; arrays: elements */
-    int next;       /* the token after this value and everything inside it */
+    int start; /* byte offset into the text */
+    int end;   /* strings, primitives: the offset past them; objects: keys; arrays: elements */
+    int next;  /* the token after this value and everything inside it */
+};
+
+#define MAX_NESTING 32
+
+/* Where the walk is: a key (key != NULL) or an array index per step. Only an
+ * error turns it into text, so the walk pays one store per step. */
+struct path_step {
+    const char *key;
+    size_t key_len; /* keys past 63 bytes are cut in messages */
+    size_t index;
 };
 
 struct parser {
@@ -54,34 +66,29 @@ struct parser {
     const struct json_token *tokens;
     int token_count;
     struct hfi_config *config;
-    char path[192];
+    struct path_step path[MAX_NESTING + 2];
     size_t path_len;
     struct text_buf err;
     int failed;
 };
 
-static void path_push_key(struct parser *p, const char *key)
+static void path_push_key(struct parser *p, const char *key, size_t len)
 {
-    struct text_buf t = {p->path, sizeof p->path, p->path_len};
-    if (p->path_len)
-        text_append(&t, ".", 1);
-    text_append_str(&t, key);
-    p->path_len = t.len;
+    if (p->path_len < sizeof p->path / sizeof *p->path)
+        p->path[p->path_len] = (struct path_step){key, len < 64 ? len : 63, 0};
+    p->path_len++;
 }
 
 static void path_push_index(struct parser *p, size_t index)
 {
-    struct text_buf t = {p->path, sizeof p->path, p->path_len};
-    text_append(&t, "[", 1);
-    text_append_u64(&t, index);
-    text_append(&t, "]", 1);
-    p->path_len = t.len;
+    if (p->path_len < sizeof p->path / sizeof *p->path)
+        p->path[p->path_len] = (struct path_step){NULL, 0, index};
+    p->path_len++;
 }
 
 static void path_restore(struct parser *p, size_t len)
 {
     p->path_len = len;
-    p->path[len] = '\0';
 }
 
 /* Records the first error only: later ones are consequences of it. */
@@ -89,7 +96,19 @@ static int fail(struct parser *p, const char *what)
 {
     if (!p->failed) {
         p->failed = 1;
-        text_append_str(&p->err, p->path_len ? p->path : "configuration");
+        if (!p->path_len)
+            text_append_str(&p->err, "configuration");
+        for (size_t k = 0; k < p->path_len && k < sizeof p->path / sizeof *p->path; k++) {
+            const struct path_step *step = &p->path[k];
+            if (step->key) {
+                text_append(&p->err, ".", k > 0);
+                text_append(&p->err, step->key, step->key_len);
+            } else {
+                text_append(&p->err, "[", 1);
+                text_append_u64(&p->err, step->index);
+                text_append(&p->err, "]", 1);
+            }
+        }
         text_append_str(&p->err, ": ");
         text_append_str(&p->err, what);
     }
@@ -125,6 +144,9 @@ static int skip_value(const struct parser *p, int i)
 
 static int key_is(const struct parser *p, int i, const char *key)
 {
+    /* the first byte first: most comparisons are misses, and cheaper so */
+    if (!token_len(p, i) || *token_text(p, i) != *key)
+        return 0;
     size_t n = strlen(key);
     return (size_t)token_len(p, i) == n && memcmp(token_text(p, i), key, n) == 0;
 }
@@ -186,7 +208,8 @@ static size_t put_utf8(char *out, unsigned cp)
     return 4;
 }
 
-/* Decodes the JSON string at token i into the arena (NUL-terminated). */
+/* Decodes the JSON string at token i into the arena (NUL-terminated). The
+ * tokenizer has checked its escapes and control characters already. */
 static int get_string(struct parser *p, int i, const char **out, size_t *out_len)
 {
     if (!is_type(p, i, JSON_STRING))
@@ -196,50 +219,37 @@ static int get_string(struct parser *p, int i, const char **out, size_t *out_len
     char *d = arena_alloc(p->config, n + 1); /* decoding never grows the text */
     if (!d)
         return fail(p, "out of memory");
-    size_t o = 0;
-    for (size_t k = 0; k < n; k++) {
-        unsigned char c = (unsigned char)s[k];
-        if (c < 0x20)
-            return fail(p, "string holds a raw control character");
-        if (c != '\\') {
-            d[o++] = (char)c;
+    const char *escape = memchr(s, '\\', n);
+    size_t o = escape ? (size_t)(escape - s) : n;
+    memcpy(d, s, o);
+    for (size_t k = o; k < n; k++) {
+        if (s[k] != '\\') {
+            d[o++] = s[k];
             continue;
         }
-        if (++k >= n)
-            return fail(p, "string ends inside an escape");
-        switch (s[k]) {
-        case '"': d[o++] = '"'; break;
-        case '\\': d[o++] = '\\'; break;
-        case '/': d[o++] = '/'; break;
-        case 'b': d[o++] = '\b'; break;
-        case 'f': d[o++] = '\f'; break;
-        case 'n': d[o++] = '\n'; break;
-        case 'r': d[o++] = '\r'; break;
-        case 't': d[o++] = '\t'; break;
-        case 'u': {
-            unsigned cp, low;
-            if (k + 4 >= n || parse_hex4(s + k + 1, &cp) < 0)
-                return fail(p, "string has a bad \\u escape");
-            k += 4;
-            if (cp >= 0xD800 && cp < 0xDC00) {
-                if (k + 6 >= n || s[k + 1] != '\\' || s[k + 2] != 'u' || parse_hex4(s + k + 3, &low) < 0 ||
-                    low < 0xDC00 || low > 0xDFFF)
-                    return fail(p, "string has an unpaired UTF-16 surrogate");
-                k += 6;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-            } else if (cp >= 0xDC00 && cp < 0xE000) {
+        static const char escapes[] = "\"\"\\\\//b\bf\fn\nr\rt\t";
+        const char *e = memchr(escapes, s[++k], sizeof escapes - 1);
+        if (s[k] != 'u') {
+            d[o++] = e[1];
+            continue;
+        }
+        unsigned cp, low;
+        parse_hex4(s + k + 1, &cp);
+        k += 4;
+        if (cp >= 0xD800 && cp < 0xDC00) {
+            if (k + 6 >= n || s[k + 1] != '\\' || s[k + 2] != 'u' || parse_hex4(s + k + 3, &low) < 0 ||
+                low < 0xDC00 || low > 0xDFFF)
                 return fail(p, "string has an unpaired UTF-16 surrogate");
-            }
-            /* \u0000 would cut the C string short: a pattern or header that
-             * silently lost its tail would match more than written. */
-            if (cp == 0)
-                return fail(p, "string holds \\u0000");
-            o += put_utf8(d + o, cp);
-            break;
+            k += 6;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+        } else if (cp >= 0xDC00 && cp < 0xE000) {
+            return fail(p, "string has an unpaired UTF-16 surrogate");
         }
-        default:
-            return fail(p, "string has an unknown escape");
-        }
+        /* \u0000 would cut the C string short: a pattern or header that
+         * silently lost its tail would match more than written. */
+        if (cp == 0)
+            return fail(p, "string holds \\u0000");
+        o += put_utf8(d + o, cp);
     }
     d[o] = '\0';
     *out = d;
@@ -427,17 +437,11 @@ static int for_each_field(struct parser *p, int i, field_fn fn, void *target)
 {
     if (!is_type(p, i, JSON_OBJECT))
         return fail(p, "must be an object");
-    int count = p->tokens[i].size;
+    int count = p->tokens[i].end;
     int j = i + 1;
     for (int k = 0; k < count; k++) {
         size_t saved = p->path_len;
-        char key[64];
-        size_t kl = (size_t)token_len(p, j);
-        if (kl >= sizeof key)
-            kl = sizeof key - 1;
-        memcpy(key, token_text(p, j), kl);
-        key[kl] = '\0';
-        path_push_key(p, key);
+        path_push_key(p, token_text(p, j), (size_t)token_len(p, j));
         if (fn(p, j, j + 1, target) < 0)
             return -1;
         path_restore(p, saved);
@@ -596,7 +600,7 @@ static int match_field(struct parser *p, int key, int value, void *target)
     if (key_is(p, key, "headers")) {
         if (!is_type(p, value, JSON_ARRAY))
             return fail(p, "must be an array");
-        size_t n = (size_t)p->tokens[value].size;
+        size_t n = (size_t)p->tokens[value].end;
         r->headers = arena_alloc(p->config, n * sizeof *r->headers + 1);
         if (!r->headers)
             return fail(p, "out of memory");
@@ -741,9 +745,9 @@ static int parse_policy(struct parser *p, int i, size_t *rule_at)
     if (pp.rules_token < 0)
         return 0;
     size_t saved = p->path_len;
-    path_push_key(p, "spec.rules");
+    path_push_key(p, "spec.rules", 10);
     int j = pp.rules_token + 1;
-    for (int k = 0; k < p->tokens[pp.rules_token].size; k++, j = skip_value(p, j)) {
+    for (int k = 0; k < p->tokens[pp.rules_token].end; k++, j = skip_value(p, j)) {
         size_t at = p->path_len;
         struct hfi_rule *r = &p->config->rules[(*rule_at)++];
         struct rule_parse rp = {.rule = r};
@@ -769,7 +773,7 @@ static size_t count_rule_slots(const struct parser *p)
     size_t n = 0;
     for (int k = 0; k + 1 < p->token_count; k++)
         if (is_type(p, k, JSON_STRING) && key_is(p, k, "rules") && is_type(p, k + 1, JSON_ARRAY))
-            n += (size_t)p->tokens[k + 1].size;
+            n += (size_t)p->tokens[k + 1].end;
     return n;
 }
 
@@ -790,7 +794,7 @@ static int top_field(struct parser *p, int key, int value, void *target)
         if (!is_type(p, value, JSON_ARRAY))
             return fail(p, "must be an array");
         int j = value + 1;
-        for (int k = 0; k < p->tokens[value].size; k++, j = skip_value(p, j)) {
+        for (int k = 0; k < p->tokens[value].end; k++, j = skip_value(p, j)) {
             size_t saved = p->path_len;
             path_push_index(p, (size_t)k);
             if (parse_policy(p, j, &rule_at) < 0)
@@ -809,7 +813,6 @@ static int top_field(struct parser *p, int key, int value, void *target)
  * object over its --max-request-bytes (1.5 MiB by default), so no real
  * pluginConfig comes near the size limit. */
 #define MAX_CONFIG_BYTES (4u << 20)
-#define MAX_NESTING 32
 
 static int fail_at(struct parser *p, const char *what, size_t offset)
 {
@@ -823,7 +826,7 @@ static int fail_at(struct parser *p, const char *what, size_t offset)
 
 static size_t skip_blank(const char *s, size_t len, size_t k)
 {
-    while (k < len && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n' || s[k] == '\r'))
+    while (k < len && (unsigned char)s[k] <= ' ' && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n' || s[k] == '\r'))
         k++;
     return k;
 }
@@ -872,23 +875,25 @@ static size_t primitive_end(const char *s, size_t len, size_t k)
     }
     size_t end = k;
     struct decimal ignored;
-    while (end < len && memchr("0123456789+-.eE", s[end], 15))
+    while (end < len && ((s[end] >= '0' && s[end] <= '9') || s[end] == '.' || s[end] == '-' || s[end] == '+' ||
+                         (s[end] | 0x20) == 'e'))
         end++;
     return end > k && parse_decimal(s + k, end - k, &ignored) == 0 ? end : 0;
 }
 
-/* Appends a token, growing the array by half as needed. */
+/* Appends a token, doubling the array as needed: 2^n - 1 tokens, as the
+ * module's allocator hands out 2^k bytes less a 16-byte header. */
 static int push_token(struct parser *p, struct json_token **tokens, int *capacity, int type, size_t start)
 {
     if (p->token_count == *capacity) {
-        int grown = *capacity + *capacity / 2 + 16;
+        int grown = *capacity * 2 + 1;
         struct json_token *t = realloc(*tokens, (size_t)grown * sizeof *t);
         if (!t)
             return fail(p, "out of memory");
         *tokens = t;
         *capacity = grown;
     }
-    (*tokens)[p->token_count] = (struct json_token){type, (int)start, (int)start, 0, 0};
+    (*tokens)[p->token_count] = (struct json_token){type, (int)start, 0, 0};
     p->tokens = *tokens;
     return p->token_count++;
 }
@@ -910,7 +915,7 @@ static int tokenize(struct parser *p, const char *s, size_t len)
                 return fail_at(p, "is not JSON: text follows the top-level value", k);
             int is_object = tokens[container].type == JSON_OBJECT;
             if (c == (is_object ? '}' : ']')) {
-                tokens[container].end = (int)++k;
+                k++;
                 tokens[container].next = p->token_count;
                 depth--;
             } else if (c == ',') {
@@ -936,7 +941,7 @@ static int tokenize(struct parser *p, const char *s, size_t len)
         if (is_key && c != '"')
             return fail_at(p, "is not JSON: expected a string key", k);
         if (container >= 0 && want != VALUE_AFTER_KEY)
-            tokens[container].size++; /* an element, or a key with its value */
+            tokens[container].end++; /* an element, or a key with its value */
         int t = push_token(p, &tokens, &capacity, JSON_PRIMITIVE, k);
         if (t < 0)
             return -1;

@@ -12,3 +12,12 @@ $(COST_TEST): tests/plugin/cost_test.c tests/testlib.h $(PWHOST_LIB) $(OUT)/host
 	  $(PWHOST_LIB) $(LDFLAGS_NATIVE)
 TEST_BINS += $(COST_TEST)
 TEST_CMDS += "$(COST_TEST) $(PLUGIN_WASM)"
+
+# BENCH plugin_config_20k_rules_ms, against the native parser in the same run.
+CONFIG_BENCH := $(OUT)/tests/plugin/bench_config
+$(CONFIG_BENCH): tests/plugin/bench_config.c $(PWHOST_LIB) $(PWHOST_OBJS_hfi_fault) $(PLUGIN_CORE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_NATIVE) $(PWHOST_CFLAGS) -o $@ $< $(PWHOST_OBJS_hfi_fault) $(PLUGIN_CORE_OBJS) $(PWHOST_LIB) \
+	  $(LDFLAGS_NATIVE)
+BENCH_DEPS += $(CONFIG_BENCH) $(PLUGIN_WASM)
+BENCH_CMDS += "$(CONFIG_BENCH) $(PLUGIN_WASM)"
