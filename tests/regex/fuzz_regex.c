@@ -1,7 +1,8 @@
 /* libFuzzer target for plugin/regex.c: the input up to the first NUL byte is
  * the pattern, the rest is the text. Any pattern must either compile or give
  * a well-formed message; any text must be searched without faults, and the
- * same search must give the same answer twice (the VM reuses its lists). */
+ * same search must give the same answer twice (the DFA keeps what the first
+ * one built, and may drop it all when full). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char why[128];
     memset(why, 'x', sizeof why);
     if (hfi_regex_compile((const char *)data, pattern_len, &re, why, sizeof why) != 0) {
-        if (re || !memchr(why, 0, sizeof why) || strncmp(why, "invalid regex at offset ", 24) != 0)
+        if (re || !memchr(why, 0, sizeof why) ||
+            (strncmp(why, "invalid regex at offset ", 24) != 0 && strncmp(why, "compiles to ", 12) != 0))
             abort();
         return 0;
     }
