@@ -634,7 +634,54 @@ struct policy_parse {
     const char *service;
     const char *ns;
     int rules_token; /* -1 when absent */
+    uint64_t start_time_ns, end_time_ns;
 };
+
+/* An RFC 3339 date-time in UTC ("2026-12-02T10:05:00Z", fractional seconds
+ * allowed, "+00:00" as Z) into nanoseconds since the Unix epoch. The same
+ * instant on every sidecar, however each one's clock started: the host
+ * clock is wall time since the epoch (Envoy source/extensions/common/wasm/
+ * context.cc, Context::getCurrentTimeNanoseconds). */
+static int get_timestamp(struct parser *p, int i, uint64_t *out_ns)
+{
+    static const char shape[] = "0000-00-00T00:00:00";
+    const char *s;
+    size_t n, k, f = 0;
+    uint32_t field[6] = {0}, fraction_ns = 0, scale = 1000000000; /* year, month, day, hour, minute, second */
+    if (get_string(p, i, &s, &n) < 0)
+        return -1;
+    for (k = 0; k < n && k < sizeof shape - 1; k++) {
+        if (shape[k] == '0' && s[k] >= '0' && s[k] <= '9')
+            field[f] = field[f] * 10 + (uint32_t)(s[k] - '0');
+        else if (s[k] == shape[k] || (k == 10 && s[k] == 't'))
+            f++;
+        else
+            goto bad;
+    }
+    if (k < n && s[k] == '.')
+        while (++k < n && s[k] >= '0' && s[k] <= '9')
+            fraction_ns += (uint32_t)(s[k] - '0') * (scale /= 10); /* digits past nanoseconds add 0 */
+    const char *zone = s + k;
+    if ((*zone == '+' || *zone == '-') && strcmp(zone, "+00:00") != 0)
+        return fail_with_detail(p, "must be in UTC (Z or +00:00), not the offset ", zone);
+    uint32_t year = field[0], month = field[1], day = field[2];
+    bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    /* 31 days in odd months up to July and even ones from August on */
+    uint32_t month_days = month == 2 ? 28 + leap : 30 + ((month ^ month >> 3) & 1);
+    if (f != 5 || s[k - 1] == '.' || (((*zone | 0x20) != 'z' || zone[1]) && strcmp(zone, "+00:00") != 0) ||
+        year < 1970 || month - 1 > 11 || day - 1 >= month_days || field[3] > 23 || field[4] > 59 || field[5] > 59)
+        goto bad;
+    /* Days since 1970-01-01, counting years from March so that the leap
+     * day ends a year: 153 days for each five months from March on. */
+    uint32_t y = year - (month < 3), m = month < 3 ? month + 9 : month - 3;
+    uint64_t days = (uint64_t)y * 365 + y / 4 - y / 100 + y / 400 + (153 * m + 2) / 5 + day - 1 - 719468;
+    uint64_t seconds = ((days * 24 + field[3]) * 60 + field[4]) * 60 + field[5];
+    /* From year 2554 on, nanoseconds overflow: such an end time means never. */
+    *out_ns = seconds >= UINT64_MAX / 1000000000u ? UINT64_MAX : seconds * 1000000000u + fraction_ns;
+    return 0;
+bad:
+    return fail(p, "must be an RFC 3339 time in UTC from 1970 on, such as \"2026-12-02T10:05:00Z\"");
+}
 
 static int selector_field(struct parser *p, int key, int value, void *target)
 {
@@ -660,6 +707,10 @@ static int spec_field(struct parser *p, int key, int value, void *target)
             return fail(p, "must be an array");
         pp->rules_token = value;
     }
+    if (key_is(p, key, "start_time"))
+        return get_timestamp(p, value, &pp->start_time_ns);
+    if (key_is(p, key, "end_time"))
+        return get_timestamp(p, value, &pp->end_time_ns);
     return 0;
 }
 
@@ -739,12 +790,21 @@ static uint64_t rule_identity(const struct hfi_rule *r)
 
 static int parse_policy(struct parser *p, int i, size_t *rule_at)
 {
-    struct policy_parse pp = {.rules_token = -1};
+    struct policy_parse pp = {.rules_token = -1, .end_time_ns = UINT64_MAX};
     if (for_each_field(p, i, policy_field, &pp) < 0)
         return -1;
+    if (pp.end_time_ns <= pp.start_time_ns) {
+        size_t saved = p->path_len;
+        path_push_key(p, "spec.end_time", 13);
+        fail(p, "must be after spec.start_time");
+        path_restore(p, saved);
+        return -1;
+    }
     if (pp.rules_token < 0)
         return 0;
-    size_t saved = p->path_len;
+    size_t saved = p->path_len, first_rule = *rule_at;
+    uint64_t times[] = {pp.start_time_ns, pp.end_time_ns};
+    uint64_t policy = fnv1a(UINT64_C(0xcbf29ce484222325), times, sizeof times);
     path_push_key(p, "spec.rules", 10);
     int j = pp.rules_token + 1;
     for (int k = 0; k < p->tokens[pp.rules_token].end; k++, j = skip_value(p, j)) {
@@ -755,14 +815,19 @@ static int parse_policy(struct parser *p, int i, size_t *rule_at)
         r->selector_service = pp.service;
         r->selector_namespace = pp.ns;
         r->sample_threshold = HFI_SAMPLE_ALWAYS;
+        r->start_time_ns = pp.start_time_ns;
+        r->end_time_ns = pp.end_time_ns;
         path_push_index(p, (size_t)k);
         if (for_each_field(p, j, rule_field, &rp) < 0)
             return -1;
         if (!r->has_delay && !r->has_abort)
             return fail(p, "fault needs a delay or an abort");
-        r->identity = rule_identity(r);
+        uint64_t rule = rule_identity(r);
+        policy = fnv1a(policy, &rule, sizeof rule);
         path_restore(p, at);
     }
+    for (size_t k = first_rule; k < *rule_at; k++)
+        p->config->rules[k].identity = policy;
     path_restore(p, saved);
     return 0;
 }
@@ -1052,20 +1117,48 @@ static uint64_t saturating_add(uint64_t a, uint64_t b)
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-void hfi_config_inherit_first_seen(struct hfi_config *config, const struct hfi_config *previous, uint64_t now_ns)
+static uint64_t saturating_mul(uint64_t a, uint64_t b)
 {
+    return b && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
+bool hfi_config_inherit_first_seen(struct hfi_config *config, const struct hfi_config *previous, uint64_t now_ns)
+{
+    /* Open addressing over the previous rules' identities, at most half full. */
+    size_t slots = 0, *table = NULL;
+    bool ok = true;
+    if (previous && previous->rule_count) {
+        slots = 16;
+        while (slots < 2 * previous->rule_count)
+            slots *= 2;
+        table = malloc(slots * sizeof *table);
+        ok = table != NULL;
+        for (size_t k = 0; table && k < slots; k++)
+            table[k] = SIZE_MAX;
+        for (size_t j = 0; table && j < previous->rule_count; j++) {
+            size_t at = (size_t)previous->rules[j].identity & (slots - 1);
+            while (table[at] != SIZE_MAX && previous->rules[table[at]].identity != previous->rules[j].identity)
+                at = (at + 1) & (slots - 1);
+            table[at] = j; /* the rules of one policy share their identity and first-seen time */
+        }
+    }
     for (size_t k = 0; k < config->rule_count; k++) {
         struct hfi_rule *r = &config->rules[k];
         r->first_seen_ns = now_ns;
-        for (size_t j = 0; previous && j < previous->rule_count; j++) {
-            if (previous->rules[j].identity == r->identity) {
-                r->first_seen_ns = previous->rules[j].first_seen_ns;
+        for (size_t at = table ? (size_t)r->identity & (slots - 1) : 0; table && table[at] != SIZE_MAX;
+             at = (at + 1) & (slots - 1)) {
+            if (previous->rules[table[at]].identity == r->identity) {
+                r->first_seen_ns = previous->rules[table[at]].first_seen_ns;
                 break;
             }
         }
-        r->active_from_ns = saturating_add(r->first_seen_ns, r->start_delay_ms * UINT64_C(1000000));
-        r->active_until_ns = r->duration_seconds
-                                 ? saturating_add(r->first_seen_ns, r->duration_seconds * UINT64_C(1000000000))
-                                 : UINT64_MAX;
+        uint64_t from = saturating_add(r->first_seen_ns, saturating_mul(r->start_delay_ms, 1000000u));
+        uint64_t until = r->duration_seconds
+                             ? saturating_add(r->first_seen_ns, saturating_mul(r->duration_seconds, 1000000000u))
+                             : UINT64_MAX;
+        r->active_from_ns = from > r->start_time_ns ? from : r->start_time_ns;
+        r->active_until_ns = until < r->end_time_ns ? until : r->end_time_ns;
     }
+    free(table);
+    return ok;
 }

@@ -49,13 +49,19 @@ struct hfi_rule {
     size_t abort_body_len;
     uint64_t start_delay_ms;
     uint64_t duration_seconds; /* 0: no end */
+    /* The policy's spec.start_time and spec.end_time, in nanoseconds since
+     * the Unix epoch (UTC): 0 and UINT64_MAX when absent. */
+    uint64_t start_time_ns, end_time_ns;
 
-    /* Same policy name and same rule content give the same identity, so a
-     * re-configure with an unchanged rule keeps its clock running. */
+    /* The identity of the rule's policy: its name, selector, time bounds and
+     * every rule in order, not how the JSON spelled them. An unchanged
+     * policy keeps its first-seen time across configurations; an edited one
+     * is a new policy. */
     uint64_t identity;
     uint64_t first_seen_ns;
-    /* The window [active_from_ns, active_until_ns), worked out once from
-     * first_seen_ns so a request pays two comparisons. */
+    /* The window [active_from_ns, active_until_ns): the absolute bounds
+     * intersected with the start_delay_ms/duration_seconds window counted
+     * from first_seen_ns, worked out once so a request pays two comparisons. */
     uint64_t active_from_ns, active_until_ns;
 };
 
@@ -92,8 +98,9 @@ struct hfi_config *hfi_config_parse(const char *json, size_t len, char *err, siz
 void hfi_config_free(struct hfi_config *config);
 
 /* Carries first_seen_ns over from rules of the previous configuration with
- * the same identity; rules seen for the first time get now_ns. Sets each
- * rule's active window. */
-void hfi_config_inherit_first_seen(struct hfi_config *config, const struct hfi_config *previous, uint64_t now_ns);
+ * the same identity (linear time: a hash of the previous identities);
+ * rules seen for the first time get now_ns. Sets each rule's active
+ * window. False when out of memory: every rule then counts as new. */
+bool hfi_config_inherit_first_seen(struct hfi_config *config, const struct hfi_config *previous, uint64_t now_ns);
 
 #endif

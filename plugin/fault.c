@@ -82,6 +82,23 @@ void hfi_rule_set_free(struct hfi_rule_set *set)
     set->count = 0;
 }
 
+size_t hfi_rule_set_in_force(const struct hfi_rule_set *set, uint64_t now_ns, uint64_t *next_change_ns)
+{
+    size_t in_force = 0;
+    uint64_t next = UINT64_MAX;
+    for (size_t k = 0; k < set->count; k++) {
+        const struct hfi_rule *r = set->rules[k];
+        if (now_ns >= r->active_from_ns && now_ns < r->active_until_ns)
+            in_force++;
+        if (r->active_from_ns > now_ns && r->active_from_ns < next)
+            next = r->active_from_ns;
+        if (r->active_until_ns > now_ns && r->active_until_ns < next)
+            next = r->active_until_ns;
+    }
+    *next_change_ns = next;
+    return in_force;
+}
+
 static bool string_matches(const struct hfi_string_match *m, const char *s, size_t n)
 {
     switch (m->kind) {

@@ -53,6 +53,11 @@ bool hfi_rule_set_build(struct hfi_rule_set *set, const struct hfi_config *confi
                         const char *ns);
 void hfi_rule_set_free(struct hfi_rule_set *set);
 
+/* How many rules of the set are in force at now_ns; *next_change_ns gets the
+ * earliest moment after now_ns at which one enters or leaves its window
+ * (UINT64_MAX: never). */
+size_t hfi_rule_set_in_force(const struct hfi_rule_set *set, uint64_t now_ns, uint64_t *next_change_ns);
+
 /* The first rule that matches the request and whose time window is open is
  * the one that applies; it is sampled once (so 100% is every request and 0%
  * none). Header-triggered faults, when enabled, authorised and present,

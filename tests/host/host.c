@@ -14,8 +14,7 @@
  * against the C signature wasm2c expects. */
 #include "pw_imports.h"
 
-#define ROOT_ID 1u
-#define FIRST_STREAM_ID 2u
+#define FIRST_CONTEXT_ID 1u
 #define LOG_TEXT_MAX 4096
 
 /* proxy_result_t */
@@ -49,6 +48,7 @@ struct header_list {
 
 struct stream {
     struct pw_stream pub;
+    uint32_t root_id; /* the root context it was created under */
     struct header_list headers;
     struct pw_local_reply reply;
     struct header_list reply_headers;
@@ -66,6 +66,33 @@ struct property {
 struct metric {
     struct pw_metric pub;
     uint64_t *samples; /* pub.samples, writable */
+};
+
+/* Stats by name, shared by every VM of one proxy. */
+struct stats {
+    struct metric **metrics;
+    size_t n_metrics;
+    unsigned refs;
+};
+
+/* A root context: one plugin configuration in this VM, with its own timer
+ * (proxy-wasm-cpp-host src/context.cc, ContextBase::setTimerPeriod sets the
+ * period of the calling context's root; Envoy's Wasm::tickHandler ticks only
+ * that root). */
+enum root_state {
+    ROOT_ACTIVE,    /* new streams start under it */
+    ROOT_REPLACED,  /* a newer configuration took over: shut down when its last stream ends */
+    ROOT_DONE_WAIT, /* proxy_on_done answered false: deleted once the module calls proxy_done */
+};
+
+struct root {
+    uint32_t id;
+    enum root_state state;
+    char *config; /* its plugin configuration, buffer type 7 */
+    size_t config_len;
+    uint32_t tick_period_ms;
+    uint64_t next_tick_ns; /* 0: no timer */
+    size_t n_streams;      /* live streams created under it */
 };
 
 struct log_entry {
@@ -98,8 +125,10 @@ struct pw_vm {
     char last_misuse[256];
 
     uint64_t now_ns;
-    uint32_t tick_period_ms;
-    uint64_t next_tick_ns;
+    struct root **roots; /* live root contexts, oldest first */
+    size_t n_roots, cap_roots;
+    uint32_t current_root; /* the root new streams start under; 0 when none */
+    uint32_t done_root;    /* a root whose proxy_done came during the current call */
 
     uint32_t next_context_id;
     uint32_t effective_id; /* the context imports act on; 0 outside callbacks */
@@ -110,12 +139,11 @@ struct pw_vm {
     pw_stream_event_fn *stream_event;
     void *stream_event_user;
 
-    char *vm_config, *plugin_config;
-    size_t vm_config_len, plugin_config_len;
+    char *vm_config;
+    size_t vm_config_len;
     struct property *properties;
     size_t n_properties;
-    struct metric **metrics;
-    size_t n_metrics;
+    struct stats *stats;
 
     struct log_entry logs[PW_LOG_RING];
     size_t log_first, log_count;
@@ -302,10 +330,13 @@ static struct stream *stream_find(const struct pw_vm *vm, uint32_t id) {
     return NULL;
 }
 
+static void finish_done(struct pw_vm *vm);
+
 /* Ends a public call that ran module code: callbacks see no effective
  * context, then the embedder hears of stream changes. The queue is taken
  * first because the handler may call back into the host. */
 static void finish_call(struct pw_vm *vm) {
+    finish_done(vm);
     vm->effective_id = 0;
     while (vm->n_events) {
         uint32_t *events = vm->events;
@@ -377,7 +408,20 @@ static struct pw_vm *enter(struct pw_vm *vm) {
 }
 
 static struct stream *effective_stream(struct pw_vm *vm) {
-    return vm->effective_id == ROOT_ID ? NULL : stream_find(vm, vm->effective_id);
+    return stream_find(vm, vm->effective_id);
+}
+
+static struct root *root_find(const struct pw_vm *vm, uint32_t id) {
+    for (size_t i = 0; i < vm->n_roots; i++)
+        if (vm->roots[i]->id == id)
+            return vm->roots[i];
+    return NULL;
+}
+
+/* The root of the effective context: itself, or a stream's parent. */
+static struct root *effective_root(struct pw_vm *vm) {
+    struct stream *s = effective_stream(vm);
+    return root_find(vm, s ? s->root_id : vm->effective_id);
 }
 
 /* ---- Header maps ------------------------------------------------------------ */
@@ -447,7 +491,9 @@ static size_t headers_serialize(struct pw_vm *vm, const struct header_list *h, c
     return size;
 }
 
-/* The inverse, bounds-checked; false if malformed. */
+/* The inverse, bounds-checked; false if malformed. As strict as
+ * proxy-wasm-cpp-host (src/pairs_util.cc, PairsUtil::toPairs): the map must
+ * end exactly at len, or the whole map is refused, padding included. */
 static bool headers_parse(const uint8_t *buf, size_t len, struct header_list *out) {
     if (len == 0)
         return true;
@@ -468,7 +514,7 @@ static bool headers_parse(const uint8_t *buf, size_t len, struct header_list *ou
         headers_add(out, (const char *)name, nl, (const char *)data, vl);
         data += vl + 1;
     }
-    return true;
+    return data == end;
 }
 
 /* The map a header import names, for the effective context: request
@@ -503,8 +549,11 @@ u32 Z_envZ_proxy_get_current_time_nanoseconds(struct Z_env_instance_t *env, u32 
 
 u32 Z_envZ_proxy_set_tick_period_milliseconds(struct Z_env_instance_t *env, u32 period_ms) {
     struct pw_vm *vm = enter(env->vm);
-    vm->tick_period_ms = period_ms;
-    vm->next_tick_ns = period_ms ? vm->now_ns + period_ms * PW_MS : 0;
+    struct root *root = effective_root(vm);
+    if (!root)
+        return RESULT_BAD_ARGUMENT;
+    root->tick_period_ms = period_ms;
+    root->next_tick_ns = period_ms ? vm->now_ns + period_ms * PW_MS : 0;
     return RESULT_OK;
 }
 
@@ -515,10 +564,12 @@ static bool buffer_of(struct pw_vm *vm, u32 type, const char **data, size_t *len
         *data = vm->vm_config;
         *len = vm->vm_config_len;
         return true;
-    case BUFFER_PLUGIN_CONFIGURATION:
-        *data = vm->plugin_config;
-        *len = vm->plugin_config_len;
-        return true;
+    case BUFFER_PLUGIN_CONFIGURATION: {
+        const struct root *root = effective_root(vm);
+        *data = root ? root->config : NULL;
+        *len = root ? root->config_len : 0;
+        return root != NULL;
+    }
     case BUFFER_REQUEST_BODY: /* streams here end with their headers */
         *data = NULL;
         *len = 0;
@@ -657,10 +708,11 @@ u32 Z_envZ_proxy_send_local_response(struct Z_env_instance_t *env, u32 status, u
         return RESULT_BAD_ARGUMENT;
     struct header_list extra = {0};
     if (!headers_parse(h, headers_size, &extra)) {
-        /* cpp-host sends the reply without them */
+        /* cpp-host sends the reply without any of them */
         headers_free(&extra);
-        misuse(vm, "send_local_response on context %u: malformed header pairs, sent without them",
-               s->pub.context_id);
+        misuse(vm, "send_local_response on context %u: header pairs malformed or not ending at their size (%u "
+                   "bytes), sent without them",
+               s->pub.context_id, headers_size);
     }
     s->reply_headers = extra;
     s->reply.status = status;
@@ -710,24 +762,31 @@ u32 Z_envZ_proxy_close_stream(struct Z_env_instance_t *env, u32 type) {
 
 u32 Z_envZ_proxy_set_effective_context(struct Z_env_instance_t *env, u32 context_id) {
     struct pw_vm *vm = enter(env->vm);
-    if (context_id == ROOT_ID || stream_find(vm, context_id)) {
+    if (root_find(vm, context_id) || stream_find(vm, context_id)) {
         vm->effective_id = context_id;
         return RESULT_OK;
     }
-    if (context_id >= FIRST_STREAM_ID && context_id < vm->next_context_id)
-        misuse(vm, "set_effective_context(%u): that stream has ended and was deleted", context_id);
+    if (context_id >= FIRST_CONTEXT_ID && context_id < vm->next_context_id)
+        misuse(vm, "set_effective_context(%u): that context has ended and was deleted", context_id);
     return RESULT_BAD_ARGUMENT;
 }
 
+/* Ends a root's shutdown that proxy_on_done postponed; proxy_on_delete
+ * follows once the current call returns (proxy-wasm-cpp-host src/wasm.cc,
+ * WasmBase::done). */
 u32 Z_envZ_proxy_done(struct Z_env_instance_t *env) {
-    enter(env->vm);
-    return RESULT_NOT_FOUND; /* cpp-host: no shutdown is waiting on this context */
+    struct pw_vm *vm = enter(env->vm);
+    struct root *root = effective_root(vm);
+    if (!root || root->state != ROOT_DONE_WAIT || vm->effective_id != root->id)
+        return RESULT_NOT_FOUND;
+    vm->done_root = root->id;
+    return RESULT_OK;
 }
 
 /* ---- Metrics ------------------------------------------------------------------ */
 
 static struct metric *metric_by_id(struct pw_vm *vm, u32 id) {
-    return id >= 1 && id <= vm->n_metrics ? vm->metrics[id - 1] : NULL;
+    return id >= 1 && id <= vm->stats->n_metrics ? vm->stats->metrics[id - 1] : NULL;
 }
 
 u32 Z_envZ_proxy_define_metric(struct Z_env_instance_t *env, u32 type, u32 name, u32 name_size, u32 ret_id) {
@@ -737,8 +796,9 @@ u32 Z_envZ_proxy_define_metric(struct Z_env_instance_t *env, u32 type, u32 name,
         return RESULT_INVALID_MEMORY_ACCESS;
     if (type > PW_HISTOGRAM || name_size == 0)
         return RESULT_BAD_ARGUMENT;
-    for (size_t i = 0; i < vm->n_metrics; i++) {
-        const struct pw_metric *m = &vm->metrics[i]->pub;
+    struct stats *st = vm->stats;
+    for (size_t i = 0; i < st->n_metrics; i++) {
+        const struct pw_metric *m = &st->metrics[i]->pub;
         if (strlen(m->name) == name_size && memcmp(m->name, n, name_size) == 0) {
             /* Envoy keys stats by name; one name with two types would be two
              * stats that render the same: refused here. */
@@ -747,14 +807,14 @@ u32 Z_envZ_proxy_define_metric(struct Z_env_instance_t *env, u32 type, u32 name,
             return mem_put_u32(vm, ret_id, (uint32_t)i + 1) ? RESULT_OK : RESULT_INVALID_MEMORY_ACCESS;
         }
     }
-    if (!mem_put_u32(vm, ret_id, (uint32_t)vm->n_metrics + 1))
+    if (!mem_put_u32(vm, ret_id, (uint32_t)st->n_metrics + 1))
         return RESULT_INVALID_MEMORY_ACCESS;
-    vm->metrics = xrealloc(vm->metrics, (vm->n_metrics + 1) * sizeof *vm->metrics);
+    st->metrics = xrealloc(st->metrics, (st->n_metrics + 1) * sizeof *st->metrics);
     struct metric *m = xrealloc(NULL, sizeof *m);
     memset(m, 0, sizeof *m);
     m->pub.name = copy_bytes(n, name_size);
     m->pub.type = (enum pw_metric_type)type;
-    vm->metrics[vm->n_metrics++] = m;
+    st->metrics[st->n_metrics++] = m;
     return RESULT_OK;
 }
 
@@ -1061,7 +1121,10 @@ struct pw_vm *pw_vm_new(const struct pw_module *module, const uint8_t *wasm, siz
     vm->env.vm = vm;
     vm->wasi.vm = vm;
     vm->now_ns = PW_DEFAULT_START_NS;
-    vm->next_context_id = FIRST_STREAM_ID;
+    vm->next_context_id = FIRST_CONTEXT_ID;
+    vm->stats = xrealloc(NULL, sizeof *vm->stats);
+    memset(vm->stats, 0, sizeof *vm->stats);
+    vm->stats->refs = 1;
     vm->log_level = PW_LOG_INFO;
     vm->random_state = 1;
     vm->instance = xrealloc(NULL, module->instance_size);
@@ -1105,6 +1168,18 @@ struct pw_vm *pw_vm_new_from_file(const struct pw_module *module, const char *wa
     return vm;
 }
 
+static void stats_release(struct stats *st) {
+    if (--st->refs)
+        return;
+    for (size_t i = 0; i < st->n_metrics; i++) {
+        free((char *)st->metrics[i]->pub.name);
+        free(st->metrics[i]->samples);
+        free(st->metrics[i]);
+    }
+    free(st->metrics);
+    free(st);
+}
+
 static void stream_free(struct stream *s) {
     headers_free(&s->headers);
     headers_free(&s->reply_headers);
@@ -1128,18 +1203,25 @@ void pw_vm_free(struct pw_vm *vm) {
         free(vm->properties[i].value);
     }
     free(vm->properties);
-    for (size_t i = 0; i < vm->n_metrics; i++) {
-        free((char *)vm->metrics[i]->pub.name);
-        free(vm->metrics[i]->samples);
-        free(vm->metrics[i]);
+    for (size_t i = 0; i < vm->n_roots; i++) {
+        free(vm->roots[i]->config);
+        free(vm->roots[i]);
     }
-    free(vm->metrics);
+    free(vm->roots);
+    stats_release(vm->stats);
     pw_log_clear(vm);
     free(vm->vm_config);
-    free(vm->plugin_config);
     free(vm->scratch);
     free(vm);
 }
+
+void pw_vm_share_stats(struct pw_vm *vm, const struct pw_vm *with) {
+    stats_release(vm->stats);
+    vm->stats = with->stats;
+    vm->stats->refs++;
+}
+
+size_t pw_vm_memory_bytes(const struct pw_vm *vm) { return vm->memory->size; }
 
 void pw_set_vm_config(struct pw_vm *vm, const char *config, size_t len) {
     free(vm->vm_config);
@@ -1147,54 +1229,130 @@ void pw_set_vm_config(struct pw_vm *vm, const char *config, size_t len) {
     vm->vm_config_len = len;
 }
 
-static void set_plugin_config(struct pw_vm *vm, const char *config) {
-    size_t len = config ? strlen(config) : 0;
-    free(vm->plugin_config);
-    vm->plugin_config = copy_bytes(config, len);
-    vm->plugin_config_len = len;
+/* Runs proxy_on_done, then proxy_on_delete when it agreed (or later, when
+ * the module calls proxy_done), for a root nothing refers to any more:
+ * proxy-wasm-cpp-host src/wasm.cc, WasmBase::startShutdown. Its timer goes
+ * with it. */
+static void root_delete(struct pw_vm *vm, struct root *root) {
+    uint32_t id = root->id;
+    if (!vm->failed && vm->fn.on_delete) {
+        vm->effective_id = id;
+        GUARDED_CALL(vm, "proxy_on_delete", vm->fn.on_delete(vm->instance, id));
+    }
+    for (size_t i = 0; i < vm->n_roots; i++) {
+        if (vm->roots[i] == root) {
+            memmove(&vm->roots[i], &vm->roots[i + 1], (vm->n_roots - i - 1) * sizeof *vm->roots);
+            vm->n_roots--;
+            break;
+        }
+    }
+    free(root->config);
+    free(root);
+    if (vm->current_root == id)
+        vm->current_root = 0;
 }
 
-static bool configure(struct pw_vm *vm) {
-    uint32_t ok = 1;
-    vm->effective_id = ROOT_ID;
-    if (vm->fn.on_configure)
+/* After a call into the module: delete a root whose proxy_done came in it. */
+static void finish_done(struct pw_vm *vm) {
+    struct root *root = vm->done_root ? root_find(vm, vm->done_root) : NULL;
+    vm->done_root = 0;
+    if (root)
+        root_delete(vm, root);
+}
+
+static void root_shutdown(struct pw_vm *vm, struct root *root) {
+    uint32_t done = 1, id = root->id;
+    root->tick_period_ms = 0;
+    root->next_tick_ns = 0;
+    root->state = ROOT_DONE_WAIT;
+    if (!vm->failed && vm->fn.on_done) {
+        vm->effective_id = id;
+        GUARDED_CALL(vm, "proxy_on_done", done = vm->fn.on_done(vm->instance, id));
+    }
+    if (vm->done_root == id)
+        done = 1;
+    vm->done_root = 0;
+    if (done || vm->failed)
+        root_delete(vm, root);
+}
+
+/* Replaced roots go once no stream refers to them. */
+static void shutdown_idle_roots(struct pw_vm *vm) {
+    for (size_t i = 0; i < vm->n_roots;) {
+        struct root *root = vm->roots[i];
+        if (root->state == ROOT_REPLACED && root->n_streams == 0) {
+            root_shutdown(vm, root);
+            i = 0;
+        } else {
+            i++;
+        }
+    }
+}
+
+/* A configuration as Envoy applies it in a VM: a new root context
+ * (proxy_on_context_create(root, 0), proxy_on_vm_start, proxy_on_configure:
+ * proxy-wasm-cpp-host src/wasm.cc WasmBase::start and src/context.cc
+ * ContextBase::onStart, onConfigure). Accepted, it takes the new streams and
+ * the previous root is shut down when its last stream ends; refused, it is
+ * shut down and the previous root stays. */
+static bool start_root(struct pw_vm *vm, const char *config) {
+    struct root *root = xrealloc(NULL, sizeof *root);
+    memset(root, 0, sizeof *root);
+    root->id = vm->next_context_id++;
+    root->config_len = config ? strlen(config) : 0;
+    root->config = copy_bytes(config, root->config_len);
+    GROW(vm->roots, vm->n_roots, vm->cap_roots);
+    vm->roots[vm->n_roots++] = root;
+    uint32_t id = root->id, started = 1, configured = 1;
+    vm->effective_id = id;
+    if (vm->fn.on_context_create)
+        GUARDED_CALL(vm, "proxy_on_context_create", vm->fn.on_context_create(vm->instance, id, 0));
+    if (!vm->failed && vm->fn.on_vm_start)
+        GUARDED_CALL(vm, "proxy_on_vm_start",
+                     started = vm->fn.on_vm_start(vm->instance, id, (uint32_t)vm->vm_config_len));
+    if (!vm->failed && !started)
+        vm_fail(vm, "proxy_on_vm_start returned false"); /* Envoy drops such a VM */
+    vm->effective_id = id;
+    if (!vm->failed && vm->fn.on_configure)
         GUARDED_CALL(vm, "proxy_on_configure",
-                     ok = vm->fn.on_configure(vm->instance, ROOT_ID, (uint32_t)vm->plugin_config_len));
+                     configured = vm->fn.on_configure(vm->instance, id, (uint32_t)root->config_len));
+    bool accepted = !vm->failed && configured;
+    struct root *previous = root_find(vm, vm->current_root);
+    if (accepted) {
+        if (previous)
+            previous->state = ROOT_REPLACED;
+        vm->current_root = id;
+    } else {
+        root->state = ROOT_REPLACED;
+    }
+    shutdown_idle_roots(vm);
     finish_call(vm);
-    return !vm->failed && ok != 0;
+    return accepted;
 }
 
 bool pw_vm_start(struct pw_vm *vm, const char *config) {
     if (vm->started || !can_call(vm, "pw_vm_start"))
         return false;
     vm->started = true;
-    set_plugin_config(vm, config);
     if (vm->fn.initialize)
         GUARDED_CALL(vm, "_initialize", vm->fn.initialize(vm->instance));
     else if (vm->fn.start)
         GUARDED_CALL(vm, "_start", vm->fn.start(vm->instance));
-    vm->effective_id = ROOT_ID;
-    if (!vm->failed && vm->fn.on_context_create)
-        GUARDED_CALL(vm, "proxy_on_context_create", vm->fn.on_context_create(vm->instance, ROOT_ID, 0));
-    uint32_t started = 1;
-    if (!vm->failed && vm->fn.on_vm_start)
-        GUARDED_CALL(vm, "proxy_on_vm_start",
-                     started = vm->fn.on_vm_start(vm->instance, ROOT_ID, (uint32_t)vm->vm_config_len));
-    if (!vm->failed && !started)
-        vm_fail(vm, "proxy_on_vm_start returned false"); /* Envoy drops such a VM */
     if (vm->failed) {
         finish_call(vm);
         return false;
     }
-    return configure(vm);
+    return start_root(vm, config);
 }
 
 bool pw_vm_configure(struct pw_vm *vm, const char *config) {
     if (!vm->started || !can_call(vm, "pw_vm_configure"))
         return false;
-    set_plugin_config(vm, config);
-    return configure(vm);
+    return start_root(vm, config);
 }
+
+uint32_t pw_vm_current_root(const struct pw_vm *vm) { return vm->current_root; }
+size_t pw_vm_root_count(const struct pw_vm *vm) { return vm->n_roots; }
 
 bool pw_vm_failed(const struct pw_vm *vm) { return vm->failed; }
 const char *pw_vm_error(const struct pw_vm *vm) { return vm->error; }
@@ -1231,17 +1389,39 @@ void pw_set_property(struct pw_vm *vm, const char *dotted_path, const char *valu
 
 uint64_t pw_now(const struct pw_vm *vm) { return vm->now_ns; }
 void pw_set_time(struct pw_vm *vm, uint64_t now_ns) { vm->now_ns = now_ns; }
-uint32_t pw_tick_period_ms(const struct pw_vm *vm) { return vm->tick_period_ms; }
-uint64_t pw_next_tick_ns(const struct pw_vm *vm) { return vm->next_tick_ns; }
+uint32_t pw_tick_period_ms(const struct pw_vm *vm) {
+    const struct root *root = root_find(vm, vm->current_root);
+    return root ? root->tick_period_ms : 0;
+}
 
+uint64_t pw_next_tick_ns(const struct pw_vm *vm) {
+    uint64_t next = 0;
+    for (size_t i = 0; i < vm->n_roots; i++)
+        if (vm->roots[i]->next_tick_ns && (!next || vm->roots[i]->next_tick_ns < next))
+            next = vm->roots[i]->next_tick_ns;
+    return next;
+}
+
+uint64_t pw_root_next_tick_ns(const struct pw_vm *vm, uint32_t root_id) {
+    const struct root *root = root_find(vm, root_id);
+    return root ? root->next_tick_ns : 0;
+}
+
+/* Each root's timer fires on its own, in time order; a root ticks only
+ * while it lives (Envoy wasm.cc, Wasm::tickHandler finds no context). */
 void pw_advance(struct pw_vm *vm, uint64_t ns) {
-    uint64_t target = vm->now_ns + ns;
-    while (vm->next_tick_ns && vm->next_tick_ns <= target && can_call(vm, "pw_advance")) {
-        vm->now_ns = vm->next_tick_ns;
-        vm->next_tick_ns = vm->now_ns + vm->tick_period_ms * PW_MS;
-        vm->effective_id = ROOT_ID;
+    uint64_t target = vm->now_ns + ns, next;
+    while ((next = pw_next_tick_ns(vm)) && next <= target && can_call(vm, "pw_advance")) {
+        struct root *root = NULL;
+        for (size_t i = 0; i < vm->n_roots && !root; i++)
+            if (vm->roots[i]->next_tick_ns == next)
+                root = vm->roots[i];
+        uint32_t id = root->id;
+        vm->now_ns = next;
+        root->next_tick_ns = vm->now_ns + root->tick_period_ms * PW_MS;
+        vm->effective_id = id;
         if (vm->fn.on_tick)
-            GUARDED_CALL(vm, "proxy_on_tick", vm->fn.on_tick(vm->instance, ROOT_ID));
+            GUARDED_CALL(vm, "proxy_on_tick", vm->fn.on_tick(vm->instance, id));
         finish_call(vm);
     }
     vm->now_ns = target;
@@ -1251,12 +1431,15 @@ void pw_advance(struct pw_vm *vm, uint64_t ns) {
 
 struct pw_stream_result pw_stream_start(struct pw_vm *vm, const struct pw_header *headers, size_t n_headers) {
     struct pw_stream_result result = {0, PW_STREAM_FAILED, NULL};
-    if (!vm->started || !can_call(vm, "pw_stream_start"))
+    struct root *root = root_find(vm, vm->current_root);
+    if (!vm->started || !can_call(vm, "pw_stream_start") || !root)
         return result;
     struct stream *s = xrealloc(NULL, sizeof *s);
     memset(s, 0, sizeof *s);
     s->pub.context_id = vm->next_context_id++;
     s->pub.started_ns = s->pub.changed_ns = vm->now_ns;
+    s->root_id = root->id;
+    root->n_streams++;
     s->in_headers_callback = true;
     for (size_t i = 0; i < n_headers; i++)
         headers_add(&s->headers, headers[i].name, strlen(headers[i].name), headers[i].value,
@@ -1267,7 +1450,7 @@ struct pw_stream_result pw_stream_start(struct pw_vm *vm, const struct pw_header
     uint32_t id = s->pub.context_id, action = HEADERS_CONTINUE;
     vm->effective_id = id;
     if (vm->fn.on_context_create)
-        GUARDED_CALL(vm, "proxy_on_context_create", vm->fn.on_context_create(vm->instance, id, ROOT_ID));
+        GUARDED_CALL(vm, "proxy_on_context_create", vm->fn.on_context_create(vm->instance, id, root->id));
     if (!vm->failed && vm->fn.on_request_headers)
         GUARDED_CALL(vm, "proxy_on_request_headers",
                      action = vm->fn.on_request_headers(vm->instance, id, (uint32_t)n_headers, 1));
@@ -1320,7 +1503,11 @@ static bool stream_end(struct pw_vm *vm, uint32_t id, bool reset) {
             break;
         }
     }
+    struct root *root = root_find(vm, s->root_id);
     stream_free(s);
+    if (root)
+        root->n_streams--;
+    shutdown_idle_roots(vm);
     finish_call(vm);
     return true;
 }
@@ -1356,16 +1543,17 @@ const char *pw_local_reply_header(const struct pw_local_reply *reply, const char
 /* ---- Metrics API ------------------------------------------------------------------- */
 
 const struct pw_metric *pw_metric_find(const struct pw_vm *vm, const char *name) {
-    for (size_t i = 0; i < vm->n_metrics; i++)
-        if (strcmp(vm->metrics[i]->pub.name, name) == 0)
-            return &vm->metrics[i]->pub;
+    const struct stats *st = vm->stats;
+    for (size_t i = 0; i < st->n_metrics; i++)
+        if (strcmp(st->metrics[i]->pub.name, name) == 0)
+            return &st->metrics[i]->pub;
     return NULL;
 }
 
-size_t pw_metric_count(const struct pw_vm *vm) { return vm->n_metrics; }
+size_t pw_metric_count(const struct pw_vm *vm) { return vm->stats->n_metrics; }
 
 const struct pw_metric *pw_metric_at(const struct pw_vm *vm, size_t i) {
-    return i < vm->n_metrics ? &vm->metrics[i]->pub : NULL;
+    return i < vm->stats->n_metrics ? &vm->stats->metrics[i]->pub : NULL;
 }
 
 size_t pw_metric_sample_count(const struct pw_metric *metric) { return metric->n_samples; }

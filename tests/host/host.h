@@ -3,10 +3,12 @@
  * tests and meshsim run the real .wasm the way a sidecar would.
  *
  * One `struct pw_vm` is one Envoy VM with its plugin: the module instance,
- * the root context (id 1), the stream contexts, a clock, metrics, properties
- * and a log ring. Everything lives in the pw_vm, so a process can hold
- * thousands of them. The wasm2c runtime keeps its trap state in globals:
- * use the host from one thread.
+ * its root contexts (one per configuration, as Envoy makes them), the stream
+ * contexts, a clock, metrics, properties and a log ring. Everything lives in
+ * the pw_vm, so a process can hold thousands of them. A `struct pw_proxy`
+ * is a sidecar's worth: worker VMs sharing stats by name, and a canary VM
+ * that tries each new configuration first. The wasm2c runtime keeps its
+ * trap state in globals: use the host from one thread.
  *
  * Typical test:
  *
@@ -132,16 +134,32 @@ void pw_vm_free(struct pw_vm *vm);
 /* Bytes served as the VM configuration (buffer type 6); set before start. */
 void pw_set_vm_config(struct pw_vm *vm, const char *config, size_t len);
 
-/* The load sequence: _initialize, proxy_on_context_create(1, 0),
- * proxy_on_vm_start(1, vm config size), proxy_on_configure(1, config size).
- * config is the plugin configuration (buffer type 7), NUL-terminated, NULL
- * for none. True when both callbacks returned true. A false
- * proxy_on_vm_start fails the VM (Envoy drops it); a false
- * proxy_on_configure only refuses that configuration. */
+/* The load sequence: _initialize, then the first root context as
+ * pw_vm_configure makes it. config is the plugin configuration (buffer type
+ * 7), NUL-terminated, NULL for none. True when both callbacks returned
+ * true. A false proxy_on_vm_start fails the VM (Envoy drops it); a false
+ * proxy_on_configure only refuses that configuration: the VM then has no
+ * root, and streams fail (the embedder's failStrategy decides). */
 bool pw_vm_start(struct pw_vm *vm, const char *config);
-/* A new plugin configuration for the running root context, as ECDS does:
- * proxy_on_configure again. The plugin's answer. */
+/* A new plugin configuration, as Envoy applies one in a running VM (ECDS):
+ * a new root context with a fresh id from the stream id sequence, given
+ * proxy_on_context_create(root, 0), proxy_on_vm_start and
+ * proxy_on_configure. Accepted (true), new streams start under it and the
+ * previous root gets proxy_on_done and proxy_on_delete once its last stream
+ * has ended (at once if it has none); refused, the new root is shut down
+ * that way and the previous one stays. Timers are per root: each ticks
+ * until its root is deleted. */
 bool pw_vm_configure(struct pw_vm *vm, const char *config);
+/* The root new streams start under (0 when none), and how many roots live. */
+uint32_t pw_vm_current_root(const struct pw_vm *vm);
+size_t pw_vm_root_count(const struct pw_vm *vm);
+
+/* The module's linear memory, in bytes: it only grows. */
+size_t pw_vm_memory_bytes(const struct pw_vm *vm);
+
+/* Makes vm keep its stats in with's store, by name, as Envoy's VM copies
+ * share one stats scope; before vm defines any metric (before start). */
+void pw_vm_share_stats(struct pw_vm *vm, const struct pw_vm *with);
 
 /* A trap or a fatal WASI call (proc_exit, fd_close, fd_seek) fails the VM
  * for good: every later call is refused, as in Envoy, which then fails open
@@ -165,18 +183,21 @@ void pw_set_property(struct pw_vm *vm, const char *dotted_path, const char *valu
 void pw_set_property_path(struct pw_vm *vm, const char *path, size_t path_len, const void *value, size_t value_len);
 
 /* ---- Time and ticks ---------------------------------------------------------
- * The clock proxy_get_current_time_nanoseconds and WASI clock_time_get read.
- * It starts at PW_DEFAULT_START_NS and moves only when told. */
+ * The clock proxy_get_current_time_nanoseconds and WASI clock_time_get read:
+ * wall time since the Unix epoch, as Envoy's. It starts at
+ * PW_DEFAULT_START_NS (2023-11-14T22:13:20Z) and moves only when told. */
 #define PW_DEFAULT_START_NS (UINT64_C(1700000000) * PW_SECOND)
 uint64_t pw_now(const struct pw_vm *vm);
 void pw_set_time(struct pw_vm *vm, uint64_t now_ns); /* no ticks */
 /* Moves the clock by ns, calling proxy_on_tick(root) once for every tick
- * period that ends on the way, with the clock set to that moment, so that
- * deadlines the plugin computes from the clock expire when they would in a
- * sidecar. A tick period set inside a tick counts from that tick. */
+ * period of each root's timer that ends on the way, in time order, with the
+ * clock set to that moment, so that deadlines the plugin computes from the
+ * clock expire when they would in a sidecar. A tick period set inside a tick
+ * counts from that tick. */
 void pw_advance(struct pw_vm *vm, uint64_t ns);
-uint32_t pw_tick_period_ms(const struct pw_vm *vm);
-uint64_t pw_next_tick_ns(const struct pw_vm *vm); /* 0 when no period is set */
+uint32_t pw_tick_period_ms(const struct pw_vm *vm); /* the current root's */
+uint64_t pw_next_tick_ns(const struct pw_vm *vm);   /* the earliest of every root's; 0 when none is set */
+uint64_t pw_root_next_tick_ns(const struct pw_vm *vm, uint32_t root_id);
 
 /* ---- Streams ----------------------------------------------------------------- */
 
@@ -218,7 +239,7 @@ struct pw_stream_result {
     const struct pw_local_reply *reply; /* valid until the stream ends */
 };
 
-/* A new stream context (parent: root) gets proxy_on_context_create and
+/* A new stream context (parent: the current root) gets proxy_on_context_create and
  * proxy_on_request_headers(ctx, n, end_of_stream=1) with these request
  * headers (names lower-cased, e.g. ":method", ":path", ":authority").
  * The result says whether it continued, paused, got a local reply (which
@@ -309,5 +330,39 @@ void pw_set_log_sink(struct pw_vm *vm, pw_log_fn *fn, void *user);
  * WASI random_get draws from a generator seeded per VM (default 1), so tests
  * are repeatable; meshsim seeds each sidecar differently. */
 void pw_set_random_seed(struct pw_vm *vm, uint64_t seed);
+
+/* ---- A proxy: worker VMs and a canary per configuration ------------------------
+ * What Envoy does with one Wasm plugin. Each worker thread runs its own copy
+ * of the VM (proxy-wasm-cpp-host src/wasm.cc, getOrCreateThreadLocalPlugin),
+ * all defining their metrics in one stats store by name, so a sidecar's
+ * value is the sum over workers. Every new configuration, the first one
+ * included, is first started and configured on a fresh canary copy (same
+ * store: its increments count too) and refused if proxy_on_configure returns
+ * false there (src/wasm.cc, WasmHandleBase::canary; Envoy then rejects the
+ * update and keeps the previous plugin). Accepted, it becomes a new root
+ * context in every worker (pw_vm_configure). The same configuration again
+ * is the same plugin: nothing happens. */
+
+struct pw_proxy;
+
+/* workers >= 1 VMs of module, validated against wasm; none started yet. */
+struct pw_proxy *pw_proxy_new(const struct pw_module *module, const uint8_t *wasm, size_t wasm_len,
+                              size_t workers, char *err, size_t err_size);
+void pw_proxy_free(struct pw_proxy *proxy);
+size_t pw_proxy_worker_count(const struct pw_proxy *proxy);
+struct pw_vm *pw_proxy_worker(const struct pw_proxy *proxy, size_t i);
+/* Set on every worker and every later canary; before the first configure. */
+void pw_proxy_set_property(struct pw_proxy *proxy, const char *dotted_path, const char *value);
+void pw_proxy_set_random_seed(struct pw_proxy *proxy, uint64_t seed); /* worker i gets seed + i */
+/* Every worker's and canary's log lines go to fn too. */
+void pw_proxy_set_log_sink(struct pw_proxy *proxy, pw_log_fn *fn, void *user);
+/* The canary, then the workers. True when accepted (or unchanged). */
+bool pw_proxy_configure(struct pw_proxy *proxy, const char *config);
+unsigned pw_proxy_canary_runs(const struct pw_proxy *proxy);
+/* One clock for all: ticks of every worker's roots run in time order. */
+uint64_t pw_proxy_now(const struct pw_proxy *proxy);
+void pw_proxy_set_time(struct pw_proxy *proxy, uint64_t now_ns);
+void pw_proxy_advance(struct pw_proxy *proxy, uint64_t ns);
+uint64_t pw_proxy_next_tick_ns(const struct pw_proxy *proxy); /* earliest over workers, 0 when none */
 
 #endif

@@ -4,7 +4,7 @@
 #
 # For embedders:
 #   PWHOST_CFLAGS         include paths and defines for anything including host.h
-#   PWHOST_LIB            $(OUT)/host/libpwhost.a: host, validator, wasm2c runtime
+#   PWHOST_LIB            $(OUT)/host/libpwhost.a: host, proxy, validator, wasm2c runtime
 #   PWHOST_OBJS_hfi_fault the plugin (build/hfi-fault.wasm) translated, compiled
 #                         and bound as pw_module_hfi_fault
 #   PWHOST_OBJS_passthrough  build/passthrough.wasm, bound as pw_module_passthrough
@@ -68,10 +68,13 @@ $(OUT)/host/host.o: tests/host/host.c $(OUT)/host/pw_imports.h
 $(OUT)/host/validate.o: tests/host/validate.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_NATIVE) $(PWHOST_CFLAGS) -c -o $@ $<
+$(OUT)/host/proxy.o: tests/host/proxy.c tests/host/host.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_NATIVE) $(PWHOST_CFLAGS) -c -o $@ $<
 $(OUT)/host/wasm-rt-impl.o: $(WASM2C_RUNTIME)/wasm-rt-impl.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PWHOST_GEN_CFLAGS) -c -o $@ $<
-$(PWHOST_LIB): $(OUT)/host/host.o $(OUT)/host/validate.o $(OUT)/host/wasm-rt-impl.o
+$(PWHOST_LIB): $(OUT)/host/host.o $(OUT)/host/validate.o $(OUT)/host/proxy.o $(OUT)/host/wasm-rt-impl.o
 	rm -f $@ && ar rcs $@ $^
 
 # The host's own tests: the probe and passthrough modules, and WAT modules

@@ -242,17 +242,32 @@ static void test_configuration_buffers_and_reconfigure(void) {
     CHECK_LOGGED(vm, "buffer 6 0 -> 0 value= size=0");
     CHECK_LOGGED(vm, "buffer 9 0 -> 2"); /* no such buffer type */
 
-    /* ECDS: the same root context is configured again. */
+    /* ECDS: each configuration gets a new root context, as in
+     * proxy-wasm-cpp-host's WasmBase::start. A refused one is shut down and
+     * the previous root stays; an accepted one replaces it, and the previous
+     * root, with no stream left, is shut down. */
     CHECK(!pw_vm_configure(vm, "fail-configure"));
-    CHECK_INT(log_occurrences(vm, "on_configure 1"), 2);
-    CHECK(pw_vm_configure(vm, "log 3 second"));
+    CHECK_INT(log_occurrences(vm, "on_configure 1"), 1);
+    long create = log_index(vm, "on_context_create 2 0"), start = log_index(vm, "on_vm_start 2 0"),
+         configure = log_index(vm, "on_configure 2 14"), done = log_index(vm, "on_done 2"),
+         deleted = log_index(vm, "on_delete 2");
+    CHECK(create >= 0 && create < start && start < configure && configure < done && done < deleted);
+    CHECK_INT(pw_vm_current_root(vm), 1);
+    CHECK(pw_vm_configure(vm, "log 3 second;buffer 7 0"));
     CHECK_LOGGED(vm, "second");
+    CHECK_LOGGED(vm, "buffer 7 0 -> 0 value=log 3 second;buffer 7 0"); /* the new root's own configuration */
+    CHECK_INT(pw_vm_current_root(vm), 3);
+    CHECK(log_index(vm, "on_done 1") > log_index(vm, "on_configure 3"));
+    CHECK(log_index(vm, "on_delete 1") > log_index(vm, "on_done 1"));
+    CHECK_INT(pw_vm_root_count(vm), 1);
     CHECK(!pw_vm_failed(vm));
     CHECK(!pw_vm_start(vm, NULL)); /* once only */
     pw_vm_free(vm);
 
     vm = start_probe("fail-configure");
     CHECK(vm && !pw_vm_failed(vm)); /* a refused configuration is not a VM failure */
+    CHECK_INT(pw_vm_current_root(vm), 0);
+    CHECK_INT(request(vm, "").state, PW_STREAM_FAILED); /* but no plugin serves streams */
     pw_vm_free(vm);
 }
 
@@ -438,7 +453,16 @@ static void test_local_reply_stops_the_stream(void) {
     CHECK_INT(r.reply->status, 500);
     CHECK_INT(r.reply->n_headers, 0);
     CHECK_INT(pw_vm_misuse_count(vm), 1);
-    CHECK_CONTAINS(pw_vm_last_misuse(vm), "malformed header pairs");
+    CHECK_CONTAINS(pw_vm_last_misuse(vm), "header pairs malformed");
+    pw_stream_complete(vm, r.context_id);
+
+    /* A byte past the map's end drops the whole map, as toPairs does. */
+    r = request(vm, "paddedreply");
+    CHECK_LOGGED(vm, "paddedreply -> 0");
+    CHECK_INT(r.state, PW_STREAM_LOCAL_REPLY);
+    CHECK_INT(r.reply->n_headers, 0);
+    CHECK_INT(pw_vm_misuse_count(vm), 2);
+    CHECK_CONTAINS(pw_vm_last_misuse(vm), "not ending at their size (32 bytes)");
     pw_stream_complete(vm, r.context_id);
     pw_vm_free(vm);
 }
@@ -545,6 +569,101 @@ static void test_ticks_follow_the_clock(void) {
     pw_vm_free(vm);
 }
 
+/* A configuration change as Envoy makes it: the old root keeps its streams,
+ * and its timer, until the last of them ends; then it is shut down. */
+static void test_old_root_lives_until_its_streams_end(void) {
+    struct pw_vm *vm = start_probe("tick 10");
+    if (!vm)
+        return;
+    struct pw_stream_result paused = request(vm, "pause");
+    CHECK(pw_vm_configure(vm, "tick 20"));
+    CHECK_INT(pw_vm_current_root(vm), 3);
+    CHECK_INT(pw_vm_root_count(vm), 2);
+    CHECK(log_index(vm, "on_done 1") < 0);
+    struct pw_stream_result later = request(vm, "");
+    CHECK_LOGGED(vm, "on_context_create 4 3"); /* new streams: the new root */
+
+    /* Each root's timer runs on its own: root 1 every 10 ms, root 3 every 20. */
+    CHECK_INT(pw_root_next_tick_ns(vm, 1), paused.context_id ? pw_now(vm) + 10 * PW_MS : 0);
+    pw_advance(vm, 10 * PW_MS);
+    CHECK_INT(log_occurrences(vm, "on_tick 1"), 1);
+    CHECK_INT(log_occurrences(vm, "on_tick 3"), 0);
+    CHECK_INT(pw_stream_get(vm, paused.context_id)->state, PW_STREAM_CONTINUED);
+    pw_advance(vm, 10 * PW_MS);
+    CHECK_INT(log_occurrences(vm, "on_tick 1"), 2);
+    CHECK_INT(log_occurrences(vm, "on_tick 3"), 1);
+
+    CHECK(pw_stream_complete(vm, later.context_id));
+    CHECK(log_index(vm, "on_done 1") < 0);
+    CHECK(pw_stream_complete(vm, paused.context_id));
+    CHECK(log_index(vm, "on_done 1") > log_index(vm, "on_delete 2"));
+    CHECK(log_index(vm, "on_delete 1") > log_index(vm, "on_done 1"));
+    CHECK_INT(pw_vm_root_count(vm), 1);
+    CHECK_INT(pw_root_next_tick_ns(vm, 1), 0); /* its timer went with it */
+    pw_advance(vm, 40 * PW_MS);
+    CHECK_INT(log_occurrences(vm, "on_tick 1"), 2);
+    CHECK_INT(log_occurrences(vm, "on_tick 3"), 3);
+    CHECK_INT(pw_vm_misuse_count(vm), 0);
+    pw_vm_free(vm);
+}
+
+struct collected_log {
+    char lines[4096];
+    size_t len;
+};
+
+static void collect_log(void *user, enum pw_log_level level, const char *text) {
+    struct collected_log *c = user;
+    (void)level;
+    int n = snprintf(c->lines + c->len, sizeof c->lines - c->len, "%s\n", text);
+    if (n > 0 && (size_t)n < sizeof c->lines - c->len)
+        c->len += (size_t)n;
+}
+
+/* A proxy tries each new configuration on a canary first, and its VMs share
+ * stats by name: the canary's increment counts as well as each worker's. */
+static void test_proxy_canary_and_shared_stats(void) {
+    size_t len;
+    uint8_t *wasm = read_file(PROBE_WASM, &len);
+    char err[256];
+    struct pw_proxy *proxy = wasm ? pw_proxy_new(&pw_module_probe, wasm, len, 2, err, sizeof err) : NULL;
+    free(wasm);
+    CHECK(proxy != NULL);
+    if (!proxy)
+        return;
+    struct collected_log log = {.len = 0};
+    pw_proxy_set_log_sink(proxy, collect_log, &log);
+    pw_proxy_set_property(proxy, "node.metadata.WORKLOAD_NAME", "cart");
+    CHECK(pw_proxy_configure(proxy, "define c hits;inc hits 1;prop node.metadata.WORKLOAD_NAME"));
+    CHECK_INT(pw_proxy_canary_runs(proxy), 1);
+    struct pw_vm *a = pw_proxy_worker(proxy, 0), *b = pw_proxy_worker(proxy, 1);
+    CHECK_INT(pw_metric_find(a, "hits")->value, 3); /* canary + two workers */
+    CHECK(pw_metric_find(a, "hits") == pw_metric_find(b, "hits"));
+    CHECK_INT(log_occurrences(a, "prop node.metadata.WORKLOAD_NAME -> 0 value=cart"), 1);
+    CHECK(strstr(log.lines, "on_configure 1") != NULL);
+
+    /* Refused by the canary: the workers never see it. */
+    CHECK(!pw_proxy_configure(proxy, "fail-configure"));
+    CHECK_INT(pw_proxy_canary_runs(proxy), 2);
+    CHECK_INT(log_occurrences(a, "on_configure"), 1);
+    CHECK_INT(pw_vm_current_root(a), 1);
+    /* The same configuration again is the same plugin: nothing happens. */
+    CHECK(pw_proxy_configure(proxy, "define c hits;inc hits 1;prop node.metadata.WORKLOAD_NAME"));
+    CHECK_INT(pw_proxy_canary_runs(proxy), 2);
+    CHECK(pw_proxy_configure(proxy, "define c hits;inc hits 2;tick 10"));
+    CHECK_INT(pw_metric_find(b, "hits")->value, 9);
+    CHECK_INT(pw_vm_current_root(b), 2);
+
+    /* One clock: both workers tick in time order. */
+    uint64_t t0 = pw_proxy_now(proxy);
+    CHECK_INT(pw_proxy_next_tick_ns(proxy), t0 + 10 * PW_MS);
+    pw_proxy_advance(proxy, 25 * PW_MS);
+    CHECK_INT(log_occurrences(a, "on_tick 2"), 2);
+    CHECK_INT(log_occurrences(b, "on_tick 2"), 2);
+    CHECK_INT(pw_now(a), t0 + 25 * PW_MS);
+    pw_proxy_free(proxy);
+}
+
 static void test_deleted_context_is_never_resumed(void) {
     /* A well-behaved module drops the entry in proxy_on_delete. */
     struct pw_vm *vm = start_probe("tick 10");
@@ -570,7 +689,7 @@ static void test_deleted_context_is_never_resumed(void) {
     CHECK_LOGGED(vm, "resume 2 effective -> 2");
     CHECK_LOGGED(vm, "resume 2 continue -> 2");
     CHECK_INT(pw_vm_misuse_count(vm), 2);
-    CHECK_LOGGED(vm, "host: misuse: set_effective_context(2): that stream has ended");
+    CHECK_LOGGED(vm, "host: misuse: set_effective_context(2): that context has ended");
     CHECK_CONTAINS(pw_vm_last_misuse(vm), "continue_stream on context 1, which is not a live stream");
     pw_vm_free(vm);
 }
@@ -770,6 +889,8 @@ int main(void) {
     RUN(test_header_results);
     RUN(test_pause_and_resume_from_tick);
     RUN(test_ticks_follow_the_clock);
+    RUN(test_old_root_lives_until_its_streams_end);
+    RUN(test_proxy_canary_and_shared_stats);
     RUN(test_deleted_context_is_never_resumed);
     RUN(test_double_resume_is_misuse);
     RUN(test_callbacks_and_reentry);

@@ -201,6 +201,10 @@ static void run_command(char *cmd, uint32_t context_id) {
         static const char headers[] = "\1\0\0\0\13\0\0\0\5\0\0\0x-probe-why\0abort";
         say("reply -> %u", proxy_send_local_response((uint32_t)atoi(a), "probe_abort", 11, b, strlen(b), headers,
                                                      sizeof headers, -1));
+    } else if (strcmp(op, "paddedreply") == 0) {
+        /* a well-formed map followed by the padding a C struct would add */
+        static const char headers[] = "\1\0\0\0\13\0\0\0\5\0\0\0x-probe-why\0abort\0\0";
+        say("paddedreply -> %u", proxy_send_local_response(500, "", 0, "", 0, headers, sizeof headers, -1));
     } else if (strcmp(op, "badreply") == 0) {
         static const char headers[] = "\7\0\0\0";
         say("badreply -> %u", proxy_send_local_response(500, "", 0, "", 0, headers, sizeof headers - 1, -1));

@@ -63,6 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (uint64_t hour = 0; hour < 4; hour++) {
         fuzz_clock_ns = 1 + hour * UINT64_C(3600000000000);
         hfi_decide(config, &set, find_header, &h, fuzz_clock, &rng, &d);
+        uint64_t next_change;
+        hfi_rule_set_in_force(&set, fuzz_clock_ns, &next_change);
     }
     hfi_rule_set_free(&set);
     hfi_config_free(config);

@@ -114,6 +114,8 @@ static void test_module_passes_host_load_checks(void)
 
 /* ---- aborts and matching ---- */
 
+/* The host drops every header of a map with a byte past its declared size
+ * (proxy-wasm-cpp-host toPairs): x-hfi-fault must still arrive. */
 static void test_abort_replies_with_status_body_and_header(void)
 {
     struct pw_vm *vm = vm_with(abort_all());
@@ -122,6 +124,8 @@ static void test_abort_replies_with_status_body_and_header(void)
     CHECK_INT(r.reply->status, 503);
     CHECK_STR(r.reply->body, "injected");
     CHECK_STR(pw_local_reply_header(r.reply, "x-hfi-fault"), "abort");
+    CHECK_INT(r.reply->n_headers, 1);
+    CHECK_INT(pw_vm_misuse_count(vm), 0);
     pw_stream_complete(vm, r.context_id);
     CHECK_INT(metric(vm, ABORTS), 1);
     CHECK_INT(metric(vm, DELAYS), 0);
@@ -470,6 +474,247 @@ static void test_changed_policy_starts_a_new_window(void)
     pw_vm_free(vm);
 }
 
+/* ---- absolute bounds ---- */
+
+/* A policy in force from 10 to 20 minutes after the host clock's start
+ * (2023-11-14T22:13:20Z). */
+static const char *bounded(const char *start, const char *end)
+{
+    static char buf[400];
+    snprintf(buf, sizeof buf,
+             "{\"policies\":[{\"metadata\":{\"name\":\"window\"},\"spec\":{%s%s%s%s%s%s"
+             "\"rules\":[{\"fault\":{\"abort\":{\"httpStatus\":503}}}]}}]}",
+             start ? "\"start_time\":\"" : "", start ? start : "", start ? "\"," : "", end ? "\"end_time\":\"" : "",
+             end ? end : "", end ? "\"," : "");
+    return buf;
+}
+
+#define T0 PW_DEFAULT_START_NS
+
+/* Every sidecar honours the same instants, whenever it started: one VM
+ * started with the window's opening, one 15 minutes later. */
+static void test_absolute_bounds_hold_on_every_sidecar(void)
+{
+    const char *config = bounded("2023-11-14T22:23:20Z", "2023-11-14T22:33:20.5Z");
+    struct pw_vm *early = vm_with(config);
+    struct pw_vm *late = pw_vm_new_from_file(&pw_module_hfi_fault, wasm_path, NULL, 0);
+    pw_set_time(late, T0 + 15 * 60 * PW_SECOND);
+    CHECK(pw_vm_start(late, config));
+    CHECK_INT(get(early, "/"), PW_STREAM_CONTINUED); /* before start_time */
+    pw_advance(early, 10 * 60 * PW_SECOND - 1);
+    CHECK_INT(get(early, "/"), PW_STREAM_CONTINUED);
+    pw_advance(early, 1);
+    CHECK_INT(get(early, "/"), PW_STREAM_LOCAL_REPLY); /* start_time is in force */
+    CHECK_INT(get(late, "/"), PW_STREAM_LOCAL_REPLY);
+    pw_advance(early, 10 * 60 * PW_SECOND + PW_SECOND / 2 - 1);
+    pw_advance(late, 5 * 60 * PW_SECOND + PW_SECOND / 2 - 1);
+    CHECK_INT(get(early, "/"), PW_STREAM_LOCAL_REPLY);
+    CHECK_INT(get(late, "/"), PW_STREAM_LOCAL_REPLY);
+    pw_advance(early, 1);
+    pw_advance(late, 1);
+    CHECK_INT(get(early, "/"), PW_STREAM_CONTINUED); /* end_time is not */
+    CHECK_INT(get(late, "/"), PW_STREAM_CONTINUED);
+    CHECK_INT(metric(early, CONFIG_ERRORS), 0);
+    pw_vm_free(early);
+    pw_vm_free(late);
+}
+
+/* The bounds intersect the relative window: a duration_seconds that would
+ * run past end_time stops there, and start_delay_ms still applies. */
+static void test_absolute_bounds_intersect_duration(void)
+{
+    struct pw_vm *vm = vm_with("{\"policies\":[{\"spec\":{\"end_time\":\"2023-11-14T22:14:20+00:00\","
+                               "\"rules\":[{\"fault\":{\"start_delay_ms\":30000,\"duration_seconds\":600,"
+                               "\"abort\":{\"httpStatus\":503}}}]}}]}");
+    CHECK_INT(get(vm, "/"), PW_STREAM_CONTINUED);
+    pw_advance(vm, 30 * PW_SECOND);
+    CHECK_INT(get(vm, "/"), PW_STREAM_LOCAL_REPLY);
+    pw_advance(vm, 30 * PW_SECOND);
+    CHECK_INT(get(vm, "/"), PW_STREAM_CONTINUED); /* end_time, long before the duration's end */
+    pw_vm_free(vm);
+}
+
+/* The policies gauge counts the rules in force now, kept exact by the tick
+ * with no request arriving: 0 before start_time, 1 within, 0 after end_time
+ * or after duration_seconds. */
+static void test_policies_gauge_counts_rules_in_force(void)
+{
+    struct pw_vm *vm = vm_with("{\"policies\":["
+                               "{\"metadata\":{\"name\":\"window\"},\"spec\":{\"start_time\":\"2023-11-14T22:23:20Z\","
+                               "\"end_time\":\"2023-11-14T22:33:20Z\",\"rules\":[{\"fault\":{\"abort\":{\"httpStatus\":503}}}]}},"
+                               "{\"metadata\":{\"name\":\"brief\"},\"spec\":{\"rules\":[{\"fault\":{\"duration_seconds\":60,"
+                               "\"abort\":{\"httpStatus\":500}}}]}}]}");
+    CHECK_INT(metric(vm, POLICIES), 1); /* only "brief" */
+    pw_advance(vm, 60 * PW_SECOND - 1);
+    CHECK_INT(metric(vm, POLICIES), 1);
+    pw_advance(vm, 1);
+    CHECK_INT(metric(vm, POLICIES), 0); /* brief expired */
+    pw_advance(vm, 9 * 60 * PW_SECOND);
+    CHECK_INT(metric(vm, POLICIES), 1); /* window opened */
+    pw_advance(vm, 10 * 60 * PW_SECOND);
+    CHECK_INT(metric(vm, POLICIES), 0); /* and closed */
+    CHECK_INT(pw_next_tick_ns(vm), 0);  /* nothing left to wait for */
+    pw_vm_free(vm);
+}
+
+/* ---- configuration changes, as Envoy makes them: a new root each ---- */
+
+static struct pw_stream_result start_get(struct pw_vm *vm, const char *path)
+{
+    return pw_stream_start(vm, (struct pw_header[]){{":method", "GET"}, {":path", path}}, 2);
+}
+
+/* Delays resume on time whichever root paused them: one paused before a
+ * change (its old root's tick), one after (the new root's), and one after
+ * the old root has gone. */
+static void test_delays_resume_across_configuration_changes(void)
+{
+    const char *slow = delay_config("{\"fixed_delay_ms\":200}", "");
+    struct pw_vm *vm = vm_with(slow);
+    struct pw_stream_result before = start_get(vm, "/");
+    pw_advance(vm, 50 * PW_MS);
+    CHECK(pw_vm_configure(vm, delay_config("{\"fixed_delay_ms\":100}", "")));
+    struct pw_stream_result after = start_get(vm, "/");
+    CHECK_INT(before.state, PW_STREAM_PAUSED);
+    CHECK_INT(after.state, PW_STREAM_PAUSED);
+    CHECK_INT(metric(vm, ACTIVE), 2);
+    pw_advance(vm, 110 * PW_MS);
+    CHECK_INT(pw_stream_get(vm, after.context_id)->state, PW_STREAM_CONTINUED);
+    CHECK_INT(pw_stream_get(vm, before.context_id)->state, PW_STREAM_PAUSED);
+    pw_advance(vm, 50 * PW_MS);
+    const struct pw_stream *s = pw_stream_get(vm, before.context_id);
+    CHECK_INT(s->state, PW_STREAM_CONTINUED);
+    CHECK((s->changed_ns - s->started_ns) / PW_MS >= 200 && (s->changed_ns - s->started_ns) / PW_MS <= 210);
+    pw_stream_complete(vm, before.context_id); /* the old root goes with its last stream */
+    pw_stream_complete(vm, after.context_id);
+    CHECK_INT(pw_vm_root_count(vm), 1);
+
+    /* A delay under the newest root while the previous root's timer runs,
+     * then the previous root goes (its paused stream was reset): the new
+     * root's own tick must resume it. */
+    struct pw_stream_result held = start_get(vm, "/");
+    CHECK(pw_vm_configure(vm, delay_config("{\"fixed_delay_ms\":120}", "")));
+    struct pw_stream_result last = start_get(vm, "/");
+    CHECK_INT(last.state, PW_STREAM_PAUSED);
+    pw_advance(vm, 10 * PW_MS);
+    CHECK(pw_stream_reset(vm, held.context_id));
+    CHECK_INT(pw_vm_root_count(vm), 1);
+    pw_advance(vm, 120 * PW_MS);
+    CHECK_INT(pw_stream_get(vm, last.context_id)->state, PW_STREAM_CONTINUED);
+    pw_stream_complete(vm, last.context_id);
+    CHECK_INT(metric(vm, ACTIVE), 0);
+    CHECK_INT(pw_metric_find(vm, DELAY_MS)->count, 3);
+    CHECK_INT(pw_next_tick_ns(vm), 0);
+    CHECK_INT(pw_vm_misuse_count(vm), 0);
+    pw_vm_free(vm);
+}
+
+/* An invalid configuration leaves the previous one in force whole: its
+ * rules, header_faults and max_active_delays; counted and logged. */
+static void test_invalid_change_keeps_previous_configuration_whole(void)
+{
+    struct pw_vm *vm = vm_with("{\"max_active_delays\":1,\"header_faults\":{\"enabled\":true,\"max_delay_ms\":100},"
+                               "\"policies\":[{\"spec\":{\"rules\":[{\"match\":{\"path\":{\"prefix\":\"/slow\"}},"
+                               "\"fault\":{\"delay\":{\"fixed_delay_ms\":500}}}]}}]}");
+    CHECK(pw_vm_configure(vm, "{\"policies\": [")); /* taken, so Envoy keeps serving */
+    CHECK_INT(metric(vm, CONFIG_ERRORS), 1);
+    CHECK_CONTAINS(pw_log_find(vm, "configuration rejected"), "keeping the previous 1 rules");
+    CHECK_INT(metric(vm, POLICIES), 1);
+    struct pw_stream_result slow = start_get(vm, "/slow/1");
+    CHECK_INT(slow.state, PW_STREAM_PAUSED);
+    CHECK_INT(get(vm, "/slow/2"), PW_STREAM_CONTINUED); /* max_active_delays 1 still holds */
+    CHECK_INT(metric(vm, OVERFLOW), 1);
+    struct pw_header h[] = {{"x-hfi-fault-abort", "418"}};
+    uint32_t status = 0;
+    CHECK_INT(request(vm, "GET", "/", h, 1, &status), PW_STREAM_LOCAL_REPLY); /* header faults still on */
+    CHECK_INT(status, 418);
+    pw_advance(vm, 510 * PW_MS);
+    CHECK_INT(pw_stream_get(vm, slow.context_id)->state, PW_STREAM_CONTINUED);
+    pw_stream_complete(vm, slow.context_id);
+    pw_vm_free(vm);
+}
+
+/* Adding a policy leaves the windows of those already there running. */
+static void test_adding_a_policy_keeps_other_windows(void)
+{
+    struct pw_vm *vm = vm_with(expiring(""));
+    pw_advance(vm, 50 * PW_SECOND);
+    CHECK(pw_vm_configure(vm, "{\"policies\":[{\"metadata\":{\"name\":\"brief\"},\"spec\":{\"rules\":[{\"fault\":{"
+                              "\"duration_seconds\":60,\"abort\":{\"httpStatus\":500}}}]}},"
+                              "{\"metadata\":{\"name\":\"new\"},\"spec\":{\"rules\":[{\"match\":{\"path\":{\"exact\":"
+                              "\"/new\"}},\"fault\":{\"duration_seconds\":60,\"abort\":{\"httpStatus\":501}}}]}}]}"));
+    CHECK_INT(metric(vm, POLICIES), 2);
+    pw_advance(vm, 11 * PW_SECOND);
+    CHECK_INT(get(vm, "/"), PW_STREAM_CONTINUED); /* brief: 61 s, expired */
+    uint32_t status = 0;
+    request(vm, "GET", "/new", NULL, 0, &status);
+    CHECK_INT(status, 501); /* new: 11 s */
+    CHECK_INT(metric(vm, POLICIES), 1);
+    pw_vm_free(vm);
+}
+
+/* Memory stays flat across any number of changes. */
+static void test_memory_flat_across_changes(void)
+{
+    struct pw_vm *vm = vm_with(matching_config());
+    char config[1024];
+    for (int k = 0; k < 20; k++) {
+        snprintf(config, sizeof config, "{\"policies\":[{\"metadata\":{\"name\":\"p%d\"},\"spec\":{\"rules\":["
+                 "{\"match\":{\"path\":{\"regex\":\"^/cart/[0-9]+$\"}},\"fault\":{\"abort\":{\"httpStatus\":502}}}]}}]}", k);
+        CHECK(pw_vm_configure(vm, k % 3 ? config : matching_config()));
+        get(vm, "/cart/1");
+    }
+    size_t settled = pw_vm_memory_bytes(vm);
+    for (int k = 20; k < 400; k++) {
+        snprintf(config, sizeof config, "{\"policies\":[{\"metadata\":{\"name\":\"p%d\"},\"spec\":{\"rules\":["
+                 "{\"match\":{\"path\":{\"regex\":\"^/cart/[0-9]+$\"}},\"fault\":{\"abort\":{\"httpStatus\":502}}}]}}]}", k);
+        CHECK(pw_vm_configure(vm, k % 3 ? config : k % 2 ? "{" : matching_config()));
+        get(vm, "/cart/1");
+    }
+    if (pw_vm_memory_bytes(vm) != settled)
+        fprintf(stderr, "  memory %zu bytes after 20 changes, %zu after 400\n", settled, pw_vm_memory_bytes(vm));
+    CHECK_INT(pw_vm_memory_bytes(vm), settled);
+    CHECK_INT(pw_vm_root_count(vm), 1);
+    pw_vm_free(vm);
+}
+
+/* A sidecar's worker VMs share the gauges by name: each adds its own
+ * delays, and all agree on the rules in force. The canary counts a rejected
+ * configuration too. */
+static void test_worker_vms_share_gauges(void)
+{
+    FILE *f = fopen(wasm_path, "rb");
+    static uint8_t wasm[1 << 20];
+    size_t n = f ? fread(wasm, 1, sizeof wasm, f) : 0;
+    if (f)
+        fclose(f);
+    char err[256];
+    struct pw_proxy *proxy = pw_proxy_new(&pw_module_hfi_fault, wasm, n, 2, err, sizeof err);
+    CHECK(proxy != NULL);
+    if (!proxy)
+        return;
+    pw_proxy_set_property(proxy, "node.metadata.WORKLOAD_NAME", "frontend");
+    CHECK(pw_proxy_configure(proxy, delay_config("{\"fixed_delay_ms\":100}", "")));
+    struct pw_vm *a = pw_proxy_worker(proxy, 0), *b = pw_proxy_worker(proxy, 1);
+    struct pw_stream_result ra = start_get(a, "/"), rb = start_get(b, "/");
+    CHECK_INT(ra.state, PW_STREAM_PAUSED);
+    CHECK_INT(rb.state, PW_STREAM_PAUSED);
+    CHECK_INT(metric(a, ACTIVE), 2);
+    CHECK_INT(metric(a, POLICIES), 1);
+    CHECK_INT(metric(a, DELAYS), 2);
+    pw_proxy_advance(proxy, 110 * PW_MS);
+    CHECK_INT(pw_stream_get(a, ra.context_id)->state, PW_STREAM_CONTINUED);
+    CHECK_INT(pw_stream_get(b, rb.context_id)->state, PW_STREAM_CONTINUED);
+    CHECK_INT(metric(b, ACTIVE), 0);
+    pw_stream_complete(a, ra.context_id);
+    pw_stream_complete(b, rb.context_id);
+    CHECK(pw_proxy_configure(proxy, "{\"policies\": 7}"));
+    CHECK_INT(metric(a, CONFIG_ERRORS), 3); /* the canary and both workers */
+    CHECK_INT(metric(a, POLICIES), 1);
+    CHECK_INT(pw_proxy_canary_runs(proxy), 2);
+    pw_proxy_free(proxy);
+}
+
 /* ---- header faults ---- */
 
 static const char *header_faults(const char *settings)
@@ -562,6 +807,19 @@ static const struct bad_config bad_configs[] = {
     {"{\"policies\":[{\"spec\":{\"rules\":[{\"match\":{\"path\":{\"exact\":\"/a\",\"prefix\":\"/b\"}},"
      "\"fault\":{\"abort\":{\"httpStatus\":503}}}]}}]}",
      "match.path.prefix: conflicts with another matcher"},
+    {"{\"policies\":[{\"spec\":{\"start_time\":\"2026-12-02T10:05:00+02:00\",\"rules\":[]}}]}",
+     "policies[0].spec.start_time: must be in UTC (Z or +00:00), not the offset +02:00"},
+    {"{\"policies\":[{\"spec\":{\"end_time\":\"2026-12-02T10:05:00-00:00\",\"rules\":[]}}]}",
+     "policies[0].spec.end_time: must be in UTC (Z or +00:00), not the offset -00:00"},
+    {"{\"policies\":[{\"spec\":{\"end_time\":\"2026-02-29T10:05:00Z\",\"rules\":[]}}]}",
+     "policies[0].spec.end_time: must be an RFC 3339 time in UTC"},
+    {"{\"policies\":[{\"spec\":{\"start_time\":\"2026-12-02 10:05:00Z\",\"rules\":[]}}]}",
+     "policies[0].spec.start_time: must be an RFC 3339 time in UTC"},
+    {"{\"policies\":[{\"spec\":{\"start_time\":1764669900,\"rules\":[]}}]}",
+     "policies[0].spec.start_time: must be a string"},
+    {"{\"policies\":[{\"spec\":{\"start_time\":\"2026-12-02T10:05:00Z\",\"end_time\":\"2026-12-02T10:05:00Z\","
+     "\"rules\":[]}}]}",
+     "policies[0].spec.end_time: must be after spec.start_time"},
 };
 
 static void test_bad_configuration_keeps_previous_policies(void)
@@ -679,6 +937,14 @@ int main(int argc, char **argv)
     RUN(test_start_delay_ms);
     RUN(test_expiry_survives_reconfigure);
     RUN(test_changed_policy_starts_a_new_window);
+    RUN(test_absolute_bounds_hold_on_every_sidecar);
+    RUN(test_absolute_bounds_intersect_duration);
+    RUN(test_policies_gauge_counts_rules_in_force);
+    RUN(test_delays_resume_across_configuration_changes);
+    RUN(test_invalid_change_keeps_previous_configuration_whole);
+    RUN(test_adding_a_policy_keeps_other_windows);
+    RUN(test_memory_flat_across_changes);
+    RUN(test_worker_vms_share_gauges);
     RUN(test_header_faults_off_by_default);
     RUN(test_header_faults_with_token);
     RUN(test_header_fault_percentage);

@@ -16,3 +16,11 @@ $(PLUGIN_BENCH): tests/plugin/bench_requests.c $(PWHOST_LIB) $(PWHOST_OBJS_hfi_f
 BENCH_DEB_PACKAGES += valgrind
 BENCH_DEPS += $(PLUGIN_BENCH) $(PLUGIN_WASM) $(PASSTHROUGH_WASM)
 BENCH_CMDS += "tests/plugin/bench.sh $(PLUGIN_BENCH) $(PLUGIN_WASM) $(PASSTHROUGH_WASM)"
+
+# Wasm memory across configuration changes (tests/plugin/bench_heap.c).
+PLUGIN_BENCH_HEAP := $(OUT)/tests/plugin/bench_heap
+$(PLUGIN_BENCH_HEAP): tests/plugin/bench_heap.c $(PWHOST_LIB) $(PWHOST_OBJS_hfi_fault)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_NATIVE) $(PWHOST_CFLAGS) -o $@ $< $(PWHOST_OBJS_hfi_fault) $(PWHOST_LIB) $(LDFLAGS_NATIVE)
+BENCH_DEPS += $(PLUGIN_BENCH_HEAP)
+BENCH_CMDS += "$(PLUGIN_BENCH_HEAP) $(PLUGIN_WASM) 1000"
