@@ -782,16 +782,6 @@ static int policy_list(const struct cli *c, const struct policy_wait *w)
 
 /* ---- after the kill switch: did every sidecar stop? ---- */
 
-#define HALT_ROUNDS 5 /* a scrape right after the write, then four more an interval apart */
-
-struct halt_pod {
-    char name[254];
-    double last_total;
-    double last_moved;
-    double rules;
-    int scrapes;
-};
-
 static bool never(void *user)
 {
     (void)user;
@@ -803,24 +793,17 @@ static bool rounds_done(void *user)
     return app_rounds_complete(user);
 }
 
-static struct halt_pod *halt_pod_for(struct halt_pod **pods, size_t *n, const char *name)
+static struct app_halt_pod *halt_pod_for(struct app_halt_pod **pods, size_t *n, const char *name)
 {
     for (size_t k = 0; k < *n; k++)
         if (strcmp((*pods)[k].name, name) == 0)
             return &(*pods)[k];
-    struct halt_pod *grown = realloc(*pods, (*n + 1) * sizeof **pods);
+    struct app_halt_pod *grown = realloc(*pods, (*n + 1) * sizeof **pods);
     if (!grown)
         return NULL;
     *pods = grown;
-    struct halt_pod *p = &grown[(*n)++];
-    memset(p, 0, sizeof *p);
-    snprintf(p->name, sizeof p->name, "%s", name);
-    return p;
-}
-
-static bool halt_stopped(const struct halt_pod *p)
-{
-    return p->scrapes >= 2 && p->last_moved == 0 && p->rules == 0;
+    app_halt_follow(&grown[*n], name, 0);
+    return &grown[(*n)++];
 }
 
 /* Scrapes every sidecar a few times and says, per pod, whether faults
@@ -835,13 +818,13 @@ static int watch_faults_stop(const struct cli *c, struct session *s)
         fprintf(stderr, "hfitop: out of memory\n");
         return EXIT_USAGE;
     }
-    struct halt_pod *pods = NULL;
+    struct app_halt_pod *pods = NULL;
     size_t n = 0;
     printf("watching the fault counters of every sidecar in %s (up to %d scrapes, %d s apart)\n", s->conn.namespace,
-           HALT_ROUNDS, c->interval_s);
+           APP_HALT_SCRAPES, c->interval_s);
     fflush(stdout);
     bool all_stopped = false;
-    for (int round = 0; round < HALT_ROUNDS && !all_stopped; round++) {
+    for (int round = 0; round < APP_HALT_SCRAPES && !all_stopped; round++) {
         if (round)
             app_wait(s->client, app, c->interval_s * 1000, never, NULL);
         app_request_round(app);
@@ -851,34 +834,22 @@ static int watch_faults_stop(const struct cli *c, struct session *s)
             const struct app_pod *ap = app_pod_at(app, k);
             if (!app_pod_scrapable(&ap->pod) || !ap->scraped || ap->failing)
                 continue;
-            struct halt_pod *p = halt_pod_for(&pods, &n, ap->pod.name);
+            struct app_halt_pod *p = halt_pod_for(&pods, &n, ap->pod.name);
             if (!p)
                 continue;
-            double total = (ap->metrics.aborts_total.present ? ap->metrics.aborts_total.value : 0) +
-                           (ap->metrics.delays_total.present ? ap->metrics.delays_total.value : 0);
-            p->last_moved = p->scrapes ? total - p->last_total : 0;
-            p->last_total = total;
-            p->rules = ap->metrics.policies.present ? ap->metrics.policies.value : 0;
-            p->scrapes++;
-            all_stopped = all_stopped && halt_stopped(p);
+            const hfi_metrics *m = &ap->metrics;
+            app_halt_scraped(p, ap->attempts - ap->failures, m->aborts_total.present ? m->aborts_total.value : 0,
+                             m->delays_total.present ? m->delays_total.value : 0,
+                             m->policies.present ? m->policies.value : 0);
+            all_stopped = all_stopped && app_halt_verdict(p) == APP_HALT_STOPPED;
         }
     }
     int still = 0;
     for (size_t k = 0; k < n; k++) {
-        const struct halt_pod *p = &pods[k];
-        if (halt_stopped(p)) {
-            printf("pod %s: faults stopped (no rule loaded, no new fault between the last two scrapes)\n", p->name);
-            continue;
-        }
-        still++;
-        if (p->rules > 0)
-            printf("pod %s: STILL INJECTING: %.0f rule%s still loaded after %d scrapes\n", p->name, p->rules,
-                   p->rules == 1 ? "" : "s", p->scrapes);
-        else if (p->scrapes < 2)
-            printf("pod %s: NOT CONFIRMED: only %d scrape answered\n", p->name, p->scrapes);
-        else
-            printf("pod %s: STILL INJECTING: %+.0f faults between the last two scrapes (header faults?)\n", p->name,
-                   p->last_moved);
+        char text[200];
+        app_halt_text(&pods[k], text, sizeof text);
+        printf("pod %s: %s\n", pods[k].name, text);
+        still += app_halt_verdict(&pods[k]) != APP_HALT_STOPPED;
     }
     if (!n)
         printf("no sidecar answered a scrape: cannot confirm that faults stopped\n");

@@ -153,12 +153,53 @@ check "policy: back to one" wait_for 20 policies_of_cart 1
 expect_exit "policy: remove unknown" 1 "no policy named cart-extra" "$HFITOP" policy remove cart-extra
 expect_exit "policy: not JSON" 1 "must be a JSON object with metadata.name" "$HFITOP" policy apply /dev/null
 
+# ---- fire tells the truth ----
+once_json "fire: pods now"
+pod=$(python3 -c 'import json,sys; print([p["name"] for p in json.load(open(sys.argv[1]))["pods"] if p["deployment"] == "frontend"][0])' "$MESHSIM_DIR/once.json")
+wp_patch() { # NAME JSON: a merge patch of the WasmPlugin's pluginConfig
+    expect_code "$1" 200 PATCH /apis/extensions.istio.io/v1alpha1/namespaces/demo/wasmplugins/hfi-fault \
+        -H 'Content-Type: application/merge-patch+json' -d "{\"spec\":{\"pluginConfig\":$2}}"
+}
+fired_nothing() { ! grep -qE "^GET /api/v1/namespaces/demo/pods/$pod/proxy" "$MESHSIM_DIR/requests"; }
+bad_token() { # NAME JSON-STRING TEXT: a token that could inject headers is refused, nothing sent
+    wp_patch "$1: token set" "{\"header_faults\":{\"enabled\":true,\"token\":$2}}"
+    : >"$MESHSIM_DIR/requests"
+    HFITOP_REQUEST_LOG="$MESHSIM_DIR/requests" expect_exit "$1: refused" 1 "$3" "$HFITOP" fire "$pod" --abort 503 --count 1
+    check "$1: names the token as the cause" grep -q "header-fault token of WasmPlugin hfi-fault" "$MESHSIM_DIR/expect"
+    check "$1: nothing fired" fired_nothing
+}
+bad_token "token with CR LF" '"t\r\nImpersonate-User: admin"' "a carriage return (CR) at byte 2"
+bad_token "token with LF" '"t\nx"' "a line feed (LF) at byte 2"
+bad_token "token with a space" '"to ken"' "a space at byte 3"
+bad_token "token not ASCII" '"t\u00f6ken"' "a byte outside ASCII at byte 2"
+wp_patch "token restored" '{"header_faults":{"enabled":true,"token":"meshsim-demo-token"}}'
+
+wp_patch "max_delay_ms 100" '{"header_faults":{"max_delay_ms":100}}'
+expect_exit "fire delay above the cap: says it was capped" 0 \
+    "delay capped at 100 ms by pluginConfig.header_faults.max_delay_ms (asked 400)" "$HFITOP" fire "$pod" --delay-ms 400 --count 2
+wp_patch "max_delay_ms back" '{"header_faults":{"max_delay_ms":30000}}'
+expect_exit "fire: one count range" 2 "--count wants a number from 1 to 10000" "$HFITOP" fire "$pod" --abort 503 --count 10001
+
 # Header faults switched off: fire says why, doctor notes it.
 expect_code "header faults off" 200 PATCH /apis/extensions.istio.io/v1alpha1/namespaces/demo/wasmplugins/hfi-fault \
     -H 'Content-Type: application/merge-patch+json' -d '{"spec":{"pluginConfig":{"header_faults":{"enabled":false}}}}'
 expect_exit "header faults off: fire refuses" 1 "no WasmPlugin in the namespace has header faults enabled" \
     "$HFITOP" fire "$pod" --abort 503 --count 1
 expect_exit "header faults off: doctor notes it" 0 "note [header-faults-off] deployment cart" "$HFITOP" doctor
+
+# Where nothing can inject, fire fails and says why.
+meshsim_start "$MESHSIM" --scenario no-sidecar
+inv=$(timeout 60 "$HFITOP" --once -o json | python3 -c 'import json,sys; print([p["name"] for p in json.load(sys.stdin)["pods"] if p["deployment"] == "inventory"][0])')
+expect_exit "fire at a pod without a sidecar: exit 1" 1 "has no istio-proxy sidecar" "$HFITOP" fire "$inv" --abort 503 --count 3
+meshsim_start "$MESHSIM" --scenario plugin-failed
+cpod=$(timeout 60 "$HFITOP" --once -o json | python3 -c 'import json,sys; print([p["name"] for p in json.load(sys.stdin)["pods"] if p["deployment"] == "checkout"][0])')
+expect_exit "fire where the plugin is not loaded: exit 1" 1 "no request carried a fault" \
+    "$HFITOP" fire "$cpod" --abort 503 --count 3
+# The API server throttles every third request: fire waits as told.
+meshsim_start "$MESHSIM" --scenario api-429
+cartpod=$(timeout 60 "$HFITOP" --once -o json | python3 -c 'import json,sys; print([p["name"] for p in json.load(sys.stdin)["pods"] if p["deployment"] == "cart"][0])')
+expect_exit "fire under 429: every request aborted in the end" 0 ": 503 x9" "$HFITOP" fire "$cartpod" --abort 503 --count 9
+check "fire under 429: all nine counted" grep -q "^aborted 9 of 9$" "$MESHSIM_DIR/expect"
 
 # Nobody answering is "could not look".
 meshsim_stop

@@ -6,21 +6,22 @@
 APP_TEST_BIN := $(OUT)/tests/app/test_app
 APP_SCHEDULER_TEST := $(OUT)/tests/app/test_scheduler
 APP_JOURNAL_TEST := $(OUT)/tests/app/test_journal
+APP_POLICY_TEST := $(OUT)/tests/app/test_policy
 
 $(OUT)/tests/app/test_%: tests/app/test_%.c tests/testlib.h $(HFIAPP_LINK) $(MESHSIM_LAUNCH_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_NATIVE) -Itests -o $@ $< $(HFIAPP_LINK) $(MESHSIM_LAUNCH_LIB) $(LDFLAGS_NATIVE) $(HFIKUBE_LDLIBS) \
 	  $(HFISTATS_LDLIBS)
 
-APP_TEST_CMDS := $(APP_TEST_BIN) "$(APP_SCHEDULER_TEST) $(MESHSIM)" $(APP_JOURNAL_TEST) \
+APP_TEST_CMDS := $(APP_TEST_BIN) "$(APP_SCHEDULER_TEST) $(MESHSIM)" $(APP_JOURNAL_TEST) $(APP_POLICY_TEST) \
   "tests/app/scenarios.sh $(HFITOP) $(MESHSIM)" "tests/app/actions.sh $(HFITOP) $(MESHSIM)" \
   "tests/app/journal.sh $(HFITOP) $(MESHSIM)" "tests/app/doctor.sh $(HFITOP) $(MESHSIM)" \
   "tests/app/policy.sh $(HFITOP) $(MESHSIM)"
-TEST_BINS += $(APP_TEST_BIN) $(APP_SCHEDULER_TEST) $(APP_JOURNAL_TEST) $(HFITOP) $(MESHSIM)
+TEST_BINS += $(APP_TEST_BIN) $(APP_SCHEDULER_TEST) $(APP_JOURNAL_TEST) $(APP_POLICY_TEST) $(HFITOP) $(MESHSIM)
 TEST_CMDS += $(APP_TEST_CMDS)
 
 .PHONY: app-test
-app-test: $(APP_TEST_BIN) $(APP_SCHEDULER_TEST) $(APP_JOURNAL_TEST) $(HFITOP) $(MESHSIM)
+app-test: $(APP_TEST_BIN) $(APP_SCHEDULER_TEST) $(APP_JOURNAL_TEST) $(APP_POLICY_TEST) $(HFITOP) $(MESHSIM)
 	@tests/run-tests.sh $(APP_TEST_CMDS)
 
 # One full refresh of 1,000 pods: wall, CPU and peak RSS by /usr/bin/time.
@@ -35,3 +36,16 @@ $(BUILD)/fuzz/fuzz_journal: tests/app/fuzz_journal.c $(JOURNAL_FUZZ_SRCS) tui/ap
 	$(CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -o $@ tests/app/fuzz_journal.c $(JOURNAL_FUZZ_SRCS) -lcjson
 
 FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_journal
+
+# libFuzzer over the pure half of the policy code (policy_check.c), with the
+# plugin's own parser it calls, and istio.c's JSON helpers (which link the
+# kube library for their I/O half).
+# The kube objects come from tests/kube/kube_tests.mk's fuzz pattern rule
+# (that fragment is read after this one, so they are named here).
+POLICY_FUZZ_SRCS := tui/app/policy_check.c tui/app/istio.c $(PLUGIN_CORE_SRCS)
+POLICY_FUZZ_KUBE_OBJS := $(patsubst tui/kube/%.c,$(BUILD)/fuzz/kube/%.o,$(sort $(wildcard tui/kube/*.c)))
+$(BUILD)/fuzz/fuzz_policy: tests/app/fuzz_policy.c $(POLICY_FUZZ_SRCS) tui/app/policy.h $(POLICY_FUZZ_KUBE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -o $@ tests/app/fuzz_policy.c $(POLICY_FUZZ_SRCS) \
+	  $(POLICY_FUZZ_KUBE_OBJS) -lcjson -lyaml -lcurl
+FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_policy

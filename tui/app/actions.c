@@ -11,6 +11,7 @@
 #include "../kube/kube_yaml.h"
 #include "app.h"
 #include "istio.h"
+#include "policy.h"
 
 #define PROXY_CONFIG_ANNOTATION "proxy.istio.io/config"
 #define RESTARTED_AT_ANNOTATION "kubectl.kubernetes.io/restartedAt"
@@ -364,7 +365,15 @@ struct fire {
 struct fire_call {
     struct fire *fire;
     int64_t started_ms;
+    int throttled; /* 429s this call has met */
 };
+
+/* The plugin's default cap on a header-asked delay (its README). */
+#define HEADER_FAULTS_DEFAULT_MAX_DELAY_MS 30000
+/* Retries of one request the API server throttled. */
+#define FIRE_MAX_THROTTLED 5
+
+static bool fire_start_call(struct fire *f, struct fire_call *call, long delay_ms);
 
 static void fire_free(struct fire *f)
 {
@@ -441,6 +450,17 @@ static void on_fire_done(struct kube_request *req, const struct kube_response *r
     struct fire_call *call = user;
     struct fire *f = call->fire;
     f->inflight--;
+    if (resp->has_status && resp->status.code == 429 && call->throttled < FIRE_MAX_THROTTLED) {
+        /* The API server's own throttling (a Status, not the pod's
+         * answer): wait as told, then send the same request again. */
+        call->throttled++;
+        f->tally.throttled++;
+        long wait_ms = resp->status.retry_after_seconds > 0 ? resp->status.retry_after_seconds * 1000L : 1000;
+        if (fire_start_call(f, call, wait_ms)) {
+            f->inflight++;
+            return;
+        }
+    }
     if (resp->has_status && resp->status.code >= 400) {
         /* A Status object is the API server's own answer: the request
          * never reached the pod. */
@@ -459,11 +479,26 @@ static void on_fire_done(struct kube_request *req, const struct kube_response *r
             f->tally.statuses[i].count++;
         if (f->opt.abort_status && resp->http_status == f->opt.abort_status)
             f->tally.aborted++;
+        /* Both ends count on their own clocks: allow a tenth. */
+        if (f->opt.abort_status ? resp->http_status == f->opt.abort_status
+                                : app_now_ms() - call->started_ms >= f->tally.delay_applied_ms * 9 / 10)
+            f->tally.faulted++;
     } else {
         f->tally.transport_errors++;
     }
     free(call);
     fire_next(f);
+}
+
+/* Never the client's own retries: a 5xx or 429 from the pod may be the
+ * very fault asked for; only the API server's 429 is retried (above). */
+static bool fire_start_call(struct fire *f, struct fire_call *call, long delay_ms)
+{
+    call->started_ms = app_now_ms() + delay_ms;
+    const char *headers[3] = {f->headers[0], f->headers[1], NULL};
+    struct kube_request_options o = {.method = KUBE_GET, .path = f->proxy_base, .timeout_ms = f->opt.timeout_ms,
+                                     .max_retries = -1, .extra_headers = headers, .delay_ms = delay_ms};
+    return kube_client_start(f->client, &o, on_fire_done, call) != NULL;
 }
 
 static void fire_next(struct fire *f)
@@ -473,11 +508,7 @@ static void fire_next(struct fire *f)
         if (!call)
             break;
         call->fire = f;
-        call->started_ms = app_now_ms();
-        const char *headers[3] = {f->headers[0], f->headers[1], NULL};
-        struct kube_request_options o = {.method = KUBE_GET, .path = f->proxy_base, .timeout_ms = f->opt.timeout_ms,
-                                         .max_retries = -1, .extra_headers = headers};
-        if (!kube_client_start(f->client, &o, on_fire_done, call)) {
+        if (!fire_start_call(f, call, 0)) {
             free(call);
             break;
         }
@@ -491,15 +522,25 @@ static void fire_next(struct fire *f)
     f->tally.p50_ms = percentile(f->latencies, f->tally.answered, 0.50);
     f->tally.p95_ms = percentile(f->latencies, f->tally.answered, 0.95);
     f->tally.max_ms = f->tally.answered ? f->latencies[f->tally.answered - 1] : NAN;
-    char statuses[256], msg[512];
+    char statuses[256], msg[512], capped[160] = "";
     app_fire_tally_statuses(&f->tally, statuses, sizeof statuses);
+    if (f->opt.delay_ms > f->tally.delay_applied_ms)
+        snprintf(capped, sizeof capped, "; delay capped at %ld ms by pluginConfig.header_faults.max_delay_ms (asked %ld)",
+                 f->tally.delay_applied_ms, f->opt.delay_ms);
+    const char *kind = f->opt.pod ? "pod" : "service";
+    bool none_faulted = f->tally.answered && !f->tally.faulted;
     if (f->tally.refused)
-        snprintf(msg, sizeof msg, "fired %d at %s %s: the API server refused %d: %s", f->tally.sent,
-                 f->opt.pod ? "pod" : "service", f->target, f->tally.refused, f->refusal);
+        snprintf(msg, sizeof msg, "fired %d at %s %s: the API server refused %d: %s", f->tally.sent, kind, f->target,
+                 f->tally.refused, f->refusal);
+    else if (none_faulted)
+        snprintf(msg, sizeof msg,
+                 "fired %d at %s %s: %s, but no request carried a fault: the sidecar let them through (the plugin "
+                 "is not loaded there, or its header faults are off; hfitop doctor says which)%s",
+                 f->tally.sent, kind, f->target, statuses, capped);
     else
-        snprintf(msg, sizeof msg, "fired %d at %s %s: %s", f->tally.sent, f->opt.pod ? "pod" : "service", f->target,
-                 statuses[0] ? statuses : "nothing answered");
-    fire_end(f, f->tally.sent == f->opt.count && !f->tally.refused, 0, msg);
+        snprintf(msg, sizeof msg, "fired %d at %s %s: %s%s", f->tally.sent, kind, f->target,
+                 statuses[0] ? statuses : "nothing answered", capped);
+    fire_end(f, f->tally.sent == f->opt.count && !f->tally.refused && f->tally.faulted > 0, 0, msg);
 }
 
 /* The proxy URL once the port is known ("" for a pod: its first port). */
@@ -542,6 +583,33 @@ static void on_service_read(struct kube_request *req, const struct kube_response
     fire_begin(f, port);
 }
 
+/* A pod without a sidecar has nothing that could inject a fault. */
+static void on_pod_read(struct kube_request *req, const struct kube_response *resp, void *user)
+{
+    (void)req;
+    struct fire *f = user;
+    if (resp->error.code != KUBE_OK) {
+        fire_end(f, false, resp->http_status, resp->error.message);
+        return;
+    }
+    cJSON *obj = cJSON_ParseWithLength(resp->body, resp->body_len);
+    struct kube_pod pod = {0};
+    bool parsed = kube_pod_from_json(obj, &pod) == 0;
+    bool sidecar = parsed && pod.has_sidecar;
+    if (parsed)
+        kube_pod_free(&pod);
+    cJSON_Delete(obj);
+    if (!sidecar) {
+        char msg[400];
+        snprintf(msg, sizeof msg,
+                 "pod %s/%s has no istio-proxy sidecar: nothing in it can inject a fault, so nothing was sent", f->ns,
+                 f->target);
+        fire_end(f, false, 0, msg);
+        return;
+    }
+    fire_begin(f, "");
+}
+
 static void on_fire_wasmplugins(struct kube_request *req, const struct kube_response *resp, void *user)
 {
     (void)req;
@@ -551,15 +619,34 @@ static void on_fire_wasmplugins(struct kube_request *req, const struct kube_resp
         return;
     }
     cJSON *list = cJSON_ParseWithLength(resp->body, resp->body_len);
-    const cJSON *wp;
+    const cJSON *wp, *chosen = NULL;
     const char *token = NULL;
     cJSON_ArrayForEach(wp, cJSON_GetObjectItemCaseSensitive(list, "items"))
     {
         const char *t = NULL;
         if (app_wasmplugin_header_faults(wp, &t) && t) {
             token = t;
+            chosen = wp;
             break;
         }
+    }
+    const cJSON *max_delay = app_json_path(chosen, "spec.pluginConfig.header_faults.max_delay_ms");
+    f->tally.delay_applied_ms = f->opt.delay_ms;
+    long cap = cJSON_IsNumber(max_delay) && max_delay->valuedouble >= 0 ? (long)max_delay->valuedouble
+                                                                        : HEADER_FAULTS_DEFAULT_MAX_DELAY_MS;
+    if (f->opt.delay_ms > cap)
+        f->tally.delay_applied_ms = cap;
+    char bad[160] = "";
+    if (token && !app_header_value_safe(resp->body, resp->body_len, token, bad, sizeof bad)) {
+        char msg[400];
+        const cJSON *name = app_json_path(chosen, "metadata.name");
+        snprintf(msg, sizeof msg,
+                 "refused: the header-fault token of WasmPlugin %s (pluginConfig.header_faults.token) holds %s; it "
+                 "goes into a request header, where it could add headers of its own. Nothing was sent.",
+                 cJSON_IsString(name) ? name->valuestring : "?", bad);
+        cJSON_Delete(list);
+        fire_end(f, false, 0, msg);
+        return;
     }
     if (token)
         f->token = strdup(token);
@@ -567,12 +654,13 @@ static void on_fire_wasmplugins(struct kube_request *req, const struct kube_resp
     if (!f->token) {
         fire_end(f, false, 0,
                  "no WasmPlugin in the namespace has header faults enabled with a token "
-                 "(pluginConfig.header_faults)");
+                 "(pluginConfig.header_faults): no request could carry a fault");
         return;
     }
     char value[64];
     if (f->opt.abort_status)
         snprintf(value, sizeof value, "x-hfi-fault-abort: %d", f->opt.abort_status);
+    /* The delay as asked: the sidecar caps it itself. */
     else
         snprintf(value, sizeof value, "x-hfi-fault-delay-ms: %ld", f->opt.delay_ms);
     f->headers[0] = strdup(value);
@@ -582,12 +670,8 @@ static void on_fire_wasmplugins(struct kube_request *req, const struct kube_resp
         fire_end(f, false, 0, "out of memory");
         return;
     }
-    if (f->opt.pod) {
-        fire_begin(f, "");
-        return;
-    }
-    char *path = object_path("/api/v1", f->ns, "services", f->target);
-    if (!path || !kube_client_get(f->client, path, on_service_read, f)) {
+    char *path = object_path("/api/v1", f->ns, f->opt.pod ? "pods" : "services", f->target);
+    if (!path || !kube_client_get(f->client, path, f->opt.pod ? on_pod_read : on_service_read, f)) {
         free(path);
         fire_end(f, false, 0, "cannot start the request (out of memory)");
         return;

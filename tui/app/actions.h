@@ -74,6 +74,11 @@ struct app_fire_tally {
     } statuses[APP_FIRE_MAX_STATUSES]; /* by first appearance */
     int n_statuses;
     int aborted;        /* answered with abort_status (when one was asked) */
+    /* Answers that carried the fault: the abort status, or a wait at least
+     * about as long as the delay the sidecar applies. */
+    int faulted;
+    long delay_applied_ms; /* the delay asked, capped by header_faults.max_delay_ms */
+    int throttled;         /* 429s from the API server, retried after Retry-After */
     double p50_ms, p95_ms, max_ms;
 };
 

@@ -1,266 +1,15 @@
 #include "policy.h"
 
-#include <ctype.h>
-#include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "../../plugin/config.h"
 #include "app.h"
 #include "istio.h"
 
 #define WASMPLUGIN_API "/apis/extensions.istio.io/v1alpha1"
-
-/* ---- strict parsers ---- */
-
-bool app_parse_long(const char *text, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    if (!text || !*text || isspace((unsigned char)*text))
-        return false;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-bool app_parse_percentage(const char *text, double *out)
-{
-    char *end;
-    errno = 0;
-    if (!text || !*text || isspace((unsigned char)*text))
-        return false;
-    double v = strtod(text, &end);
-    if (errno || end == text || *end || !isfinite(v) || v < 0 || v > 100)
-        return false;
-    *out = v;
-    return true;
-}
-
-bool app_parse_duration(const char *text, long *seconds)
-{
-    long total = 0;
-    const char *p = text;
-    if (!p || !*p)
-        return false;
-    while (*p) {
-        if (!isdigit((unsigned char)*p))
-            return false;
-        long n = 0;
-        while (isdigit((unsigned char)*p)) {
-            n = n * 10 + (*p++ - '0');
-            if (n > APP_POLICY_MAX_FOR_S)
-                return false;
-        }
-        long unit = *p == 's' ? 1 : *p == 'm' ? 60 : *p == 'h' ? 3600 : *p == 'd' ? 86400 : 0;
-        if (!unit)
-            return false;
-        p++;
-        total += n * unit;
-        if (total > APP_POLICY_MAX_FOR_S)
-            return false;
-    }
-    *seconds = total;
-    return true;
-}
-
-bool app_parse_rfc3339(const char *text, time_t *out)
-{
-    int y, mo, d, h, mi, s, used = 0;
-    if (!text || sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &used) != 6 || used != 19)
-        return false;
-    const char *p = text + used;
-    if (*p == '.') {
-        p++;
-        if (!isdigit((unsigned char)*p))
-            return false;
-        while (isdigit((unsigned char)*p))
-            p++;
-    }
-    if (strcmp(p, "Z") != 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
-        return false;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = s};
-    *out = timegm(&tm);
-    return true;
-}
-
-void app_format_rfc3339(time_t t, char *out, size_t size)
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* ---- policies as JSON ---- */
-
-static const char *policy_name(const cJSON *policy)
-{
-    const cJSON *name = app_json_path(policy, "metadata.name");
-    return cJSON_IsString(name) && name->valuestring[0] ? name->valuestring : NULL;
-}
-
-static long longest_rule_duration(const cJSON *policy)
-{
-    long longest = 0;
-    const cJSON *rule;
-    cJSON_ArrayForEach(rule, app_json_path(policy, "spec.rules"))
-    {
-        const cJSON *d = app_json_path(rule, "fault.duration_seconds");
-        if (cJSON_IsNumber(d) && d->valuedouble > longest)
-            longest = (long)d->valuedouble;
-    }
-    return longest;
-}
-
-static void set_string(cJSON *object, const char *key, const char *value)
-{
-    cJSON_DeleteItemFromObjectCaseSensitive(object, key);
-    cJSON_AddStringToObject(object, key, value);
-}
-
-void app_policy_stamp(cJSON *policy, time_t now, long for_seconds)
-{
-    cJSON *spec = cJSON_GetObjectItemCaseSensitive(policy, "spec");
-    if (!cJSON_IsObject(spec))
-        return;
-    bool bounded = cJSON_GetObjectItemCaseSensitive(spec, "start_time") ||
-                   cJSON_GetObjectItemCaseSensitive(spec, "end_time");
-    if (for_seconds <= 0) {
-        if (bounded)
-            return; /* the author's own bounds */
-        for_seconds = longest_rule_duration(policy);
-    }
-    char stamp[32];
-    app_format_rfc3339(now, stamp, sizeof stamp);
-    set_string(spec, "start_time", stamp);
-    if (for_seconds > 0) {
-        app_format_rfc3339(now + for_seconds, stamp, sizeof stamp);
-        set_string(spec, "end_time", stamp);
-    } else {
-        cJSON_DeleteItemFromObjectCaseSensitive(spec, "end_time");
-    }
-}
-
-static void format_span(long s, char *out, size_t size)
-{
-    if (s >= 86400)
-        snprintf(out, size, "%ldd%02ldh", s / 86400, s % 86400 / 3600);
-    else if (s >= 3600)
-        snprintf(out, size, "%ldh%02ldm", s / 3600, s % 3600 / 60);
-    else if (s >= 60)
-        snprintf(out, size, "%ldm%02lds", s / 60, s % 60);
-    else
-        snprintf(out, size, "%lds", s);
-}
-
-void app_policy_window(const cJSON *policy, time_t now, char *out, size_t size)
-{
-    const cJSON *start = app_json_path(policy, "spec.start_time");
-    const cJSON *end = app_json_path(policy, "spec.end_time");
-    time_t t;
-    char span[32];
-    if (cJSON_IsString(start) && app_parse_rfc3339(start->valuestring, &t) && t > now) {
-        format_span((long)(t - now), span, sizeof span);
-        snprintf(out, size, "not started (in %s)", span);
-        return;
-    }
-    if (cJSON_IsString(end) && app_parse_rfc3339(end->valuestring, &t)) {
-        if (t <= now) {
-            snprintf(out, size, "expired");
-            return;
-        }
-        format_span((long)(t - now), span, sizeof span);
-        snprintf(out, size, "%s left", span);
-        return;
-    }
-    long longest = longest_rule_duration(policy);
-    if (longest)
-        snprintf(out, size, "%lds per pod (no end time)", longest);
-    else
-        snprintf(out, size, "no end");
-}
-
-static void match_text(const cJSON *m, const char *what, char *out, size_t size)
-{
-    const char *kinds[] = {"exact", "prefix", "regex"};
-    out[0] = '\0';
-    for (size_t k = 0; k < 3; k++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, kinds[k]);
-        if (cJSON_IsString(v)) {
-            snprintf(out, size, "%s %s %s", what, kinds[k], v->valuestring);
-            return;
-        }
-    }
-}
-
-void app_policy_rule_text(const cJSON *rule, char *out, size_t size)
-{
-    char method[120], path[300], fault[200] = "", part[120];
-    size_t used = 0;
-    match_text(app_json_path(rule, "match.method"), "method", method, sizeof method);
-    match_text(app_json_path(rule, "match.path"), "path", path, sizeof path);
-    int headers = cJSON_GetArraySize(app_json_path(rule, "match.headers"));
-    const cJSON *f = cJSON_GetObjectItemCaseSensitive(rule, "fault");
-    const cJSON *pct = cJSON_GetObjectItemCaseSensitive(f, "percentage");
-    const cJSON *delay = app_json_path(f, "delay.fixed_delay_ms");
-    const cJSON *delay_text = app_json_path(f, "delay.fixed_delay");
-    const cJSON *status = app_json_path(f, "abort.httpStatus");
-    const cJSON *duration = cJSON_GetObjectItemCaseSensitive(f, "duration_seconds");
-    if (cJSON_IsNumber(delay))
-        used += (size_t)snprintf(fault + used, sizeof fault - used, "delay %gms", delay->valuedouble);
-    else if (cJSON_IsString(delay_text))
-        used += (size_t)snprintf(fault + used, sizeof fault - used, "delay %s", delay_text->valuestring);
-    if (cJSON_IsNumber(status) && used < sizeof fault)
-        used += (size_t)snprintf(fault + used, sizeof fault - used, "%sabort %g", used ? " then " : "",
-                                 status->valuedouble);
-    snprintf(part, sizeof part, "%s%g%%", used ? ", " : "", cJSON_IsNumber(pct) ? pct->valuedouble : 100.0);
-    if (used < sizeof fault)
-        used += (size_t)snprintf(fault + used, sizeof fault - used, "%s", part);
-    if (cJSON_IsNumber(duration) && duration->valuedouble > 0 && used < sizeof fault)
-        snprintf(fault + used, sizeof fault - used, ", %gs per pod", duration->valuedouble);
-    snprintf(out, size, "%s%s%s%s%s -> %s", method[0] ? method : "", method[0] && path[0] ? ", " : "", path,
-             headers ? (method[0] || path[0] ? ", " : "") : "", headers ? "headers" : "",
-             fault[0] ? fault : "no fault");
-    if (!method[0] && !path[0] && !headers)
-        snprintf(out, size, "every request -> %s", fault[0] ? fault : "no fault");
-}
-
-/* ---- checking with the plugin's own parser ---- */
-
-bool app_policy_check_config(const char *json, size_t len, char *err, size_t err_size)
-{
-    char reason[512] = "";
-    struct hfi_config *config = hfi_config_parse(json, len, reason, sizeof reason);
-    if (config) {
-        hfi_config_free(config);
-        return true;
-    }
-    /* "policies[3].spec.rules[0].fault...: why": name the policy. */
-    unsigned index;
-    int used = 0;
-    if (sscanf(reason, "policies[%u]%n", &index, &used) == 1 && used > 0) {
-        cJSON *doc = cJSON_ParseWithLength(json, len);
-        const char *name = policy_name(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "policies"),
-                                                          (int)index));
-        const char *rest = reason + used;
-        if (*rest == '.')
-            rest++;
-        if (name)
-            snprintf(err, err_size, "policy \"%s\": %s", name, rest);
-        else
-            snprintf(err, err_size, "policy %u of pluginConfig.policies: %s", index + 1, rest);
-        cJSON_Delete(doc);
-        return false;
-    }
-    snprintf(err, err_size, "pluginConfig: %s", reason[0] ? reason : "rejected");
-    return false;
-}
 
 /* ---- read, change, check, write; again on 409 ---- */
 
@@ -355,7 +104,7 @@ static void on_patched(struct kube_request *req, const struct kube_response *res
     if (j->out.conflicts)
         snprintf(retried, sizeof retried, " (read again after %d conflicting write%s)", j->out.conflicts,
                  j->out.conflicts == 1 ? "" : "s");
-    const char *policy = j->op == APP_POLICY_APPLY ? policy_name(j->policy) : j->name;
+    const char *policy = j->op == APP_POLICY_APPLY ? app_policy_name(j->policy) : j->name;
     if (j->op == APP_POLICY_REMOVE_ALL)
         job_finish(j, true, resp->http_status, "WasmPlugin %s/%s: all %d policies removed%s%s", j->ns,
                    j->out.wasmplugin, j->out.policies_before, retried, j->note);
@@ -374,10 +123,10 @@ static cJSON *changed_policies(struct policy_job *j, const cJSON *old, char *msg
     if (j->op == APP_POLICY_REMOVE_ALL)
         return cJSON_CreateArray();
     cJSON *policies = old ? cJSON_Duplicate(old, 1) : cJSON_CreateArray();
-    const char *target = j->op == APP_POLICY_APPLY ? policy_name(j->policy) : j->name;
+    const char *target = j->op == APP_POLICY_APPLY ? app_policy_name(j->policy) : j->name;
     bool found = false;
     for (int i = cJSON_GetArraySize(policies) - 1; i >= 0; i--) {
-        const char *name = policy_name(cJSON_GetArrayItem(policies, i));
+        const char *name = app_policy_name(cJSON_GetArrayItem(policies, i));
         if (!name || strcmp(name, target) != 0)
             continue;
         if (j->op == APP_POLICY_APPLY && !found)
@@ -409,7 +158,7 @@ static void on_read(struct kube_request *req, const struct kube_response *resp, 
     const cJSON *wp = NULL, *it;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j->list, "items"))
     {
-        const char *name = policy_name(it);
+        const char *name = app_policy_name(it);
         if (name && (!j->wasmplugin || strcmp(name, j->wasmplugin) == 0)) {
             wp = it;
             break;
@@ -421,7 +170,7 @@ static void on_read(struct kube_request *req, const struct kube_response *resp, 
         return;
     }
     j->out.object = wp;
-    snprintf(j->out.wasmplugin, sizeof j->out.wasmplugin, "%s", policy_name(wp));
+    snprintf(j->out.wasmplugin, sizeof j->out.wasmplugin, "%s", app_policy_name(wp));
     const cJSON *old_config = app_json_path(wp, "spec.pluginConfig");
     const cJSON *old = cJSON_GetObjectItemCaseSensitive(old_config, "policies");
     j->out.policies_before = cJSON_GetArraySize(old);
@@ -529,7 +278,7 @@ void app_policy_change(struct kube_client *c, const struct app_policy_change *ch
     }
     if (ch->op == APP_POLICY_APPLY) {
         j->policy = ch->policy_json ? cJSON_Parse(ch->policy_json) : NULL;
-        if (!cJSON_IsObject(j->policy) || !policy_name(j->policy) ||
+        if (!cJSON_IsObject(j->policy) || !app_policy_name(j->policy) ||
             !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j->policy, "spec"))) {
             job_finish(j, false, 0, "the policy must be a JSON object with metadata.name and spec");
             return;

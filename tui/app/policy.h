@@ -61,6 +61,9 @@ typedef void (*app_policy_done_fn)(const struct app_policy_outcome *outcome, voi
 void app_policy_change(struct kube_client *c, const struct app_policy_change *change, app_policy_done_fn done,
                        void *user);
 
+/* metadata.name when it is a non-empty string, else NULL. */
+const char *app_policy_name(const cJSON *policy);
+
 /* Checks a complete pluginConfig (JSON text) with the plugin's own parser.
  * False with the reason in err, naming the policy when one is at fault:
  * `policy "cart-slow": spec.rules[0].fault.abort.httpStatus: must be ...`. */
@@ -77,6 +80,32 @@ void app_policy_window(const cJSON *policy, time_t now, char *out, size_t size);
 
 /* One rule in a line: "GET prefix /cart -> abort 503, 10%". */
 void app_policy_rule_text(const cJSON *rule, char *out, size_t size);
+
+/* Whether `value` (taken from the JSON text json[0..len)) may go into an
+ * HTTP header: visible ASCII only, no NUL hidden by a \u0000 escape.
+ * False with what was found in why. */
+bool app_header_value_safe(const char *json, size_t len, const char *value, char *why, size_t why_size);
+
+/* After the kill switch: has a sidecar stopped injecting? Fed with each
+ * successful scrape from the write on. Stopped: no rule loaded (the
+ * plugin's policies gauge) and no new fault between two scrapes. */
+#define APP_HALT_SCRAPES 5
+struct app_halt_pod {
+    char name[254];
+    unsigned last_ok;  /* the pod's successful scrapes when last seen */
+    double last_total; /* aborts + delays */
+    double moved;      /* between the last two scrapes */
+    double rules;      /* the policies gauge */
+    int scrapes;       /* since the write */
+};
+enum app_halt_verdict { APP_HALT_WAITING, APP_HALT_STOPPED, APP_HALT_INJECTING };
+/* Starts following a pod: its scrapes so far do not count. */
+void app_halt_follow(struct app_halt_pod *h, const char *name, unsigned ok_scrapes);
+/* Takes the pod's latest scrape when it is a new one. */
+void app_halt_scraped(struct app_halt_pod *h, unsigned ok_scrapes, double aborts, double delays, double rules);
+enum app_halt_verdict app_halt_verdict(const struct app_halt_pod *h);
+/* "faults stopped", "STILL INJECTING: 2 rules still loaded", ... */
+void app_halt_text(const struct app_halt_pod *h, char *out, size_t size);
 
 /* Strict parsers: the whole text, nothing else. A duration is one or more
  * number+unit pairs (s, m, h, d): "90s", "5m", "1h30m"; a bare number is

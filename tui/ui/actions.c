@@ -76,29 +76,43 @@ static void do_apply_filter(struct ui *ui)
  * proxy starts (istio/istio pilot/pkg/xds/bootstrapds.go,
  * BootstrapGenerator.Generate), so a pod that started before it never
  * takes it. */
-static char restart_after_apply[64][254];
-static int n_restart_after_apply;
+/* The target as confirmed: the restarts go to these deployments in this
+ * namespace, whatever the console shows by the time the apply answers. */
+struct restart_plan {
+    struct ui *ui;
+    struct kube_client *client;
+    char ns[254];
+    int n;
+    char deployments[64][254];
+};
 
 static void filter_applied_now_restart(const struct app_action_result *r, void *user)
 {
-    struct ui *ui = user;
+    struct restart_plan *plan = user;
+    struct ui *ui = plan->ui;
     ui_action_done(r, ui);
-    if (!r->ok)
-        return;
-    for (int k = 0; k < n_restart_after_apply; k++) {
+    for (int k = 0; r->ok && k < plan->n; k++) {
         ui->actions_running++;
-        app_restart_deployment(ui->client, ui->ns, restart_after_apply[k], ui_action_done, ui);
+        app_restart_deployment(plan->client, plan->ns, plan->deployments[k], ui_action_done, ui);
     }
-    n_restart_after_apply = 0;
+    free(plan);
 }
 
 static void do_apply_filter_and_restart(struct ui *ui)
 {
-    n_restart_after_apply = ui->dialog.n_deployments;
-    memcpy(restart_after_apply, ui->dialog.deployments, sizeof restart_after_apply);
+    struct restart_plan *plan = calloc(1, sizeof *plan);
+    if (!plan) {
+        ui_status(ui, true, "out of memory");
+        return;
+    }
+    plan->ui = ui;
+    plan->client = ui->client;
+    snprintf(plan->ns, sizeof plan->ns, "%s", ui->ns);
+    plan->n = ui->dialog.n_deployments;
+    memcpy(plan->deployments, ui->dialog.deployments, sizeof plan->deployments);
     started(ui, "applying the EnvoyFilter, then restarting");
-    app_envoyfilter_apply(ui->client, ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len,
-                          filter_applied_now_restart, ui);
+    app_envoyfilter_apply(plan->client, plan->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len,
+                          filter_applied_now_restart, plan);
 }
 
 static void do_annotate_all(struct ui *ui)
@@ -202,7 +216,6 @@ static void confirm_restart_selected(struct ui *ui)
 
 static void confirm_restart_all(struct ui *ui)
 {
-    char names[600];
     ui_confirm(ui, "Restart every deployment in view that has a sidecar?");
     collect_sidecar_deployments(ui);
     if (!ui->dialog.n_deployments) {
@@ -210,10 +223,12 @@ static void confirm_restart_all(struct ui *ui)
         ui_status(ui, true, "no deployment in view has a sidecar");
         return;
     }
-    deployment_list_text(ui, names, sizeof names);
-    ui_confirm_line(ui, "deployments %s", names);
-    ui_confirm_line(ui, "in namespace %s, context %s, as kubectl rollout restart.", ui->ns, ui->context);
-    ui_confirm_choice(ui, 'y', "restart them", do_restart);
+    ui_confirm_line(ui, "%d deployment%s in namespace %s, context %s, as kubectl rollout restart:",
+                    ui->dialog.n_deployments, ui->dialog.n_deployments == 1 ? "" : "s", ui->ns, ui->context);
+    for (int k = 0; k < ui->dialog.n_deployments; k++)
+        ui_confirm_line(ui, "  %s", ui->dialog.deployments[k]);
+    snprintf(ui->dialog.choice_label, sizeof ui->dialog.choice_label, "restart all %d", ui->dialog.n_deployments);
+    ui_confirm_choice(ui, 'y', ui->dialog.choice_label, do_restart);
 }
 
 /* ---- f: test faults ---- */
@@ -239,18 +254,22 @@ static void submit_fire(struct ui *ui)
 {
     const struct ui_field *f = ui->dialog.fields;
     const struct app_pod *p = ui_selected_pod(ui);
-    long value = strtol(f[FIRE_VALUE].value, NULL, 10), count = strtol(f[FIRE_COUNT].value, NULL, 10);
+    long value, count;
     bool abort = f[FIRE_KIND].option == 0, to_service = f[FIRE_TARGET].option == 1;
     if (!p || (to_service && !p->pod.deployment)) {
         ui_status(ui, true, "select a pod of a deployment first");
         return;
     }
-    if (abort ? value < 200 || value > 599 : value < 1 || value > 600000) {
-        ui_status(ui, true, abort ? "abort status must be 200..599" : "delay must be 1..600000 ms");
+    if (abort && !app_parse_long(f[FIRE_VALUE].value, 200, 599, &value)) {
+        ui_form_error(ui, FIRE_VALUE, "an abort status is a whole number in 200..599");
         return;
     }
-    if (count < 1 || count > 10000) {
-        ui_status(ui, true, "count must be 1..10000");
+    if (!abort && !app_parse_long(f[FIRE_VALUE].value, 1, 600000, &value)) {
+        ui_form_error(ui, FIRE_VALUE, "a delay is whole milliseconds in 1..600000");
+        return;
+    }
+    if (!app_parse_long(f[FIRE_COUNT].value, 1, APP_FIRE_MAX_COUNT, &count)) {
+        ui_form_error(ui, FIRE_COUNT, "a whole number in 1..%d", APP_FIRE_MAX_COUNT);
         return;
     }
     struct ui_fire_state *fs = &ui->fire;
@@ -290,6 +309,15 @@ static void submit_fire(struct ui *ui)
     app_fire(ui->client, &fs->options, fire_done, ui);
 }
 
+/* A value typed for one kind means something else for the other (503 as
+ * a delay is 503 ms): each kind starts from its own default. */
+static void fire_kind_changed(struct ui *ui, int field)
+{
+    struct ui_field *value = &ui->dialog.fields[FIRE_VALUE];
+    if (field == FIRE_KIND)
+        snprintf(value->value, sizeof value->value, "%s", ui->dialog.fields[FIRE_KIND].option == 0 ? "503" : "250");
+}
+
 static void open_fire_form(struct ui *ui)
 {
     const struct app_pod *p = ui_selected_pod(ui);
@@ -315,6 +343,7 @@ static void open_fire_form(struct ui *ui)
     snprintf(d->fields[FIRE_PATH].value, sizeof d->fields[FIRE_PATH].value, "/");
     d->field = FIRE_VALUE;
     d->submit = submit_fire;
+    d->option_changed = fire_kind_changed;
 }
 
 /* ---- p: policies ---- */
@@ -331,33 +360,9 @@ static const cJSON *namespace_wasmplugin(const struct ui *ui)
     return NULL;
 }
 
-/* duration_seconds as time left, from the creationTimestamp hfitop puts
- * in the policies it adds (the plugin counts from when it first saw one). */
-static void time_left(const cJSON *policy, char *out, size_t size)
+static const cJSON *namespace_policies(const struct ui *ui)
 {
-    const cJSON *duration = app_json_path(policy, "spec.rules");
-    long longest = 0;
-    const cJSON *rule;
-    cJSON_ArrayForEach(rule, duration)
-    {
-        const cJSON *d = app_json_path(rule, "fault.duration_seconds");
-        if (cJSON_IsNumber(d) && d->valuedouble > longest)
-            longest = (long)d->valuedouble;
-    }
-    if (!longest) {
-        snprintf(out, size, "no end");
-        return;
-    }
-    time_t created = app_object_created(policy);
-    if (!created) {
-        snprintf(out, size, "%lds from when the plugin first saw it", longest);
-        return;
-    }
-    long left = (long)(created + longest - time(NULL));
-    if (left <= 0)
-        snprintf(out, size, "expired");
-    else
-        snprintf(out, size, "%ldm%02lds left", left / 60, left % 60);
+    return app_json_path(namespace_wasmplugin(ui), "spec.pluginConfig.policies");
 }
 
 static void open_policies(struct ui *ui)
@@ -369,17 +374,50 @@ static void open_policies(struct ui *ui)
     const cJSON *name = app_json_path(wp, "metadata.name");
     snprintf(d->title, sizeof d->title, "Policies of WasmPlugin %s in %s",
              cJSON_IsString(name) ? name->valuestring : "(none)", ui->ns);
+    time_t now = time(NULL);
     const cJSON *policy;
     cJSON_ArrayForEach(policy, app_json_path(wp, "spec.pluginConfig.policies"))
     {
         const cJSON *pname = app_json_path(policy, "metadata.name");
         const cJSON *service = app_json_path(policy, "spec.selector.service");
-        char left[80];
-        time_left(policy, left, sizeof left);
+        char window[80];
+        app_policy_window(policy, now, window, sizeof window);
         ui_confirm_line(ui, "%-24s selects %-12s %2d rule(s)  %s", cJSON_IsString(pname) ? pname->valuestring : "?",
-                        cJSON_IsString(service) ? service->valuestring : "all",
-                        cJSON_GetArraySize(app_json_path(policy, "spec.rules")), left);
+                        cJSON_IsString(service) && service->valuestring[0] ? service->valuestring : "all",
+                        cJSON_GetArraySize(app_json_path(policy, "spec.rules")), window);
     }
+}
+
+/* Enter on a policy: what it selects, when, and each rule. */
+static void show_policy_rules(struct ui *ui)
+{
+    const cJSON *policy = cJSON_GetArrayItem(namespace_policies(ui), ui->dialog.cursor);
+    const cJSON *name = app_json_path(policy, "metadata.name");
+    if (!policy) {
+        ui_status(ui, true, "no policy selected");
+        return;
+    }
+    char title[300], window[80], rule_text[300];
+    snprintf(title, sizeof title, "Policy %s", cJSON_IsString(name) ? name->valuestring : "?");
+    ui_confirm(ui, title);
+    const cJSON *service = app_json_path(policy, "spec.selector.service");
+    const cJSON *ns = app_json_path(policy, "spec.selector.namespace");
+    const cJSON *start = app_json_path(policy, "spec.start_time"), *end = app_json_path(policy, "spec.end_time");
+    app_policy_window(policy, time(NULL), window, sizeof window);
+    ui_confirm_line(ui, "selects workload %s, namespace %s",
+                    cJSON_IsString(service) && service->valuestring[0] ? service->valuestring : "any",
+                    cJSON_IsString(ns) && ns->valuestring[0] ? ns->valuestring : "any");
+    ui_confirm_line(ui, "window: %s (start_time %s, end_time %s)", window,
+                    cJSON_IsString(start) ? start->valuestring : "-", cJSON_IsString(end) ? end->valuestring : "-");
+    int k = 0;
+    const cJSON *rule;
+    cJSON_ArrayForEach(rule, app_json_path(policy, "spec.rules"))
+    {
+        app_policy_rule_text(rule, rule_text, sizeof rule_text);
+        ui_confirm_line(ui, "rule %d: %s", ++k, rule_text);
+    }
+    if (!k)
+        ui_confirm_line(ui, "no rules");
 }
 
 static void policy_done(const struct app_policy_outcome *o, void *user)
@@ -397,44 +435,66 @@ static void start_policy_apply(struct ui *ui, const char *json, long for_seconds
 
 static const char *const policy_kinds[] = {"abort", "delay"};
 enum policy_field { POLICY_NAME, POLICY_SERVICE, POLICY_PREFIX, POLICY_KIND, POLICY_VALUE, POLICY_PERCENT,
-                    POLICY_DURATION };
+                    POLICY_FOR };
 
-static bool json_safe(const char *s)
-{
-    for (; *s; s++)
-        if (*s == '"' || *s == '\\' || (unsigned char)*s < 32)
-            return false;
-    return true;
-}
-
+/* Each field parsed strictly; the first refused one is marked in the form.
+ * The policy carries start_time and end_time (app_policy_change stamps
+ * them from "for"), so it ends at the same moment on every pod. */
 static void submit_policy(struct ui *ui)
 {
     const struct ui_field *f = ui->dialog.fields;
-    char json[1200], created[32];
-    long value = strtol(f[POLICY_VALUE].value, NULL, 10), duration = strtol(f[POLICY_DURATION].value, NULL, 10);
-    double percent = strtod(f[POLICY_PERCENT].value, NULL);
+    long value, for_seconds;
+    double percent;
     bool abort = f[POLICY_KIND].option == 0;
-    for (int k = 0; k < ui->dialog.n_fields; k++) {
-        if (!json_safe(f[k].value)) {
-            ui_status(ui, true, "%s must not hold quotes, backslashes or control characters", f[k].label);
-            return;
-        }
-    }
-    if (!f[POLICY_NAME].value[0] || (abort ? value < 200 || value > 599 : value < 0) || percent < 0 ||
-        percent > 100 || duration < 0) {
-        ui_status(ui, true, "name needed; status 200..599 or delay >= 0 ms; percentage 0..100; duration >= 0");
+    if (!f[POLICY_NAME].value[0]) {
+        ui_form_error(ui, POLICY_NAME, "a name is needed");
         return;
     }
-    time_t now = time(NULL);
-    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    snprintf(json, sizeof json,
-             "{\"metadata\":{\"name\":\"%s\",\"creationTimestamp\":\"%s\"},\"spec\":{\"selector\":{\"service\":\"%s\","
-             "\"namespace\":\"%s\"},\"rules\":[{\"match\":{\"path\":{\"prefix\":\"%s\"}},\"fault\":{\"percentage\":%g,"
-             "\"%s\":{\"%s\":%ld},\"duration_seconds\":%ld}}]}}",
-             f[POLICY_NAME].value, created, f[POLICY_SERVICE].value, ui->ns,
-             f[POLICY_PREFIX].value[0] ? f[POLICY_PREFIX].value : "/", percent, abort ? "abort" : "delay",
-             abort ? "httpStatus" : "fixed_delay_ms", value, duration);
-    start_policy_apply(ui, json, 0);
+    if (abort && !app_parse_long(f[POLICY_VALUE].value, 200, 599, &value)) {
+        ui_form_error(ui, POLICY_VALUE, "an abort status is a whole number in 200..599");
+        return;
+    }
+    if (!abort && !app_parse_long(f[POLICY_VALUE].value, 0, 3600000, &value)) {
+        ui_form_error(ui, POLICY_VALUE, "a delay is whole milliseconds in 0..3600000");
+        return;
+    }
+    if (!app_parse_percentage(f[POLICY_PERCENT].value, &percent)) {
+        ui_form_error(ui, POLICY_PERCENT, "a number in 0..100 (fractions allowed: 0.1)");
+        return;
+    }
+    if (!app_parse_duration(f[POLICY_FOR].value, &for_seconds) || for_seconds <= 0) {
+        ui_form_error(ui, POLICY_FOR, "a duration with its unit: 90s, 5m, 1h, 1h30m");
+        return;
+    }
+    cJSON *policy = cJSON_CreateObject();
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(policy, "metadata"), "name", f[POLICY_NAME].value);
+    cJSON *spec = cJSON_AddObjectToObject(policy, "spec");
+    cJSON *selector = cJSON_AddObjectToObject(spec, "selector");
+    cJSON_AddStringToObject(selector, "service", f[POLICY_SERVICE].value);
+    cJSON_AddStringToObject(selector, "namespace", ui->ns);
+    cJSON *rule = cJSON_CreateObject();
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(rule, "match"), "path"), "prefix",
+                            f[POLICY_PREFIX].value[0] ? f[POLICY_PREFIX].value : "/");
+    cJSON *fault = cJSON_AddObjectToObject(rule, "fault");
+    cJSON_AddNumberToObject(fault, "percentage", percent);
+    cJSON_AddNumberToObject(cJSON_AddObjectToObject(fault, abort ? "abort" : "delay"),
+                            abort ? "httpStatus" : "fixed_delay_ms", (double)value);
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(spec, "rules"), rule);
+    char *json = cJSON_PrintUnformatted(policy);
+    cJSON_Delete(policy);
+    if (!json) {
+        ui_status(ui, true, "out of memory");
+        return;
+    }
+    start_policy_apply(ui, json, for_seconds);
+    free(json);
+}
+
+static void policy_kind_changed(struct ui *ui, int field)
+{
+    struct ui_field *value = &ui->dialog.fields[POLICY_VALUE];
+    if (field == POLICY_KIND)
+        snprintf(value->value, sizeof value->value, "%s", ui->dialog.fields[POLICY_KIND].option == 0 ? "503" : "200");
 }
 
 static void open_policy_form(struct ui *ui)
@@ -444,7 +504,8 @@ static void open_policy_form(struct ui *ui)
     struct ui_dialog *d = &ui->dialog;
     d->modal = UI_MODAL_FORM;
     snprintf(d->title, sizeof d->title, "Add a policy to the WasmPlugin in %s (context %s)", ui->ns, ui->context);
-    ui_confirm_line(ui, "the plugin loads it through ECDS, without restarts; a policy of the same name is replaced");
+    ui_confirm_line(ui, "the plugin loads it through ECDS, without restarts; a policy of the same name is replaced;");
+    ui_confirm_line(ui, "it is checked by the plugin's own parser first, and ends after \"for\" on every pod");
     d->n_fields = 7;
     d->fields[POLICY_NAME] = (struct ui_field){.label = "name"};
     d->fields[POLICY_SERVICE] = (struct ui_field){.label = "workload"};
@@ -457,17 +518,26 @@ static void open_policy_form(struct ui *ui)
     snprintf(d->fields[POLICY_VALUE].value, sizeof d->fields[POLICY_VALUE].value, "503");
     d->fields[POLICY_PERCENT] = (struct ui_field){.label = "percentage"};
     snprintf(d->fields[POLICY_PERCENT].value, sizeof d->fields[POLICY_PERCENT].value, "10");
-    d->fields[POLICY_DURATION] = (struct ui_field){.label = "duration s"};
-    snprintf(d->fields[POLICY_DURATION].value, sizeof d->fields[POLICY_DURATION].value, "300");
+    d->fields[POLICY_FOR] = (struct ui_field){.label = "for (90s 5m 1h)"};
+    snprintf(d->fields[POLICY_FOR].value, sizeof d->fields[POLICY_FOR].value, "5m");
     d->submit = submit_policy;
+    d->option_changed = policy_kind_changed;
 }
+
+enum policy_file_field { POLICY_FILE_PATH, POLICY_FILE_FOR };
 
 static void submit_policy_file(struct ui *ui)
 {
-    const char *path = ui->dialog.fields[0].value;
+    const char *path = ui->dialog.fields[POLICY_FILE_PATH].value;
+    const char *for_text = ui->dialog.fields[POLICY_FILE_FOR].value;
+    long for_seconds = 0;
+    if (for_text[0] && (!app_parse_duration(for_text, &for_seconds) || for_seconds <= 0)) {
+        ui_form_error(ui, POLICY_FILE_FOR, "empty, or a duration with its unit: 90s, 5m, 1h");
+        return;
+    }
     FILE *file = fopen(path, "rb");
     if (!file) {
-        ui_status(ui, true, "cannot read %s", path);
+        ui_form_error(ui, POLICY_FILE_PATH, "cannot read it");
         return;
     }
     char json[65536];
@@ -479,10 +549,10 @@ static void submit_policy_file(struct ui *ui)
     bool object = cJSON_IsObject(doc);
     cJSON_Delete(doc);
     if (too_long || !object) {
-        ui_status(ui, true, "%s: %s", path, too_long ? "larger than 64 KiB" : "not a JSON object (one policy)");
+        ui_form_error(ui, POLICY_FILE_PATH, "%s", too_long ? "larger than 64 KiB" : "not a JSON object (one policy)");
         return;
     }
-    start_policy_apply(ui, json, 0);
+    start_policy_apply(ui, json, for_seconds);
 }
 
 static void open_policy_file_form(struct ui *ui)
@@ -493,33 +563,122 @@ static void open_policy_file_form(struct ui *ui)
     snprintf(d->title, sizeof d->title, "Add a policy from a JSON file (namespace %s, context %s)", ui->ns,
              ui->context);
     ui_confirm_line(ui, "one policy object: {\"metadata\": {\"name\": ...}, \"spec\": {...}}");
-    d->n_fields = 1;
-    d->fields[0] = (struct ui_field){.label = "file"};
+    ui_confirm_line(ui, "for: when it ends (empty: its own end_time, else its rules' longest duration_seconds)");
+    d->n_fields = 2;
+    d->fields[POLICY_FILE_PATH] = (struct ui_field){.label = "file"};
+    d->fields[POLICY_FILE_FOR] = (struct ui_field){.label = "for (90s 5m 1h)"};
     d->submit = submit_policy_file;
 }
 
-static char policy_to_remove[256];
-
 static void do_remove_policy(struct ui *ui)
 {
+    char name[sizeof ui->dialog.object];
+    snprintf(name, sizeof name, "%s", ui->dialog.object);
     started(ui, "removing the policy");
-    struct app_policy_change ch = {.ns = ui->ns, .op = APP_POLICY_REMOVE, .name = policy_to_remove};
+    struct app_policy_change ch = {.ns = ui->ns, .op = APP_POLICY_REMOVE, .name = name};
     app_policy_change(ui->client, &ch, policy_done, ui);
 }
 
 static void confirm_remove_policy(struct ui *ui)
 {
-    const cJSON *policies = app_json_path(namespace_wasmplugin(ui), "spec.pluginConfig.policies");
-    const cJSON *name = app_json_path(cJSON_GetArrayItem(policies, ui->dialog.cursor), "metadata.name");
+    const cJSON *name = app_json_path(cJSON_GetArrayItem(namespace_policies(ui), ui->dialog.cursor), "metadata.name");
     if (!cJSON_IsString(name)) {
         ui_status(ui, true, "no policy selected");
         return;
     }
-    snprintf(policy_to_remove, sizeof policy_to_remove, "%s", name->valuestring);
+    char policy[sizeof ui->dialog.object];
+    snprintf(policy, sizeof policy, "%s", name->valuestring);
     ui_confirm(ui, "Remove policy?");
-    ui_confirm_line(ui, "policy %s from the WasmPlugin's pluginConfig", policy_to_remove);
+    snprintf(ui->dialog.object, sizeof ui->dialog.object, "%s", policy);
+    ui_confirm_line(ui, "policy %s from the WasmPlugin's pluginConfig", policy);
     ui_confirm_line(ui, "in namespace %s, context %s", ui->ns, ui->context);
     ui_confirm_choice(ui, 'y', "remove", do_remove_policy);
+}
+
+/* ---- X: the kill switch ---- */
+
+static void halt_written(const struct app_policy_outcome *o, void *user)
+{
+    struct ui *ui = user;
+    struct ui_halt_state *h = &ui->halt;
+    ui->actions_running--;
+    h->running = false;
+    h->result = o->result;
+    ui_status(ui, !o->result.ok, "%s", o->result.message);
+    app_mesh_refresh(ui->mesh);
+    if (!o->result.ok || strcmp(h->ns, ui->ns) != 0)
+        return;
+    /* Follow every sidecar from its next scrape on. */
+    h->written = true;
+    h->n_pods = 0;
+    for (size_t k = 0; k < app_pod_count(ui->app) && h->n_pods < UI_HALT_PODS; k++) {
+        const struct app_pod *p = app_pod_at(ui->app, k);
+        if (app_pod_scrapable(&p->pod))
+            app_halt_follow(&h->pods[h->n_pods++], p->pod.name, p->attempts - p->failures);
+    }
+}
+
+void ui_halt_update(struct ui *ui)
+{
+    struct ui_halt_state *h = &ui->halt;
+    if (!h->written || strcmp(h->ns, ui->ns) != 0)
+        return;
+    for (int k = 0; k < h->n_pods; k++) {
+        const struct app_pod *p = app_pod_find(ui->app, ui->ns, h->pods[k].name);
+        if (!p || !p->scraped || p->failing)
+            continue;
+        const hfi_metrics *m = &p->metrics;
+        app_halt_scraped(&h->pods[k], p->attempts - p->failures, m->aborts_total.present ? m->aborts_total.value : 0,
+                         m->delays_total.present ? m->delays_total.value : 0,
+                         m->policies.present ? m->policies.value : 0);
+    }
+}
+
+static void do_halt(struct ui *ui)
+{
+    struct ui_halt_state *h = &ui->halt;
+    memset(h, 0, sizeof *h);
+    snprintf(h->wasmplugin, sizeof h->wasmplugin, "%s", ui->dialog.object);
+    snprintf(h->ns, sizeof h->ns, "%s", ui->ns);
+    h->running = true;
+    ui_dialog_close(ui);
+    ui->dialog.modal = UI_MODAL_HALT;
+    snprintf(ui->dialog.title, sizeof ui->dialog.title, "Kill switch: WasmPlugin %s in %s", h->wasmplugin, h->ns);
+    ui->actions_running++;
+    ui_status(ui, false, "removing every policy of WasmPlugin %s/%s...", h->ns, h->wasmplugin);
+    struct app_policy_change ch = {.ns = h->ns, .wasmplugin = h->wasmplugin, .op = APP_POLICY_REMOVE_ALL};
+    app_policy_change(ui->client, &ch, halt_written, ui);
+}
+
+static void confirm_halt(struct ui *ui)
+{
+    const cJSON *wp = namespace_wasmplugin(ui);
+    const cJSON *name = app_json_path(wp, "metadata.name");
+    const cJSON *policies = app_json_path(wp, "spec.pluginConfig.policies");
+    int n = cJSON_GetArraySize(policies);
+    if (!cJSON_IsString(name)) {
+        ui_status(ui, true, "no WasmPlugin in %s: no policy to remove", ui->ns);
+        return;
+    }
+    if (!n) {
+        ui_status(ui, true, "WasmPlugin %s/%s has no policies: nothing to remove", ui->ns, name->valuestring);
+        return;
+    }
+    char title[300];
+    snprintf(title, sizeof title, "KILL SWITCH: remove all %d policies?", n);
+    ui_confirm(ui, title);
+    snprintf(ui->dialog.object, sizeof ui->dialog.object, "%s", name->valuestring);
+    ui_confirm_line(ui, "WasmPlugin %s in namespace %s, context %s: all %d policies removed in one write:",
+                    name->valuestring, ui->ns, ui->context, n);
+    const cJSON *policy;
+    cJSON_ArrayForEach(policy, policies)
+    {
+        const cJSON *pname = app_json_path(policy, "metadata.name");
+        ui_confirm_line(ui, "  %s", cJSON_IsString(pname) ? pname->valuestring : "(no name)");
+    }
+    ui_confirm_line(ui, "Then every sidecar's fault counters are watched until they stop.");
+    snprintf(ui->dialog.choice_label, sizeof ui->dialog.choice_label, "remove all %d", n);
+    ui_confirm_choice(ui, 'y', ui->dialog.choice_label, do_halt);
 }
 
 /* ---- n: namespace picker ---- */
@@ -579,6 +738,12 @@ static void context_picked(struct ui *ui, const char *context)
 
 static void open_context_picker(struct ui *ui)
 {
+    if (ui->actions_running) {
+        /* Their answers and follow-up steps belong to this context. */
+        ui_status(ui, true, "%d action(s) still running in context %s: wait for their answers before switching",
+                  ui->actions_running, ui->context);
+        return;
+    }
     if (!ui->opt->n_contexts) {
         ui_status(ui, true, "no kubeconfig contexts to choose from (in-cluster)");
         return;
@@ -613,6 +778,10 @@ static const struct {
     {'a', true, APP_MAY_EDIT_POLICIES, open_policy_form},
     {'l', true, APP_MAY_EDIT_POLICIES, open_policy_file_form},
     {'x', true, APP_MAY_EDIT_POLICIES, confirm_remove_policy},
+    {'\n', true, UI_NO_PERMISSION, show_policy_rules},
+    {KEY_ENTER, true, UI_NO_PERMISSION, show_policy_rules},
+    {'X', false, APP_MAY_EDIT_POLICIES, confirm_halt},
+    {'X', true, APP_MAY_EDIT_POLICIES, confirm_halt},
 };
 
 bool ui_action_key(struct ui *ui, int ch)

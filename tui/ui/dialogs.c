@@ -16,6 +16,19 @@ void ui_dialog_close(struct ui *ui)
     for (int k = 0; k < ui->dialog.n_items; k++)
         free(ui->dialog.items[k]);
     memset(&ui->dialog, 0, sizeof ui->dialog);
+    ui->dialog.error_field = -1;
+    ui->dialog_serial++;
+}
+
+void ui_form_error(struct ui *ui, int field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ui->dialog.error, sizeof ui->dialog.error, fmt, ap);
+    va_end(ap);
+    ui->dialog.error_field = field;
+    ui->dialog.field = field;
+    ui_status(ui, true, "%s: %s", ui->dialog.fields[field].label, ui->dialog.error);
 }
 
 void ui_confirm(struct ui *ui, const char *title)
@@ -70,11 +83,33 @@ static int draw_box(struct ui *ui, int height, int *left, int *width)
     return top + 1;
 }
 
+/* The lines that fit, from the scroll position, with a note when some
+ * do not. Returns the next row. */
+static int draw_lines(struct ui *ui, int y, int x, int w, int fit)
+{
+    struct ui_dialog *d = &ui->dialog;
+    if (fit < 1)
+        fit = 1;
+    if (d->scroll > d->n_lines - fit)
+        d->scroll = d->n_lines - fit > 0 ? d->n_lines - fit : 0;
+    for (int k = d->scroll; k < d->n_lines && k < d->scroll + fit; k++)
+        ui_put(y++, x, w, d->lines[k]);
+    if (d->n_lines > fit) {
+        char more[120];
+        snprintf(more, sizeof more, "(lines %d-%d of %d: Up/Down scroll)", d->scroll + 1,
+                 d->scroll + fit < d->n_lines ? d->scroll + fit : d->n_lines, d->n_lines);
+        ui_attr_on(ui, UI_COLOR_DIM, 0);
+        ui_put(y++, x, w, more);
+        ui_attr_off(ui, UI_COLOR_DIM, 0);
+    }
+    return y;
+}
+
 static void draw_confirm(struct ui *ui)
 {
-    int x, w, y = draw_box(ui, ui->dialog.n_lines + 4, &x, &w);
-    for (int k = 0; k < ui->dialog.n_lines; k++)
-        ui_put(y++, x, w, ui->dialog.lines[k]);
+    int fit = ui->rows - 8 < ui->dialog.n_lines ? ui->rows - 8 : ui->dialog.n_lines;
+    int x, w, y = draw_box(ui, fit + 4 + (fit < ui->dialog.n_lines), &x, &w);
+    y = draw_lines(ui, y, x, w, fit);
     char keys[300] = "";
     size_t used = 0;
     for (int k = 0; k < ui->dialog.n_choices; k++)
@@ -100,9 +135,14 @@ static void draw_form(struct ui *ui)
             snprintf(line, sizeof line, "%-16s < %s >", f->label, f->options[f->option]);
         else
             snprintf(line, sizeof line, "%-16s %s%s", f->label, f->value, current ? "_" : "");
-        ui_attr_on(ui, 0, current ? A_REVERSE : 0);
+        if (k == ui->dialog.error_field) {
+            size_t used = strlen(line);
+            snprintf(line + used, sizeof line - used, "   <- %s", ui->dialog.error);
+        }
+        bool refused = k == ui->dialog.error_field;
+        ui_attr_on(ui, refused ? UI_COLOR_ERROR : 0, current ? A_REVERSE : 0);
         ui_put(y++, x, w, line);
-        ui_attr_off(ui, 0, current ? A_REVERSE : 0);
+        ui_attr_off(ui, refused ? UI_COLOR_ERROR : 0, current ? A_REVERSE : 0);
     }
     ui_put(y + 1, x, w, "Tab/Up/Down field   Left/Right choose   type to edit   Enter go   Esc cancel");
 }
@@ -171,11 +211,17 @@ static void draw_fire_result(struct ui *ui)
     ui_put(y + 1, x, w, line);
     ui_attr_off(ui, 0, A_BOLD);
     if (f->done) {
-        bool moved = f->options.abort_status ? aborts - f->aborts_before >= f->tally.aborted
-                                             : delays - f->delays_before >= f->tally.answered;
-        ui_put(y + 2, x, w,
-               moved ? "the metrics pipeline works: the counters moved as the client saw"
-                     : "counters have not caught up yet (next scrape), or the metrics do not flow: see d");
+        double moved = f->options.abort_status ? aborts - f->aborts_before : delays - f->delays_before;
+        const char *verdict;
+        if (!f->tally.sent || !f->tally.answered)
+            verdict = "nothing was answered: no verdict on the metrics pipeline (see the message above)";
+        else if (!f->tally.faulted)
+            verdict = "no request carried a fault: no verdict on the metrics pipeline (see the message above)";
+        else if (moved >= f->tally.faulted)
+            verdict = "the metrics pipeline works: faults were sent, answered, and counted by the sidecar";
+        else
+            verdict = "counters have not caught up yet (next scrape), or the metrics do not flow: see d";
+        ui_put(y + 2, x, w, verdict);
     }
     ui_put(y + 4, x, w, "Esc close");
 }
@@ -193,8 +239,43 @@ static void draw_policies(struct ui *ui)
     if (!ui->dialog.n_lines)
         ui_put(y++, x, w, "no policies");
     ui_put(y + 1, x, w,
-           ui_may(ui, APP_MAY_EDIT_POLICIES) ? "[a] add from a form   [l] load a JSON file   [x] remove selected   Esc close"
-                                             : "Esc close");
+           ui_may(ui, APP_MAY_EDIT_POLICIES)
+               ? "Enter rules   [a] add   [l] load a JSON file   [x] remove   [X] remove ALL   Esc close"
+               : "Enter rules   Esc close");
+}
+
+/* After the kill switch: one line per sidecar, stopped or not. */
+static void draw_halt(struct ui *ui)
+{
+    const struct ui_halt_state *h = &ui->halt;
+    int rows = h->n_pods + 5, fit = ui->rows - 8;
+    int x, w, y = draw_box(ui, rows < fit + 5 ? rows : fit + 5, &x, &w);
+    char line[400], text[200];
+    int stopped = 0, injecting = 0;
+    for (int k = 0; k < h->n_pods; k++) {
+        enum app_halt_verdict v = app_halt_verdict(&h->pods[k]);
+        stopped += v == APP_HALT_STOPPED;
+        injecting += v == APP_HALT_INJECTING;
+    }
+    if (!h->written)
+        snprintf(line, sizeof line, "%s", h->running ? "removing every policy..." : h->result.message);
+    else if (injecting)
+        snprintf(line, sizeof line, "%d of %d pods STILL INJECTING; %d stopped", injecting, h->n_pods, stopped);
+    else if (stopped == h->n_pods && h->n_pods)
+        snprintf(line, sizeof line, "faults stopped on all %d pods", h->n_pods);
+    else
+        snprintf(line, sizeof line, "watching %d pods: %d stopped so far", h->n_pods, stopped);
+    ui_attr_on(ui, injecting || (!h->written && !h->running) ? UI_COLOR_ERROR : 0, A_BOLD);
+    ui_put(y++, x, w, line);
+    ui_attr_off(ui, injecting || (!h->written && !h->running) ? UI_COLOR_ERROR : 0, A_BOLD);
+    if (h->written)
+        ui_put(y++, x, w, h->result.message);
+    for (int k = 0; k < h->n_pods && k < fit - 1; k++) {
+        app_halt_text(&h->pods[k], text, sizeof text);
+        snprintf(line, sizeof line, "%-40s %s", h->pods[k].name, text);
+        ui_put(y++, x, w, line);
+    }
+    ui_put(y + 1, x, w, "Esc close (the sidecars keep being scraped)");
 }
 
 void ui_dialog_draw(struct ui *ui)
@@ -206,7 +287,9 @@ void ui_dialog_draw(struct ui *ui)
     case UI_MODAL_PICKER: draw_picker(ui); break;
     case UI_MODAL_FIRE_RESULT: draw_fire_result(ui); break;
     case UI_MODAL_POLICIES: draw_policies(ui); break;
+    case UI_MODAL_HALT: draw_halt(ui); break;
     }
+    ui->dialog.shown = ui->dialog.modal != UI_MODAL_NONE;
 }
 
 /* ---- keys ---- */
@@ -221,15 +304,15 @@ static void form_key(struct ui *ui, int ch)
     case KEY_BTAB:
     case KEY_UP: ui->dialog.field = (ui->dialog.field + ui->dialog.n_fields - 1) % ui->dialog.n_fields; break;
     case KEY_LEFT:
-        if (f->options)
-            f->option = (f->option + f->n_options - 1) % f->n_options;
-        break;
     case KEY_RIGHT:
     case ' ':
-        if (f->options)
-            f->option = (f->option + 1) % f->n_options;
-        else if (ch == ' ' && n + 1 < sizeof f->value)
+        if (f->options) {
+            f->option = (f->option + (ch == KEY_LEFT ? f->n_options - 1 : 1)) % f->n_options;
+            if (ui->dialog.option_changed)
+                ui->dialog.option_changed(ui, ui->dialog.field);
+        } else if (ch == ' ' && n + 1 < sizeof f->value) {
             f->value[n] = ' ', f->value[n + 1] = '\0';
+        }
         break;
     case KEY_BACKSPACE:
     case 127:
@@ -239,8 +322,10 @@ static void form_key(struct ui *ui, int ch)
         break;
     case '\n':
     case KEY_ENTER:
-        if (ui->dialog.submit)
+        if (ui->dialog.submit && ui->dialog.shown) {
+            ui->dialog.error_field = -1;
             ui->dialog.submit(ui);
+        }
         break;
     default:
         if (!f->options && ch > 32 && ch < 127 && n + 1 < sizeof f->value) {
@@ -261,7 +346,15 @@ bool ui_dialog_key(struct ui *ui, int ch)
     }
     switch (d->modal) {
     case UI_MODAL_CONFIRM:
-        for (int k = 0; k < d->n_choices; k++) {
+        if (ch == KEY_DOWN || ch == 'j') {
+            d->scroll++;
+            return true;
+        }
+        if (ch == KEY_UP || ch == 'k') {
+            d->scroll -= d->scroll > 0;
+            return true;
+        }
+        for (int k = 0; k < d->n_choices && d->shown; k++) {
             if (ch == d->choices[k].key) {
                 void (*run)(struct ui *) = d->choices[k].run;
                 run(ui); /* may open the next dialog */
@@ -285,7 +378,8 @@ bool ui_dialog_key(struct ui *ui, int ch)
             picked(ui, chosen);
         }
         return true;
-    case UI_MODAL_FIRE_RESULT: return true;
+    case UI_MODAL_FIRE_RESULT:
+    case UI_MODAL_HALT: return true;
     case UI_MODAL_POLICIES:
         if ((ch == KEY_DOWN || ch == 'j') && d->cursor + 1 < d->n_lines)
             d->cursor++;

@@ -25,7 +25,10 @@ const struct ui_key_help ui_key_table[] = {
     {"/", "filter pods by name or deployment (Enter keeps it, Esc clears it)", UI_NO_PERMISSION},
     {"s S", "sort by the next column; reverse the order", UI_NO_PERMISSION},
     {"n c", "namespace picker; context picker", UI_NO_PERMISSION},
-    {"p", "the WasmPlugin's policies (a add, l load a JSON file, x remove)", UI_NO_PERMISSION},
+    {"p", "the WasmPlugin's policies with time left (Enter rules, a add, l load a JSON file, x remove)",
+     UI_NO_PERMISSION},
+    {"X", "KILL SWITCH: remove every policy of the WasmPlugin in one write, then watch the sidecars stop",
+     APP_MAY_EDIT_POLICIES},
     {"e", "apply the stats-inclusion EnvoyFilter", APP_MAY_APPLY_ENVOYFILTER},
     {"E", "delete the stats-inclusion EnvoyFilter", APP_MAY_DELETE_ENVOYFILTER},
     {"r R", "restart the selected pod's deployment / every deployment in view with a sidecar",
@@ -33,7 +36,7 @@ const struct ui_key_help ui_key_table[] = {
     {"f", "fire test faults at the selected pod or its service, and see the counters move", APP_MAY_FIRE},
     {"?", "this help", UI_NO_PERMISSION},
     {"Esc", "close any dialog or view and go back to the pod table", UI_NO_PERMISSION},
-    {"q", "quit (asks while an action is still running)", UI_NO_PERMISSION},
+    {"q Ctrl-C", "quit (asks while an action is still running)", UI_NO_PERMISSION},
 };
 const size_t ui_key_table_count = sizeof ui_key_table / sizeof ui_key_table[0];
 
@@ -41,6 +44,7 @@ const size_t ui_key_table_count = sizeof ui_key_table / sizeof ui_key_table[0];
 
 static volatile sig_atomic_t curses_active;
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t interrupt_requested; /* Ctrl-C: asks like q */
 
 static void restore_terminal(void)
 {
@@ -52,8 +56,10 @@ static void restore_terminal(void)
 
 static void on_stop_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    if (sig == SIGINT)
+        interrupt_requested = 1;
+    else
+        stop_requested = 1;
 }
 
 /* htop's habit: put the terminal back, then die of the same signal. */
@@ -224,9 +230,10 @@ static void draw_status(struct ui *ui)
     else if (ui->status[0])
         snprintf(line, sizeof line, "%s", ui->status);
     else
-        snprintf(line, sizeof line, "%s  ? help  / filter  s sort  Enter detail  d doctor  %s%s%sp policies  q quit",
+        snprintf(line, sizeof line, "%s  ? help  / filter  s sort  Enter detail  d doctor  %s%s%sp policies  %sq quit",
                  ui->view->name, ui_may(ui, APP_MAY_APPLY_ENVOYFILTER) ? "e envoyfilter  " : "",
-                 ui_may(ui, APP_MAY_PATCH_DEPLOYMENTS) ? "r restart  " : "", ui_may(ui, APP_MAY_FIRE) ? "f fire  " : "");
+                 ui_may(ui, APP_MAY_PATCH_DEPLOYMENTS) ? "r restart  " : "", ui_may(ui, APP_MAY_FIRE) ? "f fire  " : "",
+                 ui_may(ui, APP_MAY_EDIT_POLICIES) ? "X KILL SWITCH  " : "");
     ui_attr_on(ui, ui->status_is_error ? UI_COLOR_ERROR : 0, A_REVERSE);
     move(y, 0);
     clrtoeol();
@@ -282,6 +289,20 @@ static void quit_anyway(struct ui *ui)
     ui->quit = true;
 }
 
+void ui_ask_quit(struct ui *ui)
+{
+    /* Asked already: a second q or Ctrl-C means it. */
+    bool asked = ui->dialog.modal == UI_MODAL_CONFIRM && ui->dialog.n_choices &&
+                 ui->dialog.choices[0].run == quit_anyway;
+    if (!ui->actions_running || asked) {
+        ui->quit = true;
+        return;
+    }
+    ui_confirm(ui, "Quit while an action runs?");
+    ui_confirm_line(ui, "%d action(s) have not answered yet; quitting drops their answers.", ui->actions_running);
+    ui_confirm_choice(ui, 'y', "quit anyway", quit_anyway);
+}
+
 static void handle_key(struct ui *ui, int ch)
 {
     if (ch == KEY_RESIZE)
@@ -298,15 +319,7 @@ static void handle_key(struct ui *ui, int ch)
     if (ui_action_key(ui, ch))
         return;
     switch (ch) {
-    case 'q':
-        if (!ui->actions_running) {
-            ui->quit = true;
-            break;
-        }
-        ui_confirm(ui, "Quit while an action runs?");
-        ui_confirm_line(ui, "%d action(s) have not answered yet; quitting drops their answers.", ui->actions_running);
-        ui_confirm_choice(ui, 'y', "quit anyway", quit_anyway);
-        break;
+    case 'q': ui_ask_quit(ui); break;
     case '?':
         ui->view = &view_help;
         ui->help_scroll = 0;
@@ -454,8 +467,15 @@ int ui_run(const struct ui_options *options)
     struct pollfd fds[UI_MAX_FDS];
     int64_t next_snapshot_ms = 0;
     while (!ui.quit && !stop_requested) {
+        if (interrupt_requested) {
+            interrupt_requested = 0;
+            ui_ask_quit(&ui);
+            if (ui.quit)
+                break;
+        }
         app_tick(ui.app);
         app_mesh_tick(ui.mesh);
+        ui_halt_update(&ui);
         journal_tick(&ui, &next_snapshot_ms);
         draw(&ui);
         fds[0] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
@@ -467,8 +487,16 @@ int ui_run(const struct ui_options *options)
             break;
         kube_client_dispatch(ui.client, fds + 1, n - 1);
         int ch;
-        while ((ch = getch()) != ERR && !ui.quit)
+        while ((ch = getch()) != ERR && !ui.quit) {
+            unsigned serial = ui.dialog_serial;
             handle_key(&ui, ch);
+            if (ui.dialog_serial != serial && ui.dialog.modal != UI_MODAL_NONE) {
+                /* A dialog opened: what was typed ahead was typed without
+                 * seeing it, so it must not answer it. */
+                flushinp();
+                break;
+            }
+        }
     }
     restore_terminal();
     ui_dialog_close(&ui);

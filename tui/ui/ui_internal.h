@@ -42,6 +42,7 @@ enum ui_modal {
     UI_MODAL_PICKER,      /* a list to choose from */
     UI_MODAL_FIRE_RESULT, /* the tally of test faults, live counter movement */
     UI_MODAL_POLICIES,    /* the WasmPlugin's policies */
+    UI_MODAL_HALT,        /* after the kill switch: which sidecars stopped */
 };
 
 struct ui_choice {
@@ -57,7 +58,7 @@ struct ui_field {
     int n_options, option;
 };
 
-#define UI_DIALOG_LINES 14
+#define UI_DIALOG_LINES 80
 #define UI_FORM_FIELDS 8
 #define UI_PICKER_ITEMS 512
 
@@ -72,12 +73,28 @@ struct ui_fire_state {
     struct app_fire_tally tally;
 };
 
+#define UI_HALT_PODS 256
+
+/* After the kill switch: each sidecar's counters from the write on. */
+struct ui_halt_state {
+    bool running, written;
+    char wasmplugin[254], ns[254];
+    struct app_action_result result;
+    struct app_halt_pod pods[UI_HALT_PODS];
+    int n_pods;
+};
+
 struct ui_dialog {
     enum ui_modal modal;
+    /* Drawn at least once: only then may a key answer it (keys typed
+     * ahead never do). */
+    bool shown;
     char title[200];
     char lines[UI_DIALOG_LINES][300];
     int n_lines;
+    int scroll; /* first line shown, when they do not all fit */
     struct ui_choice choices[5];
+    char choice_label[64]; /* a label made for this dialog */
     int n_choices;
     /* What a confirmation acts on. */
     char deployments[64][254];
@@ -86,6 +103,11 @@ struct ui_dialog {
     struct ui_field fields[UI_FORM_FIELDS];
     int n_fields, field;
     void (*submit)(struct ui *ui);
+    void (*option_changed)(struct ui *ui, int field); /* after a toggle moved */
+    int error_field;                                  /* -1: none */
+    char error[200];                                  /* why that field was refused */
+    /* What a confirmation names (the WasmPlugin of the kill switch). */
+    char object[254];
     /* Picker. */
     char *items[UI_PICKER_ITEMS];
     int n_items, cursor;
@@ -125,8 +147,10 @@ struct ui {
     bool quit;
 
     struct ui_dialog dialog;
+    unsigned dialog_serial; /* +1 whenever a dialog opens or closes */
     int actions_running; /* q asks before quitting while one runs */
     struct ui_fire_state fire;
+    struct ui_halt_state halt;
 };
 
 /* Sets the status line (printf-style). */
@@ -165,6 +189,12 @@ void ui_dialog_close(struct ui *ui);
 void ui_confirm(struct ui *ui, const char *title);
 void ui_confirm_line(struct ui *ui, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ui_confirm_choice(struct ui *ui, int key, const char *label, void (*run)(struct ui *ui));
+/* Marks a form field as refused, with why; the form shows it there. */
+void ui_form_error(struct ui *ui, int field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The kill switch's watch: follows the model's scrapes (actions.c). */
+void ui_halt_update(struct ui *ui);
+/* q and Ctrl-C: quit, or ask while an action runs (ui.c). */
+void ui_ask_quit(struct ui *ui);
 
 /* Actions behind keys (actions.c). True when the key was an action's. */
 bool ui_action_key(struct ui *ui, int ch);

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# The console's safety through tmux against meshsim: keys typed before a
+# dialog is drawn never answer it (checked through HFITOP_REQUEST_LOG);
+# Ctrl-C asks while an action runs; the R confirmation counts and scrolls;
+# policy forms refuse bad fields and show which; Enter shows a policy's
+# rules; the kill switch removes every policy and watches the sidecars
+# stop; test faults tell the truth.
+#
+#   tests/ui/safety.sh HFITOP MESHSIM
+HFITOP=$1
+MESHSIM_BIN=$2
+. tests/meshsim/lib.sh
+. tests/ui/lib.sh
+
+REQUESTS="$MESHSIM_DIR/requests"
+# Every request that changes something or fires a fault: writes (the
+# access reviews hfitop posts at start excepted) and proxied requests to a
+# pod or service other than the stats port.
+changes() {
+    grep -E '^(PATCH|PUT|DELETE|POST) |^GET /api/v1/namespaces/[^ ]*/(pods/[^ :/]*|services/[^ /]*)/proxy' "$REQUESTS" |
+        grep -v 'selfsubjectaccessreviews' || true
+}
+nothing_written() { [ -z "$(changes)" ]; }
+
+# typed_ahead NAME KEYS TITLE: KEYS then y then Enter in one write to the
+# terminal; the dialog TITLE shows, and nothing was changed.
+typed_ahead() {
+    local name=$1 typed=$2 title=$3
+    : >"$REQUESTS"
+    tmx send-keys -t console -l "${typed}y"$'\r'
+    see "type-ahead $name: the dialog is shown" "$title" 20
+    check "type-ahead $name: nothing written ($(changes | head -n 3))" nothing_written
+    keys Escape
+    gone "type-ahead $name: closed" "$title" 10
+}
+
+# ---- type-ahead, confirmations, Ctrl-C ----
+meshsim_start "$MESHSIM_BIN" --traffic 20
+CONSOLE_ENV="HFITOP_REQUEST_LOG=$REQUESTS" start_console
+see "console up" "TOTAL 6 pods, 6 sidecars" 60
+see "footer offers the kill switch" "X KILL SWITCH"
+typed_ahead "e" e "Apply the stats-inclusion EnvoyFilter?"
+typed_ahead "E" E "Delete the stats-inclusion EnvoyFilter?"
+typed_ahead "r" r "Restart deployment?"
+typed_ahead "R" R "Restart every deployment in view"
+typed_ahead "f" f "Fire test faults"
+typed_ahead "X" X "KILL SWITCH: remove all"
+keys p
+see "policies open" "Policies of WasmPlugin hfi-fault in demo"
+typed_ahead "p x" x "Remove policy?"
+keys p
+see "policies open again" "Policies of WasmPlugin hfi-fault in demo"
+typed_ahead "p X" X "KILL SWITCH: remove all"
+keys p
+see "policies open once more" "Policies of WasmPlugin hfi-fault in demo"
+typed_ahead "p a" a "Add a policy to the WasmPlugin"
+
+# The help names the kill switch and Ctrl-C.
+keys '?'
+see "help: kill switch" "KILL SWITCH: remove every policy"
+see "help: Ctrl-C asks too" "q Ctrl-C"
+keys Escape
+
+# The fire form: switching abort to delay resets the value (503 would be
+# 503 ms); the verdict comes once faults were sent, answered and counted.
+keys f
+see "fire form" "Fire test faults"
+see "abort's default" "status or ms     503"
+keys Up Right
+see "delay's own default" "status or ms     250"
+keys Enter
+see "the delays were counted" "the metrics pipeline works: faults were sent, answered, and counted" 60
+keys Escape
+# A slow delay keeps an action running: Ctrl-C asks, Esc goes on.
+keys f
+see "fire form again" "Fire test faults"
+keys Up Right Down BSpace BSpace BSpace 4 0 0 0 Down BSpace BSpace 1 Enter
+see "fire running" "sending..." 20
+keys C-c
+see "Ctrl-C asks while the fire runs" "Quit while an action runs?" 10
+keys Escape
+see "the slow fire ends, the console still up" "fired 1 at pod" 30
+
+# Strict policy form: the field in error is shown, nothing is written.
+keys p
+see "policies for the form" "Policies of WasmPlugin hfi-fault in demo"
+keys a
+see "policy form" "Add a policy to the WasmPlugin in demo"
+: >"$REQUESTS"
+keys s t r i c t Tab Tab Tab Tab Tab BSpace BSpace a b c Enter
+see "percentage refused in the form" "<- a number in 0..100" 10
+keys BSpace BSpace BSpace 1 0 Tab BSpace BSpace 3 0 0 Enter
+see "bare duration refused in the form" "<- a duration with its unit" 10
+check "refused fields wrote nothing" nothing_written
+keys BSpace BSpace BSpace 1 h Enter
+see "policy added" "policy strict applied" 30
+keys p
+see "its time left" "strict" 30
+hour_left() { screen | grep -qE 'strict .*(59m5[0-9]s|1h00m) left'; }
+check "an hour left" wait_for 20 hour_left
+# Enter shows the selected policy's rules.
+keys Enter
+see "rules of the first policy" "Policy frontend-faults" 10
+see "its rules" "rule 1: method exact GET, path prefix /product/" 10
+keys Escape
+
+# The kill switch: one confirmation naming all, one write, every sidecar stops.
+keys X
+see "kill switch confirmation" "KILL SWITCH: remove all 4 policies?" 10
+see "it names WasmPlugin, namespace and context" "WasmPlugin hfi-fault in namespace demo, context meshsim: all 4 policies" 10
+: >"$REQUESTS"
+keys y
+see "kill switch result" "all 4 policies removed" 30
+see "every sidecar stopped" "faults stopped on all 6 pods" 90
+check "one write" test "$(changes | grep -c '^PATCH .*/wasmplugins/')" -eq 1
+keys Escape
+# Answered once drawn: r then y restarts the selected pod's deployment.
+keys r
+see "restart dialog" "Restart deployment?"
+keys y
+see "restart answered" "restarted at" 30
+keys C-c
+exited_cleanly "Ctrl-C with nothing running"
+
+# ---- R counts and scrolls when there are more deployments than rows ----
+meshsim_start "$MESHSIM_BIN" --pods 100
+ROWS=16 start_console
+see "many pods" "pods 100" 90
+keys R
+see "R counts the deployments" "8 deployments in namespace demo, context meshsim" 20
+see "R scrolls" "(lines 1-" 10
+gone "the last one is below" "svc-005" 5
+for _ in 1 2 3 4 5 6 7 8; do keys Down; done
+see "scrolled to the last" "svc-005" 10
+keys Escape q
+exited_cleanly "R"
+
+# ---- test faults where nothing can inject one ----
+meshsim_start "$MESHSIM_BIN" --scenario no-sidecar
+start_console
+see "no-sidecar console" "inventory-" 60
+keys / i n v e n t o r y Enter
+gone "only inventory listed" "frontend-" 10
+keys f
+see "fire form at inventory" "Fire test faults"
+keys Enter
+see "no sidecar: said why" "has no istio-proxy sidecar" 30
+see "no sidecar: no verdict claimed" "nothing was answered: no verdict on the metrics pipeline" 10
+check "no sidecar: no claim that it works" lacks "the metrics pipeline works"
+keys Escape q
+exited_cleanly "no-sidecar"
+
+finish
