@@ -150,4 +150,16 @@ check "no sidecar: no claim that it works" lacks "the metrics pipeline works"
 keys Escape q
 exited_cleanly "no-sidecar"
 
+# ---- a configuration the plugin rejects, written by someone else ----
+meshsim_start "$MESHSIM_BIN"
+expect_code "a bad policy written behind hfitop's back" 200 PATCH \
+    /apis/extensions.istio.io/v1alpha1/namespaces/demo/wasmplugins/hfi-fault \
+    -H 'Content-Type: application/merge-patch+json' \
+    -d '{"spec":{"pluginConfig":{"policies":[{"metadata":{"name":"bad"},"spec":{"rules":[{"fault":{"abort":{"httpStatus":99}}}]}}]}}}'
+start_console
+see "the header says the plugin rejects it" \
+    'pluginConfig REJECTED by the plugin, no policy applies (policy "bad": spec.rules[0].fault.abort.httpStatus' 60
+keys q
+exited_cleanly "rejected configuration"
+
 finish

@@ -14,3 +14,7 @@ TEST_CMDS += "tests/ui/console.sh $(HFITOP) $(MESHSIM)"
 
 # The console's session journal and its report, through tmux.
 TEST_CMDS += "tests/ui/session.sh $(HFITOP) $(MESHSIM)"
+
+# The console's safety: type-ahead, Ctrl-C, R, the kill switch, strict
+# policy forms, truthful test faults (tests/ui/safety.sh).
+TEST_CMDS += "tests/ui/safety.sh $(HFITOP) $(MESHSIM)"

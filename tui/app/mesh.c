@@ -6,6 +6,7 @@
 
 #include "app.h"
 #include "istio.h"
+#include "policy.h"
 
 /* Reads land in `reading` (callbacks point into it, so it stays put) and
  * replace `current` when all of them are in: the header never shows a
@@ -91,6 +92,12 @@ static void summarise_wasmplugins(struct app_mesh_state *s, const cJSON *items)
         snprintf(s->wasmplugin, sizeof s->wasmplugin, "%s", name->valuestring);
     s->rules = app_mesh_count_rules(first);
     s->header_faults = app_wasmplugin_header_faults(first, NULL);
+    s->config_rejected = false;
+    const cJSON *config = app_json_path(first, "spec.pluginConfig");
+    char *text = config ? cJSON_PrintUnformatted(config) : NULL;
+    if (text && !app_policy_check_config(text, strlen(text), s->config_error, sizeof s->config_error))
+        s->config_rejected = true;
+    free(text);
 }
 
 static bool patches_bootstrap(const cJSON *filter)

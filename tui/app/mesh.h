@@ -19,6 +19,10 @@ struct app_mesh_state {
     int wasmplugins;       /* WasmPlugins in the namespace and istio-system */
     char wasmplugin[128];  /* the first one's name */
     int rules;             /* rules in its pluginConfig policies; -1 unreadable */
+    /* The plugin's own parser refuses its pluginConfig (written by someone
+     * else: hfitop never writes one): no policy of it applies anywhere. */
+    bool config_rejected;
+    char config_error[300];
     bool header_faults;
     bool envoyfilters_read;
     int stats_filters;     /* EnvoyFilters patching the bootstrap */

@@ -185,6 +185,9 @@ static void draw_header(struct ui *ui)
         snprintf(plugin, sizeof plugin, "plugin: checking");
     else if (!mesh->wasmplugins)
         snprintf(plugin, sizeof plugin, "plugin: NO WasmPlugin in %s", ui->ns);
+    else if (mesh->config_rejected)
+        snprintf(plugin, sizeof plugin, "plugin: WasmPlugin %s: pluginConfig REJECTED by the plugin, no policy applies (%s)",
+                 mesh->wasmplugin, mesh->config_error);
     else if (mesh->rules < 0)
         snprintf(plugin, sizeof plugin, "plugin: WasmPlugin %s (pluginConfig not the plugin's shape)", mesh->wasmplugin);
     else
