@@ -583,8 +583,8 @@ EXPORT(proxy_on_delete) void proxy_on_delete(uint32_t context_id)
         forget_stream(context_id);
         return;
     }
-    if (root->pending_count)
-        release_root_delays(root);
+    /* Its delays were ended in proxy_on_done, which the host calls first
+     * (proxy-wasm-cpp-host src/wasm.cc, WasmBase::startShutdown). */
     *link = root->next;
     if (current_root == root)
         current_root = NULL;
