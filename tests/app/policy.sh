@@ -125,7 +125,7 @@ assert abs((now - start).total_seconds()) < 60, (now, start)
 PY
 printf '{"metadata":{"name":"was-over"},"spec":{"start_time":"2020-01-01T00:00:00Z","end_time":"2020-01-01T01:00:00Z","selector":{"service":"cart"},"rules":[{"fault":{"abort":{"httpStatus":503}}}]}}' >"$MESHSIM_DIR/over.json"
 expect_exit "bounds: a policy with its own bounds keeps them" 0 "policy was-over applied" "$HFITOP" policy apply "$MESHSIM_DIR/over.json"
-printf '{"metadata":{"name":"later"},"spec":{"start_time":"2999-01-01T00:00:00Z","selector":{"service":"cart"},"rules":[{"fault":{"abort":{"httpStatus":503}}}]}}' >"$MESHSIM_DIR/later.json"
+printf '{"metadata":{"name":"later"},"spec":{"start_time":"2099-01-01T00:00:00Z","selector":{"service":"cart"},"rules":[{"fault":{"abort":{"httpStatus":503}}}]}}' >"$MESHSIM_DIR/later.json"
 expect_exit "bounds: one not started yet" 0 "policy later applied" "$HFITOP" policy apply "$MESHSIM_DIR/later.json"
 
 # ---- list and show ----

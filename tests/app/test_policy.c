@@ -60,6 +60,8 @@ static void test_rfc3339(void)
     CHECK_STR(out, "2026-12-02T10:05:00Z");
     CHECK(app_parse_rfc3339("2026-12-02T10:05:00.250Z", &t));
     CHECK(!app_parse_rfc3339("2026-12-02T10:05:00+01:00", &t));
+    time_t z;
+    CHECK(app_parse_rfc3339("2026-12-02t10:05:00+00:00", &z) && z == t);
     CHECK(!app_parse_rfc3339("2026-12-02 10:05:00Z", &t));
     CHECK(!app_parse_rfc3339("2026-13-02T10:05:00Z", &t));
     CHECK(!app_parse_rfc3339("2026-12-02T10:05Z", &t));

@@ -113,7 +113,8 @@ void app_halt_text(const struct app_halt_pod *h, char *out, size_t size);
 bool app_parse_duration(const char *text, long *seconds);
 bool app_parse_percentage(const char *text, double *out);
 bool app_parse_long(const char *text, long lo, long hi, long *out);
-/* RFC 3339 "2026-12-02T10:05:00Z" (UTC, optional fraction) as Unix time. */
+/* RFC 3339 "2026-12-02T10:05:00Z" (UTC: Z or +00:00, optional fraction)
+ * as Unix time. */
 bool app_parse_rfc3339(const char *text, time_t *out);
 void app_format_rfc3339(time_t t, char *out, size_t size);
 

@@ -70,7 +70,9 @@ bool app_parse_duration(const char *text, long *seconds)
 bool app_parse_rfc3339(const char *text, time_t *out)
 {
     int y, mo, d, h, mi, s, used = 0;
-    if (!text || sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &used) != 6 || used != 19)
+    char t;
+    if (!text || sscanf(text, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &t, &h, &mi, &s, &used) != 7 || used != 19 ||
+        (t != 'T' && t != 't'))
         return false;
     const char *p = text + used;
     if (*p == '.') {
@@ -80,7 +82,8 @@ bool app_parse_rfc3339(const char *text, time_t *out)
         while (isdigit((unsigned char)*p))
             p++;
     }
-    if (strcmp(p, "Z") != 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+    /* UTC only, spelt as the plugin accepts it (plugin/config.c get_timestamp). */
+    if ((strcmp(p, "Z") != 0 && strcmp(p, "z") != 0 && strcmp(p, "+00:00") != 0) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
         return false;
     struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = s};
     *out = timegm(&tm);
