@@ -946,54 +946,42 @@ static size_t primitive_end(const char *s, size_t len, size_t k)
     return end > k && parse_decimal(s + k, end - k, &ignored) == 0 ? end : 0;
 }
 
-/* Appends a token, doubling the array as needed: 2^n - 1 tokens, as the
- * module's allocator hands out 2^k bytes less a 16-byte header. */
-static int push_token(struct parser *p, struct json_token **tokens, int *capacity, int type, size_t start)
-{
-    if (p->token_count == *capacity) {
-        int grown = *capacity * 2 + 1;
-        struct json_token *t = realloc(*tokens, (size_t)grown * sizeof *t);
-        if (!t)
-            return fail(p, "out of memory");
-        *tokens = t;
-        *capacity = grown;
-    }
-    (*tokens)[p->token_count] = (struct json_token){type, (int)start, 0, 0};
-    p->tokens = *tokens;
-    return p->token_count++;
-}
-
 /* Strict JSON (RFC 8259) into p->tokens, refusing at the first byte that is
  * wrong, including the first bracket past MAX_NESTING, so a hostile text
- * costs no more than its prefix up to the problem. */
+ * costs no more than its prefix up to the problem. The array doubles as it
+ * fills, 2^n - 1 tokens at a time: the module's allocator hands out 2^k
+ * bytes less a 16-byte header. */
 static int tokenize(struct parser *p, const char *s, size_t len)
 {
     enum { VALUE, VALUE_AFTER_KEY, FIRST_VALUE, KEY, FIRST_KEY, COLON, AFTER_VALUE } want = VALUE;
-    int open[MAX_NESTING], depth = 0, capacity = 0;
+    int open[MAX_NESTING], depth = 0, capacity = 0, count = 0, rc = -1;
     struct json_token *tokens = NULL;
-    size_t k = skip_blank(s, len, 0);
-    for (; k < len; k = skip_blank(s, len, k)) {
+    for (size_t k = skip_blank(s, len, 0); k < len; k = skip_blank(s, len, k)) {
         char c = s[k];
-        int container = depth ? open[depth - 1] : -1;
+        struct json_token *container = depth ? &tokens[open[depth - 1]] : NULL;
         if (want == AFTER_VALUE) {
-            if (depth == 0)
-                return fail_at(p, "is not JSON: text follows the top-level value", k);
-            int is_object = tokens[container].type == JSON_OBJECT;
+            int is_object = container && container->type == JSON_OBJECT;
+            if (!container) {
+                fail_at(p, "is not JSON: text follows the top-level value", k);
+                goto out;
+            }
+            k++;
             if (c == (is_object ? '}' : ']')) {
-                k++;
-                tokens[container].next = p->token_count;
+                container->next = count;
                 depth--;
             } else if (c == ',') {
-                k++;
                 want = is_object ? KEY : VALUE;
             } else {
-                return fail_at(p, is_object ? "is not JSON: expected , or }" : "is not JSON: expected , or ]", k);
+                fail_at(p, is_object ? "is not JSON: expected , or }" : "is not JSON: expected , or ]", k - 1);
+                goto out;
             }
             continue;
         }
         if (want == COLON) {
-            if (c != ':')
-                return fail_at(p, "is not JSON: expected :", k);
+            if (c != ':') {
+                fail_at(p, "is not JSON: expected :", k);
+                goto out;
+            }
             k++;
             want = VALUE_AFTER_KEY;
             continue;
@@ -1003,42 +991,57 @@ static int tokenize(struct parser *p, const char *s, size_t len)
             continue; /* the closing bracket is taken as after a value */
         }
         int is_key = want == KEY || want == FIRST_KEY;
-        if (is_key && c != '"')
-            return fail_at(p, "is not JSON: expected a string key", k);
-        if (container >= 0 && want != VALUE_AFTER_KEY)
-            tokens[container].end++; /* an element, or a key with its value */
-        int t = push_token(p, &tokens, &capacity, JSON_PRIMITIVE, k);
-        if (t < 0)
-            return -1;
+        if (is_key && c != '"') {
+            fail_at(p, "is not JSON: expected a string key", k);
+            goto out;
+        }
+        if (container && want != VALUE_AFTER_KEY)
+            container->end++; /* an element, or a key with its value */
+        if (count == capacity) {
+            struct json_token *grown = realloc(tokens, (size_t)(capacity * 2 + 1) * sizeof *grown);
+            if (!grown) {
+                fail(p, "out of memory");
+                goto out;
+            }
+            tokens = grown;
+            capacity = capacity * 2 + 1;
+        }
+        struct json_token *t = &tokens[count++];
+        size_t end = k + 1;
         if (c == '{' || c == '[') {
-            if (depth == MAX_NESTING)
-                return fail_at(p, "nests deeper than 32 levels", k);
-            tokens[t].type = c == '{' ? JSON_OBJECT : JSON_ARRAY;
-            open[depth++] = t;
+            if (depth == MAX_NESTING) {
+                fail_at(p, "nests deeper than 32 levels", k);
+                goto out;
+            }
+            *t = (struct json_token){c == '{' ? JSON_OBJECT : JSON_ARRAY, (int)k, 0, 0};
+            open[depth++] = count - 1;
             want = c == '{' ? FIRST_KEY : FIRST_VALUE;
             k++;
             continue;
         }
-        size_t end;
         if (c == '"') {
             if (!(end = string_end(p, s, len, k)))
-                return -1;
-            tokens[t].type = JSON_STRING;
-            tokens[t].start = (int)k + 1;
-            tokens[t].end = (int)end;
-            k = end + 1;
+                goto out;
+            *t = (struct json_token){JSON_STRING, (int)k + 1, (int)end, count};
+            end++;
         } else {
-            if (!(end = primitive_end(s, len, k)))
-                return fail_at(p, "is not JSON: expected a value", k);
-            tokens[t].end = (int)end;
-            k = end;
+            if (!(end = primitive_end(s, len, k))) {
+                fail_at(p, "is not JSON: expected a value", k);
+                goto out;
+            }
+            *t = (struct json_token){JSON_PRIMITIVE, (int)k, (int)end, count};
         }
-        tokens[t].next = t + 1;
+        k = end;
         want = is_key ? COLON : AFTER_VALUE;
     }
     if (want != AFTER_VALUE || depth)
-        return fail(p, "is not JSON: it ends too early");
-    return 0;
+        fail(p, "is not JSON: it ends too early");
+    else
+        rc = 0;
+out:
+    p->tokens = tokens;
+    p->token_count = count;
+    return rc;
 }
 
 static int is_blank(const char *s, size_t n)
