@@ -64,7 +64,8 @@ enum {
     DFA_BUDGET = HFI_REGEX_DFA_BYTES,
     DFA_MAX_STATES = 256,
     DFA_TABLE = 512, /* hash slots, twice the states */
-    /* Transition codes: 0 not yet known, then these, then state index + NEXT_STATE. */
+    /* Transition codes: 0 not yet known, then these, then a state's offset
+     * in the block / 4 + NEXT_STATE, so a step needs no other lookup. */
     TO_MATCH = 1,
     TO_DEAD = 2,
     NEXT_STATE = 3,
@@ -203,11 +204,13 @@ static size_t decode_utf8(const uint8_t *s, size_t len, int32_t *out)
     return need;
 }
 
-/* A pattern is strict UTF-8, as RE2 requires of patterns. */
+/* A pattern must be UTF-8 as RE2 requires of patterns: strict, except that
+ * RE2 takes surrogates too. */
 static int next_rune(struct parser *p, int32_t *out)
 {
-    p->pos += decode_utf8(p->s + p->pos, p->len - p->pos, out);
-    return (*out >= 0 && *out <= RUNE_MAX && (*out < 0xD800 || *out > 0xDFFF)) || fail(p, p->pos - 1, "invalid UTF-8");
+    size_t at = p->pos;
+    p->pos += decode_utf8(p->s + at, p->len - at, out);
+    return (*out >= 0 && *out <= RUNE_MAX) || fail(p, at, "invalid UTF-8");
 }
 
 /* ---- program building ---- */
@@ -1100,6 +1103,12 @@ static struct dstate *state_at(const struct dfa *d, int index)
     return (struct dstate *)(d->block + d->offsets[index]);
 }
 
+/* A state by its place in the block (a transition code less NEXT_STATE). */
+static struct dstate *state_in(const struct dfa *d, int place)
+{
+    return (struct dstate *)(d->block + 4 * (size_t)place);
+}
+
 static void dfa_reset(struct dfa *d)
 {
     d->states = 0;
@@ -1109,7 +1118,7 @@ static void dfa_reset(struct dfa *d)
     memset(d->table, 0, sizeof d->table);
 }
 
-/* The state for (set, ctx), added if new. When the block or the table is
+/* The state for (set, ctx), added if new, by its place in the block. When the block or the table is
  * full, every state is dropped first (the block always holds one more). */
 static int find_or_add(const struct hfi_regex *re, const uint16_t *set, int count, unsigned ctx)
 {
@@ -1125,7 +1134,7 @@ static int find_or_add(const struct hfi_regex *re, const uint16_t *set, int coun
         struct dstate *s = state_at(d, at - 1);
         if (s->hash == hash && s->count == count && s->ctx == ctx &&
             !memcmp(s->next + re->nbounds + 1, set, (size_t)count * sizeof *set))
-            return at - 1;
+            return (int)(d->offsets[at - 1] / 4);
     }
     size_t size = state_size(re, count);
     if (d->size - d->used < size && d->size < d->max_size) {
@@ -1151,7 +1160,7 @@ static int find_or_add(const struct hfi_regex *re, const uint16_t *set, int coun
     d->offsets[d->states] = d->used;
     d->used += (uint32_t)size;
     d->table[slot % DFA_TABLE] = (uint16_t)++d->states;
-    return d->states - 1;
+    return (int)(d->offsets[d->states - 1] / 4);
 }
 
 /* The transition of state `from` on a rune of class cls, worked out from
@@ -1159,7 +1168,7 @@ static int find_or_add(const struct hfi_regex *re, const uint16_t *set, int coun
 static int transition(const struct hfi_regex *re, int from, int cls)
 {
     struct dfa *d = re->dfa;
-    const struct dstate *s = state_at(d, from);
+    const struct dstate *s = state_in(d, from);
     int32_t c = first_rune(re, cls);
     unsigned next_ctx = rune_context(c);
     if (closure(re, s->next + re->nbounds + 1, s->count, s->ctx, next_ctx)) {
@@ -1185,7 +1194,7 @@ static int transition(const struct hfi_regex *re, int from, int cls)
         if (d->generation != generation) /* dropped everything: `from` is gone */
             return code;
     }
-    state_at(d, from)->next[cls] = (uint16_t)code;
+    state_in(d, from)->next[cls] = (uint16_t)code;
     return code;
 }
 
@@ -1197,6 +1206,7 @@ bool hfi_regex_search(const struct hfi_regex *re, const char *text, size_t len)
     if (d->start < 0)
         d->start = find_or_add(re, &start, 1, CTX_START);
     int state = d->start;
+    const unsigned char *block = d->block; /* moves only when a transition is added */
     for (size_t pos = 0; pos < len;) {
         int cls, code;
         if (t[pos] < 0x80) {
@@ -1211,16 +1221,18 @@ bool hfi_regex_search(const struct hfi_regex *re, const char *text, size_t len)
             cls = class_of(re, c);
             pos += width;
         }
-        code = state_at(d, state)->next[cls];
+        code = ((const struct dstate *)(block + 4 * (size_t)state))->next[cls];
         if (code < NEXT_STATE) {
-            if (!code)
+            if (!code) {
                 code = transition(re, state, cls);
+                block = d->block;
+            }
             if (code < NEXT_STATE)
                 return code == TO_MATCH;
         }
         state = code - NEXT_STATE;
     }
-    struct dstate *s = state_at(d, state);
+    struct dstate *s = state_in(d, state);
     if (!s->end_match)
         s->end_match = (uint8_t)(1 + closure(re, s->next + re->nbounds + 1, s->count, s->ctx, AT_END));
     return s->end_match == 2;

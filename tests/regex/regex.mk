@@ -26,3 +26,11 @@ $(BUILD)/fuzz/fuzz_regex: tests/regex/fuzz_regex.c plugin/regex.c plugin/regex.h
 	$(CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -Iplugin -o $@ tests/regex/fuzz_regex.c plugin/regex.c
 
 FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_regex
+
+# The same, differential: every answer checked against RE2 itself.
+$(BUILD)/fuzz/fuzz_regex_vs_re2: tests/regex/fuzz_regex_vs_re2.cc plugin/regex.c plugin/regex.h
+	@mkdir -p $(dir $@)
+	$(CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -c -o $@.regex.o plugin/regex.c
+	$(CXX) $(FUZZ_FLAGS) -std=c++17 $(WARN) -Iplugin -o $@ tests/regex/fuzz_regex_vs_re2.cc $@.regex.o -lre2
+
+FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_regex_vs_re2

@@ -194,6 +194,12 @@ static void test_nul_and_invalid_text(void)
         CHECK(hfi_regex_search(re, "\xf4\x90\x80\x80", 4));
         hfi_regex_free(re);
     }
+    re = compile_ok("^\xed\xa0\x80$"); /* RE2 takes a surrogate in a pattern, too */
+    if (re) {
+        CHECK(hfi_regex_search(re, "\xed\xa0\x80", 3));
+        CHECK(!hfi_regex_search(re, "\xed\xa0\x81", 3));
+        hfi_regex_free(re);
+    }
     re = compile_ok("^[\\x{100}-\\x{10FFFF}]$"); /* not all of it: exact encodings only */
     if (re) {
         CHECK(hfi_regex_search(re, "\xed\xa0\x80", 3));
@@ -239,7 +245,7 @@ static void test_errors(void)
         {"(?i", "offset 0: invalid or unsupported"}, {"(?P=n)", "offset 0: invalid or unsupported"},
         {"(?P<>a)", "offset 0: invalid group name"}, {"(?P<a-b>a)", "offset 0: invalid group name"},
         {"ab\xff", "offset 2: invalid UTF-8"}, {"[\xc3]", "offset 1: invalid UTF-8"},
-        {"\xed\xa0\x80", "offset 2: invalid UTF-8"}, {"(?i)\xc3\xa9", "offset 4: (?i) folds ASCII letters only"},
+        {"\xe0\x80\x80", "offset 0: invalid UTF-8"}, {"a\xf4\x90\x80\x80", "offset 1: invalid UTF-8"}, {"(?i)\xc3\xa9", "offset 4: (?i) folds ASCII letters only"},
         {"(?i:[a-\xc3\xa9])", "offset 4: (?i) folds ASCII letters only"},
         {"(?i)[\\x{17F}-\\x{212A}]", "offset 4: (?i) folds ASCII letters only"},
     };

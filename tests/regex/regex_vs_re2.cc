@@ -66,6 +66,7 @@ const char *const kLiterals[] = {
     "a", "b", "c", "A", "B", "k", "K", "s", "x", "z", "0", "1", "_", " ", "-", ",", ":", "=",
     "<", ">", "]", "}", "/", "\xc3\xa9", "\xc3\x89", "\xc3\x9f", "\xe2\x84\xaa", "\xce\xb1",
     "\xcf\x83", "\xce\xa3", "\xd0\xb6", "\xe4\xb8\xad", "\xf0\x9f\x98\x80", "\xc2\xb5",
+    "\xed\xa0\x80",
 };
 
 const char *const kEscapes[] = {
