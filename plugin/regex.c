@@ -1,7 +1,8 @@
 /* RE2-syntax regular expressions: an iterative parser that compiles straight
- * into a Pike VM program, and the VM. Syntax and limits follow RE2 (Go's
- * regexp/syntax is the same grammar), so patterns written for Envoy behave
- * the same here; see regex.h for the guarantees. */
+ * into a Thompson program (the instructions of a Pike VM), and a lazy DFA
+ * that runs it. Syntax and limits follow RE2 (Go's regexp/syntax is the
+ * same grammar), so patterns written for Envoy behave the same here; see
+ * regex.h for the guarantees. */
 #include "regex.h"
 
 #include <stdint.h>
@@ -422,8 +423,7 @@ static int add_folded(struct parser *p, int32_t lo, int32_t hi)
         return 1;
     int32_t non_ascii = lo > 0x80 ? lo : 0x80;
     if (hi >= 0x80 && !(non_ascii == hi && (hi == KELVIN_SIGN || hi == LONG_S)))
-        return fail(p, p->token, "(?i) folds ASCII letters only (and KELVIN SIGN, LONG S): write the case "
-                                 "variants of other characters out, e.g. [\\x{e9}\\x{c9}]");
+        return fail(p, p->token, "(?i) folds ASCII letters only: write other letters' cases out, as in [\\x{e9}\\x{c9}]");
     return add_ascii_variants(p, lo, hi);
 }
 
@@ -860,13 +860,14 @@ static void append_number(char *err, size_t size, size_t *n, size_t value)
     append(err, size, n, d);
 }
 
+/* p NULL: out of memory before parsing. */
 static void write_error(const struct parser *p, char *err, size_t size)
 {
     size_t n = 0;
     if (!size)
         return;
     err[0] = '\0';
-    if (p->counting) {
+    if (p && p->counting) {
         append(err, size, &n, "compiles to ");
         append(err, size, &n, p->ninsts == COUNT_CAP ? "over " : "");
         append_number(err, size, &n, (size_t)p->ninsts);
@@ -875,9 +876,9 @@ static void write_error(const struct parser *p, char *err, size_t size)
         return;
     }
     append(err, size, &n, "invalid regex at offset ");
-    append_number(err, size, &n, p->error_offset);
+    append_number(err, size, &n, p ? p->error_offset : 0);
     append(err, size, &n, ": ");
-    append(err, size, &n, p->error ? p->error : "out of memory");
+    append(err, size, &n, p && p->error ? p->error : "out of memory");
 }
 
 static void sort_ints(int32_t *v, int n)
@@ -891,17 +892,19 @@ static void sort_ints(int32_t *v, int n)
             }
 }
 
+/* Class bounds every program has: 0 and 0x80 (ASCII has its own table), \n
+ * and the word bytes (assertions), LOOSE_RUNE. */
+static const int32_t fixed_bounds[] = {0,   0x80,    '\n', '\n' + 1, '0',        '9' + 1,       'A',
+                                       'Z' + 1, '_', '_' + 1, 'a',      'z' + 1, LOOSE_RUNE, LOOSE_RUNE + 1};
+enum { FIXED_BOUNDS = sizeof fixed_bounds / sizeof *fixed_bounds };
+
 /* The first rune of each class: every place where some instruction or
  * assertion could start to answer differently. Returns the count. */
 static int class_bounds(const struct parser *p, int32_t *out)
 {
-    /* 0 and 0x80 (ASCII has its own table), \n and word bytes (assertions),
-     * LOOSE_RUNE. */
-    static const int32_t fixed[] = {0, 0x80, '\n', '\n' + 1, '0', '9' + 1, 'A', 'Z' + 1, '_', '_' + 1,
-                                    'a', 'z' + 1, LOOSE_RUNE, LOOSE_RUNE + 1};
     int n = 0;
-    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
-        out[n++] = fixed[i];
+    for (int i = 0; i < FIXED_BOUNDS; i++)
+        out[n++] = fixed_bounds[i];
     for (int pc = 0; pc < p->ninsts; pc++)
         if (p->prog[pc].op == OP_CHAR) {
             out[n++] = p->prog[pc].x;
@@ -954,8 +957,7 @@ int hfi_regex_compile(const char *pattern, size_t len, struct hfi_regex **out, c
     *out = NULL;
     struct parser *p = malloc(sizeof *p);
     if (!p) {
-        if (err_size)
-            *err = '\0';
+        write_error(NULL, err, err_size);
         return -1;
     }
     memset(p, 0, offsetof(struct parser, frames));
@@ -966,11 +968,11 @@ int hfi_regex_compile(const char *pattern, size_t len, struct hfi_regex **out, c
     struct hfi_regex *re = NULL;
     if (!parse(p))
         goto failed;
-    /* One block: the header, the DFA's, the program, the ranges, the class bounds, then
-     * uint16 arrays: the thread list (dense, sparse), the stack, a gathered
-     * set, and a byte per instruction to sort sets. */
+    /* One block: the header, the DFA's, the program, the ranges, the class
+     * bounds, then uint16 arrays: the thread list (dense, sparse), the stack,
+     * a gathered set, and a byte per instruction to sort sets. */
     size_t n = (size_t)p->ninsts, m = (size_t)p->nranges;
-    bounds = malloc((2 * (n + m) + 14) * sizeof *bounds);
+    bounds = malloc((2 * (n + m) + FIXED_BOUNDS) * sizeof *bounds);
     if (!bounds)
         goto failed;
     size_t nb = (size_t)class_bounds(p, bounds);
@@ -982,7 +984,7 @@ int hfi_regex_compile(const char *pattern, size_t len, struct hfi_regex **out, c
     struct inst *prog = (struct inst *)(d + 1);
     struct range *ranges = (struct range *)(prog + n);
     int32_t *class_start = (int32_t *)(ranges + m);
-    uint16_t *vm = (uint16_t *)(class_start + nb);
+    uint16_t *scratch = (uint16_t *)(class_start + nb);
     memcpy(prog, p->prog, n * sizeof *prog);
     memcpy(ranges, p->ranges, m * sizeof *ranges);
     memcpy(class_start, bounds, nb * sizeof *bounds);
@@ -991,11 +993,11 @@ int hfi_regex_compile(const char *pattern, size_t len, struct hfi_regex **out, c
     re->bounds = class_start;
     re->ninsts = (int)n;
     re->nbounds = (int)nb;
-    re->list.dense = vm;
-    re->list.sparse = vm + n;
-    re->stack = vm + 2 * n;
-    re->gathered = vm + 3 * n;
-    re->marks = (unsigned char *)(vm + 4 * n);
+    re->list.dense = scratch;
+    re->list.sparse = scratch + n;
+    re->stack = scratch + 2 * n;
+    re->gathered = scratch + 3 * n;
+    re->marks = (unsigned char *)(scratch + 4 * n);
     re->dfa = d;
     for (int b = 0; b < 128; b++)
         re->byte_class[b] = (uint16_t)class_of(re, b);
