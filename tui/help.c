@@ -6,7 +6,8 @@ const char help_summary[] = "HTTP fault injection for Istio/Envoy meshes, and th
 
 const struct help_command help_commands[] = {
     {"", "[flags]", "the interactive console"},
-    {"", "[flags] --once -o json|table", "one refresh of every pod, then print it"},
+    {"", "[flags] --once -o json|table [--window W]",
+     "one refresh of every pod (with --window, two W apart, so rates are defined), then print it"},
     {"stats", "stats FILE|-", "the HFI metrics in one Prometheus dump"},
     {"doctor", "[flags] doctor [-o json]",
      "why HFI metrics are missing or flat (exit 0 healthy, 1 problems found, 2 could not look)"},
@@ -39,6 +40,7 @@ const struct help_flag help_flags[] = {
     {"--readonly", NULL, "refuse every change"},
     {"--envoyfilter", "FILE", "the EnvoyFilter manifest to apply or delete, instead of the built-in one"},
     {"--no-color", NULL, "no colours (also NO_COLOR in the environment)"},
+    {"--window", "W", "rates and quantiles over this window: 10s, 1m (the default), 5m, any of 1s to 5m"},
     {"--wasmplugin", "NAME", "policy: which WasmPlugin; the first in the namespace otherwise"},
     {"--journal", "FILE", "the session journal; $XDG_STATE_HOME/hfitop/journal-DAY.jsonl otherwise"},
     {"--no-journal", NULL, "record nothing in the journal"},

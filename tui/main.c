@@ -38,6 +38,8 @@ static const char *program = "hfitop";
 struct cli {
     const char *kubeconfig, *context, *ns, *selector;
     int interval_s, max_inflight;
+    int window_s;
+    bool window_given;
     bool readonly, once, no_color;
     bool rules; /* doctor --rules */
     const char *output;
@@ -78,6 +80,24 @@ static bool parse_long(const char *text, long lo, long hi, long *out)
     return true;
 }
 
+/* "10s", "1m", "90s", "5m": whole seconds or minutes, 1 s to 5 min. */
+static bool parse_window(const char *text, int *seconds)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || v <= 0 || v > APP_MAX_WINDOW_S)
+        return false;
+    if (strcmp(end, "m") == 0)
+        v *= 60;
+    else if (strcmp(end, "s") != 0)
+        return false;
+    if (v > APP_MAX_WINDOW_S)
+        return false;
+    *seconds = (int)v;
+    return true;
+}
+
 /* A flag's value, from "--flag=value" or the next argument. */
 static const char *flag_value(int argc, char **argv, int *i, const char *flag, bool *bad)
 {
@@ -103,6 +123,7 @@ static int parse_cli(int argc, char **argv, struct cli *c)
     memset(c, 0, sizeof *c);
     c->interval_s = APP_DEFAULT_INTERVAL_S;
     c->max_inflight = APP_DEFAULT_MAX_INFLIGHT;
+    c->window_s = APP_DEFAULT_WINDOW_S;
     c->count = 1;
     static const struct {
         const char *flag, *alias;
@@ -163,6 +184,11 @@ static int parse_cli(int argc, char **argv, struct cli *c)
             if (!(value = flag_value(argc, argv, &i, "--interval", &bad)) || !parse_long(value, 1, 3600, &v))
                 return usage_error("--interval wants whole seconds from 1 to 3600, got \"%s\"", value ? value : "");
             c->interval_s = (int)v;
+        } else if (flag_is(a, "--window")) {
+            if (!(value = flag_value(argc, argv, &i, "--window", &bad)) || !parse_window(value, &c->window_s))
+                return usage_error("--window wants a duration from 1s to 5m such as 10s, 1m or 5m, got \"%s\"",
+                                   value ? value : "");
+            c->window_given = true;
         } else if (flag_is(a, "--max-inflight")) {
             if (!(value = flag_value(argc, argv, &i, "--max-inflight", &bad)) || !parse_long(value, 1, 1024, &v))
                 return usage_error("--max-inflight wants a number from 1 to 1024, got \"%s\"", value ? value : "");
@@ -308,7 +334,8 @@ static int look(const struct cli *c, struct session *s, int rounds, bool want_is
 {
     memset(l, 0, sizeof *l);
     struct app_options o = {.namespace = s->conn.namespace, .label_selector = c->selector,
-                            .interval_s = c->interval_s, .max_inflight = c->max_inflight, .rounds_only = true};
+                            .interval_s = c->interval_s, .max_inflight = c->max_inflight, .rounds_only = true,
+                            .window_s = c->window_s};
     l->app = app_new(s->client, &o);
     if (!l->app || app_start(l->app) != 0) {
         fprintf(stderr, "hfitop: out of memory\n");
@@ -342,10 +369,37 @@ static void look_free(struct look *l)
     app_istio_resources_free(&l->istio);
 }
 
+static bool never(void *user)
+{
+    (void)user;
+    return false;
+}
+
+/* With --window, a second round one window after the first, so that every
+ * rate and quantile is defined. A pod's two scrapes may be a little more
+ * than the window apart (the rounds do not visit pods at the same pace):
+ * the rates are then taken over the window widened by the first round's
+ * duration, and each pod's window_seconds says what its samples span. */
+static int second_round(const struct cli *c, struct session *s, struct look *l, int64_t started_ms)
+{
+    int64_t first_round_ms = app_now_ms() - started_ms;
+    app_wait(s->client, l->app, c->window_s * 1000, never, NULL);
+    app_request_round(l->app);
+    if (!app_wait(s->client, l->app, HEADLESS_DEADLINE_MS, look_done, l)) {
+        fprintf(stderr, "hfitop: not every sidecar answered within %d s\n", HEADLESS_DEADLINE_MS / 1000);
+        return EXIT_USAGE;
+    }
+    app_set_window(l->app, c->window_s + (int)(first_round_ms / 1000) + 1);
+    return 0;
+}
+
 static int cmd_once(const struct cli *c, struct session *s)
 {
     struct look l;
+    int64_t started_ms = app_now_ms();
     int rc = look(c, s, 1, false, &l);
+    if (rc == 0 && c->window_given)
+        rc = second_round(c, s, &l, started_ms);
     if (rc == 0) {
         app_journal_snapshot(journal, l.app, s->conn.namespace);
         time_t now = time(NULL);
@@ -782,12 +836,6 @@ static int policy_list(const struct cli *c, const struct policy_wait *w)
 
 /* ---- after the kill switch: did every sidecar stop? ---- */
 
-static bool never(void *user)
-{
-    (void)user;
-    return false;
-}
-
 static bool rounds_done(void *user)
 {
     return app_rounds_complete(user);
@@ -1053,7 +1101,7 @@ static int cmd_console(const struct cli *c, struct session *s)
     char **contexts;
     size_t n_contexts = kubeconfig_contexts(c, &contexts);
     struct ui_options u = {.model = {.label_selector = c->selector, .interval_s = c->interval_s,
-                                     .max_inflight = c->max_inflight},
+                                     .max_inflight = c->max_inflight, .window_s = c->window_s},
                            .interval_s = c->interval_s, .readonly = c->readonly, .no_color = c->no_color,
                            .envoyfilter = manifest ? manifest : (const char *)app_envoyfilter_manifest,
                            .envoyfilter_len = len, .contexts = (const char *const *)contexts,

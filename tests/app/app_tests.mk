@@ -16,7 +16,8 @@ $(OUT)/tests/app/test_%: tests/app/test_%.c tests/testlib.h $(HFIAPP_LINK) $(MES
 APP_TEST_CMDS := $(APP_TEST_BIN) "$(APP_SCHEDULER_TEST) $(MESHSIM)" $(APP_JOURNAL_TEST) $(APP_POLICY_TEST) \
   "tests/app/scenarios.sh $(HFITOP) $(MESHSIM)" "tests/app/actions.sh $(HFITOP) $(MESHSIM)" \
   "tests/app/journal.sh $(HFITOP) $(MESHSIM)" "tests/app/doctor.sh $(HFITOP) $(MESHSIM)" \
-  "tests/app/policy.sh $(HFITOP) $(MESHSIM)"
+  "tests/app/policy.sh $(HFITOP) $(MESHSIM)" \
+  "tests/app/session.sh $(HFITOP) $(MESHSIM)"
 TEST_BINS += $(APP_TEST_BIN) $(APP_SCHEDULER_TEST) $(APP_JOURNAL_TEST) $(APP_POLICY_TEST) $(HFITOP) $(MESHSIM)
 TEST_CMDS += $(APP_TEST_CMDS)
 

@@ -2,6 +2,7 @@
  * hand-made pods, the rule table, the per-pod JSON and the Istio helpers. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,7 +94,7 @@ static void make_pod(struct app_pod *p, bool sidecar)
     p->pod.n_labels = 1;
     p->pod.start_time = p->pod.created = 1000000;
     p->delay_percentiles = (prom_percentiles){NAN, NAN, NAN};
-    p->aborts_per_s = p->delays_per_s = NAN;
+    p->window = (struct app_window_figures){0, NAN, NAN, NAN, NAN, {NAN, NAN, NAN}, {NAN, NAN, NAN}};
     prom_rate_ring_init(&p->aborts_ring);
     prom_rate_ring_init(&p->delays_ring);
 }
@@ -428,6 +429,174 @@ static void test_rules_markdown(void)
     free(text);
 }
 
+
+/* Istio's series as a sidecar serves them: the destination reporter only,
+ * errors from 5xx, no code, or an Envoy response flag. */
+static const char istio_dump[] =
+    "# TYPE istio_requests_total counter\n"
+    "istio_requests_total{reporter=\"destination\",destination_workload=\"cart\",response_code=\"200\","
+    "response_flags=\"-\"} 90\n"
+    "istio_requests_total{reporter=\"destination\",destination_workload=\"cart\",response_code=\"503\","
+    "response_flags=\"-\"} 6\n"
+    "istio_requests_total{reporter=\"destination\",destination_workload=\"cart\",response_code=\"200\","
+    "response_flags=\"DI\"} 3\n"
+    "istio_requests_total{reporter=\"destination\",destination_workload=\"cart\",response_code=\"0\","
+    "response_flags=\"DC\"} 1\n"
+    "istio_requests_total{reporter=\"source\",destination_workload=\"checkout\",response_code=\"500\","
+    "response_flags=\"-\"} 50\n"
+    "# TYPE istio_request_duration_milliseconds histogram\n"
+    "istio_request_duration_milliseconds_bucket{reporter=\"destination\",le=\"100\"} 40\n"
+    "istio_request_duration_milliseconds_bucket{reporter=\"destination\",le=\"250\"} 100\n"
+    "istio_request_duration_milliseconds_bucket{reporter=\"destination\",le=\"+Inf\"} 100\n"
+    "istio_request_duration_milliseconds_bucket{reporter=\"source\",le=\"100\"} 0\n"
+    "istio_request_duration_milliseconds_bucket{reporter=\"source\",le=\"250\"} 0\n"
+    "istio_request_duration_milliseconds_bucket{reporter=\"source\",le=\"+Inf\"} 50\n"
+    "istio_request_duration_milliseconds_sum{reporter=\"destination\"} 15000\n"
+    "istio_request_duration_milliseconds_count{reporter=\"destination\"} 100\n";
+
+static void test_parse_istio_metrics(void)
+{
+    struct app_sample s;
+    app_parse_sample(istio_dump, sizeof istio_dump - 1, &s);
+    CHECK(s.observed.present);
+    CHECK(s.observed.requests_total == 100);
+    CHECK(s.observed.errors_total == 7); /* 6 x 503, 1 with no response; DI alone is no error */
+    CHECK_INT(s.observed.duration_ms.bucket_count, 3);
+    CHECK(s.observed.duration_ms.buckets[1].cumulative_count == 100);
+    CHECK(s.observed.duration_ms.count.value == 100);
+    /* The scrape filter asks the proxy for these dotted names (istio_metrics.h),
+     * destination reporter only. Its syntax is ERE's as well as RE2's. */
+    regex_t filter;
+    CHECK(regcomp(&filter, APP_STATS_FILTER, REG_EXTENDED | REG_NOSUB) == 0);
+    CHECK(regexec(&filter, "istiocustom.istio_requests_total.reporter.destination.source_workload.x", 0, NULL, 0) == 0);
+    CHECK(regexec(&filter, "istiocustom.istio_request_duration_milliseconds.reporter.destination.a.b", 0, NULL, 0) == 0);
+    CHECK(regexec(&filter, "istiocustom.istio_requests_total.reporter.source.source_workload.x", 0, NULL, 0) != 0);
+    CHECK(regexec(&filter, "istiocustom.istio_request_bytes.reporter.destination", 0, NULL, 0) != 0);
+    CHECK(regexec(&filter, "wasmcustom.wasmcustom.hfi_faults_aborts_total", 0, NULL, 0) == 0);
+    CHECK(regexec(&filter, "server.uptime", 0, NULL, 0) == 0);
+    regfree(&filter);
+    app_parse_sample("", 0, &s);
+    CHECK(!s.observed.present);
+}
+
+static struct kube_pod pod_of(const char *name, const char *uid, const char *deployment)
+{
+    struct kube_pod k = {0};
+    k.name = (char *)name;
+    k.namespace = "demo";
+    k.uid = (char *)uid;
+    k.phase = "Running";
+    k.has_sidecar = true;
+    k.deployment = (char *)deployment;
+    return k;
+}
+
+/* The counters of one scrape: aborts, requests (one in ten a 503) and a
+ * latency histogram whose requests all take (100, 250] ms. */
+static void sample_of(struct app_sample *s, double aborts, double requests)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "wasmcustom_hfi_faults_aborts_total{} %.0f\n"
+             "wasmcustom_hfi_faults_delays_total{} 0\n"
+             "istio_requests_total{reporter=\"destination\",response_code=\"200\",response_flags=\"-\"} %.0f\n"
+             "istio_requests_total{reporter=\"destination\",response_code=\"503\",response_flags=\"-\"} %.0f\n"
+             "istio_request_duration_milliseconds_bucket{reporter=\"destination\",le=\"100\"} 0\n"
+             "istio_request_duration_milliseconds_bucket{reporter=\"destination\",le=\"250\"} %.0f\n"
+             "istio_request_duration_milliseconds_bucket{reporter=\"destination\",le=\"+Inf\"} %.0f\n",
+             aborts, requests * 0.9, requests * 0.1, requests, requests);
+    app_parse_sample(text, strlen(text), s);
+}
+
+static void test_window_figures_and_deployments(void)
+{
+    struct app *app = app_new(NULL, &(struct app_options){.namespace = "demo", .window_s = 10});
+    CHECK(app != NULL);
+    struct kube_pod a = pod_of("cart-1", "u1", "cart"), b = pod_of("cart-2", "u2", "cart");
+    app_upsert_pod(app, &a);
+    app_upsert_pod(app, &b);
+    struct app_sample s;
+    /* 2 s scrapes: cart-1 aborts 1 a second and serves 10 requests a second. */
+    for (int i = 0; i <= 10; i++) {
+        sample_of(&s, 100 + i * 2, 1000 + i * 20);
+        CHECK(app_record_sample(app, "demo", "cart-1", 1000 + i * 2000, &s));
+        sample_of(&s, 0, 500 + i * 10);
+        CHECK(app_record_sample(app, "demo", "cart-2", 1000 + i * 2000, &s));
+    }
+    CHECK(!app_record_sample(app, "demo", "cart-1", 1000, &s)); /* not after the last */
+    CHECK(!app_record_sample(app, "demo", "nosuch", 99000, &s));
+    const struct app_pod *p = app_pod_find(app, "demo", "cart-1");
+    CHECK(p->window.seconds == 10);
+    CHECK(fabs(p->window.aborts_per_s - 1) < 1e-9);
+    CHECK(fabs(p->window.requests_per_s - 10) < 1e-9);
+    CHECK(fabs(p->window.error_ratio - 0.1) < 1e-9);
+    CHECK(fabs(p->window.latency_ms.p50 - 175) < 1e-9); /* an estimate inside (100, 250] */
+    CHECK(p->totals.aborts == 120);
+
+    app_refresh_deployments(app);
+    CHECK_INT(app_deployment_count(app), 1);
+    const struct app_deployment *d = app_deployment_at(app, 0);
+    CHECK_STR(d->name, "cart");
+    CHECK_INT(d->pods, 2);
+    CHECK(fabs(d->window.requests_per_s - 15) < 1e-9);
+    CHECK(fabs(d->window.aborts_per_s - 1) < 1e-9);
+    CHECK(fabs(d->window.latency_ms.p50 - 175) < 1e-9);
+    CHECK(d->totals.aborts == 120);
+    CHECK(d->totals.requests == 1200 + 600);
+
+    /* A rollout: both pods go, a new one starts from zero. The deployment
+     * keeps what the old ones counted. */
+    app_remove_pod(app, "demo", "cart-1");
+    app_remove_pod(app, "demo", "cart-2");
+    struct kube_pod c = pod_of("cart-3", "u3", "cart");
+    app_upsert_pod(app, &c);
+    sample_of(&s, 5, 10);
+    CHECK(app_record_sample(app, "demo", "cart-3", 30000, &s));
+    app_refresh_deployments(app);
+    d = app_deployment_at(app, 0);
+    CHECK_INT(d->pods, 1);
+    CHECK(d->totals.aborts == 120 + 5);
+    CHECK(d->totals.requests == 1800 + 10);
+    CHECK(isnan(d->window.requests_per_s)); /* one sample of the new pod: no rate yet */
+
+    /* A new pod of the same name (new uid) is a new generation too. */
+    struct kube_pod c2 = pod_of("cart-3", "u4", "cart");
+    app_upsert_pod(app, &c2);
+    app_refresh_deployments(app);
+    CHECK(app_deployment_at(app, 0)->totals.aborts == 125);
+    CHECK(isnan(app_pod_find(app, "demo", "cart-3")->totals.aborts));
+    app_free(app);
+}
+
+/* Changing the window recomputes the figures at once. */
+static void test_set_window(void)
+{
+    struct app *app = app_new(NULL, &(struct app_options){.namespace = "demo"});
+    CHECK_INT(app_window_s(app), APP_DEFAULT_WINDOW_S);
+    struct kube_pod a = pod_of("cart-1", "u1", "cart");
+    app_upsert_pod(app, &a);
+    struct app_sample s;
+    /* Quiet for a minute, then 5 aborts a second for the last 10 s. */
+    double aborts = 0;
+    for (int i = 0; i <= 35; i++) {
+        if (i > 30)
+            aborts += 10;
+        sample_of(&s, aborts, 0);
+        app_record_sample(app, "demo", "cart-1", (int64_t)i * 2000 + 1, &s);
+    }
+    uint64_t before = app_generation(app);
+    app_set_window(app, 10);
+    CHECK(app_generation(app) != before);
+    CHECK(fabs(app_pod_find(app, "demo", "cart-1")->window.aborts_per_s - 5) < 1e-9);
+    app_set_window(app, 60);
+    const struct app_window_figures *w = &app_pod_find(app, "demo", "cart-1")->window;
+    CHECK(w->seconds > 45 && w->seconds <= 60); /* older samples are kept 15 s apart */
+    CHECK(fabs(w->aborts_per_s - 50.0 / w->seconds) < 1e-9);
+    app_set_window(app, 100000);
+    CHECK_INT(app_window_s(app), APP_MAX_WINDOW_S);
+    app_free(app);
+}
+
 static void test_pod_json(void)
 {
     struct app_pod p;
@@ -516,6 +685,9 @@ int main(void)
     RUN(test_doctor_rbac_fix_names_the_refused_user);
     RUN(test_doctor_report_print);
     RUN(test_rules_markdown);
+    RUN(test_parse_istio_metrics);
+    RUN(test_window_figures_and_deployments);
+    RUN(test_set_window);
     RUN(test_pod_json);
     RUN(test_format_age);
     RUN(test_istio_helpers);

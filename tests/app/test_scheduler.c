@@ -111,8 +111,8 @@ static void test_interval_rates_and_inflight(void)
         CHECK(p->failures == 0 && !p->failing && p->last_scrape > 0);
         CHECK_INT(p->metrics.naming, HFI_NAMING_WASMCUSTOM);
         /* Two scrapes or more: a rate, never negative. */
-        CHECK(isfinite(p->aborts_per_s) && p->aborts_per_s >= 0);
-        CHECK(isfinite(p->delays_per_s) && p->delays_per_s >= 0);
+        CHECK(isfinite(p->window.aborts_per_s) && p->window.aborts_per_s >= 0);
+        CHECK(isfinite(p->window.delays_per_s) && p->window.delays_per_s >= 0);
         CHECK(p->aborts_ring.count == p->attempts);
     }
     CHECK(app_pod_find(app, "demo", app_pod_at(app, 0)->pod.name) == app_pod_at(app, 0));

@@ -7,13 +7,16 @@
 #include <string.h>
 
 #include "hfi_metrics.h"
+#include "istio_metrics.h"
 #include "prom_histogram.h"
 #include "prom_parse.h"
+#include "prom_window.h"
 
 typedef struct fuzz_state {
     prom_bucket buckets[PROM_QUANTILE_MAX_BUCKETS];
     size_t bucket_count;
     size_t checksum;
+    istio_request_metrics istio;
 } fuzz_state;
 
 static int on_type(void *user, prom_span family, prom_metric_type type)
@@ -38,6 +41,7 @@ static int on_sample(void *user, const prom_sample *s)
         st->checksum += s->labels[i].name.len ? (unsigned char)s->labels[i].name.ptr[s->labels[i].name.len - 1] : 0;
     }
     st->checksum += prom_sample_label(s, "le") != NULL;
+    istio_metrics_add(&st->istio, s);
     if (s->has_le && st->bucket_count < PROM_QUANTILE_MAX_BUCKETS)
         st->buckets[st->bucket_count++] = (prom_bucket){s->le, s->value};
     return 0;
@@ -50,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *buf = (const char *)data;
     fuzz_state st = {0};
+    istio_metrics_init(&st.istio);
     prom_parse_options opts = {.on_sample = on_sample, .on_type = on_type, .user = &st};
     prom_parse_stats stats;
     prom_parse(buf, size, &opts, &stats);
@@ -66,6 +71,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         double v = prom_histogram_quantile(q, st.buckets, st.bucket_count);
         st.checksum += isnan(v);
     }
+    /* The input's buckets as two samples of a window: the first all zero. */
+    prom_window_history window;
+    if (st.bucket_count && prom_window_init(&window, st.bucket_count)) {
+        double bounds[PROM_QUANTILE_MAX_BUCKETS], counts[PROM_QUANTILE_MAX_BUCKETS], inc[PROM_QUANTILE_MAX_BUCKETS];
+        double seconds;
+        for (size_t i = 0; i < st.bucket_count; i++) {
+            bounds[i] = st.buckets[i].upper_bound;
+            counts[i] = 0;
+        }
+        prom_window_push(&window, 0, counts);
+        for (size_t i = 0; i < st.bucket_count; i++)
+            counts[i] = st.buckets[i].cumulative_count;
+        prom_window_push(&window, 1000, counts);
+        if (prom_window_increase(&window, 5000, inc, &seconds))
+            st.checksum += isnan(prom_window_quantile(0.99, bounds, inc, st.bucket_count));
+        prom_window_free(&window);
+    }
+    st.checksum += st.istio.present + (size_t)st.istio.duration_ms.bucket_count;
 
     hfi_metrics m;
     hfi_metrics_from_prometheus(buf, size, &m, NULL);

@@ -2,7 +2,7 @@
 # Included before tui/stats/stats.mk, so prerequisites name the library and
 # sources literally (variables of stats.mk are still empty here).
 
-STATS_TESTS := test_prom_parse test_hfi_metrics test_prom_histogram test_prom_rate test_realdata test_text
+STATS_TESTS := test_prom_parse test_hfi_metrics test_prom_histogram test_prom_rate test_prom_window test_realdata test_text
 STATS_TEST_BINS := $(addprefix $(OUT)/tests/stats/,$(STATS_TESTS))
 STATS_TEST_CFLAGS := $(CFLAGS_NATIVE) -Itui/stats
 STATS_TEST_LIB := $(OUT)/tui/libhfistats.a
@@ -16,7 +16,8 @@ $(OUT)/tests/stats/%: tests/stats/%.c $(STATS_TEST_LIB) tests/testlib.h
 	$(CC) $(STATS_TEST_CFLAGS) -o $@ $< $(HFISTATS_LIB) $(LDFLAGS_NATIVE) $(HFISTATS_LDLIBS)
 
 STATS_TEST_CMDS := $(OUT)/tests/stats/test_prom_parse $(OUT)/tests/stats/test_hfi_metrics \
-  $(OUT)/tests/stats/test_prom_histogram $(OUT)/tests/stats/test_prom_rate $(OUT)/tests/stats/test_text \
+  $(OUT)/tests/stats/test_prom_histogram $(OUT)/tests/stats/test_prom_rate $(OUT)/tests/stats/test_prom_window \
+  $(OUT)/tests/stats/test_text \
   "$(OUT)/tests/stats/test_realdata $(STATS_REALDATA)"
 TEST_BINS += $(STATS_TEST_BINS)
 TEST_CMDS += $(STATS_TEST_CMDS)

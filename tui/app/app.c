@@ -5,11 +5,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One history of samples, and the increases over the window. */
+struct windowed {
+    prom_window_history history;
+    double *increase; /* history.width values, valid when `valid` */
+    bool valid;
+    double seconds;   /* what the window's samples span */
+    double bounds[HFI_HISTOGRAM_MAX_BUCKETS]; /* a histogram's bucket bounds */
+};
+
 /* The public record plus what only the scheduler needs. */
 struct pod_entry {
     struct app_pod pub;
     struct app *app;
     bool probing; /* the in-flight request is the legacy-naming probe */
+
+    /* The samples over time: the four counters of enum sample_value, the
+     * plugin's delay buckets, Istio's latency buckets. */
+    struct windowed counters, delay, latency;
+    prom_counter_total totals[4];
+};
+
+enum sample_value { VALUE_ABORTS, VALUE_DELAYS, VALUE_REQUESTS, VALUE_ERRORS, VALUE_COUNTERS };
+
+/* What the pods of a deployment that went away had counted. */
+struct deployment_entry {
+    struct app_deployment pub;
+    char *namespace, *name;
+    prom_counter_total departed[VALUE_COUNTERS];
+    bool live; /* has pods in the model (set by app_refresh_deployments) */
 };
 
 struct app {
@@ -24,7 +48,14 @@ struct app {
     int inflight;
     unsigned rounds_requested;
     size_t cursor; /* where the next scan for due pods starts: fairness */
+    /* No pod is due before this (app_now_ms clock): app_tick and
+     * app_timeout_ms cost nothing until then. Lowered by whatever can make
+     * a pod due sooner; 0 asks for a scan. */
+    int64_t wake_ms;
     char *scrape_path, *probe_path;
+    uint64_t generation;
+    struct deployment_entry **deployments; /* sorted by namespace, name */
+    size_t n_deployments, cap_deployments;
 };
 
 int64_t app_now_ms(void)
@@ -39,6 +70,7 @@ int64_t app_now_ms(void)
 struct parse_ctx {
     hfi_metrics_collector hfi;
     struct app_proxy_stats *proxy;
+    istio_request_metrics *observed; /* NULL: not wanted */
 };
 
 static bool span_ends_with(prom_span s, const char *suffix)
@@ -59,25 +91,43 @@ static int on_stats_sample(void *user, const prom_sample *s)
         ctx->proxy->uptime_seen = true;
         ctx->proxy->uptime_s = s->value;
         return 0;
+    } else if (ctx->observed && prom_span_starts_with(s->name, ISTIO_METRICS_NAME_PREFIX)) {
+        istio_metrics_add(ctx->observed, s);
+        return 0;
     }
     hfi_metrics_collector_add(&ctx->hfi, s);
     return 0;
 }
 
-void app_parse_stats(const char *buf, size_t len, hfi_metrics *metrics, struct app_proxy_stats *proxy)
+static void parse_dump(const char *buf, size_t len, hfi_metrics *metrics, struct app_proxy_stats *proxy,
+                       istio_request_metrics *observed)
 {
     const char *prefixes[8];
     size_t n = 0;
-    for (size_t i = 0; i < hfi_metrics_name_prefix_count && n < 7; i++)
+    for (size_t i = 0; i < hfi_metrics_name_prefix_count && n < 6; i++)
         prefixes[n++] = hfi_metrics_name_prefixes[i];
     prefixes[n++] = "envoy_server_uptime";
-    struct parse_ctx ctx = {.proxy = proxy};
+    if (observed) {
+        prefixes[n++] = ISTIO_METRICS_NAME_PREFIX;
+        istio_metrics_init(observed);
+    }
+    struct parse_ctx ctx = {.proxy = proxy, .observed = observed};
     memset(proxy, 0, sizeof *proxy);
     hfi_metrics_collector_init(&ctx.hfi);
     prom_parse_options po = {.on_sample = on_stats_sample, .user = &ctx, .name_prefixes = prefixes,
                              .name_prefix_count = n};
     prom_parse(buf, len, &po, NULL);
     hfi_metrics_collector_finish(&ctx.hfi, metrics);
+}
+
+void app_parse_stats(const char *buf, size_t len, hfi_metrics *metrics, struct app_proxy_stats *proxy)
+{
+    parse_dump(buf, len, metrics, proxy, NULL);
+}
+
+void app_parse_sample(const char *buf, size_t len, struct app_sample *sample)
+{
+    parse_dump(buf, len, &sample->metrics, &sample->proxy, &sample->observed);
 }
 
 /* ---- the pod table ---- */
@@ -181,24 +231,169 @@ static void cancel_scrape(struct pod_entry *e)
     }
 }
 
+static void windowed_free(struct windowed *w)
+{
+    prom_window_free(&w->history);
+    free(w->increase);
+    w->increase = NULL;
+    w->valid = false;
+}
+
+/* Starts the history again with `width` values a sample: increases only
+ * make sense between samples of the same series. */
+static bool windowed_restart(struct windowed *w, size_t width)
+{
+    windowed_free(w);
+    if (width && prom_window_init(&w->history, width) && (w->increase = calloc(width, sizeof *w->increase)))
+        return true;
+    windowed_free(w);
+    return false;
+}
+
+static void windowed_push(struct windowed *w, int64_t t_ms, const double *values, size_t width)
+{
+    if ((w->increase && w->history.width == width) || windowed_restart(w, width))
+        prom_window_push(&w->history, t_ms, values);
+}
+
+/* Buckets first seen, or served with other bounds, start a new history. */
+static void windowed_push_histogram(struct windowed *w, int64_t t_ms, const hfi_histogram *h)
+{
+    size_t n = h->bucket_count;
+    bool same = w->increase && w->history.width == n;
+    for (size_t i = 0; same && i < n; i++)
+        same = h->buckets[i].upper_bound == w->bounds[i];
+    if (!same) {
+        if (!windowed_restart(w, n))
+            return;
+        for (size_t i = 0; i < n; i++)
+            w->bounds[i] = h->buckets[i].upper_bound;
+    }
+    double counts[HFI_HISTOGRAM_MAX_BUCKETS];
+    for (size_t i = 0; i < n; i++)
+        counts[i] = h->buckets[i].cumulative_count;
+    prom_window_push(&w->history, t_ms, counts);
+}
+
+static void windowed_compute(struct windowed *w, int64_t window_ms)
+{
+    w->valid = w->increase && prom_window_increase(&w->history, window_ms, w->increase, &w->seconds) &&
+               w->seconds > 0;
+}
+
+static void free_history(struct pod_entry *e)
+{
+    windowed_free(&e->counters);
+    windowed_free(&e->delay);
+    windowed_free(&e->latency);
+}
+
 static void free_entry(struct pod_entry *e)
 {
     cancel_scrape(e);
+    free_history(e);
     kube_pod_free(&e->pub.pod);
     free(e);
 }
 
-static void reset_scrape_state(struct app_pod *p)
+static void clear_figures(struct app_window_figures *w)
 {
+    const prom_percentiles none = {NAN, NAN, NAN};
+    *w = (struct app_window_figures){0, NAN, NAN, NAN, NAN, none, none};
+}
+
+static double total_or_nan(const prom_counter_total *c)
+{
+    return c->seen ? c->total : NAN;
+}
+
+static void publish_totals(struct pod_entry *e)
+{
+    e->pub.totals = (struct app_totals){total_or_nan(&e->totals[VALUE_ABORTS]), total_or_nan(&e->totals[VALUE_DELAYS]),
+                                        total_or_nan(&e->totals[VALUE_REQUESTS]),
+                                        total_or_nan(&e->totals[VALUE_ERRORS])};
+}
+
+/* ---- deployments ---- */
+
+static int compare_key(const char *ns_a, const char *name_a, const char *ns_b, const char *name_b);
+
+static struct deployment_entry *deployment_find(struct app *app, const char *ns, const char *name, bool create)
+{
+    size_t lo = 0, hi = app->n_deployments;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = compare_key(app->deployments[mid]->namespace, app->deployments[mid]->name, ns, name);
+        if (c == 0)
+            return app->deployments[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (!create)
+        return NULL;
+    if (app->n_deployments == app->cap_deployments) {
+        size_t cap = app->cap_deployments ? app->cap_deployments * 2 : 16;
+        struct deployment_entry **grown = realloc(app->deployments, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        app->deployments = grown;
+        app->cap_deployments = cap;
+    }
+    struct deployment_entry *d = calloc(1, sizeof *d);
+    if (d) {
+        d->namespace = strdup(ns ? ns : "");
+        d->name = strdup(name);
+    }
+    if (!d || !d->namespace || !d->name) {
+        if (d) {
+            free(d->namespace);
+            free(d->name);
+        }
+        free(d);
+        return NULL;
+    }
+    d->pub.namespace = d->namespace;
+    d->pub.name = d->name;
+    clear_figures(&d->pub.window);
+    memmove(app->deployments + lo + 1, app->deployments + lo, (app->n_deployments - lo) * sizeof *app->deployments);
+    app->deployments[lo] = d;
+    app->n_deployments++;
+    return d;
+}
+
+/* The pod's counts stay with its deployment after it is gone. */
+static void depart(struct app *app, struct pod_entry *e)
+{
+    const struct kube_pod *k = &e->pub.pod;
+    struct deployment_entry *d = k->deployment ? deployment_find(app, k->namespace, k->deployment, true) : NULL;
+    for (int v = 0; d && v < VALUE_COUNTERS; v++) {
+        if (!e->totals[v].seen)
+            continue;
+        d->departed[v].seen = true;
+        d->departed[v].total += e->totals[v].total;
+    }
+    memset(e->totals, 0, sizeof e->totals);
+}
+
+static void reset_scrape_state(struct pod_entry *e)
+{
+    struct app_pod *p = &e->pub;
+    free_history(e);
+    memset(e->totals, 0, sizeof e->totals);
+    publish_totals(e);
+    clear_figures(&p->window);
     p->scraped = false;
     memset(&p->metrics, 0, sizeof p->metrics);
     memset(&p->proxy, 0, sizeof p->proxy);
+    istio_metrics_init(&p->observed);
     p->delay_percentiles = (prom_percentiles){NAN, NAN, NAN};
-    p->aborts_per_s = p->delays_per_s = NAN;
     prom_rate_ring_init(&p->aborts_ring);
     prom_rate_ring_init(&p->delays_ring);
     p->last_scrape = 0;
     p->config_errors_rose = 0;
+    p->last_scrape_ms = 0;
     p->legacy_probed = false;
     p->failing = false;
     p->error[0] = '\0';
@@ -219,12 +414,13 @@ static void upsert_pod(struct app *app, const struct kube_pod *pod)
         struct kube_pod copy;
         if (!copy_pod(pod, &copy))
             return; /* keep the older copy */
+        if (!same_pod) {
+            depart(app, e);
+            cancel_scrape(e);
+            reset_scrape_state(e);
+        }
         kube_pod_free(&e->pub.pod);
         e->pub.pod = copy;
-        if (!same_pod) {
-            cancel_scrape(e);
-            reset_scrape_state(&e->pub);
-        }
         return;
     }
     if (app->n_pods == app->cap_pods) {
@@ -241,7 +437,7 @@ static void upsert_pod(struct app *app, const struct kube_pod *pod)
         return;
     }
     e->app = app;
-    reset_scrape_state(&e->pub);
+    reset_scrape_state(e);
     memmove(app->pods + i + 1, app->pods + i, (app->n_pods - i) * sizeof *app->pods);
     app->pods[i] = e;
     app->n_pods++;
@@ -253,14 +449,30 @@ static void remove_pod(struct app *app, const char *ns, const char *name)
     size_t i = locate(app, ns, name, &found);
     if (!found)
         return;
+    depart(app, app->pods[i]);
     free_entry(app->pods[i]);
     memmove(app->pods + i, app->pods + i + 1, (app->n_pods - i - 1) * sizeof *app->pods);
     app->n_pods--;
 }
 
+void app_upsert_pod(struct app *app, const struct kube_pod *pod)
+{
+    upsert_pod(app, pod);
+    app->wake_ms = 0; /* it may have become scrapable */
+    app->generation++;
+}
+
+void app_remove_pod(struct app *app, const char *ns, const char *name)
+{
+    remove_pod(app, ns, name);
+    app->generation++;
+}
+
 static void on_pod_event(const struct kube_pod_event *ev, void *user)
 {
     struct app *app = user;
+    app->generation++;
+    app->wake_ms = 0;
     switch (ev->type) {
     case KUBE_POD_UPSERT:
         upsert_pod(app, ev->pod);
@@ -315,28 +527,94 @@ static void record_failure(struct pod_entry *e, const struct kube_response *resp
     if (backoff > APP_MAX_BACKOFF_MS)
         backoff = APP_MAX_BACKOFF_MS;
     p->next_scrape_ms = app_now_ms() + backoff;
+    e->app->generation++;
+}
+
+static double value_or_nan(const hfi_value *v)
+{
+    return v->present ? v->value : NAN;
+}
+
+static prom_percentiles window_percentiles(const double *bounds, const double *increases, size_t n)
+{
+    return (prom_percentiles){prom_window_quantile(0.50, bounds, increases, n),
+                              prom_window_quantile(0.95, bounds, increases, n),
+                              prom_window_quantile(0.99, bounds, increases, n)};
+}
+
+static prom_percentiles windowed_percentiles(const struct windowed *w)
+{
+    if (!w->valid)
+        return (prom_percentiles){NAN, NAN, NAN};
+    return window_percentiles(w->bounds, w->increase, w->history.width);
+}
+
+static void compute_window(struct pod_entry *e)
+{
+    int64_t window_ms = e->app->opt.window_s * 1000L;
+    struct app_window_figures *w = &e->pub.window;
+    clear_figures(w);
+    windowed_compute(&e->counters, window_ms);
+    windowed_compute(&e->delay, window_ms);
+    windowed_compute(&e->latency, window_ms);
+    if (e->counters.valid) {
+        const double *inc = e->counters.increase;
+        double seconds = e->counters.seconds;
+        w->seconds = seconds;
+        w->aborts_per_s = inc[VALUE_ABORTS] / seconds;
+        w->delays_per_s = inc[VALUE_DELAYS] / seconds;
+        w->requests_per_s = inc[VALUE_REQUESTS] / seconds;
+        w->error_ratio = inc[VALUE_REQUESTS] > 0 ? inc[VALUE_ERRORS] / inc[VALUE_REQUESTS] : NAN;
+    }
+    w->delay_ms = windowed_percentiles(&e->delay);
+    w->latency_ms = windowed_percentiles(&e->latency);
+}
+
+static bool apply_sample(struct pod_entry *e, int64_t t_ms, const struct app_sample *s)
+{
+    struct app_pod *p = &e->pub;
+    if (p->last_scrape_ms && t_ms <= p->last_scrape_ms)
+        return false;
+    if (p->scraped && p->metrics.config_errors_total.present && s->metrics.config_errors_total.present &&
+        s->metrics.config_errors_total.value > p->metrics.config_errors_total.value)
+        p->config_errors_rose = time(NULL);
+    p->metrics = s->metrics;
+    p->proxy = s->proxy;
+    p->observed = s->observed;
+    p->delay_percentiles = hfi_metrics_delay_percentiles(&p->metrics);
+    if (p->metrics.aborts_total.present)
+        prom_rate_ring_push(&p->aborts_ring, t_ms, p->metrics.aborts_total.value);
+    if (p->metrics.delays_total.present)
+        prom_rate_ring_push(&p->delays_ring, t_ms, p->metrics.delays_total.value);
+    const double counters[VALUE_COUNTERS] = {
+        [VALUE_ABORTS] = value_or_nan(&p->metrics.aborts_total),
+        [VALUE_DELAYS] = value_or_nan(&p->metrics.delays_total),
+        [VALUE_REQUESTS] = p->observed.present ? p->observed.requests_total : NAN,
+        [VALUE_ERRORS] = p->observed.present ? p->observed.errors_total : NAN,
+    };
+    for (int v = 0; v < VALUE_COUNTERS; v++)
+        prom_counter_total_add(&e->totals[v], counters[v]);
+    publish_totals(e);
+    windowed_push(&e->counters, t_ms, counters, VALUE_COUNTERS);
+    windowed_push_histogram(&e->delay, t_ms, &p->metrics.delay_ms);
+    windowed_push_histogram(&e->latency, t_ms, &p->observed.duration_ms);
+    compute_window(e);
+    p->scraped = true;
+    p->last_scrape = time(NULL);
+    p->last_scrape_ms = t_ms;
+    e->app->generation++;
+    return true;
 }
 
 static void record_success(struct pod_entry *e, const struct kube_response *resp)
 {
     struct app_pod *p = &e->pub;
     int64_t now = app_now_ms();
-    hfi_naming before = p->metrics.naming;
-    bool had_config_errors = p->scraped && p->metrics.config_errors_total.present;
-    double config_errors_before = p->metrics.config_errors_total.value;
-    app_parse_stats(resp->body, resp->body_len, &p->metrics, &p->proxy);
-    if (had_config_errors && p->metrics.config_errors_total.present &&
-        p->metrics.config_errors_total.value > config_errors_before)
-        p->config_errors_rose = time(NULL);
-    if (p->legacy_probed && before == HFI_NAMING_LEGACY && p->metrics.naming == HFI_NAMING_BARE)
-        p->metrics.naming = HFI_NAMING_LEGACY;
-    p->delay_percentiles = hfi_metrics_delay_percentiles(&p->metrics);
-    if (p->metrics.aborts_total.present && prom_rate_ring_push(&p->aborts_ring, now, p->metrics.aborts_total.value))
-        p->aborts_per_s = prom_rate_ring_last_rate(&p->aborts_ring);
-    if (p->metrics.delays_total.present && prom_rate_ring_push(&p->delays_ring, now, p->metrics.delays_total.value))
-        p->delays_per_s = prom_rate_ring_last_rate(&p->delays_ring);
-    p->scraped = true;
-    p->last_scrape = time(NULL);
+    struct app_sample sample;
+    app_parse_sample(resp->body, resp->body_len, &sample);
+    if (p->legacy_probed && p->metrics.naming == HFI_NAMING_LEGACY && sample.metrics.naming == HFI_NAMING_BARE)
+        sample.metrics.naming = HFI_NAMING_LEGACY;
+    apply_sample(e, now, &sample);
     p->failing = false;
     p->error[0] = '\0';
     p->error_code = KUBE_OK;
@@ -346,6 +624,7 @@ static void record_success(struct pod_entry *e, const struct kube_response *resp
 }
 
 static void start_scrape(struct pod_entry *e, bool probe);
+static void wake_for(struct app *app, const struct pod_entry *e);
 
 static void on_scrape_done(struct kube_request *req, const struct kube_response *resp, void *user)
 {
@@ -364,6 +643,7 @@ static void on_scrape_done(struct kube_request *req, const struct kube_response 
             p->metrics.naming = hfi_naming_after_legacy_probe(p->metrics.naming, resp->body, resp->body_len);
         }
         p->rounds_done++;
+        wake_for(app, e);
         return;
     }
     if (resp->http_status == 429) {
@@ -373,6 +653,7 @@ static void on_scrape_done(struct kube_request *req, const struct kube_response 
                            ? resp->status.retry_after_seconds * 1000L
                            : 1000;
         p->throttled_until_ms = app_now_ms() + wait_ms;
+        wake_for(app, e);
         return;
     }
     p->attempts++;
@@ -388,6 +669,7 @@ static void on_scrape_done(struct kube_request *req, const struct kube_response 
         record_failure(e, resp);
     }
     p->rounds_done++;
+    wake_for(app, e);
 }
 
 static void start_scrape(struct pod_entry *e, bool probe)
@@ -402,59 +684,77 @@ static void start_scrape(struct pod_entry *e, bool probe)
         app->inflight++;
 }
 
-static bool due(const struct app *app, const struct pod_entry *e, int64_t now)
+/* When the pod is next due for a scrape; INT64_MAX: not scheduled. */
+static int64_t due_at(const struct app *app, const struct pod_entry *e)
 {
     const struct app_pod *p = &e->pub;
-    if (p->inflight || !app_pod_scrapable(&p->pod) || p->throttled_until_ms > now)
-        return false;
+    if (p->inflight || !app_pod_scrapable(&p->pod))
+        return INT64_MAX;
     if (app->opt.rounds_only)
-        return p->rounds_done < app->rounds_requested;
-    return p->next_scrape_ms <= now;
+        return p->rounds_done < app->rounds_requested ? p->throttled_until_ms : INT64_MAX;
+    return p->next_scrape_ms > p->throttled_until_ms ? p->next_scrape_ms : p->throttled_until_ms;
 }
 
+static void wake_for(struct app *app, const struct pod_entry *e)
+{
+    int64_t at = due_at(app, e);
+    if (at < app->wake_ms)
+        app->wake_ms = at;
+}
+
+/* A scan runs only when some pod may be due (wake_ms): answers arriving
+ * one by one cost no walk over every pod, so a round stays linear. */
 void app_tick(struct app *app)
 {
-    if (!app->n_pods)
+    if (!app->n_pods) {
+        app->wake_ms = INT64_MAX;
         return;
-    int64_t now = app_now_ms();
-    size_t start = app->cursor % app->n_pods;
-    for (size_t k = 0; k < app->n_pods && app->inflight < app->opt.max_inflight; k++) {
-        size_t i = (start + k) % app->n_pods;
-        if (due(app, app->pods[i], now)) {
-            start_scrape(app->pods[i], false);
-            app->cursor = i + 1;
-        }
     }
+    if (app->inflight >= app->opt.max_inflight)
+        return;
+    int64_t now = app_now_ms(), soonest = INT64_MAX;
+    if (now < app->wake_ms)
+        return;
+    size_t start = app->cursor % app->n_pods;
+    bool stopped_early = false;
+    for (size_t k = 0; k < app->n_pods; k++) {
+        if (app->inflight >= app->opt.max_inflight) {
+            stopped_early = true;
+            break;
+        }
+        size_t i = (start + k) % app->n_pods;
+        struct pod_entry *e = app->pods[i];
+        int64_t at = due_at(app, e);
+        if (at <= now) {
+            start_scrape(e, false);
+            app->cursor = i + 1;
+            if (!e->pub.inflight) /* the client refused: try again shortly */
+                at = now + 100;
+            else
+                continue;
+        }
+        if (at < soonest)
+            soonest = at;
+    }
+    app->wake_ms = stopped_early ? 0 : soonest;
 }
 
 int app_timeout_ms(const struct app *app)
 {
     /* At the limit only an answer frees a slot, and an answer wakes the
      * poll loop by itself. */
-    if (app->inflight >= app->opt.max_inflight)
+    if (app->inflight >= app->opt.max_inflight || app->wake_ms == INT64_MAX)
         return -1;
-    int64_t now = app_now_ms(), soonest = -1;
-    for (size_t i = 0; i < app->n_pods; i++) {
-        const struct app_pod *p = &app->pods[i]->pub;
-        if (p->inflight || !app_pod_scrapable(&p->pod))
-            continue;
-        int64_t at = p->throttled_until_ms;
-        if (app->opt.rounds_only) {
-            if (p->rounds_done >= app->rounds_requested)
-                continue;
-        } else if (p->next_scrape_ms > at) {
-            at = p->next_scrape_ms;
-        }
-        int64_t wait = at > now ? at - now : 0;
-        if (soonest < 0 || wait < soonest)
-            soonest = wait;
-    }
-    return soonest > 60000 ? 60000 : (int)soonest;
+    int64_t wait = app->wake_ms - app_now_ms();
+    if (wait < 0)
+        wait = 0;
+    return wait > 60000 ? 60000 : (int)wait;
 }
 
 void app_request_round(struct app *app)
 {
     app->rounds_requested++;
+    app->wake_ms = 0;
 }
 
 bool app_rounds_complete(const struct app *app)
@@ -493,6 +793,10 @@ struct app *app_new(struct kube_client *client, const struct app_options *option
         app->opt.max_inflight = APP_DEFAULT_MAX_INFLIGHT;
     if (app->opt.scrape_timeout_ms <= 0)
         app->opt.scrape_timeout_ms = interval_ms(app);
+    if (app->opt.window_s <= 0)
+        app->opt.window_s = APP_DEFAULT_WINDOW_S;
+    if (app->opt.window_s > APP_MAX_WINDOW_S)
+        app->opt.window_s = APP_MAX_WINDOW_S;
     app->scrape_path = stats_path(APP_STATS_FILTER);
     app->probe_path = stats_path(HFI_LEGACY_PROBE_FILTER);
     if (!app->scrape_path || !app->probe_path) {
@@ -521,6 +825,12 @@ void app_free(struct app *app)
     for (size_t i = 0; i < app->n_pods; i++)
         free_entry(app->pods[i]);
     free(app->pods);
+    for (size_t i = 0; i < app->n_deployments; i++) {
+        free(app->deployments[i]->namespace);
+        free(app->deployments[i]->name);
+        free(app->deployments[i]);
+    }
+    free(app->deployments);
     free(app->scrape_path);
     free(app->probe_path);
     free(app);
@@ -541,6 +851,160 @@ const struct app_pod *app_pod_find(const struct app *app, const char *ns, const 
     bool found;
     size_t i = locate(app, ns, name, &found);
     return found ? &app->pods[i]->pub : NULL;
+}
+
+void app_set_window(struct app *app, int window_s)
+{
+    app->opt.window_s = window_s < 1 ? 1 : window_s > APP_MAX_WINDOW_S ? APP_MAX_WINDOW_S : window_s;
+    for (size_t i = 0; i < app->n_pods; i++)
+        compute_window(app->pods[i]);
+    app->generation++;
+}
+
+int app_window_s(const struct app *app)
+{
+    return app->opt.window_s;
+}
+
+bool app_record_sample(struct app *app, const char *ns, const char *pod, int64_t t_ms, const struct app_sample *sample)
+{
+    bool found;
+    size_t i = locate(app, ns, pod, &found);
+    return found && apply_sample(app->pods[i], t_ms, sample);
+}
+
+uint64_t app_generation(const struct app *app)
+{
+    return app->generation;
+}
+
+/* What the pods of one deployment add up to in one refresh. */
+struct deployment_sum {
+    double rates[4];      /* aborts, delays, requests per second */
+    bool has_rate[4];
+    double requests, errors; /* increases over the window */
+    double seconds;
+    hfi_histogram delay, latency; /* bucket increases, merged by bound */
+    prom_counter_total totals[VALUE_COUNTERS]; /* departed pods, then the live ones */
+};
+
+static void add_rate(struct deployment_sum *sum, int k, double rate)
+{
+    if (isnan(rate))
+        return;
+    sum->rates[k] += rate;
+    sum->has_rate[k] = true;
+}
+
+static void add_buckets(hfi_histogram *sum, const struct windowed *w)
+{
+    for (size_t i = 0; w->valid && i < w->history.width; i++)
+        if (!isnan(w->increase[i]))
+            hfi_histogram_add_bucket(sum, w->bounds[i], w->increase[i]);
+}
+
+static void add_pod_window(struct deployment_sum *sum, const struct pod_entry *e)
+{
+    add_buckets(&sum->delay, &e->delay);
+    add_buckets(&sum->latency, &e->latency);
+    if (!e->counters.valid)
+        return;
+    const struct app_window_figures *w = &e->pub.window;
+    const double *inc = e->counters.increase;
+    add_rate(sum, VALUE_ABORTS, w->aborts_per_s);
+    add_rate(sum, VALUE_DELAYS, w->delays_per_s);
+    add_rate(sum, VALUE_REQUESTS, w->requests_per_s);
+    if (!isnan(inc[VALUE_REQUESTS]) && !isnan(inc[VALUE_ERRORS])) {
+        sum->requests += inc[VALUE_REQUESTS];
+        sum->errors += inc[VALUE_ERRORS];
+    }
+    if (w->seconds > sum->seconds)
+        sum->seconds = w->seconds;
+}
+
+static prom_percentiles merged_percentiles(const hfi_histogram *h)
+{
+    return prom_histogram_percentiles(h->buckets, h->bucket_count);
+}
+
+/* Index of the deployment, or n_deployments when it is not there. */
+static size_t deployment_index(const struct app *app, const char *ns, const char *name)
+{
+    size_t lo = 0, hi = app->n_deployments;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = compare_key(app->deployments[mid]->namespace, app->deployments[mid]->name, ns, name);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return app->n_deployments;
+}
+
+void app_refresh_deployments(struct app *app)
+{
+    for (size_t i = 0; i < app->n_pods; i++) {
+        const struct kube_pod *k = &app->pods[i]->pub.pod;
+        if (k->deployment)
+            deployment_find(app, k->namespace, k->deployment, true);
+    }
+    struct deployment_sum *sums = calloc(app->n_deployments ? app->n_deployments : 1, sizeof *sums);
+    if (!sums)
+        return;
+    for (size_t d = 0; d < app->n_deployments; d++) {
+        struct deployment_entry *dep = app->deployments[d];
+        dep->pub.pods = dep->pub.scraped = dep->pub.failing = 0;
+        memcpy(sums[d].totals, dep->departed, sizeof sums[d].totals);
+    }
+    for (size_t i = 0; i < app->n_pods; i++) {
+        const struct pod_entry *e = app->pods[i];
+        const struct kube_pod *k = &e->pub.pod;
+        size_t d = k->deployment ? deployment_index(app, k->namespace, k->deployment) : app->n_deployments;
+        if (d == app->n_deployments)
+            continue;
+        struct app_deployment *pub = &app->deployments[d]->pub;
+        pub->pods++;
+        pub->scraped += e->pub.scraped;
+        pub->failing += e->pub.failing;
+        for (int v = 0; v < VALUE_COUNTERS; v++) {
+            if (e->totals[v].seen) {
+                sums[d].totals[v].seen = true;
+                sums[d].totals[v].total += e->totals[v].total;
+            }
+        }
+        add_pod_window(&sums[d], e);
+    }
+    for (size_t d = 0; d < app->n_deployments; d++) {
+        const struct deployment_sum *sum = &sums[d];
+        struct app_deployment *pub = &app->deployments[d]->pub;
+        pub->totals = (struct app_totals){total_or_nan(&sum->totals[VALUE_ABORTS]),
+                                          total_or_nan(&sum->totals[VALUE_DELAYS]),
+                                          total_or_nan(&sum->totals[VALUE_REQUESTS]),
+                                          total_or_nan(&sum->totals[VALUE_ERRORS])};
+        struct app_window_figures *w = &pub->window;
+        clear_figures(w);
+        w->seconds = sum->seconds;
+        w->aborts_per_s = sum->has_rate[VALUE_ABORTS] ? sum->rates[VALUE_ABORTS] : NAN;
+        w->delays_per_s = sum->has_rate[VALUE_DELAYS] ? sum->rates[VALUE_DELAYS] : NAN;
+        w->requests_per_s = sum->has_rate[VALUE_REQUESTS] ? sum->rates[VALUE_REQUESTS] : NAN;
+        w->error_ratio = sum->requests > 0 ? sum->errors / sum->requests : NAN;
+        w->delay_ms = merged_percentiles(&sum->delay);
+        w->latency_ms = merged_percentiles(&sum->latency);
+    }
+    free(sums);
+}
+
+size_t app_deployment_count(const struct app *app)
+{
+    return app->n_deployments;
+}
+
+const struct app_deployment *app_deployment_at(const struct app *app, size_t i)
+{
+    return i < app->n_deployments ? &app->deployments[i]->pub : NULL;
 }
 
 bool app_synced(const struct app *app)

@@ -20,7 +20,9 @@
 
 #include "../kube/kube.h"
 #include "../stats/hfi_metrics.h"
+#include "../stats/istio_metrics.h"
 #include "../stats/prom_rate.h"
+#include "../stats/prom_window.h"
 
 /* Istio's plain-HTTP listener in front of Envoy's /stats/prometheus
  * (istio/istio tools/packaging/common/envoy_bootstrap.json, listener
@@ -30,15 +32,19 @@
 /* RE2 partial match on the dotted Envoy names (envoy
  * source/server/admin/stats_request.cc, saveMatchingStat: PartialMatch on
  * stat->name()): the plugin's metrics, which Envoy keeps under wasmcustom.
- * in every naming (stats/hfi_metrics.h), Envoy's
- * own wasm.* stats (is a VM running?) and server.uptime (did the proxy
- * restart after the pod started?). Anchored, so the proxy rejects every
- * other stat at its first characters: an unanchored alternative costs the
- * sidecar about twice as much per scrape. */
-#define APP_STATS_FILTER "^(wasm|server\\.uptime$)"
+ * in every naming (stats/hfi_metrics.h), Envoy's own wasm.* stats (is a VM
+ * running?), server.uptime (did the proxy restart after the pod started?)
+ * and Istio's request count and duration as this pod's inbound side
+ * reports them (stats/istio_metrics.h). Anchored, so the proxy rejects
+ * every other stat at its first characters: an unanchored alternative
+ * costs the sidecar about twice as much per scrape. */
+#define APP_STATS_FILTER "^(wasm|server\\.uptime$|" ISTIO_METRICS_STATS_FILTER ")"
 #define APP_DEFAULT_INTERVAL_S 2
 #define APP_DEFAULT_MAX_INFLIGHT 16
 #define APP_MAX_BACKOFF_MS 60000
+/* Rates and quantiles are over this window unless set otherwise. */
+#define APP_DEFAULT_WINDOW_S 60
+#define APP_MAX_WINDOW_S 300
 
 struct app_options {
     const char *namespace;      /* NULL or "": every namespace */
@@ -49,6 +55,7 @@ struct app_options {
     /* Scrape only in rounds asked for with app_request_round (--once,
      * doctor), never on the interval timer, and without backoff. */
     bool rounds_only;
+    int window_s; /* 0: APP_DEFAULT_WINDOW_S; at most APP_MAX_WINDOW_S */
 };
 
 /* Envoy's own stats that tell whether a Wasm VM runs in the proxy. */
@@ -60,6 +67,33 @@ struct app_proxy_stats {
     double uptime_s;             /* server.uptime */
 };
 
+/* What one source read for one pod at one moment: a sidecar's scrape, or
+ * the same series from a Prometheus server. */
+struct app_sample {
+    hfi_metrics metrics;
+    struct app_proxy_stats proxy;
+    istio_request_metrics observed;
+};
+
+/* Over the chosen window, from the increases of the counters and buckets
+ * between the samples in it (prom_window.h); NaN where not defined yet
+ * (fewer than two samples in the window) or not served. Quantiles are
+ * estimates from the histogram buckets, as Prometheus'
+ * histogram_quantile() makes them. */
+struct app_window_figures {
+    double seconds;                     /* what the samples span (up to the window); 0: none */
+    double aborts_per_s, delays_per_s;  /* injected */
+    double requests_per_s, error_ratio; /* observed; the ratio is NaN without requests */
+    prom_percentiles delay_ms;          /* injected delays as the plugin measured them */
+    prom_percentiles latency_ms;        /* observed request durations */
+};
+
+/* Counter totals across proxy restarts: each counter's first value, then
+ * every increase (NaN until a sample had it). */
+struct app_totals {
+    double aborts, delays, requests, errors;
+};
+
 struct app_pod {
     struct kube_pod pod; /* the watch's latest copy, owned */
 
@@ -67,10 +101,13 @@ struct app_pod {
     bool scraped;
     hfi_metrics metrics;
     struct app_proxy_stats proxy;
-    prom_percentiles delay_percentiles; /* NaN when nothing was observed */
-    double aborts_per_s, delays_per_s;  /* NaN until two scrapes */
-    prom_rate_ring aborts_ring, delays_ring;
+    istio_request_metrics observed;     /* Istio's request metrics, lifetime as served */
+    prom_percentiles delay_percentiles; /* lifetime; NaN when nothing was observed */
+    struct app_window_figures window;   /* over app_window_s() */
+    struct app_totals totals;
+    prom_rate_ring aborts_ring, delays_ring; /* per-scrape rates, for sparklines */
     time_t last_scrape;                 /* wall clock; 0: never */
+    int64_t last_scrape_ms;             /* app_now_ms() of it; 0: never */
     /* When config_errors_total was last seen higher than the scrape
      * before (wall clock); 0: not seen rising. */
     time_t config_errors_rose;
@@ -117,6 +154,47 @@ size_t app_pod_count(const struct app *app);
 const struct app_pod *app_pod_at(const struct app *app, size_t i);
 const struct app_pod *app_pod_find(const struct app *app, const char *ns, const char *name);
 
+/* Rates and quantiles over this many seconds (clamped to 1..APP_MAX_WINDOW_S);
+ * every pod's figures are computed again at once. */
+void app_set_window(struct app *app, int window_s);
+int app_window_s(const struct app *app);
+
+/* A sample of one pod from any source (the scraper calls it for each
+ * successful scrape; another source, such as a Prometheus server, calls it
+ * with the same series). Updates the pod's metrics, its window figures and
+ * totals, and marks it scraped now; t_ms on app_now_ms()'s clock. False when
+ * the pod is not in the model or the time is not after its last sample. */
+bool app_record_sample(struct app *app, const char *ns, const char *pod, int64_t t_ms,
+                       const struct app_sample *sample);
+
+/* Adds or replaces a pod, as the pod watch does (for other sources of the
+ * pod list, tests and benchmarks). */
+void app_upsert_pod(struct app *app, const struct kube_pod *pod);
+void app_remove_pod(struct app *app, const char *ns, const char *name);
+
+/* Bumped on every change to the model: a console redraws only when it moved. */
+uint64_t app_generation(const struct app *app);
+
+/* One deployment's pods taken together. */
+struct app_deployment {
+    const char *namespace, *name;
+    size_t pods, scraped, failing; /* its pods in the model now */
+    /* Over every pod of it the session has seen, those gone included: a
+     * rollout does not bring them back to zero (NaN until one had data). */
+    struct app_totals totals;
+    /* Rates summed over its pods now; quantiles from their bucket
+     * increases added together, as histogram_quantile(q, sum by (le)
+     * (rate(..._bucket[window]))) would. */
+    struct app_window_figures window;
+};
+
+/* Computes the deployment aggregates again from the pods (linear in the
+ * pods): call before reading them. */
+void app_refresh_deployments(struct app *app);
+/* Sorted by namespace then name; pods without a deployment are in none. */
+size_t app_deployment_count(const struct app *app);
+const struct app_deployment *app_deployment_at(const struct app *app, size_t i);
+
 /* Whether the pod list has arrived; the watch's last error, if any. */
 bool app_synced(const struct app *app);
 const struct kube_error *app_watch_error(const struct app *app);
@@ -125,7 +203,10 @@ int app_inflight(const struct app *app);
 /* Whether a pod is worth scraping: a sidecar, Running, not terminating. */
 bool app_pod_scrapable(const struct kube_pod *pod);
 
-/* Reads one /stats/prometheus body into metrics and proxy stats. */
+/* Reads one /stats/prometheus body: the plugin's metrics, the proxy's own
+ * stats and Istio's request metrics. */
+void app_parse_sample(const char *buf, size_t len, struct app_sample *sample);
+/* The same, without Istio's metrics. */
 void app_parse_stats(const char *buf, size_t len, hfi_metrics *metrics,
                      struct app_proxy_stats *proxy);
 

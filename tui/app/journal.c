@@ -271,8 +271,8 @@ void app_journal_snapshot(struct app_journal *j, const struct app *app, const ch
         d->scraped++;
         d->aborts_total += p->metrics.aborts_total.present ? p->metrics.aborts_total.value : 0;
         d->delays_total += p->metrics.delays_total.present ? p->metrics.delays_total.value : 0;
-        add_rate(&d->aborts_per_s, p->aborts_per_s);
-        add_rate(&d->delays_per_s, p->delays_per_s);
+        add_rate(&d->aborts_per_s, p->window.aborts_per_s);
+        add_rate(&d->delays_per_s, p->window.delays_per_s);
     }
     cJSON *o = record_new(j, "snapshot", ns);
     cJSON *list = cJSON_AddArrayToObject(o, "deployments");

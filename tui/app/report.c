@@ -21,6 +21,22 @@ static void add_string_or_null(cJSON *obj, const char *key, const char *s)
         cJSON_AddNullToObject(obj, key);
 }
 
+/* Istio's request metrics over the window: rate, error ratio, latency
+ * estimates from the buckets. */
+static cJSON *observed_object(const struct app_window_figures *w, double requests_total, double errors_total)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    add_number_or_null(o, "rps", w->requests_per_s);
+    add_number_or_null(o, "error_ratio", w->error_ratio);
+    add_number_or_null(o, "p50_ms", w->latency_ms.p50);
+    add_number_or_null(o, "p99_ms", w->latency_ms.p99);
+    add_number_or_null(o, "requests_total", requests_total);
+    add_number_or_null(o, "errors_total", errors_total);
+    return o;
+}
+
 static cJSON *pod_object(const struct app_pod *p, time_t now)
 {
     const struct kube_pod *k = &p->pod;
@@ -44,8 +60,12 @@ static cJSON *pod_object(const struct app_pod *p, time_t now)
         cJSON_AddItemToObject(o, item->string, item);
     }
     cJSON_Delete(metrics);
-    add_number_or_null(o, "aborts_per_s", p->aborts_per_s);
-    add_number_or_null(o, "delays_per_s", p->delays_per_s);
+    add_number_or_null(o, "aborts_per_s", p->window.aborts_per_s);
+    add_number_or_null(o, "delays_per_s", p->window.delays_per_s);
+    add_number_or_null(o, "window_seconds", p->window.seconds > 0 ? p->window.seconds : NAN);
+    cJSON_AddItemToObject(o, "observed",
+                          observed_object(&p->window, p->observed.present ? p->observed.requests_total : NAN,
+                                          p->observed.present ? p->observed.errors_total : NAN));
     if (p->last_scrape) {
         char ts[32];
         struct tm tm;
@@ -67,12 +87,36 @@ char *app_pod_json(const struct app_pod *pod, time_t now)
     return text;
 }
 
-char *app_report_json(const struct app *app, time_t now)
+static cJSON *deployment_object(const struct app_deployment *d)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "name", d->name);
+    cJSON_AddStringToObject(o, "namespace", d->namespace);
+    cJSON_AddNumberToObject(o, "pods", (double)d->pods);
+    cJSON_AddNumberToObject(o, "failing", (double)d->failing);
+    add_number_or_null(o, "aborts_total", d->totals.aborts);
+    add_number_or_null(o, "delays_total", d->totals.delays);
+    add_number_or_null(o, "aborts_per_s", d->window.aborts_per_s);
+    add_number_or_null(o, "delays_per_s", d->window.delays_per_s);
+    add_number_or_null(o, "delay_p50_ms", d->window.delay_ms.p50);
+    add_number_or_null(o, "delay_p99_ms", d->window.delay_ms.p99);
+    cJSON_AddItemToObject(o, "observed", observed_object(&d->window, d->totals.requests, d->totals.errors));
+    return o;
+}
+
+char *app_report_json(struct app *app, time_t now)
 {
     cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "window_s", app_window_s(app));
     cJSON *pods = cJSON_AddArrayToObject(root, "pods");
     for (size_t i = 0; pods && i < app_pod_count(app); i++)
         cJSON_AddItemToArray(pods, pod_object(app_pod_at(app, i), now));
+    app_refresh_deployments(app);
+    cJSON *deployments = cJSON_AddArrayToObject(root, "deployments");
+    for (size_t i = 0; deployments && i < app_deployment_count(app); i++)
+        cJSON_AddItemToArray(deployments, deployment_object(app_deployment_at(app, i)));
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     return text;
@@ -146,9 +190,9 @@ void app_report_table(const struct app *app, time_t now, FILE *out)
         snprintf(row[COL_SIDECAR], 160, "%s", k->has_sidecar ? (k->sidecar_native ? "native" : "yes") : "no");
         snprintf(row[COL_NAMING], 160, "%s", p->scraped ? hfi_naming_name(p->metrics.naming) : "-");
         format_count(&p->metrics.aborts_total, row[COL_ABORTS], 160);
-        format_double(p->aborts_per_s, "%.2f", row[COL_ABORT_RATE], 160);
+        format_double(p->window.aborts_per_s, "%.2f", row[COL_ABORT_RATE], 160);
         format_count(&p->metrics.delays_total, row[COL_DELAYS], 160);
-        format_double(p->delays_per_s, "%.2f", row[COL_DELAY_RATE], 160);
+        format_double(p->window.delays_per_s, "%.2f", row[COL_DELAY_RATE], 160);
         format_double(p->delay_percentiles.p50, "%.1f", row[COL_P50], 160);
         format_double(p->delay_percentiles.p95, "%.1f", row[COL_P95], 160);
         format_double(p->delay_percentiles.p99, "%.1f", row[COL_P99], 160);

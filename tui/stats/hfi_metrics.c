@@ -57,7 +57,7 @@ static void add_value(hfi_value *v, const prom_sample *s)
         v->exact = false;
 }
 
-static void add_bucket(hfi_histogram *h, double bound, double count)
+void hfi_histogram_add_bucket(hfi_histogram *h, double bound, double count)
 {
     size_t i = 0;
     while (i < h->bucket_count && h->buckets[i].upper_bound < bound)
@@ -91,7 +91,7 @@ static bool add_hfi_sample(hfi_metrics *m, prom_span name, const prom_sample *s)
     /* By name and `le`, not by role: a dump cut before its `# TYPE` lines
      * (or filtered) still has usable buckets. */
     if (prom_span_equals(suffix, "_bucket") && s->has_le && !isnan(s->le))
-        add_bucket(h, s->le, s->value);
+        hfi_histogram_add_bucket(h, s->le, s->value);
     else if (prom_span_equals(suffix, "_sum"))
         add_value(&h->sum, s);
     else if (prom_span_equals(suffix, "_count"))

@@ -70,6 +70,10 @@ typedef struct hfi_histogram {
     hfi_value sum, count;
 } hfi_histogram;
 
+/* Adds count to the bucket of that bound (kept sorted by bound), as when
+ * summing the series of several workers or label sets. */
+void hfi_histogram_add_bucket(hfi_histogram *h, double bound, double count);
+
 typedef struct hfi_metrics {
     hfi_naming naming;
     /* Envoy's own Wasm stats (envoy_wasm_* or wasm_*: runtime, remote

@@ -61,7 +61,7 @@ static int draw_rates(struct ui *ui, const struct app_pod *p, int y)
         const char *name;
         const prom_rate_ring *ring;
         double now;
-    } series[] = {{"aborts/s", &p->aborts_ring, p->aborts_per_s}, {"delays/s", &p->delays_ring, p->delays_per_s}};
+    } series[] = {{"aborts/s", &p->aborts_ring, p->window.aborts_per_s}, {"delays/s", &p->delays_ring, p->window.delays_per_s}};
     for (size_t s = 0; s < 2; s++) {
         size_t n = prom_rate_ring_sparkline(series[s].ring, rates, SPARK_POINTS);
         ui_sparkline(rates, n, ui->utf8, spark, sizeof spark);

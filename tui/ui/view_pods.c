@@ -49,8 +49,8 @@ static double numeric_value(const struct app_pod *p, enum column_id c, time_t no
     case COL_RESTARTS: return p->pod.restarts;
     case COL_ABORTS: return p->scraped ? value_or_nan(&p->metrics.aborts_total) : NAN;
     case COL_DELAYS: return p->scraped ? value_or_nan(&p->metrics.delays_total) : NAN;
-    case COL_ABORT_RATE: return p->aborts_per_s;
-    case COL_DELAY_RATE: return p->delays_per_s;
+    case COL_ABORT_RATE: return p->window.aborts_per_s;
+    case COL_DELAY_RATE: return p->window.delays_per_s;
     case COL_P50: return p->scraped ? p->delay_percentiles.p50 : NAN;
     case COL_P95: return p->scraped ? p->delay_percentiles.p95 : NAN;
     case COL_P99: return p->scraped ? p->delay_percentiles.p99 : NAN;
@@ -219,10 +219,10 @@ static void draw_totals(struct ui *ui, int y, time_t now)
             aborts += v;
         if (!isnan(v = numeric_value(p, COL_DELAYS, now)))
             delays += v;
-        if (!isnan(p->aborts_per_s))
-            abort_rate += p->aborts_per_s;
-        if (!isnan(p->delays_per_s))
-            delay_rate += p->delays_per_s;
+        if (!isnan(p->window.aborts_per_s))
+            abort_rate += p->window.aborts_per_s;
+        if (!isnan(p->window.delays_per_s))
+            delay_rate += p->window.delays_per_s;
     }
     char name[64], a[16], d[16], ar[16], dr[16], errors[64];
     const char *cells[COL_COUNT] = {0};
