@@ -1120,8 +1120,9 @@ static void dfa_reset(struct dfa *d)
     memset(d->table, 0, sizeof d->table);
 }
 
-/* The state for (set, ctx), added if new, by its place in the block. When the block or the table is
- * full, every state is dropped first (the block always holds one more). */
+/* The state for (set, ctx), added if new, by its place in the block. When
+ * the block or the table is full, every state is dropped first (the block
+ * always holds one more). */
 static int find_or_add(const struct hfi_regex *re, const uint16_t *set, int count, unsigned ctx)
 {
     struct dfa *d = re->dfa;
