@@ -21,7 +21,11 @@
 
 #define USER_NAME "meshsim-admin"
 #define DEFAULT_WATCH_TIMEOUT_S 1800
-#define BOOKMARK_INTERVAL_MS 2000
+/* Bookmarks about once a minute, and one 2 s before the watch's deadline
+ * (kubernetes staging/src/k8s.io/apiserver/pkg/storage/cacher/
+ * cache_watcher.go, nextBookmarkTime; cacher.go, defaultBookmarkFrequency). */
+#define BOOKMARK_INTERVAL_MS 60000
+#define BOOKMARK_BEFORE_DEADLINE_MS 2000
 /* watch-expiry: watches end with 410 this soon, and older versions expire. */
 #define EXPIRY_WATCH_MS 3000
 #define SLOW_SIDECAR_MS 3000
@@ -153,6 +157,8 @@ static const char *const groups[][2] = {
     {"extensions.istio.io", "v1alpha1"},
     {"authorization.k8s.io", "v1"},
     {"rbac.authorization.k8s.io", "v1"},
+    {"authentication.k8s.io", "v1"},
+    {"discovery.k8s.io", "v1"},
 };
 #define N_GROUPS (sizeof groups / sizeof groups[0])
 
@@ -357,7 +363,11 @@ static cJSON *parse_body(struct exchange *ex, const struct request *req, int yam
     return j;
 }
 
-/* apiVersion/kind of a body must name the URL's type. */
+/* apiVersion/kind of a body must name the URL's type. A built-in type's
+ * body may leave them out: the API server decodes it with the URL's kind as
+ * the default (kubernetes staging/src/k8s.io/apiserver/pkg/endpoints/
+ * handlers/create.go, decoder.Decode(body, &defaultGVK, ...)); custom
+ * resources are decoded as unstructured, which requires them. */
 static int check_type(struct exchange *ex, const struct rtype *t, cJSON *obj, int required)
 {
     char av[96], msg[512];
@@ -492,12 +502,112 @@ static int validate_object(struct exchange *ex, const struct rtype *t, cJSON *ob
     return 0;
 }
 
+/* obj[key] = value unless obj already has key (value consumed either way). */
+static void default_item(cJSON *obj, const char *key, cJSON *value)
+{
+    if (cJSON_IsObject(obj) && !cJSON_GetObjectItemCaseSensitive(obj, key))
+        cJSON_AddItemToObject(obj, key, value);
+    else
+        cJSON_Delete(value);
+}
+
+/* A pod template's defaults (kubernetes pkg/apis/core/v1/defaults.go:
+ * SetDefaults_PodSpec, SetDefaults_Container, SetDefaults_ContainerPort). */
+static void default_pod_spec(cJSON *spec)
+{
+    default_item(spec, "restartPolicy", cJSON_CreateString("Always"));
+    default_item(spec, "dnsPolicy", cJSON_CreateString("ClusterFirst"));
+    default_item(spec, "terminationGracePeriodSeconds", cJSON_CreateNumber(30));
+    default_item(spec, "schedulerName", cJSON_CreateString("default-scheduler"));
+    default_item(spec, "securityContext", cJSON_CreateObject());
+    static const char *const lists[] = {"containers", "initContainers", NULL};
+    for (size_t l = 0; lists[l]; l++) {
+        cJSON *c;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, lists[l]))
+        {
+            /* Always when the tag is "latest", which no tag and no digest
+             * means; else IfNotPresent. */
+            const char *image = json_str(c, "image");
+            int latest = 0;
+            if (image && !strchr(image, '@')) {
+                const char *slash = strrchr(image, '/');
+                const char *tag = strchr(slash ? slash : image, ':');
+                latest = !tag || strcmp(tag, ":latest") == 0;
+            }
+            default_item(c, "imagePullPolicy", cJSON_CreateString(latest ? "Always" : "IfNotPresent"));
+            default_item(c, "terminationMessagePath", cJSON_CreateString("/dev/termination-log"));
+            default_item(c, "terminationMessagePolicy", cJSON_CreateString("File"));
+            default_item(c, "resources", cJSON_CreateObject());
+            cJSON *port;
+            cJSON_ArrayForEach(port, cJSON_GetObjectItemCaseSensitive(c, "ports"))
+                default_item(port, "protocol", cJSON_CreateString("TCP"));
+        }
+    }
+}
+
+static unsigned next_cluster_ip;
+
+/* What the API server fills in before storing a built-in object: its
+ * defaulting functions run on every decode (create, update, patch), the
+ * Service registry allocates a ClusterIP on create. Deployments: kubernetes
+ * pkg/apis/apps/v1/defaults.go, SetDefaults_Deployment; Services:
+ * pkg/apis/core/v1/defaults.go, SetDefaults_Service, and
+ * pkg/registry/core/service/storage/alloc.go. */
+static void set_defaults(const struct rtype *t, cJSON *obj, int creating)
+{
+    cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
+    if (!cJSON_IsObject(spec))
+        return;
+    if (t == &RT_DEPLOYMENTS) {
+        default_item(spec, "replicas", cJSON_CreateNumber(1));
+        default_item(spec, "revisionHistoryLimit", cJSON_CreateNumber(10));
+        default_item(spec, "progressDeadlineSeconds", cJSON_CreateNumber(600));
+        default_item(spec, "strategy", cJSON_CreateObject());
+        cJSON *strategy = cJSON_GetObjectItemCaseSensitive(spec, "strategy");
+        default_item(strategy, "type", cJSON_CreateString("RollingUpdate"));
+        const char *type = json_str(strategy, "type");
+        if (type && strcmp(type, "RollingUpdate") == 0) {
+            default_item(strategy, "rollingUpdate", cJSON_CreateObject());
+            cJSON *ru = cJSON_GetObjectItemCaseSensitive(strategy, "rollingUpdate");
+            default_item(ru, "maxUnavailable", cJSON_CreateString("25%"));
+            default_item(ru, "maxSurge", cJSON_CreateString("25%"));
+        }
+        default_pod_spec(json_path(spec, "template.spec"));
+    } else if (t == &RT_SERVICES) {
+        default_item(spec, "type", cJSON_CreateString("ClusterIP"));
+        default_item(spec, "sessionAffinity", cJSON_CreateString("None"));
+        const char *type = json_str(spec, "type");
+        int external_name = type && strcmp(type, "ExternalName") == 0;
+        if (!external_name)
+            default_item(spec, "internalTrafficPolicy", cJSON_CreateString("Cluster"));
+        cJSON *port;
+        cJSON_ArrayForEach(port, cJSON_GetObjectItemCaseSensitive(spec, "ports"))
+        {
+            default_item(port, "protocol", cJSON_CreateString("TCP"));
+            cJSON *number = cJSON_GetObjectItemCaseSensitive(port, "port");
+            if (cJSON_IsNumber(number))
+                default_item(port, "targetPort", cJSON_CreateNumber(number->valuedouble));
+        }
+        if (creating && !external_name && !json_str(spec, "clusterIP")) {
+            char ip[32];
+            snprintf(ip, sizeof ip, "10.96.%u.%u", 200 + (next_cluster_ip / 250) % 50, next_cluster_ip % 250 + 2);
+            next_cluster_ip++;
+            json_set_str(spec, "clusterIP", ip);
+            default_item(spec, "clusterIPs", cJSON_CreateStringArray((const char *const[]){ip}, 1));
+            default_item(spec, "ipFamilies", cJSON_CreateStringArray((const char *const[]){"IPv4"}, 1));
+            default_item(spec, "ipFamilyPolicy", cJSON_CreateString("SingleStack"));
+        }
+    }
+}
+
 static void after_change(struct object *o)
 {
     if (o->type == &RT_WASMPLUGINS)
         cluster_wasmplugins_changed(o->ns);
     else if (o->type == &RT_DEPLOYMENTS)
         cluster_deployment_changed(o, api_now);
+    else if (o->type == &RT_SERVICES || o->type == &RT_PODS)
+        cluster_services_changed();
 }
 
 /* generation moves when anything but metadata and status changes. */
@@ -539,7 +649,6 @@ static void keep_server_metadata(cJSON *from, cJSON *to)
         cJSON_AddItemToObject(to, "status", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(from, "status"), 1));
 }
 
-/* Replaces o's JSON with next (consumed) after validating what may change. */
 /* A write whose object names a resourceVersion other than the stored one
  * is refused with 409 Conflict: the optimistic lock of every update and
  * patch. A patch that sets no resourceVersion leaves the stored one in the
@@ -561,7 +670,10 @@ static int stale_resource_version(struct exchange *ex, const struct object *o, c
     return 1;
 }
 
-static int commit_update(struct exchange *ex, struct object *o, cJSON *next)
+/* Replaces o's JSON with next (consumed) after validating what may change:
+ * 0 when stored (the caller answers). A dry run stores nothing and answers
+ * with what would have been stored: 1. */
+static int commit_update(struct exchange *ex, struct object *o, cJSON *next, int dry)
 {
     if (stale_resource_version(ex, o, json_str(next, "metadata.resourceVersion"))) {
         cJSON_Delete(next);
@@ -570,7 +682,20 @@ static int commit_update(struct exchange *ex, struct object *o, cJSON *next)
     keep_server_metadata(o->json, next);
     cJSON_DeleteItemFromObjectCaseSensitive(next, "kind");
     cJSON_DeleteItemFromObjectCaseSensitive(next, "apiVersion");
+    set_defaults(o->type, next, 0);
     if (validate_object(ex, o->type, next) != 0) {
+        cJSON_Delete(next);
+        return -1;
+    }
+    if (o->type == &RT_PODS && !cJSON_Compare(json_path(o->json, "spec"), json_path(next, "spec"), 1)) {
+        /* Metadata (labels, annotations) may change; the spec is fixed
+         * but for a few fields meshsim does not model (kubernetes
+         * pkg/apis/core/validation/validation.go, ValidatePodUpdate). */
+        invalid(ex, o->type, o->name, "spec", "FieldValueForbidden",
+                "Forbidden: pod updates may not change fields other than `spec.containers[*].image`, "
+                "`spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to "
+                "existing tolerations), `spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was "
+                "previously negative)");
         cJSON_Delete(next);
         return -1;
     }
@@ -582,6 +707,23 @@ static int commit_update(struct exchange *ex, struct object *o, cJSON *next)
         return -1;
     }
     bump_generation(o->json, next);
+    if (dry) {
+        cJSON *preview = cJSON_CreateObject();
+        cJSON_AddItemToObject(preview, "kind", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(o->json, "kind"), 1));
+        cJSON_AddItemToObject(preview, "apiVersion",
+                              cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(o->json, "apiVersion"), 1));
+        cJSON *c;
+        while ((c = next->child)) {
+            cJSON_DetachItemViaPointer(next, c);
+            char *key = strdup(c->string);
+            cJSON_AddItemToObject(preview, key, c);
+            free(key);
+        }
+        cJSON_Delete(next);
+        reply_json(ex, 200, preview);
+        cJSON_Delete(preview);
+        return 1;
+    }
     /* Keep kind and apiVersion first. */
     cJSON *kind = cJSON_DetachItemFromObjectCaseSensitive(o->json, "kind");
     cJSON *av = cJSON_DetachItemFromObjectCaseSensitive(o->json, "apiVersion");
@@ -685,7 +827,12 @@ static const char *const *selectable_fields(const struct rtype *t)
                                        "spec.schedulerName", "spec.serviceAccountName", "status.phase",
                                        "status.podIP", "status.nominatedNodeName", NULL};
     static const char *const namespaces[] = {"metadata.name", "status.phase", NULL};
-    return t == &RT_PODS ? pods : t == &RT_NAMESPACES ? namespaces : metadata;
+    /* kubernetes pkg/registry/core/event/strategy.go, ToSelectableFields. */
+    static const char *const events[] = {"metadata.name", "metadata.namespace", "involvedObject.kind",
+                                         "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+                                         "involvedObject.apiVersion", "involvedObject.resourceVersion",
+                                         "involvedObject.fieldPath", "reason", "reportingComponent", "type", NULL};
+    return t == &RT_PODS ? pods : t == &RT_NAMESPACES ? namespaces : t == &RT_EVENTS ? events : metadata;
 }
 
 static int parse_selectors(struct exchange *ex, const struct request *req, const struct rtype *t,
@@ -708,21 +855,195 @@ static int parse_selectors(struct exchange *ex, const struct request *req, const
     return 0;
 }
 
+/* A boolean query parameter as the API server reads it: absent, "0" and
+ * "false" in any case are false, anything else (even "" or "True") is true
+ * (kubernetes staging/src/k8s.io/apimachinery/pkg/runtime/conversion.go,
+ * Convert_Slice_string_To_bool; not strconv.ParseBool). */
 static int param_true(const struct request *req, const char *name)
 {
     const char *v = request_param(req, name);
-    return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || v[0] == '\0');
+    return v && strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0;
+}
+
+/* The dryRun values of a write: query parameters, and for DELETE also the
+ * DeleteOptions body client-go sends (kubectl delete --dry-run=server).
+ * Calls fn for each; stops when it returns nonzero. */
+static int each_dry_run(const struct request *req, int (*fn)(const char *value, void *ctx), void *ctx)
+{
+    for (size_t i = 0; i < req->n_params; i++)
+        if (strcmp(req->params[i].name, "dryRun") == 0 && fn(req->params[i].value, ctx))
+            return 1;
+    if (strcmp(req->method, "DELETE") != 0 || !req->body_len)
+        return 0;
+    cJSON *opts = cJSON_ParseWithLength(req->body, req->body_len);
+    cJSON *v;
+    int stopped = 0;
+    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(opts, "dryRun"))
+    {
+        if (!stopped && fn(cJSON_IsString(v) ? v->valuestring : "", ctx))
+            stopped = 1;
+    }
+    cJSON_Delete(opts);
+    return stopped;
+}
+
+static int stop_at_any(const char *value, void *ctx)
+{
+    (void)value;
+    (void)ctx;
+    return 1;
+}
+
+/* dryRun=All: the request is checked and answered in full, nothing is
+ * stored and nothing moves (kubernetes staging/src/k8s.io/apiserver/pkg/
+ * endpoints/handlers/create.go, patch.go, update.go, delete.go: the options'
+ * DryRun reaches the registry, which skips the storage write). */
+static int dry_run(const struct request *req)
+{
+    return each_dry_run(req, stop_at_any, NULL);
+}
+
+static int stop_at_unsupported(const char *value, void *ctx)
+{
+    if (strcmp(value, "All") == 0)
+        return 0;
+    *(const char **)ctx = value;
+    return 1;
+}
+
+/* Every dryRun value must be "All"; anything else is 422 Invalid on the
+ * write's options (apimachinery pkg/apis/meta/v1/validation/validation.go,
+ * ValidateDryRun, through ValidateCreateOptions and its siblings). */
+static int check_dry_run(struct exchange *ex, const struct request *req)
+{
+    const char *bad = NULL;
+    if (!each_dry_run(req, stop_at_unsupported, &bad))
+        return 0;
+    const char *options = strcmp(req->method, "POST") == 0    ? "CreateOptions"
+                          : strcmp(req->method, "PUT") == 0   ? "UpdateOptions"
+                          : strcmp(req->method, "PATCH") == 0 ? "PatchOptions"
+                                                              : "DeleteOptions";
+    struct buf msg = {0};
+    buf_printf(&msg, "%s.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: []string{", options);
+    buf_json_string(&msg, bad);
+    buf_puts(&msg, "}: supported values: \"All\"");
+    ex_reply_status(ex, 422, "Invalid", msg.data, NULL);
+    buf_free(&msg);
+    return -1;
 }
 
 static void start_watch(struct exchange *ex, const struct request *req, const struct rtype *t, const char *ns,
                         struct selector *ls, struct selector *fs);
 
+static void invalid_list_options(struct exchange *ex, const char *field, const char *detail)
+{
+    char msg[400];
+    snprintf(msg, sizeof msg, "ListOptions.meta.k8s.io \"\" is invalid: %s: %s", field, detail);
+    ex_reply_status(ex, 422, "Invalid", msg, NULL);
+}
+
+/* resourceVersionMatch and sendInitialEvents, checked as the API server
+ * does (kubernetes staging/src/k8s.io/apimachinery/pkg/apis/meta/
+ * internalversion/validation/validation.go, ValidateListOptions and
+ * validateWatchOptions). -1 after answering 422. */
+static int check_list_options(struct exchange *ex, const struct request *req, int watch)
+{
+    const char *match = request_param(req, "resourceVersionMatch");
+    const char *initial = request_param(req, "sendInitialEvents");
+    const char *rv = request_param(req, "resourceVersion");
+    const char *cont = request_param(req, "continue");
+    if (match && !*match)
+        match = NULL;
+    if (watch) {
+        if (initial && (!match || strcmp(match, "NotOlderThan") != 0)) {
+            invalid_list_options(ex, "resourceVersionMatch",
+                                 "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan");
+            return -1;
+        }
+        if (match && !initial) {
+            invalid_list_options(ex, "resourceVersionMatch",
+                                 "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is "
+                                 "provided");
+            return -1;
+        }
+        return 0;
+    }
+    if (initial) {
+        invalid_list_options(ex, "sendInitialEvents", "Forbidden: sendInitialEvents is forbidden for list");
+        return -1;
+    }
+    if (!match)
+        return 0;
+    if (strcmp(match, "Exact") != 0 && strcmp(match, "NotOlderThan") != 0) {
+        char detail[200];
+        snprintf(detail, sizeof detail,
+                 "Unsupported value: \"%.80s\": supported values: \"Exact\", \"NotOlderThan\", \"\"", match);
+        invalid_list_options(ex, "resourceVersionMatch", detail);
+        return -1;
+    }
+    if (!rv || !*rv) {
+        invalid_list_options(ex, "resourceVersionMatch",
+                             "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided");
+        return -1;
+    }
+    if (cont && *cont) {
+        invalid_list_options(ex, "resourceVersionMatch",
+                             "Forbidden: resourceVersionMatch is forbidden when continue is provided");
+        return -1;
+    }
+    if (strcmp(match, "Exact") == 0 && strcmp(rv, "0") == 0) {
+        invalid_list_options(ex, "resourceVersionMatch",
+                             "Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"");
+        return -1;
+    }
+    return 0;
+}
+
+/* A list at resourceVersion rv under resourceVersionMatch: meshsim keeps
+ * only the present, so Exact is served at the current version alone
+ * (older ones are compacted: 410), and a version from the future is the
+ * cacher's "Too large resource version" (504 Timeout; apiserver
+ * pkg/storage/cacher/watch_cache.go, waitUntilFreshAndBlock). -1 after
+ * answering. */
+static int list_version_servable(struct exchange *ex, const struct request *req)
+{
+    const char *match = request_param(req, "resourceVersionMatch");
+    const char *rv_text = request_param(req, "resourceVersion");
+    if (!match || !*match || !rv_text)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long rv = strtoull(rv_text, &end, 10);
+    if (*end || errno || rv_text[0] == '-' || !rv_text[0]) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "invalid resource version: %.100s", rv_text);
+        bad_request(ex, msg);
+        return -1;
+    }
+    char msg[200];
+    if (rv > store_rv()) {
+        snprintf(msg, sizeof msg, "Too large resource version: %llu, current: %llu", rv,
+                 (unsigned long long)store_rv());
+        ex_reply_status(ex, 504, "Timeout", msg, "Retry-After: 1\r\n");
+        return -1;
+    }
+    if (strcmp(match, "Exact") == 0 && rv != store_rv()) {
+        snprintf(msg, sizeof msg, "too old resource version: %llu (%llu)", rv, (unsigned long long)store_rv());
+        ex_reply_status(ex, 410, "Expired", msg, NULL);
+        return -1;
+    }
+    return 0;
+}
+
 static void handle_list(struct exchange *ex, const struct request *req, const struct rtype *t, const char *ns)
 {
+    int watch = param_true(req, "watch");
+    if (check_list_options(ex, req, watch) != 0 || (!watch && list_version_servable(ex, req) != 0))
+        return;
     struct selector *ls, *fs;
     if (parse_selectors(ex, req, t, &ls, &fs) != 0)
         return;
-    if (param_true(req, "watch")) {
+    if (watch) {
         if (!(t->ops & OP_WATCH)) {
             selector_free(ls);
             selector_free(fs);
@@ -937,6 +1258,32 @@ static void watch_end(struct watch *w)
     ex_stream_end(ex);
 }
 
+/* A BOOKMARK at the watch's version; the one closing sendInitialEvents'
+ * state carries the annotation k8s.io/initial-events-end (apimachinery
+ * pkg/apis/meta/v1/types.go, InitialEventsAnnotationKey; set by the
+ * apiserver's cacher, cache_watcher.go). */
+static void watch_send_bookmark(struct watch *w, int initial_events_end)
+{
+    char av[96];
+    struct buf b = {0};
+    buf_printf(&b, "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":"
+                   "{\"resourceVersion\":\"%llu\"%s}}}\n",
+               w->type->kind, rtype_api_version(w->type, av, sizeof av), (unsigned long long)w->last_rv,
+               initial_events_end ? ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}" : "");
+    ex_stream_write(w->ex, b.data, b.len);
+    buf_free(&b);
+}
+
+/* About a minute from now, but no later than 2 s before the deadline; past
+ * that, none (INT64_MAX): the one before the deadline is sent. */
+static int64_t next_bookmark_at(const struct watch *w)
+{
+    int64_t at = api_now + BOOKMARK_INTERVAL_MS;
+    if (w->deadline - BOOKMARK_BEFORE_DEADLINE_MS < at)
+        at = w->deadline - BOOKMARK_BEFORE_DEADLINE_MS;
+    return at <= api_now ? INT64_MAX : at;
+}
+
 /* Sends what happened since the watch's last version; 0 when it ended. */
 static int watch_pump(struct watch *w)
 {
@@ -1002,8 +1349,8 @@ static void start_watch(struct exchange *ex, const struct request *req, const st
     w->bookmarks = param_true(req, "allowWatchBookmarks");
     w->table = table_wanted(req);
     w->include = request_param(req, "includeObject") ? strdup(request_param(req, "includeObject")) : NULL;
-    w->next_bookmark = api_now + BOOKMARK_INTERVAL_MS;
     w->deadline = api_now + timeout * 1000;
+    w->next_bookmark = next_bookmark_at(w);
     if (cluster_scenarios() & SC_WATCH_EXPIRY)
         w->expire_at = api_now + EXPIRY_WATCH_MS;
     w->next = watches;
@@ -1012,6 +1359,24 @@ static void start_watch(struct exchange *ex, const struct request *req, const st
     watches = w;
     ex_defer(ex, watch_gone, w);
     ex_stream_begin(ex, 200, "application/json");
+    if (request_param(req, "sendInitialEvents")) {
+        /* The state as ADDED events closed by a bookmark that says so, or
+         * (false) only what changes after rv, or after now without rv. */
+        if (param_true(req, "sendInitialEvents")) {
+            size_t n;
+            struct object *const *items = store_list(t, &n);
+            for (size_t i = 0; i < n; i++)
+                if (object_in_scope(items[i], ns, ls, fs))
+                    watch_send_object(w, "ADDED", items[i]->json);
+            w->last_rv = store_rv();
+            if (w->bookmarks)
+                watch_send_bookmark(w, 1);
+            return;
+        }
+        w->last_rv = rv ? rv : store_rv();
+        watch_pump(w);
+        return;
+    }
     if (rv == 0) {
         /* No version: the current state as ADDED events, then changes. */
         size_t n;
@@ -1043,14 +1408,8 @@ static void watch_tick(void)
         } else if (api_now >= w->deadline) {
             watch_end(w);
         } else if (w->bookmarks && api_now >= w->next_bookmark) {
-            char av[96];
-            struct buf b = {0};
-            buf_printf(&b, "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":"
-                           "{\"resourceVersion\":\"%llu\"}}}\n",
-                       w->type->kind, rtype_api_version(w->type, av, sizeof av), (unsigned long long)w->last_rv);
-            ex_stream_write(w->ex, b.data, b.len);
-            buf_free(&b);
-            w->next_bookmark = api_now + BOOKMARK_INTERVAL_MS;
+            watch_send_bookmark(w, 0);
+            w->next_bookmark = next_bookmark_at(w);
         }
         w = next;
     }
@@ -1382,6 +1741,48 @@ static void service_proxy(struct exchange *ex, const struct request *req, struct
     app_request(ex, req, pod, path);
 }
 
+/* ---- SelfSubjectRulesReview, SelfSubjectReview ---- */
+
+/* `kubectl auth can-i --list` and `kubectl auth whoami`. Their bodies say
+ * nothing meshsim needs (a namespace; nothing at all), so any encoding is
+ * taken, kubectl's protobuf included; the answer is JSON. The rules are
+ * those of cluster-admin (kubernetes plugin/pkg/auth/authorizer/rbac/
+ * bootstrappolicy/policy.go), without pods/proxy and services/proxy under
+ * api-403-proxy; the user is the kubeconfig's, in system:masters. */
+static void self_review(struct exchange *ex, const struct rtype *t)
+{
+    char av[96];
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "kind", t->kind);
+    cJSON_AddStringToObject(out, "apiVersion", rtype_api_version(t, av, sizeof av));
+    cJSON_AddItemToObject(out, "metadata", cJSON_Parse("{\"creationTimestamp\":null}"));
+    if (t == &RT_SELFSUBJECTREVIEWS) {
+        cJSON_AddItemToObject(out, "status",
+                              cJSON_Parse("{\"userInfo\":{\"username\":\"" USER_NAME "\",\"groups\":[\"system:masters\","
+                                          "\"system:authenticated\"]}}"));
+    } else {
+        cJSON_AddItemToObject(out, "spec", cJSON_CreateObject());
+        cJSON *status = cJSON_AddObjectToObject(out, "status");
+        cJSON *rules = cJSON_AddArrayToObject(status, "resourceRules");
+        if (cluster_scenarios() & SC_API_403_PROXY) {
+            struct buf all = {0};
+            buf_puts(&all, "{\"verbs\":[\"*\"],\"apiGroups\":[\"*\"],\"resources\":[");
+            for (size_t i = 0; RTYPES[i]; i++)
+                buf_printf(&all, "%s\"%s\"", i ? "," : "", RTYPES[i]->plural);
+            buf_puts(&all, ",\"pods/log\",\"pods/status\",\"deployments/scale\"]}");
+            cJSON_AddItemToArray(rules, cJSON_Parse(all.data));
+            buf_free(&all);
+        } else {
+            cJSON_AddItemToArray(rules, cJSON_Parse("{\"verbs\":[\"*\"],\"apiGroups\":[\"*\"],\"resources\":[\"*\"]}"));
+        }
+        cJSON_AddItemToObject(status, "nonResourceRules",
+                              cJSON_Parse("[{\"verbs\":[\"*\"],\"nonResourceURLs\":[\"*\"]}]"));
+        cJSON_AddFalseToObject(status, "incomplete");
+    }
+    reply_json(ex, 201, out);
+    cJSON_Delete(out);
+}
+
 /* ---- SelfSubjectAccessReview ---- */
 
 static void access_review(struct exchange *ex, const struct request *req)
@@ -1449,7 +1850,7 @@ static void handle_create(struct exchange *ex, const struct request *req, const 
     cJSON *obj = parse_body(ex, req, 1);
     if (!obj)
         return;
-    if (check_type(ex, t, obj, 1) != 0) {
+    if (check_type(ex, t, obj, is_custom(t)) != 0) {
         cJSON_Delete(obj);
         return;
     }
@@ -1470,6 +1871,7 @@ static void handle_create(struct exchange *ex, const struct request *req, const 
         snprintf(name, sizeof name, "%s%s", gen, suffix);
         json_set_str(meta, "name", name);
     }
+    set_defaults(t, obj, 0);
     if (validate_object(ex, t, obj) != 0) {
         cJSON_Delete(obj);
         return;
@@ -1491,6 +1893,15 @@ static void handle_create(struct exchange *ex, const struct request *req, const 
         cJSON_DeleteItemFromObjectCaseSensitive(meta, server_keys[i]);
     cJSON_AddNumberToObject(meta, "generation", 1);
     cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
+    set_defaults(t, obj, 1);
+    if (dry_run(req)) {
+        char av[96];
+        json_set_str(obj, "apiVersion", rtype_api_version(t, av, sizeof av));
+        json_set_str(obj, "kind", t->kind);
+        reply_json(ex, 201, obj);
+        cJSON_Delete(obj);
+        return;
+    }
     struct object *o = store_create(t, obj);
     after_change(o);
     reply_json(ex, 201, o->json);
@@ -1505,7 +1916,7 @@ static void handle_replace(struct exchange *ex, const struct request *req, struc
     cJSON *obj = parse_body(ex, req, 1);
     if (!obj)
         return;
-    if (check_type(ex, o->type, obj, 1) != 0) {
+    if (check_type(ex, o->type, obj, is_custom(o->type)) != 0) {
         cJSON_Delete(obj);
         return;
     }
@@ -1518,7 +1929,7 @@ static void handle_replace(struct exchange *ex, const struct request *req, struc
         bad_request(ex, msg);
         return;
     }
-    if (commit_update(ex, o, obj) == 0)
+    if (commit_update(ex, o, obj, dry_run(req)) == 0)
         reply_json(ex, 200, o->json);
 }
 
@@ -1591,7 +2002,13 @@ static void handle_apply(struct exchange *ex, const struct request *req, const s
             json_set_str(meta, "namespace", ns);
         cJSON_DeleteItemFromObjectCaseSensitive(meta, "generation");
         cJSON_AddNumberToObject(meta, "generation", 1);
+        set_defaults(t, result, 1);
         if (validate_object(ex, t, result) != 0) {
+            cJSON_Delete(result);
+            return;
+        }
+        if (dry_run(req)) {
+            reply_json(ex, 201, result);
             cJSON_Delete(result);
             return;
         }
@@ -1600,7 +2017,7 @@ static void handle_apply(struct exchange *ex, const struct request *req, const s
         reply_json(ex, 201, created->json);
         return;
     }
-    if (commit_update(ex, o, result) == 0)
+    if (commit_update(ex, o, result, dry_run(req)) == 0)
         reply_json(ex, 200, o->json);
 }
 
@@ -1650,7 +2067,7 @@ static void handle_patch(struct exchange *ex, const struct request *req, const s
             bad_request(ex, "metadata.name cannot be changed by a patch");
             return;
         }
-        if (commit_update(ex, o, next) == 0)
+        if (commit_update(ex, o, next, dry_run(req)) == 0)
             reply_json(ex, 200, o->json);
         return;
     }
@@ -1669,12 +2086,16 @@ static void handle_patch(struct exchange *ex, const struct request *req, const s
         bad_request(ex, "metadata.name cannot be changed by a patch");
         return;
     }
-    if (commit_update(ex, o, next) == 0)
+    if (commit_update(ex, o, next, dry_run(req)) == 0)
         reply_json(ex, 200, o->json);
 }
 
-static void handle_delete(struct exchange *ex, struct object *o)
+static void handle_delete(struct exchange *ex, const struct request *req, struct object *o)
 {
+    if (dry_run(req)) {
+        reply_json(ex, 200, o->json);
+        return;
+    }
     if (o->type == &RT_PODS) {
         cluster_delete_pod(o, api_now);
         reply_json(ex, 200, o->json);
@@ -1694,6 +2115,8 @@ static void handle_delete(struct exchange *ex, struct object *o)
     store_delete(o);
     if (t == &RT_WASMPLUGINS)
         cluster_wasmplugins_changed(ns);
+    else if (t == &RT_SERVICES)
+        cluster_services_changed();
     free(ns);
     ex_reply(ex, 200, "application/json", b.data, b.len, NULL);
     buf_free(&b);
@@ -1701,8 +2124,82 @@ static void handle_delete(struct exchange *ex, struct object *o)
 
 /* ---- pods/log ---- */
 
-/* istio-proxy's log is the sidecar's (the plugin's lines among them); the
- * app writes a line per start. */
+/* A `logs -f` stream: open until its pod is gone, as the kubelet's stream
+ * ends when the container exits. */
+struct log_follower {
+    struct exchange *ex;
+    char *ns, *name, *uid;
+    int proxy; /* istio-proxy's log, which grows */
+    uint64_t sent; /* sidecar log lines sent so far */
+    struct log_follower *prev, *next;
+};
+
+static struct log_follower *log_followers;
+
+static void follower_unlink(struct log_follower *f)
+{
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        log_followers = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    free(f->ns);
+    free(f->name);
+    free(f->uid);
+    free(f);
+}
+
+static void follower_gone(struct exchange *ex, void *ctx)
+{
+    (void)ex;
+    follower_unlink(ctx);
+}
+
+static void follow_tick(void)
+{
+    struct log_follower *f = log_followers;
+    while (f) {
+        struct log_follower *next = f->next;
+        struct object *pod = store_get(&RT_PODS, f->ns, f->name);
+        const char *uid = pod ? json_str(pod->json, "metadata.uid") : NULL;
+        if (!uid || strcmp(uid, f->uid) != 0) {
+            struct exchange *ex = f->ex;
+            follower_unlink(f);
+            ex_stream_end(ex);
+        } else if (f->proxy && cluster_pod_sidecar(pod)) {
+            struct sidecar *sc = cluster_pod_sidecar(pod);
+            if (sidecar_log_total(sc) > f->sent) {
+                struct buf out = {0};
+                sidecar_logs_since(sc, &out, f->sent);
+                f->sent = sidecar_log_total(sc);
+                if (out.len)
+                    ex_stream_write(f->ex, out.data, out.len);
+                buf_free(&out);
+            }
+        }
+        f = next;
+    }
+}
+
+/* Whether the pod has a container (containers, or initContainers when
+ * init is set) of that name. */
+static int has_container(struct object *pod, const char *name, int init)
+{
+    cJSON *c;
+    cJSON_ArrayForEach(c, json_path(pod->json, init ? "spec.initContainers" : "spec.containers"))
+    {
+        const char *n = json_str(c, "name");
+        if (n && strcmp(n, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* istio-proxy's log is the sidecar's (the plugin's lines among them), in
+ * containers or, as a native sidecar, in initContainers; istio-init logs
+ * its iptables set-up; the app writes a line per start; other init
+ * containers print nothing. follow=true keeps the stream open. */
 static void pod_log(struct exchange *ex, const struct request *req, struct object *pod)
 {
     const char *container = request_param(req, "container");
@@ -1712,19 +2209,55 @@ static void pod_log(struct exchange *ex, const struct request *req, struct objec
     struct sidecar *sc = cluster_pod_sidecar(pod);
     if (!container)
         container = app ? app : "";
+    int in_containers = has_container(pod, container, 0), in_inits = has_container(pod, container, 1);
+    int proxy = strcmp(container, "istio-proxy") == 0 && sc && (in_containers || in_inits);
     struct buf out = {0};
-    if (strcmp(container, "istio-proxy") == 0 && sc) {
+    if (proxy) {
         sidecar_logs(sc, &out, tail);
-    } else if (app && strcmp(container, app) == 0) {
+    } else if (in_inits && strcmp(container, "istio-init") == 0) {
+        static const char *const lines[] = {
+            "istio-iptables: writing iptables rules for inbound and outbound capture",
+            "-A ISTIO_INBOUND -p tcp --dport 15008 -j RETURN",
+            "-A ISTIO_INBOUND -p tcp --dport 15090 -j RETURN",
+            "-A ISTIO_INBOUND -p tcp --dport 15021 -j RETURN",
+            "-A ISTIO_INBOUND -p tcp --dport 15020 -j RETURN",
+            "-A ISTIO_INBOUND -p tcp -j ISTIO_IN_REDIRECT",
+            "-A ISTIO_OUTPUT -j ISTIO_REDIRECT",
+            NULL};
+        size_t n = 0;
+        while (lines[n])
+            n++;
+        for (size_t i = tail >= 0 && (size_t)tail < n ? n - (size_t)tail : 0; i < n; i++)
+            buf_printf(&out, "%s\n", lines[i]);
+    } else if (in_containers) {
         if (tail != 0)
-            buf_printf(&out, "%s listening on :%d\n", app, cluster_pod_app_port(pod));
-    } else {
+            buf_printf(&out, "%s listening on :%d\n", container, cluster_pod_app_port(pod));
+    } else if (!in_inits) {
         char msg[400];
         snprintf(msg, sizeof msg, "container %.100s is not valid for pod %.200s", container, pod->name);
         ex_reply_status(ex, 400, "BadRequest", msg, NULL);
         return;
     }
-    ex_reply(ex, 200, "text/plain", out.data ? out.data : "", out.len, NULL);
+    if (!param_true(req, "follow")) {
+        ex_reply(ex, 200, "text/plain", out.data ? out.data : "", out.len, NULL);
+        buf_free(&out);
+        return;
+    }
+    struct log_follower *f = calloc(1, sizeof *f);
+    f->ex = ex;
+    f->ns = strdup(pod->ns);
+    f->name = strdup(pod->name);
+    f->uid = strdup(json_str(pod->json, "metadata.uid"));
+    f->proxy = proxy;
+    f->sent = proxy ? sidecar_log_total(sc) : 0;
+    f->next = log_followers;
+    if (log_followers)
+        log_followers->prev = f;
+    log_followers = f;
+    ex_defer(ex, follower_gone, f);
+    ex_stream_begin(ex, 200, "text/plain");
+    if (out.len)
+        ex_stream_write(ex, out.data, out.len);
     buf_free(&out);
 }
 
@@ -1822,8 +2355,14 @@ static void handle_scale(struct exchange *ex, const struct request *req, struct 
     cJSON *spec = json_obj_ensure(next, "spec");
     cJSON_DeleteItemFromObjectCaseSensitive(spec, "replicas");
     cJSON_AddNumberToObject(spec, "replicas", replicas->valueint);
+    if (dry_run(req)) {
+        cJSON_Delete(next);
+        reply_json(ex, 200, scale);
+        cJSON_Delete(scale);
+        return;
+    }
     cJSON_Delete(scale);
-    if (commit_update(ex, d, next) == 0) {
+    if (commit_update(ex, d, next, 0) == 0) {
         scale = scale_of(d);
         reply_json(ex, 200, scale);
         cJSON_Delete(scale);
@@ -1861,8 +2400,8 @@ static int known_group_version(const char *group, const char *version)
     return 0;
 }
 
-/* Resolves segs (after the group/version) into r; the raw path is needed
- * to keep a proxied path byte for byte. 0 when the path names nothing. */
+/* Resolves segs (after the group/version) into r; the whole (decoded) path
+ * is needed to keep a proxied path as it came, slashes included. 0 when the path names nothing. */
 static int parse_resource_path(const char *group, const char *version, char **segs, size_t n, const char *raw,
                                struct route *r)
 {
@@ -1887,7 +2426,7 @@ static int parse_resource_path(const char *group, const char *version, char **se
     if (i + 2 < n) {
         r->subresource = segs[i + 2];
         if (strcmp(r->subresource, "proxy") == 0) {
-            /* Everything after ".../proxy" of the raw path. */
+            /* Everything after ".../proxy" of the path. */
             const char *p = strstr(raw, "/proxy");
             while (p && p[6] != '/' && p[6] != '\0')
                 p = strstr(p + 1, "/proxy");
@@ -1950,11 +2489,15 @@ static void handle_resource(struct exchange *ex, const struct request *req, stru
                         "only the following media types are accepted: application/json, application/yaml", NULL);
         return;
     }
-    if (t == &RT_SSAR) {
+    if (!get && check_dry_run(ex, req) != 0)
+        return;
+    if (t == &RT_SSAR || t == &RT_SSRR || t == &RT_SELFSUBJECTREVIEWS) {
         if (r->name || strcmp(m, "POST") != 0)
             method_not_allowed(ex);
-        else
+        else if (t == &RT_SSAR)
             access_review(ex, req);
+        else
+            self_review(ex, t);
         return;
     }
     if (t == &RT_DEPLOYMENTS && r->subresource && strcmp(r->subresource, "scale") == 0 && r->ns) {
@@ -2023,7 +2566,7 @@ static void handle_resource(struct exchange *ex, const struct request *req, stru
     } else if (get) {
         reply_json(ex, 200, o->json);
     } else if (strcmp(m, "DELETE") == 0)
-        handle_delete(ex, o);
+        handle_delete(ex, req, o);
     else
         handle_replace(ex, req, o);
 }
@@ -2142,7 +2685,7 @@ void api_handle(struct exchange *ex, void *arg)
     api_now = now_ms();
     if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0) {
         /* Public, as system:public-info-viewer makes them. */
-        if (strcmp(req->path, "/version") == 0) {
+        if (strcmp(req->path, "/version") == 0 || strcmp(req->path, "/version/") == 0) {
             version_info(ex);
             return;
         }
@@ -2174,9 +2717,13 @@ int api_tick(int64_t now, void *arg)
     api_now = now;
     int wait = cluster_tick(now);
     watch_tick();
+    follow_tick();
     int w = deferred_tick();
     if (w < wait)
         wait = w;
+    /* Followed logs pass new lines on within a fifth of a second. */
+    if (log_followers && wait > 200)
+        wait = 200;
     for (struct watch *wt = watches; wt; wt = wt->next) {
         int64_t next = wt->deadline;
         if (wt->bookmarks && wt->next_bookmark < next)
@@ -2205,4 +2752,6 @@ void api_free(void)
         watch_unlink(watches);
     while (deferreds)
         deferred_unlink(deferreds);
+    while (log_followers)
+        follower_unlink(log_followers);
 }

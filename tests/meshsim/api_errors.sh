@@ -108,8 +108,21 @@ expect_code "apply by another manager conflicts" 409 PATCH "$EF/ef1x?fieldManage
 check "conflict Status" is_status 409 Conflict
 expect_code "forced apply takes over" 200 PATCH "$EF/ef1x?fieldManager=b&force=true" -H 'Content-Type: application/apply-patch+yaml' \
     --data-binary $'apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata:\n  name: ef1x\nspec:\n  priority: 2\n'
+expect_code "force=True (the Python client's spelling) takes over too" 200 PATCH "$EF/ef1x?fieldManager=a&force=True" \
+    -H 'Content-Type: application/apply-patch+yaml' \
+    --data-binary $'apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata:\n  name: ef1x\nspec:\n  priority: 3\n'
 expect_code "stale resourceVersion on update" 409 PUT "$EF/ef1" -H 'Content-Type: application/json' \
     -d '{"apiVersion":"networking.istio.io/v1alpha3","kind":"EnvoyFilter","metadata":{"name":"ef1","resourceVersion":"1"}}'
+expect_code "dryRun other than All" 422 POST "$EF?dryRun=yes" -H 'Content-Type: application/json' -d "$EFBODY"
+check_py "dryRun names the options and the allowed value" "$MESHSIM_DIR/body" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+m = s["message"]
+assert s["reason"] == "Invalid" and m.startswith('CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"yes"}'), s
+assert m.endswith('supported values: "All"'), s
+PY
+expect_code "dry-run delete" 200 DELETE "$EF/ef1?dryRun=All"
+expect_code "  left it there" 200 GET "$EF/ef1"
 expect_code "delete" 200 DELETE "$EF/ef1"
 expect_code "delete again" 404 DELETE "$EF/ef1"
 
@@ -179,6 +192,38 @@ PY
 kcurl -N --max-time 5 "$SERVER$NS/pods?watch=1&timeoutSeconds=1" >"$MESHSIM_DIR/watch0"
 check "watch without a version starts with the current pods" bash -c "[ \$(grep -c '\"type\":\"ADDED\"' '$MESHSIM_DIR/watch0') -ge 6 ]"
 expect_code "watch with a bad version" 400 GET "$NS/pods?watch=1&resourceVersion=abc"
+# Bookmarks: about once a minute and 2 s before the deadline, so one here.
+kcurl -N --max-time 8 "$SERVER$NS/pods?watch=1&allowWatchBookmarks=true&timeoutSeconds=5&resourceVersion=$(kcurl "$SERVER$NS/pods" | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])')" >"$MESHSIM_DIR/watchbm"
+check "one bookmark in a 5 s watch, not one every 2 s" test "$(grep -c '"type":"BOOKMARK"' "$MESHSIM_DIR/watchbm")" -eq 1
+kcurl -N --max-time 5 "$SERVER$NS/pods?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1" >"$MESHSIM_DIR/watchinit"
+check_py "sendInitialEvents: the pods, then a bookmark marked initial-events-end" "$MESHSIM_DIR/watchinit" <<'PY'
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+types = [e["type"] for e in events]
+assert types[:6] == ["ADDED"] * 6 and types[6] == "BOOKMARK", types
+assert events[6]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}, events[6]
+PY
+expect_code "sendInitialEvents without resourceVersionMatch" 422 GET "$NS/pods?watch=1&sendInitialEvents=true"
+check "  says what it needs" grep -q 'sendInitialEvents requires setting resourceVersionMatch to NotOlderThan' "$MESHSIM_DIR/body"
+expect_code "resourceVersionMatch on a watch without sendInitialEvents" 422 GET "$NS/pods?watch=1&resourceVersionMatch=NotOlderThan"
+expect_code "resourceVersionMatch without resourceVersion" 422 GET "$NS/pods?resourceVersionMatch=Exact"
+expect_code "resourceVersionMatch of an unknown kind" 422 GET "$NS/pods?resourceVersionMatch=Newest&resourceVersion=1"
+expect_code "Exact at an old version: compacted" 410 GET "$NS/pods?resourceVersionMatch=Exact&resourceVersion=1"
+expect_code "NotOlderThan a future version" 504 GET "$NS/pods?resourceVersionMatch=NotOlderThan&resourceVersion=999999999"
+cur_rv=$(kcurl "$SERVER$NS/pods" | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])')
+expect_code "NotOlderThan an old version" 200 GET "$NS/pods?resourceVersionMatch=NotOlderThan&resourceVersion=1"
+expect_code "sendInitialEvents on a list" 422 GET "$NS/pods?sendInitialEvents=true&resourceVersion=$cur_rv"
+# Booleans as the API server reads them: all but 0/false (any case) is true.
+kcurl -N --max-time 5 "$SERVER$NS/pods?watch=True&timeoutSeconds=1" >"$MESHSIM_DIR/watchTrue"
+check "watch=True (the Python client's spelling) watches" bash -c "[ \$(grep -c '\"type\":\"ADDED\"' '$MESHSIM_DIR/watchTrue') -ge 6 ]"
+expect_code "watch=FALSE lists" 200 GET "$NS/pods?watch=FALSE"
+check "watch=FALSE gives a PodList" grep -q '"kind":"PodList"' "$MESHSIM_DIR/body"
+# Paths are percent-decoded before routing, as Go's net/http does.
+enc_pod=$(kcurl "$SERVER$NS/pods" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["metadata"]["name"])')
+expect_code "percent-encoded pod proxy path" 200 GET "$NS/pods/$enc_pod%3A15090/proxy/stats%2Fprometheus"
+check "it reaches the sidecar's stats" grep -q '^# TYPE envoy_server_live gauge' "$MESHSIM_DIR/body"
+expect_code "percent-encoded resource name" 200 GET "$NS/pod%73/$enc_pod"
+expect_code "bad escape in the path" 400 GET "$NS/pods/x%zz"
 
 # Discovery answers kubectl relies on.
 expect_code "/api" 200 GET /api

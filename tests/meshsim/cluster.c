@@ -17,6 +17,11 @@
 #define POD_TERMINATE_MS 1500
 #define ISTIO_PROXY_IMAGE "docker.io/istio/proxyv2:1.24.2"
 #define DEMO_TOKEN "meshsim-demo-token"
+#define NODE_NAME "meshsim-node"
+#define NODE_IP "172.18.0.2"
+/* Events kept, oldest dropped first (a real API server expires them after
+ * an hour: kube-apiserver --event-ttl). */
+#define MAX_EVENTS 1000
 
 struct pod_state {
     struct sidecar *sidecar; /* NULL when not injected */
@@ -110,6 +115,106 @@ static void template_hash(cJSON *tmpl, char out[16])
     for (; digits[i]; i++)
         out[i] = safe_alphabet[(unsigned char)digits[i] % (sizeof safe_alphabet - 1)];
     out[i] = '\0';
+}
+
+/* ---- events ---- */
+
+/* Names of the kept Events, oldest first ("ns/name"), as a ring. */
+static char *event_keys[MAX_EVENTS];
+static size_t event_next, event_count;
+static uint64_t event_serial;
+
+/* Records a core/v1 Event about `about` as its controller or the kubelet
+ * would (kubernetes staging/src/k8s.io/client-go/tools/record/event.go,
+ * makeEvent: name "<object>.<unique hex>", count 1, first and last
+ * timestamps now); field_path names a container ("spec.containers{app}"). */
+static void record_event(struct object *about, const char *type, const char *reason, const char *component,
+                         const char *field_path, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void record_event(struct object *about, const char *type, const char *reason, const char *component,
+                         const char *field_path, const char *fmt, ...)
+{
+    char message[512], name[320], now[32], av[96];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    snprintf(name, sizeof name, "%s.%016llx", about->name,
+             (unsigned long long)time(NULL) * 1000000000ull + ++event_serial);
+    now_rfc3339(now, sizeof now);
+    const char *ns = about->ns[0] ? about->ns : "default";
+    int kubelet = strcmp(component, "kubelet") == 0;
+    cJSON *ev = cJSON_CreateObject();
+    cJSON *meta = cJSON_AddObjectToObject(ev, "metadata");
+    cJSON_AddStringToObject(meta, "name", name);
+    cJSON_AddStringToObject(meta, "namespace", ns);
+    cJSON *inv = cJSON_AddObjectToObject(ev, "involvedObject");
+    cJSON_AddStringToObject(inv, "kind", about->type->kind);
+    cJSON_AddStringToObject(inv, "namespace", about->ns);
+    cJSON_AddStringToObject(inv, "name", about->name);
+    cJSON_AddStringToObject(inv, "uid", json_str(about->json, "metadata.uid"));
+    cJSON_AddStringToObject(inv, "apiVersion", rtype_api_version(about->type, av, sizeof av));
+    cJSON_AddStringToObject(inv, "resourceVersion", json_str(about->json, "metadata.resourceVersion"));
+    if (field_path)
+        cJSON_AddStringToObject(inv, "fieldPath", field_path);
+    cJSON_AddStringToObject(ev, "reason", reason);
+    cJSON_AddStringToObject(ev, "message", message);
+    cJSON *source = cJSON_AddObjectToObject(ev, "source");
+    cJSON_AddStringToObject(source, "component", component);
+    if (kubelet)
+        cJSON_AddStringToObject(source, "host", NODE_NAME);
+    cJSON_AddStringToObject(ev, "firstTimestamp", now);
+    cJSON_AddStringToObject(ev, "lastTimestamp", now);
+    cJSON_AddNumberToObject(ev, "count", 1);
+    cJSON_AddStringToObject(ev, "type", type);
+    cJSON_AddNullToObject(ev, "eventTime");
+    cJSON_AddStringToObject(ev, "reportingComponent", component);
+    cJSON_AddStringToObject(ev, "reportingInstance", kubelet ? NODE_NAME : "");
+    store_create(&RT_EVENTS, ev);
+
+    if (event_count == MAX_EVENTS) {
+        char *oldest = event_keys[event_next];
+        char *slash = strchr(oldest, '/');
+        *slash = '\0';
+        struct object *o = store_get(&RT_EVENTS, oldest, slash + 1);
+        if (o)
+            store_delete(o);
+        free(oldest);
+    } else {
+        event_count++;
+    }
+    struct buf key = {0};
+    buf_printf(&key, "%s/%s", ns, name);
+    event_keys[event_next] = key.data;
+    event_next = (event_next + 1) % MAX_EVENTS;
+}
+
+/* The kubelet starting a pod's containers (init containers first), or
+ * stopping them (kubernetes pkg/kubelet/events/event.go reasons; messages
+ * of pkg/kubelet/kuberuntime/kuberuntime_container.go). */
+static int is_native_sidecar(cJSON *c);
+
+static void container_events(struct object *pod, int stopping)
+{
+    static const char *const lists[] = {"initContainers", "containers"};
+    for (size_t l = 0; l < 2; l++) {
+        cJSON *c;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(json_path(pod->json, "spec"), lists[l]))
+        {
+            const char *name = json_str(c, "name");
+            char field[300];
+            snprintf(field, sizeof field, "spec.%s{%s}", lists[l], name ? name : "");
+            if (stopping) {
+                if (l == 0 && !is_native_sidecar(c))
+                    continue; /* ran to completion long ago */
+                record_event(pod, "Normal", "Killing", "kubelet", field, "Stopping container %s", name);
+                continue;
+            }
+            record_event(pod, "Normal", "Pulled", "kubelet", field, "Container image \"%s\" already present on machine",
+                         json_str(c, "image") ? json_str(c, "image") : "");
+            record_event(pod, "Normal", "Created", "kubelet", field, "Created container: %s", name);
+            record_event(pod, "Normal", "Started", "kubelet", field, "Started container %s", name);
+        }
+    }
 }
 
 static void random_suffix(char out[6])
@@ -636,6 +741,10 @@ static struct object *create_pod(struct object *rs, const char *app, int running
 
     set_pod_status(pod, running, restarts);
     struct object *o = store_create(&RT_PODS, pod);
+    record_event(o, "Normal", "Scheduled", "default-scheduler", NULL, "Successfully assigned %s/%s to %s", o->ns, o->name,
+                 NODE_NAME);
+    if (running)
+        container_events(o, 0);
     struct pod_state *ps = calloc(1, sizeof *ps);
     ps->deployment = strdup(app);
     cJSON *port = json_path(cJSON_GetArrayItem(json_path(tmpl, "spec.containers"), 0), "ports");
@@ -693,6 +802,7 @@ static void terminate_pod(struct object *pod, int64_t now)
     if (!ps || ps->gone_at)
         return;
     ps->gone_at = now + POD_TERMINATE_MS;
+    container_events(pod, 1);
     char ts[32];
     rfc3339(ts, sizeof ts, time(NULL) + 30);
     cJSON *meta = json_path(pod->json, "metadata");
@@ -726,6 +836,7 @@ void cluster_delete_deployment(struct object *d, int64_t now)
 void cluster_delete_pod(struct object *pod, int64_t now)
 {
     terminate_pod(pod, now);
+    cluster_services_changed();
     const char *app = pod->ext ? pod_state(pod)->deployment : NULL;
     struct object *d = app ? store_get(&RT_DEPLOYMENTS, pod->ns, app) : NULL;
     if (d)
@@ -824,6 +935,8 @@ static void reconcile(struct object *d, int64_t now, int initial)
     struct object *cur = store_get(&RT_REPLICASETS, d->ns, rs_name);
     if (!cur) {
         cur = create_replicaset(d, hash, max_revision + 1);
+        record_event(d, "Normal", "ScalingReplicaSet", "deployment-controller", NULL,
+                     "Scaled up replica set %s from 0 to %d", cur->name, replicas);
     } else if (!initial) {
         /* A rollback to an earlier template takes the next revision. */
         const char *r = json_key_str(json_path(cur->json, "metadata.annotations"), "deployment.kubernetes.io/revision");
@@ -887,7 +1000,13 @@ static void reconcile(struct object *d, int64_t now, int initial)
             updated = have;
         int changed = 0;
         cJSON *spec = json_path(rs->json, "spec");
-        if (json_int(spec, "replicas", -1) != want) {
+        int had = json_int(spec, "replicas", -1);
+        if (had != want) {
+            /* The deployment controller's words (kubernetes
+             * pkg/controller/deployment/sync.go, scaleReplicaSet). */
+            record_event(d, "Normal", "ScalingReplicaSet", "deployment-controller", NULL,
+                         "Scaled %s replica set %s from %d to %d", want > had ? "up" : "down", rs->name,
+                         had < 0 ? 0 : had, want);
             set_json_number(spec, "replicas", want);
             char wbuf[16];
             snprintf(wbuf, sizeof wbuf, "%d", replicas);
@@ -1042,10 +1161,159 @@ static void create_demo_wasmplugin(const char *ns)
              ns, ns, ns, ns));
 }
 
+/* ---- endpoints ---- */
+
+/* Sets *slot to value (consumed) when it differs; 1 when it changed. */
+static int replace_json(cJSON **slot, cJSON *value)
+{
+    if (*slot && cJSON_Compare(*slot, value, 1)) {
+        cJSON_Delete(value);
+        return 0;
+    }
+    cJSON_Delete(*slot);
+    *slot = value;
+    return 1;
+}
+
+/* A Service's Endpoints and EndpointSlice follow its selected pods, as the
+ * endpoints and endpointslice controllers keep them (kubernetes
+ * pkg/controller/endpoint, pkg/controller/endpointslice): ready pods are
+ * addresses, starting ones notReadyAddresses, terminating ones leave. */
+static void sync_endpoints_of(struct object *svc, struct object *const *pods, size_t n_pods)
+{
+    cJSON *sel = json_path(svc->json, "spec.selector");
+    cJSON *ready = cJSON_CreateArray(), *not_ready = cJSON_CreateArray(), *slice_eps = cJSON_CreateArray();
+    for (size_t i = 0; sel && sel->child && i < n_pods; i++) {
+        struct object *pod = pods[i];
+        struct pod_state *ps = pod->ext;
+        if (strcmp(pod->ns, svc->ns) != 0 || !ps || ps->gone_at || !labels_match(sel, json_path(pod->json, "metadata.labels")))
+            continue;
+        cJSON *addr = jfmt("{\"ip\":\"%s\",\"nodeName\":\"" NODE_NAME "\",\"targetRef\":{\"kind\":\"Pod\","
+                           "\"name\":\"%s\",\"namespace\":\"%s\",\"uid\":\"%s\"}}",
+                           json_str(pod->json, "status.podIP"), pod->name, pod->ns, json_str(pod->json, "metadata.uid"));
+        cJSON_AddItemToArray(ps->running_at ? not_ready : ready, addr);
+        cJSON_AddItemToArray(slice_eps,
+                             jfmt("{\"addresses\":[\"%s\"],\"conditions\":{\"ready\":%s,\"serving\":%s,"
+                                  "\"terminating\":false},\"nodeName\":\"" NODE_NAME "\",\"targetRef\":{\"kind\":\"Pod\","
+                                  "\"name\":\"%s\",\"namespace\":\"%s\",\"uid\":\"%s\"}}",
+                                  json_str(pod->json, "status.podIP"), ps->running_at ? "false" : "true",
+                                  ps->running_at ? "false" : "true", pod->name, pod->ns,
+                                  json_str(pod->json, "metadata.uid")));
+    }
+    cJSON *ports = cJSON_CreateArray(), *p;
+    cJSON_ArrayForEach(p, json_path(svc->json, "spec.ports"))
+    {
+        cJSON *target = cJSON_GetObjectItemCaseSensitive(p, "targetPort");
+        cJSON *port = cJSON_CreateObject();
+        if (json_str(p, "name"))
+            cJSON_AddStringToObject(port, "name", json_str(p, "name"));
+        cJSON_AddNumberToObject(port, "port", cJSON_IsNumber(target) ? target->valuedouble : json_int(p, "port", 0));
+        cJSON_AddStringToObject(port, "protocol", json_str(p, "protocol") ? json_str(p, "protocol") : "TCP");
+        cJSON_AddItemToArray(ports, port);
+    }
+    cJSON *subsets = cJSON_CreateArray();
+    if (cJSON_GetArraySize(ready) || cJSON_GetArraySize(not_ready)) {
+        cJSON *subset = cJSON_CreateObject();
+        if (cJSON_GetArraySize(ready))
+            cJSON_AddItemToObject(subset, "addresses", ready);
+        else
+            cJSON_Delete(ready);
+        if (cJSON_GetArraySize(not_ready))
+            cJSON_AddItemToObject(subset, "notReadyAddresses", not_ready);
+        else
+            cJSON_Delete(not_ready);
+        cJSON_AddItemToObject(subset, "ports", cJSON_Duplicate(ports, 1));
+        cJSON_AddItemToArray(subsets, subset);
+    } else {
+        cJSON_Delete(ready);
+        cJSON_Delete(not_ready);
+    }
+
+    struct object *ep = store_get(&RT_ENDPOINTS, svc->ns, svc->name);
+    if (!ep) {
+        cJSON *obj = jfmt("{\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\"}}", svc->name, svc->ns);
+        cJSON_AddItemToObject(json_path(obj, "metadata"), "labels",
+                              cJSON_Duplicate(json_path(svc->json, "metadata.labels"), 1));
+        cJSON_AddItemToObject(obj, "subsets", subsets);
+        store_create(&RT_ENDPOINTS, obj);
+    } else {
+        cJSON *slot = cJSON_DetachItemFromObjectCaseSensitive(ep->json, "subsets");
+        int changed = replace_json(&slot, subsets);
+        cJSON_AddItemToObject(ep->json, "subsets", slot);
+        if (changed)
+            store_modified(ep);
+    }
+    char slice_name[300];
+    snprintf(slice_name, sizeof slice_name, "%s-meshsim", svc->name);
+    struct object *slice = store_get(&RT_ENDPOINTSLICES, svc->ns, slice_name);
+    if (!slice) {
+        cJSON *obj = jfmt("{\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"generateName\":\"%s-\","
+                          "\"labels\":{\"endpointslice.kubernetes.io/managed-by\":\"endpointslice-controller.k8s.io\","
+                          "\"kubernetes.io/service-name\":\"%s\"}},\"addressType\":\"IPv4\"}",
+                          slice_name, svc->ns, svc->name, svc->name);
+        cJSON_AddItemToObject(obj, "endpoints", slice_eps);
+        cJSON_AddItemToObject(obj, "ports", ports);
+        store_create(&RT_ENDPOINTSLICES, obj);
+    } else {
+        cJSON *slot = cJSON_DetachItemFromObjectCaseSensitive(slice->json, "endpoints");
+        int changed = replace_json(&slot, slice_eps);
+        cJSON_AddItemToObject(slice->json, "endpoints", slot);
+        cJSON *pslot = cJSON_DetachItemFromObjectCaseSensitive(slice->json, "ports");
+        changed |= replace_json(&pslot, ports);
+        cJSON_AddItemToObject(slice->json, "ports", pslot);
+        if (changed)
+            store_modified(slice);
+    }
+}
+
+void cluster_services_changed(void)
+{
+    size_t n_pods, n_svc;
+    struct object *const *pods = store_list(&RT_PODS, &n_pods);
+    struct object *const *svcs = store_list(&RT_SERVICES, &n_svc);
+    for (size_t i = 0; i < n_svc; i++)
+        sync_endpoints_of(svcs[i], pods, n_pods);
+    /* A deleted Service's Endpoints and slice go with it. */
+    static const struct rtype *const kinds[] = {&RT_ENDPOINTS, &RT_ENDPOINTSLICES};
+    for (size_t k = 0; k < 2; k++) {
+        size_t n;
+        struct object *const *eps = store_list(kinds[k], &n);
+        for (size_t i = 0; i < n;) {
+            const char *svc = k == 0 ? eps[i]->name
+                                     : json_key_str(json_path(eps[i]->json, "metadata.labels"), "kubernetes.io/service-name");
+            if (!svc || !store_get(&RT_SERVICES, eps[i]->ns, svc)) {
+                store_delete(eps[i]);
+                eps = store_list(kinds[k], &n);
+            } else {
+                i++;
+            }
+        }
+    }
+}
+
+/* The one node every pod runs on. */
+static void create_node(void)
+{
+    store_create(&RT_NODES,
+                 jfmt("{\"metadata\":{\"name\":\"" NODE_NAME "\",\"labels\":{\"kubernetes.io/arch\":\"amd64\","
+                      "\"kubernetes.io/hostname\":\"" NODE_NAME "\",\"kubernetes.io/os\":\"linux\","
+                      "\"node-role.kubernetes.io/control-plane\":\"\"}},\"spec\":{\"podCIDR\":\"10.244.0.0/16\"},"
+                      "\"status\":{\"addresses\":[{\"address\":\"" NODE_IP "\",\"type\":\"InternalIP\"},"
+                      "{\"address\":\"" NODE_NAME "\",\"type\":\"Hostname\"}],"
+                      "\"allocatable\":{\"cpu\":\"8\",\"memory\":\"16Gi\",\"pods\":\"5000\"},"
+                      "\"capacity\":{\"cpu\":\"8\",\"memory\":\"16Gi\",\"pods\":\"5000\"},"
+                      "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"KubeletReady\","
+                      "\"message\":\"kubelet is posting ready status\"}],"
+                      "\"nodeInfo\":{\"architecture\":\"amd64\",\"containerRuntimeVersion\":\"containerd://1.7.24\","
+                      "\"kernelVersion\":\"6.1.0\",\"kubeProxyVersion\":\"v1.32.0\",\"kubeletVersion\":\"v1.32.0\","
+                      "\"operatingSystem\":\"linux\",\"osImage\":\"meshsim\"}}}"));
+}
+
 void cluster_build(const struct cluster_config *cfg, int64_t now)
 {
     config = *cfg;
     store_events_enable(0);
+    create_node();
     create_namespace("default", 0);
     create_namespace("istio-system", 0);
     create_namespace("kube-system", 0);
@@ -1098,6 +1366,7 @@ void cluster_build(const struct cluster_config *cfg, int64_t now)
             break;
         }
     }
+    cluster_services_changed();
     /* Watches start after the world exists: a relist sees it all. */
     store_events_enable(1);
     store_compact(store_rv());
@@ -1174,6 +1443,7 @@ int cluster_tick(int64_t now)
                 ps->running_at = 0;
                 set_pod_status(pod->json, 1, 0);
                 store_modified(pod);
+                container_events(pod, 0);
                 changed = 1;
             } else if (ps->running_at - now < wait) {
                 wait = (int)(ps->running_at - now);
@@ -1211,6 +1481,8 @@ int cluster_tick(int64_t now)
     for (size_t i = 0; i < n_dirty; i++)
         free(dirty[i]);
     free(dirty);
+    if (n_dirty)
+        cluster_services_changed();
 
     if (config.traffic_rps > 0) {
         traffic_credit += config.traffic_rps * (double)(now - last_traffic_at) / 1000.0;

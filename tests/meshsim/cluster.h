@@ -47,6 +47,8 @@ void cluster_wasmplugins_changed(const char *ns);
 /* DELETE of a deployment: its ReplicaSets go, its pods terminate. The
  * caller then deletes the deployment itself. */
 void cluster_delete_deployment(struct object *deploy, int64_t now);
+/* Services or their pods changed: Endpoints and EndpointSlices follow. */
+void cluster_services_changed(void);
 /* DELETE of a pod: it terminates; its ReplicaSet replaces it. */
 void cluster_delete_pod(struct object *pod, int64_t now);
 

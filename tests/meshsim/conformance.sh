@@ -159,6 +159,74 @@ check "kubectl scale down" "${KUBECTL[@]}" scale deployment cart --replicas=1
 one_cart() { [ "$("${KUBECTL[@]}" get pods -l app=cart -o name | wc -l)" -eq 1 ]; }
 check "scaled down" wait_for 10 one_cart
 
+# What a real API server serves besides: events, nodes, endpoints, the
+# self reviews, /version/ with its slash, pods' labels and annotations,
+# init containers' logs, logs followed until the pod ends.
+"${KUBECTL[@]}" get events >"$MESHSIM_DIR/events" 2>&1
+check "kubectl get events" grep -qE '^[0-9a-z]+ +Normal +ScalingReplicaSet +deployment/frontend +Scaled up replica set frontend-' "$MESHSIM_DIR/events"
+for reason in Scheduled Pulled Created Started Killing; do
+    check "  a rollout's $reason events" grep -qE "Normal +$reason +pod/frontend-" "$MESHSIM_DIR/events"
+done
+check "  scaled down the old ReplicaSet" grep -qE 'ScalingReplicaSet +deployment/frontend +Scaled down replica set frontend-.* to 0' "$MESHSIM_DIR/events"
+fe_pod=$("${KUBECTL[@]}" get pods -l app=frontend -o jsonpath='{.items[0].metadata.name}')
+check "kubectl describe pod shows its events" bash -c "'${KUBECTL[0]}' describe pod '$fe_pod' | grep -qE 'Started +[0-9a-z]+ +kubelet +Started container istio-proxy'"
+pod_events() { "${KUBECTL[@]}" get --raw "/api/v1/namespaces/demo/events?fieldSelector=involvedObject.name%3D$fe_pod" | python3 -c '
+import json, sys
+items = json.load(sys.stdin)["items"]
+assert items and all(e["involvedObject"]["name"] == sys.argv[1] for e in items), items
+' "$fe_pod"; }
+check "events by fieldSelector involvedObject.name" pod_events
+check "kubectl auth whoami" bash -c "'${KUBECTL[0]}' auth whoami | grep -qE '^Username +meshsim-admin'"
+check "kubectl auth can-i --list" bash -c "'${KUBECTL[0]}' auth can-i --list | grep -qE '^\*\.\* +\[\] +\[\] +\[\*\]'"
+check "kubectl get --raw /version/" bash -c "'${KUBECTL[0]}' get --raw /version/ | grep -q gitVersion"
+check "kubectl get nodes" bash -c "'${KUBECTL[0]}' get nodes | grep -qE '^meshsim-node +Ready '"
+endpoints_ready() { "${KUBECTL[@]}" get endpoints frontend -o jsonpath='{.subsets[0].addresses[*].ip}' | wc -w | grep -qx 2; }
+check "kubectl get endpoints: the ready pods" endpoints_ready
+check "kubectl get endpointslices" bash -c "'${KUBECTL[0]}' get endpointslices -l kubernetes.io/service-name=cart -o name | grep -q ."
+check "kubectl label pod" "${KUBECTL[@]}" label pod "$fe_pod" chaos=on
+check "kubectl annotate pod" "${KUBECTL[@]}" annotate pod "$fe_pod" note=meshsim
+check "  selected by the new label" bash -c "'${KUBECTL[0]}' get pods -l chaos=on -o name | grep -qx 'pod/$fe_pod'"
+check "kubectl logs of an init container" bash -c "'${KUBECTL[0]}' logs '$fe_pod' -c istio-init | grep -q istio-iptables"
+"${KUBECTL[@]}" logs -f "$fe_pod" -c istio-proxy >"$MESHSIM_DIR/follow" 2>&1 &
+follower=$!
+check "kubectl logs -f prints the log so far" wait_for 20 test -s "$MESHSIM_DIR/follow"
+lines_before=$(wc -l <"$MESHSIM_DIR/follow")
+# A new configuration makes the proxy log a line.
+"${KUBECTL[@]}" patch wasmplugin hfi-fault --type=merge -p '{"spec":{"pluginConfig":{"header_faults":{"enabled":true,"token":"follow"}}}}' >/dev/null
+more_lines() { [ "$(wc -l <"$MESHSIM_DIR/follow")" -gt "$lines_before" ]; }
+check "  and follows what is logged after" wait_for 20 more_lines
+"${KUBECTL[@]}" delete pod "$fe_pod" --wait=false >/dev/null
+follower_done() { ! kill -0 "$follower" 2>/dev/null; }
+check "  until the pod is gone" wait_for 20 follower_done
+check "  (the pod is gone)" bash -c "! '${KUBECTL[0]}' get pod '$fe_pod'"
+kill "$follower" 2>/dev/null
+wait "$follower" 2>/dev/null
+
+# Dry runs store nothing: kubectl diff (a server-side dry-run patch) and
+# --dry-run=server on apply, scale and delete.
+state() { "${KUBECTL[@]}" get deployment frontend -o jsonpath='{.metadata.resourceVersion} {.metadata.generation} {.spec.replicas}'; }
+before=$(state)
+"${KUBECTL[@]}" get deployment frontend -o json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+d["spec"]["replicas"] = 5
+d["spec"]["template"]["metadata"].setdefault("annotations", {})["diff"] = "only"
+json.dump(d, sys.stdout)' >"$MESHSIM_DIR/frontend-changed.json"
+"${KUBECTL[@]}" diff -f "$MESHSIM_DIR/frontend-changed.json" >"$MESHSIM_DIR/diff" 2>&1
+check "kubectl diff reports the change (exit 1)" test $? -eq 1
+check "the diff shows the new replicas" grep -q '^+  replicas: 5' "$MESHSIM_DIR/diff"
+check "kubectl diff changed nothing" test "$(state)" = "$before"
+sed 's/name: web$/name: web-dry/; s/app: web}/app: web-dry}/g' "$MESHSIM_DIR/web.yaml" >"$MESHSIM_DIR/web-dry.yaml"
+check "kubectl apply --dry-run=server" bash -c "'${KUBECTL[0]}' apply --dry-run=server -f '$MESHSIM_DIR/web-dry.yaml' | grep -q 'created (server dry run)'"
+check "  created nothing" bash -c "! '${KUBECTL[0]}' get deployment web-dry"
+check "kubectl apply --server-side --dry-run=server" "${KUBECTL[@]}" apply --server-side --dry-run=server -f "$MESHSIM_DIR/frontend-changed.json" --force-conflicts
+check "kubectl scale --dry-run=server" "${KUBECTL[@]}" scale deployment frontend --replicas=4 --dry-run=server
+check "  changed nothing" test "$(state)" = "$before"
+dry_victim=$("${KUBECTL[@]}" get pods -l app=frontend -o jsonpath='{.items[0].metadata.name}')
+check "kubectl delete --dry-run=server" "${KUBECTL[@]}" delete pod "$dry_victim" --dry-run=server
+not_terminating() { [ -z "$("${KUBECTL[@]}" get pod "$dry_victim" -o jsonpath='{.metadata.deletionTimestamp}')" ]; }
+check "  the pod is not terminating" not_terminating
+
 # Bearer-token auth: the kubeconfig carries a token, kubectl uses it.
 meshsim_start "$MESHSIM" --auth token
 check "kubeconfig holds a token, no client key" bash -c "grep -q '^    token: ' '$KUBECONFIG' && ! grep -q client-key-data '$KUBECONFIG'"

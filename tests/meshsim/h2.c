@@ -139,8 +139,8 @@ static int frame_recv_cb(nghttp2_session *session, const nghttp2_frame *frame, v
         ex_reply_status(ex, 413, "RequestEntityTooLarge", "request entity too large: limit is 1048576", NULL);
         return 0;
     }
-    if (request_parse_query(&ex->req) != 0) {
-        ex_reply_status(ex, 400, "BadRequest", "malformed query string", NULL);
+    if (request_decode_target(&ex->req) != 0) {
+        ex_reply_status(ex, 400, "BadRequest", "malformed percent-encoding in the request target", NULL);
         return 0;
     }
     server_dispatch(c, ex);

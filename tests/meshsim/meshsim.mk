@@ -5,8 +5,8 @@ DEB_PACKAGES += libssl-dev libyaml-dev libcjson-dev libnghttp2-dev curl
 # kubectl for the conformance test; Debian's package where none is on PATH.
 DEB_PACKAGES += $(if $(shell command -v kubectl 2>/dev/null),,kubernetes-client)
 # Clients nobody here wrote: promtool (in Debian's prometheus) checks every
-# sidecar's exposition text.
-DEB_PACKAGES += prometheus
+# sidecar's exposition text; Debian's Kubernetes Python client drives the API.
+DEB_PACKAGES += prometheus python3-kubernetes
 
 MESHSIM := $(OUT)/meshsim
 MESHSIM_SRCS := $(filter-out tests/meshsim/fuzz_%.c,$(sort $(wildcard tests/meshsim/*.c)))
@@ -30,6 +30,8 @@ TEST_BINS += $(MESHSIM)
 # Shell tests, each starting its own meshsim on 127.0.0.1:0.
 TEST_CMDS += "tests/meshsim/conformance.sh $(MESHSIM)"
 TEST_CMDS += "tests/meshsim/conformance_envoy.sh $(MESHSIM)"
+# Debian's interpreter, where python3-kubernetes is installed.
+TEST_CMDS += "/usr/bin/python3 tests/meshsim/conformance_python.py $(MESHSIM)"
 TEST_CMDS += "tests/meshsim/api_errors.sh $(MESHSIM)"
 TEST_CMDS += "tests/meshsim/scenarios.sh $(MESHSIM)"
 

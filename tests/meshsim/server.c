@@ -95,16 +95,17 @@ static int hexval(int c)
     return -1;
 }
 
-/* Query decoding as Go's url.ParseQuery does it: '+' is a space. Returns
- * NULL on a bad escape. */
-static char *url_decode(const char *s, size_t len)
+/* Percent-decoding as Go's net/url does it: in a query (url.ParseQuery)
+ * '+' is a space, in a path it stays '+'. Returns NULL on a bad escape, or
+ * on an escaped NUL, which no C string can carry. */
+static char *url_decode(const char *s, size_t len, int plus_is_space)
 {
     char *out = malloc(len + 1), *o = out;
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '%') {
             int hi = i + 1 < len ? hexval((unsigned char)s[i + 1]) : -1;
             int lo = i + 2 < len ? hexval((unsigned char)s[i + 2]) : -1;
-            if (hi < 0 || lo < 0) {
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
                 free(out);
                 return NULL;
             }
@@ -112,14 +113,25 @@ static char *url_decode(const char *s, size_t len)
             i += 2;
             continue;
         }
-        *o++ = s[i] == '+' ? ' ' : s[i];
+        *o++ = plus_is_space && s[i] == '+' ? ' ' : s[i];
     }
     *o = '\0';
     return out;
 }
 
-int request_parse_query(struct request *req)
+int request_decode_target(struct request *req)
 {
+    /* Go's net/http hands the API server the decoded path (URL.Path), which
+     * it splits into the resource, name and subresource, and whose rest is
+     * the proxied path (kubernetes staging/src/k8s.io/apiserver/pkg/endpoints/
+     * request/requestinfo.go, NewRequestInfo; handlers/rest.go,
+     * getRequestOptions): `pods/NAME%3A15090/proxy/stats%2Fprometheus` is
+     * `pods/NAME:15090/proxy/stats/prometheus`. */
+    char *path = url_decode(req->path, strlen(req->path), 0);
+    if (!path)
+        return -1;
+    free(req->path);
+    req->path = path;
     const char *q = req->query;
     while (*q) {
         const char *amp = strchr(q, '&');
@@ -127,8 +139,8 @@ int request_parse_query(struct request *req)
         if (len) {
             const char *eq = memchr(q, '=', len);
             size_t klen = eq ? (size_t)(eq - q) : len;
-            char *k = url_decode(q, klen);
-            char *v = eq ? url_decode(eq + 1, len - klen - 1) : strdup("");
+            char *k = url_decode(q, klen, 1);
+            char *v = eq ? url_decode(eq + 1, len - klen - 1, 1) : strdup("");
             if (!k || !v) {
                 free(k);
                 free(v);
@@ -476,9 +488,9 @@ static int parse_request(struct conn *c, struct request *out)
         out->n_headers++;
         p = le + 2;
     }
-    if (request_parse_query(out) != 0) {
+    if (request_decode_target(out) != 0) {
         request_free(out);
-        reject(c, 400, "BadRequest", "malformed query string");
+        reject(c, 400, "BadRequest", "malformed percent-encoding in the request target");
         return -1;
     }
     const char *te = request_header(out, "Transfer-Encoding");

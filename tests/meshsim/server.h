@@ -18,7 +18,7 @@ struct header {
 
 struct request {
     char *method;
-    char *path;  /* raw path, without the query string */
+    char *path;  /* percent-decoded path, without the query string */
     char *query; /* raw query string, "" when none */
     struct header *headers;
     size_t n_headers;

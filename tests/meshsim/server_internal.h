@@ -55,7 +55,8 @@ struct conn {
 void conn_flush(struct conn *c);
 void conn_close(struct conn *c);
 void request_free(struct request *req);
-int request_parse_query(struct request *req);
+/* Decodes the path in place and the query into params; -1 on a bad escape. */
+int request_decode_target(struct request *req);
 const char *http_reason_phrase(int code);
 /* Hands a complete request to the server's handler. */
 void server_dispatch(struct conn *c, struct exchange *ex);

@@ -110,6 +110,7 @@ struct sidecar {
     /* The istio-proxy container's log: the last LOG_LINES lines. */
     char *log[LOG_LINES];
     size_t log_next, log_count;
+    uint64_t log_total; /* lines ever logged: where a follower stands */
 };
 
 static uint8_t *module_bytes;
@@ -587,6 +588,19 @@ static void proxy_log(struct sidecar *sc, const char *level, const char *fmt, ..
     sc->log_next = (sc->log_next + 1) % LOG_LINES;
     if (sc->log_count < LOG_LINES)
         sc->log_count++;
+    sc->log_total++;
+}
+
+uint64_t sidecar_log_total(const struct sidecar *sc)
+{
+    return sc->log_total;
+}
+
+void sidecar_logs_since(const struct sidecar *sc, struct buf *out, uint64_t since)
+{
+    uint64_t first_kept = sc->log_total - sc->log_count;
+    for (uint64_t k = since > first_kept ? since : first_kept; k < sc->log_total; k++)
+        buf_printf(out, "%s\n", sc->log[(sc->log_next + LOG_LINES - (size_t)(sc->log_total - k)) % LOG_LINES]);
 }
 
 void sidecar_logs(const struct sidecar *sc, struct buf *out, long tail)

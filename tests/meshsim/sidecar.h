@@ -89,6 +89,10 @@ int sidecar_tick(struct sidecar *sc, int64_t now);
 
 /* The istio-proxy container's log; tail < 0 for all of it. */
 void sidecar_logs(const struct sidecar *sc, struct buf *out, long tail);
+/* Lines logged so far, and the lines from number `since` on that are still
+ * kept: what `kubectl logs -f` follows. */
+uint64_t sidecar_log_total(const struct sidecar *sc);
+void sidecar_logs_since(const struct sidecar *sc, struct buf *out, uint64_t since);
 
 /* /stats/prometheus: filter is a partial match on the dotted Envoy name. */
 void sidecar_stats(struct sidecar *sc, struct buf *out, const struct hfi_regex *filter, int usedonly);

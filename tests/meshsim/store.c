@@ -12,7 +12,8 @@
 
 const struct rtype RT_NAMESPACES = {"", "v1", "namespaces", "namespace", "Namespace", 0,
                                     CORE_VERBS | OP_CREATE | OP_PATCH | OP_UPDATE, "[\"ns\"]", NULL};
-const struct rtype RT_PODS = {"", "v1", "pods", "pod", "Pod", 1, CORE_VERBS | OP_DELETE, "[\"po\"]", "[\"all\"]"};
+const struct rtype RT_PODS = {"", "v1", "pods", "pod", "Pod", 1, CORE_VERBS | OP_PATCH | OP_DELETE, "[\"po\"]",
+                              "[\"all\"]"};
 const struct rtype RT_SERVICES = {"", "v1", "services", "service", "Service", 1, CRUD, "[\"svc\"]", "[\"all\"]"};
 const struct rtype RT_CONFIGMAPS = {"", "v1", "configmaps", "configmap", "ConfigMap", 1, CRUD, "[\"cm\"]", NULL};
 const struct rtype RT_SERVICEACCOUNTS = {"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", 1, CRUD,
@@ -34,11 +35,21 @@ const struct rtype RT_CLUSTERROLEBINDINGS = {"rbac.authorization.k8s.io", "v1", 
                                              "clusterrolebinding", "ClusterRoleBinding", 0, CRUD, NULL, NULL};
 const struct rtype RT_SSAR = {"authorization.k8s.io", "v1", "selfsubjectaccessreviews", "selfsubjectaccessreview",
                               "SelfSubjectAccessReview", 0, OP_CREATE, NULL, NULL};
+const struct rtype RT_SSRR = {"authorization.k8s.io", "v1", "selfsubjectrulesreviews", "selfsubjectrulesreview",
+                              "SelfSubjectRulesReview", 0, OP_CREATE, NULL, NULL};
+const struct rtype RT_SELFSUBJECTREVIEWS = {"authentication.k8s.io", "v1", "selfsubjectreviews", "selfsubjectreview",
+                                            "SelfSubjectReview", 0, OP_CREATE, NULL, NULL};
+const struct rtype RT_EVENTS = {"", "v1", "events", "event", "Event", 1, CRUD, "[\"ev\"]", NULL};
+const struct rtype RT_NODES = {"", "v1", "nodes", "node", "Node", 0, CORE_VERBS, "[\"no\"]", NULL};
+const struct rtype RT_ENDPOINTS = {"", "v1", "endpoints", "endpoints", "Endpoints", 1, CORE_VERBS, "[\"ep\"]", NULL};
+const struct rtype RT_ENDPOINTSLICES = {"discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice",
+                                        1, CORE_VERBS, NULL, NULL};
 
 const struct rtype *const RTYPES[] = {&RT_NAMESPACES, &RT_PODS, &RT_SERVICES, &RT_CONFIGMAPS, &RT_SERVICEACCOUNTS,
-                                      &RT_DEPLOYMENTS, &RT_REPLICASETS, &RT_ENVOYFILTERS, &RT_WASMPLUGINS,
-                                      &RT_ROLES, &RT_ROLEBINDINGS, &RT_CLUSTERROLES, &RT_CLUSTERROLEBINDINGS, &RT_SSAR,
-                                      NULL};
+                                      &RT_EVENTS, &RT_NODES, &RT_ENDPOINTS, &RT_DEPLOYMENTS, &RT_REPLICASETS,
+                                      &RT_ENVOYFILTERS, &RT_WASMPLUGINS, &RT_ROLES, &RT_ROLEBINDINGS,
+                                      &RT_CLUSTERROLES, &RT_CLUSTERROLEBINDINGS, &RT_SSAR, &RT_SSRR,
+                                      &RT_SELFSUBJECTREVIEWS, &RT_ENDPOINTSLICES, NULL};
 
 #define N_TYPES (sizeof RTYPES / sizeof RTYPES[0] - 1)
 

@@ -1,5 +1,6 @@
 #include "table.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,28 @@ static const struct column svc_cols[] = {
     {"Port(s)", "string", "", "The list of ports that are exposed by this service.", 0},
     {"Age", "string", "", "CreationTimestamp is a timestamp representing the server time when this object was created.", 0},
 };
+/* kubernetes pkg/printers/internalversion/printers.go: eventColumnDefinitions
+ * (Name last), nodeColumnDefinitions, endpointColumnDefinitions. */
+static const struct column event_cols[] = {
+    {"Last Seen", "string", "", "Time when last event occurred", 0},
+    {"Type", "string", "", "Type of this event (Normal, Warning), new types could be added in the future.", 0},
+    {"Reason", "string", "", "This should be a short, machine understandable string that gives the reason for this event being generated.", 0},
+    {"Object", "string", "", "The object that this event is about.", 0},
+    {"Message", "string", "", "A human-readable description of the status of this operation.", 0},
+    {"Name", "string", "name", "Name must be unique within a namespace.", 1},
+};
+static const struct column node_cols[] = {
+    {"Name", "string", "name", "Name must be unique within a namespace.", 0},
+    {"Status", "string", "", "The status of the node", 0},
+    {"Roles", "string", "", "The roles of the node", 0},
+    {"Age", "string", "", "CreationTimestamp is a timestamp representing the server time when this object was created.", 0},
+    {"Version", "string", "", "Kubelet Version reported by the node.", 0},
+};
+static const struct column endpoints_cols[] = {
+    {"Name", "string", "name", "Name must be unique within a namespace.", 0},
+    {"Endpoints", "string", "", "Endpoints of this service.", 0},
+    {"Age", "string", "", "CreationTimestamp is a timestamp representing the server time when this object was created.", 0},
+};
 static const struct column ns_cols[] = {
     {"Name", "string", "name", "Name must be unique within a namespace.", 0},
     {"Status", "string", "", "The status of the namespace", 0},
@@ -74,6 +97,12 @@ static const struct column *columns_of(const struct rtype *t, size_t *n)
         return COLS(svc_cols);
     if (t == &RT_NAMESPACES)
         return COLS(ns_cols);
+    if (t == &RT_EVENTS)
+        return COLS(event_cols);
+    if (t == &RT_NODES)
+        return COLS(node_cols);
+    if (t == &RT_ENDPOINTS)
+        return COLS(endpoints_cols);
 #undef COLS
     *n = 2;
     return generic;
@@ -198,8 +227,43 @@ void table_row(struct buf *b, const struct rtype *t, cJSON *obj, const char *inc
     human_age(age, sizeof age, json_str(obj, "metadata.creationTimestamp"));
     buf_puts(b, "{\"cells\":[");
     int first = 1;
-    cell_str(b, json_str(obj, "metadata.name"), &first);
-    if (t == &RT_PODS) {
+    if (t != &RT_EVENTS)
+        cell_str(b, json_str(obj, "metadata.name"), &first);
+    if (t == &RT_EVENTS) {
+        char seen[32], object[300];
+        human_age(seen, sizeof seen, json_str(obj, "lastTimestamp"));
+        const char *kind = json_str(obj, "involvedObject.kind"), *name = json_str(obj, "involvedObject.name");
+        snprintf(object, sizeof object, "%s/%s", kind ? kind : "", name ? name : "");
+        for (char *c = object; *c && *c != '/'; c++)
+            *c = (char)tolower((unsigned char)*c);
+        cell_str(b, seen, &first);
+        cell_str(b, json_str(obj, "type"), &first);
+        cell_str(b, json_str(obj, "reason"), &first);
+        cell_str(b, object, &first);
+        cell_str(b, json_str(obj, "message"), &first);
+        cell_str(b, json_str(obj, "metadata.name"), &first);
+    } else if (t == &RT_NODES) {
+        cell_str(b, "Ready", &first);
+        cell_str(b, "control-plane", &first);
+        cell_str(b, age, &first);
+        cell_str(b, json_str(obj, "status.nodeInfo.kubeletVersion"), &first);
+    } else if (t == &RT_ENDPOINTS) {
+        char eps[256] = "";
+        cJSON *subset, *addr, *port;
+        cJSON_ArrayForEach(subset, json_path(obj, "subsets"))
+        {
+            cJSON_ArrayForEach(addr, cJSON_GetObjectItemCaseSensitive(subset, "addresses"))
+            {
+                cJSON_ArrayForEach(port, cJSON_GetObjectItemCaseSensitive(subset, "ports"))
+                {
+                    size_t l = strlen(eps);
+                    snprintf(eps + l, sizeof eps - l, "%s%s:%d", l ? "," : "", json_str(addr, "ip"), num(port, "port"));
+                }
+            }
+        }
+        cell_str(b, eps[0] ? eps : "<none>", &first);
+        cell_str(b, age, &first);
+    } else if (t == &RT_PODS) {
         pod_cells(b, obj, &first);
     } else if (t == &RT_DEPLOYMENTS) {
         char rd[32];

@@ -1,0 +1,204 @@
+#!/usr/bin/python3
+"""Debian's python3-kubernetes, a client nobody here wrote, against meshsim:
+list, watch across a rollout (it sends watch=True), pod and service proxy by
+percent-encoded path, custom objects, patches, objects created without kind,
+logs followed until the pod ends. Prints `RESULT <passed> <failed>`.
+
+Usage: conformance_python.py path/to/meshsim"""
+import datetime
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "manifests"))
+import testkit  # noqa: E402 - the shared harness lives beside the manifests tests
+from testkit import check  # noqa: E402
+
+from kubernetes import client, config, watch  # noqa: E402
+from kubernetes.client.rest import ApiException  # noqa: E402
+
+NS = "demo"
+
+
+def wait_until(seconds, fn):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if fn():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def main(binary):
+    tmp = tempfile.mkdtemp(prefix="meshsim-python-")
+    sim = testkit.Meshsim(binary, tmp)
+    try:
+        run_checks(sim)
+    finally:
+        sim.stop()
+        check_clean_exit(sim)
+    return testkit.result()
+
+
+def check_clean_exit(sim):
+    err = open(sim.err.name).read()
+
+    def clean():
+        assert sim.proc.returncode == 0, "meshsim exited with %s" % sim.proc.returncode
+        assert not re.search(r"Sanitizer|runtime error", err), err[-2000:]
+    check("meshsim exits cleanly", clean)
+
+
+def run_checks(sim):
+    api = client.ApiClient(config.new_client_from_config(config_file=sim.kubeconfig).configuration)
+    core = client.CoreV1Api(api)
+    apps = client.AppsV1Api(api)
+    custom = client.CustomObjectsApi(api)
+
+    pods = core.list_namespaced_pod(NS)
+
+    def listed():
+        assert len(pods.items) == 6, len(pods.items)
+        assert all(p.status.phase == "Running" and p.status.pod_ip for p in pods.items)
+        assert pods.metadata.resource_version
+    check("list pods", listed)
+
+    # Watch across a rollout: the client sends watch=True.
+    old = sorted(p.metadata.name for p in pods.items if p.metadata.labels["app"] == "frontend")
+    events = []
+    w = watch.Watch()
+
+    def follow():
+        try:
+            for e in w.stream(core.list_namespaced_pod, NS, label_selector="app=frontend", timeout_seconds=40):
+                events.append((e["type"], e["object"].metadata.name, e["object"].metadata.deletion_timestamp))
+        except Exception as e:  # noqa: BLE001 - reported by the check below
+            events.append(("EXCEPTION", repr(e), None))
+    watcher = threading.Thread(target=follow, daemon=True)
+    watcher.start()
+    time.sleep(0.5)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    apps.patch_namespaced_deployment("frontend", NS, {"spec": {"template": {"metadata": {"annotations": {
+        "kubectl.kubernetes.io/restartedAt": stamp}}}}})
+
+    def rolled():
+        deleted = {n for t, n, _ in events if t == "DELETED"}
+        added = {n for t, n, _ in events if t == "ADDED"} - set(old)
+        return set(old) <= deleted and len(added) == 2 or any(t == "EXCEPTION" for t, _, _ in events)
+    wait_until(30, rolled)
+    w.stop()
+
+    def watched_rollout():
+        assert not any(t == "EXCEPTION" for t, _, _ in events), events
+        types = [t for t, _, _ in events]
+        assert types[:2] == ["ADDED", "ADDED"], types  # the current pods first
+        assert set(old) <= {n for t, n, _ in events if t == "DELETED"}, events
+        assert any(t == "MODIFIED" and n in old and d for t, n, d in events), "no Terminating pod seen"
+        assert len({n for t, n, _ in events if t == "ADDED"} - set(old)) == 2, events
+    check("watch=True follows a rollout: old pods Terminating then deleted, new ones added", watched_rollout)
+
+    pod = next(p.metadata.name for p in core.list_namespaced_pod(NS, label_selector="app=cart").items)
+
+    # The client percent-encodes path parameters: POD%3A15090/proxy/stats%2Fprometheus.
+    def pod_proxy():
+        text = core.connect_get_namespaced_pod_proxy_with_path(pod + ":15090", NS, "stats/prometheus")
+        assert "# TYPE envoy_server_live gauge" in text, text[:300]
+        assert "wasmcustom_hfi_faults_aborts_total{}" in text or "hfi_faults_aborts_total{}" in text
+    check("pod proxy by percent-encoded name and path", pod_proxy)
+
+    def service_proxy():
+        # The client turns a JSON answer into the str() of a dict.
+        answer = str(core.connect_get_namespaced_service_proxy_with_path("cart:80", NS, "items/42"))
+        assert "/items/42" in answer and "cart" in answer, answer
+    check("service proxy by percent-encoded name and path", service_proxy)
+
+    # Custom objects: the WasmPlugin and an EnvoyFilter of our own.
+    ef = ("networking.istio.io", "v1alpha3", NS, "envoyfilters")
+
+    def custom_objects():
+        wps = custom.list_namespaced_custom_object("extensions.istio.io", "v1alpha1", NS, "wasmplugins")
+        assert [i["metadata"]["name"] for i in wps["items"]] == ["hfi-fault"], wps
+        created = custom.create_namespaced_custom_object(*ef, {
+            "apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
+            "metadata": {"name": "py-filter"}, "spec": {"priority": 1}})
+        assert created["metadata"]["uid"], created
+        patched = custom.patch_namespaced_custom_object(*ef, "py-filter", {"spec": {"priority": 7}})
+        assert patched["spec"]["priority"] == 7, patched
+        got = custom.get_namespaced_custom_object(*ef, "py-filter")
+        assert got["spec"]["priority"] == 7 and got["metadata"]["generation"] == 2, got
+        custom.delete_namespaced_custom_object(*ef, "py-filter")
+        try:
+            custom.get_namespaced_custom_object(*ef, "py-filter")
+            raise AssertionError("still there after delete")
+        except ApiException as e:
+            assert e.status == 404, e.status
+    check("custom objects: list, create, patch, get, delete", custom_objects)
+
+    def patch_deployment():
+        d = apps.patch_namespaced_deployment("checkout", NS, {"spec": {"replicas": 3}})
+        assert d.spec.replicas == 3, d.spec.replicas
+        assert wait_until(20, lambda: len(core.list_namespaced_pod(NS, label_selector="app=checkout").items) == 3)
+    check("strategic merge patch of a deployment scales it", patch_deployment)
+
+    def patch_pod():
+        p = core.patch_namespaced_pod(pod, NS, {"metadata": {"labels": {"chaos": "yes"},
+                                                             "annotations": {"note": "python"}}})
+        assert p.metadata.labels["chaos"] == "yes" and p.metadata.annotations["note"] == "python"
+        assert [x.metadata.name for x in core.list_namespaced_pod(NS, label_selector="chaos=yes").items] == [pod]
+    check("pods take label and annotation patches", patch_pod)
+
+    # Built-in objects created from models that carry no kind or apiVersion.
+    def create_without_kind():
+        cm = core.create_namespaced_config_map(NS, client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name="py-config"), data={"a": "b"}))
+        assert cm.kind == "ConfigMap" and cm.data == {"a": "b"}, cm
+        labels = {"app": "py-web"}
+        d = apps.create_namespaced_deployment(NS, client.V1Deployment(
+            metadata=client.V1ObjectMeta(name="py-web"),
+            spec=client.V1DeploymentSpec(
+                selector=client.V1LabelSelector(match_labels=labels),
+                template=client.V1PodTemplateSpec(
+                    metadata=client.V1ObjectMeta(labels=labels),
+                    spec=client.V1PodSpec(containers=[client.V1Container(name="web", image="nginx")])))))
+        assert d.kind == "Deployment", d.kind
+        # Defaults a real server fills (kubernetes pkg/apis/apps/v1/defaults.go).
+        assert d.spec.replicas == 1 and d.spec.revision_history_limit == 10, d.spec
+        assert d.spec.progress_deadline_seconds == 600, d.spec
+        assert d.spec.strategy.type == "RollingUpdate", d.spec.strategy
+        assert d.spec.strategy.rolling_update.max_surge == "25%", d.spec.strategy
+        assert d.spec.strategy.rolling_update.max_unavailable == "25%", d.spec.strategy
+        svc = core.create_namespaced_service(NS, client.V1Service(
+            metadata=client.V1ObjectMeta(name="py-web"),
+            spec=client.V1ServiceSpec(selector=labels, ports=[client.V1ServicePort(port=80)])))
+        assert svc.spec.type == "ClusterIP" and re.match(r"^\d+\.\d+\.\d+\.\d+$", svc.spec.cluster_ip or ""), svc.spec
+        assert svc.spec.ports[0].target_port == 80 and svc.spec.ports[0].protocol == "TCP", svc.spec.ports
+        assert svc.spec.session_affinity == "None", svc.spec
+    check("create without kind, with the server's defaults", create_without_kind)
+
+    # follow=True streams the log until the pod ends.
+    def follow_logs():
+        victim = core.list_namespaced_pod(NS, label_selector="app=cart").items[0].metadata.name
+        resp = core.read_namespaced_pod_log(victim, NS, container="istio-proxy", follow=True,
+                                            _preload_content=False, _request_timeout=30)
+        first = resp.read(64)
+        assert first, "nothing logged"
+        started = time.time()
+        core.delete_namespaced_pod(victim, NS)
+        resp.read()
+        resp.release_conn()
+        assert time.time() - started < 25, "the stream outlived the pod"
+        try:
+            core.read_namespaced_pod(victim, NS)
+            raise AssertionError("the log ended while the pod was still there")
+        except ApiException as e:
+            assert e.status == 404, e.status
+    check("follow=True follows the log until the pod is gone", follow_logs)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    sys.exit(main(sys.argv[1]))
