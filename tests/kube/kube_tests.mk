@@ -28,8 +28,8 @@ $(BUILD)/fuzz/kube/%.o: tui/kube/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(FUZZ_FLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/fuzz/fuzz_kubeconfig $(BUILD)/fuzz/fuzz_watch: $(BUILD)/fuzz/%: tests/kube/%.c $(KUBE_FUZZ_OBJS)
+$(BUILD)/fuzz/fuzz_kubeconfig $(BUILD)/fuzz/fuzz_watch $(BUILD)/fuzz/fuzz_events: $(BUILD)/fuzz/%: tests/kube/%.c $(KUBE_FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(FUZZ_FLAGS) -Itui/kube -o $@ $^ -lyaml -lcjson -lcurl
 
-FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_kubeconfig $(BUILD)/fuzz/fuzz_watch
+FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_kubeconfig $(BUILD)/fuzz/fuzz_watch $(BUILD)/fuzz/fuzz_events

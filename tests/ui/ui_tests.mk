@@ -18,3 +18,6 @@ TEST_CMDS += "tests/ui/session.sh $(HFITOP) $(MESHSIM)"
 # The console's safety: type-ahead, Ctrl-C, R, the kill switch, strict
 # policy forms, truthful test faults (tests/ui/safety.sh).
 TEST_CMDS += "tests/ui/safety.sh $(HFITOP) $(MESHSIM)"
+
+# The detail view's pod events, through tmux.
+TEST_CMDS += "tests/ui/detail_events.sh $(HFITOP) $(MESHSIM)"

@@ -5,6 +5,7 @@
  *                  files, client certificates, exec plugins, in-cluster)
  *   kube_client.h  requests on one libcurl multi handle, driven by poll()
  *   kube_pods.h    the pod model and the list + watch loop
+ *   kube_events.h  a pod's recent events (core/v1 Event list)
  *   kube_watch.h   the watch stream decoder
  *   kube_status.h  API Status objects
  *   kube_error.h   every error code and its message
@@ -25,6 +26,7 @@
 #include "kube_auth.h"
 #include "kube_client.h"
 #include "kube_error.h"
+#include "kube_events.h"
 #include "kube_pods.h"
 #include "kube_status.h"
 #include "kube_watch.h"

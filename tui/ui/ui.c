@@ -369,8 +369,10 @@ static void drop_model(struct ui *ui)
     app_access_cancel(&ui->access);
     app_free(ui->app);
     app_mesh_free(ui->mesh);
+    app_pod_events_free(ui->events);
     ui->app = NULL;
     ui->mesh = NULL;
+    ui->events = NULL;
 }
 
 bool ui_use_namespace(struct ui *ui, const char *ns)
@@ -379,14 +381,17 @@ bool ui_use_namespace(struct ui *ui, const char *ns)
     model.namespace = ns;
     struct app *app = app_new(ui->client, &model);
     struct app_mesh *mesh = app_mesh_new(ui->client, ns, 0);
-    if (!app || !mesh || app_start(app) != 0) {
+    struct app_pod_events *events = app_pod_events_new(ui->client);
+    if (!app || !mesh || !events || app_start(app) != 0) {
         app_free(app);
         app_mesh_free(mesh);
+        app_pod_events_free(events);
         return false;
     }
     drop_model(ui);
     ui->app = app;
     ui->mesh = mesh;
+    ui->events = events;
     snprintf(ui->ns, sizeof ui->ns, "%s", ns);
     if (!ui->opt->readonly)
         app_access_check(ui->client, ns, &ui->access);
@@ -480,11 +485,15 @@ int ui_run(const struct ui_options *options)
         app_mesh_tick(ui.mesh);
         ui_halt_update(&ui);
         journal_tick(&ui, &next_snapshot_ms);
+        if (ui.view != &view_detail)
+            app_pod_events_follow(ui.events, NULL, NULL);
+        app_pod_events_tick(ui.events);
         draw(&ui);
         fds[0] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
         int n = 1 + kube_client_pollfds(ui.client, fds + 1, UI_MAX_FDS - 1);
         int timeout = min_timeout(kube_client_timeout_ms(ui.client), app_timeout_ms(ui.app));
         timeout = min_timeout(timeout, app_mesh_timeout_ms(ui.mesh));
+        timeout = min_timeout(timeout, app_pod_events_timeout_ms(ui.events));
         timeout = min_timeout(timeout, UI_CLOCK_MS);
         if (poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR)
             break;

@@ -12,6 +12,7 @@
 #include "../app/access.h"
 #include "../app/actions.h"
 #include "../app/policy.h"
+#include "../app/pod_events.h"
 #include "ui.h"
 
 struct ui;
@@ -120,6 +121,7 @@ struct ui {
     char context[256], cluster[256], user[256];
     struct app *app;
     struct app_mesh *mesh;
+    struct app_pod_events *events; /* the detail view's pod's events */
     struct app_access access; /* what the user may change here */
     char ns[254];
     const struct view_ops *view;

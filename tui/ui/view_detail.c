@@ -8,6 +8,7 @@
 
 #include "../app/doctor.h"
 #include "../app/istio.h"
+#include "../stats/text.h"
 #include "format.h"
 #include "ui_internal.h"
 
@@ -114,6 +115,8 @@ static void add_finding(void *user, const char *id, const char *detail)
     ui_put(c->y++, 0, c->ui->cols, line);
 }
 
+static int draw_events(struct ui *ui, const struct app_pod *p, int y, int last);
+
 static void draw_detail(struct ui *ui, int top, int height)
 {
     const struct app_pod *p = ui_selected_pod(ui);
@@ -161,7 +164,49 @@ static void draw_detail(struct ui *ui, int top, int height)
         doctor_check_pod(p, &ev, add_finding, &cursor);
         if (cursor.y == y)
             ui_put(y, 2, ui->cols - 2, "nothing to report");
+        y = cursor.y == y ? y + 1 : cursor.y;
     }
+    if (y + 2 <= last) {
+        ui_put(y++, 0, ui->cols, "events:");
+        draw_events(ui, p, y, last);
+    }
+}
+
+/* The pod's latest events, newest last, as many as rows allow: what the
+ * kubelet and controllers said about it (pulled, started, killing, ...). */
+static int draw_events(struct ui *ui, const struct app_pod *p, int y, int last)
+{
+    app_pod_events_follow(ui->events, p->pod.namespace, p->pod.name);
+    const char *error;
+    const struct kube_event_list *list = app_pod_events_list(ui->events, &error);
+    char line[800], text[600];
+    if (error || !list || !list->n) {
+        text_fit(error ? error : list ? "none" : "reading...", ui->cols - 2, text, sizeof text);
+        ui_put(y++, 2, ui->cols - 2, text);
+        return y;
+    }
+    size_t shown = (size_t)(last - y + 1), first = list->n > shown ? list->n - shown : 0;
+    time_t now = time(NULL);
+    for (size_t i = first; i < list->n && y <= last; i++) {
+        const struct kube_event *e = &list->items[i];
+        long age = e->last && now > e->last ? (long)(now - e->last) : 0;
+        char when[16];
+        if (age < 120)
+            snprintf(when, sizeof when, "%lds", age);
+        else if (age < 7200)
+            snprintf(when, sizeof when, "%ldm", age / 60);
+        else
+            snprintf(when, sizeof when, "%ldh", age / 3600);
+        char times[16] = "";
+        if (e->count > 1)
+            snprintf(times, sizeof times, " x%d", e->count);
+        snprintf(line, sizeof line, "%s %s %s (%s)%s: %s", when, e->type, e->reason, e->source, times, e->message);
+        text_fit(line, ui->cols - 2, text, sizeof text);
+        ui_attr_on(ui, strcmp(e->type, "Warning") == 0 ? UI_COLOR_ERROR : 0, 0);
+        ui_put(y++, 2, ui->cols - 2, text);
+        ui_attr_off(ui, strcmp(e->type, "Warning") == 0 ? UI_COLOR_ERROR : 0, 0);
+    }
+    return y;
 }
 
 /* Up and down move to the next pod of the table, so the detail can be read
