@@ -13,6 +13,7 @@
 #include "patch.h"
 #include "proto.h"
 #include "rng.h"
+#include "schema.h"
 #include "selector.h"
 #include "sidecar.h"
 #include "store.h"
@@ -911,23 +912,51 @@ static int stop_at_unsupported(const char *value, void *ctx)
     return 1;
 }
 
-/* Every dryRun value must be "All"; anything else is 422 Invalid on the
- * write's options (apimachinery pkg/apis/meta/v1/validation/validation.go,
- * ValidateDryRun, through ValidateCreateOptions and its siblings). */
-static int check_dry_run(struct exchange *ex, const struct request *req)
+/* Every dryRun value must be "All", fieldValidation one of "", Ignore,
+ * Strict and Warn; anything else is 422 Invalid on the write's options
+ * (apimachinery pkg/apis/meta/v1/validation/validation.go, ValidateDryRun
+ * and ValidateFieldValidation, through ValidateCreateOptions and its
+ * siblings). */
+static int check_write_options(struct exchange *ex, const struct request *req)
 {
-    const char *bad = NULL;
-    if (!each_dry_run(req, stop_at_unsupported, &bad))
-        return 0;
     const char *options = strcmp(req->method, "POST") == 0    ? "CreateOptions"
                           : strcmp(req->method, "PUT") == 0   ? "UpdateOptions"
                           : strcmp(req->method, "PATCH") == 0 ? "PatchOptions"
                                                               : "DeleteOptions";
+    const char *bad = NULL;
     struct buf msg = {0};
-    buf_printf(&msg, "%s.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: []string{", options);
-    buf_json_string(&msg, bad);
-    buf_puts(&msg, "}: supported values: \"All\"");
+    const char *fv = request_param(req, "fieldValidation");
+    if (each_dry_run(req, stop_at_unsupported, &bad)) {
+        buf_printf(&msg, "%s.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: []string{", options);
+        buf_json_string(&msg, bad);
+        buf_puts(&msg, "}: supported values: \"All\"");
+    } else if (fv && *fv && strcmp(fv, "Ignore") != 0 && strcmp(fv, "Strict") != 0 && strcmp(fv, "Warn") != 0) {
+        buf_printf(&msg, "%s.meta.k8s.io \"\" is invalid: fieldValidation: Unsupported value: ", options);
+        buf_json_string(&msg, fv);
+        buf_puts(&msg, ": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"");
+    } else {
+        return 0;
+    }
     ex_reply_status(ex, 422, "Invalid", msg.data, NULL);
+    buf_free(&msg);
+    return -1;
+}
+
+/* fieldValidation=Strict (kubectl's default): a body naming a field the
+ * type does not have is refused with 400, as the API server's strict
+ * decoding does (staging/src/k8s.io/apiserver/pkg/endpoints/handlers/
+ * create.go, update.go, patch.go). body is the object sent, or the merge or
+ * strategic patch, which has its shape. -1 after answering. */
+static int strict_fields(struct exchange *ex, const struct request *req, const struct rtype *t, const cJSON *body)
+{
+    const char *fv = request_param(req, "fieldValidation");
+    char field[512];
+    if (!fv || strcmp(fv, "Strict") != 0 || !schema_unknown_field(t, body, field, sizeof field))
+        return 0;
+    struct buf msg = {0};
+    buf_puts(&msg, "strict decoding error: unknown field ");
+    buf_json_string(&msg, field);
+    bad_request(ex, msg.data);
     buf_free(&msg);
     return -1;
 }
@@ -1667,7 +1696,8 @@ static void pod_proxy(struct exchange *ex, const struct request *req, struct obj
     char *end;
     long port = port_text[0] ? strtol(port_text, &end, 10) : app_port;
     if (port_text[0] && (*end || port <= 0 || port > 65535)) {
-        /* A port name is not resolved for pods (FACTS.md §7). */
+        /* A port name is not resolved for pods: the port is used as given
+         * (kubernetes pkg/registry/core/pod/strategy.go, ResourceLocation). */
         unreachable(ex, pod, 0);
         return;
     }
@@ -1850,7 +1880,7 @@ static void handle_create(struct exchange *ex, const struct request *req, const 
     cJSON *obj = parse_body(ex, req, 1);
     if (!obj)
         return;
-    if (check_type(ex, t, obj, is_custom(t)) != 0) {
+    if (check_type(ex, t, obj, is_custom(t)) != 0 || strict_fields(ex, req, t, obj) != 0) {
         cJSON_Delete(obj);
         return;
     }
@@ -1916,7 +1946,7 @@ static void handle_replace(struct exchange *ex, const struct request *req, struc
     cJSON *obj = parse_body(ex, req, 1);
     if (!obj)
         return;
-    if (check_type(ex, o->type, obj, is_custom(o->type)) != 0) {
+    if (check_type(ex, o->type, obj, is_custom(o->type)) != 0 || strict_fields(ex, req, o->type, obj) != 0) {
         cJSON_Delete(obj);
         return;
     }
@@ -1947,7 +1977,7 @@ static void handle_apply(struct exchange *ex, const struct request *req, const s
     cJSON *applied = parse_body(ex, req, 1);
     if (!applied)
         return;
-    if (check_type(ex, t, applied, 1) != 0) {
+    if (check_type(ex, t, applied, 1) != 0 || strict_fields(ex, req, t, applied) != 0) {
         cJSON_Delete(applied);
         return;
     }
@@ -2074,6 +2104,10 @@ static void handle_patch(struct exchange *ex, const struct request *req, const s
     cJSON *patch = parse_body(ex, req, 0);
     if (!patch)
         return;
+    if (strict_fields(ex, req, t, patch) != 0) {
+        cJSON_Delete(patch);
+        return;
+    }
     cJSON *next = cJSON_Duplicate(o->json, 1);
     if (strategic)
         strategic_merge_patch(next, patch);
@@ -2489,7 +2523,7 @@ static void handle_resource(struct exchange *ex, const struct request *req, stru
                         "only the following media types are accepted: application/json, application/yaml", NULL);
         return;
     }
-    if (!get && check_dry_run(ex, req) != 0)
+    if (!get && check_write_options(ex, req) != 0)
         return;
     if (t == &RT_SSAR || t == &RT_SSRR || t == &RT_SELFSUBJECTREVIEWS) {
         if (r->name || strcmp(m, "POST") != 0)

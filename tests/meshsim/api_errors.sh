@@ -113,6 +113,38 @@ expect_code "force=True (the Python client's spelling) takes over too" 200 PATCH
     --data-binary $'apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata:\n  name: ef1x\nspec:\n  priority: 3\n'
 expect_code "stale resourceVersion on update" 409 PUT "$EF/ef1" -H 'Content-Type: application/json' \
     -d '{"apiVersion":"networking.istio.io/v1alpha3","kind":"EnvoyFilter","metadata":{"name":"ef1","resourceVersion":"1"}}'
+# Field sets hold leaves: a manager that applied only spec owns no part of
+# metadata, so another may add labels; a forced takeover of the labels
+# leaves the loser nothing, and a manager owning nothing is dropped.
+APPLY=(-H 'Content-Type: application/apply-patch+yaml')
+expect_code "apply of spec only" 201 PATCH "$EF/ssa1?fieldManager=specs" "${APPLY[@]}" \
+    --data-binary $'apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata:\n  name: ssa1\nspec:\n  priority: 1\n'
+expect_code "another manager adds labels: no conflict" 200 PATCH "$EF/ssa1?fieldManager=labeller" "${APPLY[@]}" \
+    --data-binary $'apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata:\n  name: ssa1\n  labels:\n    team: a\n'
+expect_code "a third takes the label by force" 200 PATCH "$EF/ssa1?fieldManager=taker&force=true" "${APPLY[@]}" \
+    --data-binary $'apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata:\n  name: ssa1\n  labels:\n    team: b\n'
+check_py "managedFields: leaves only, no empty parents left behind" "$MESHSIM_DIR/body" <<'PY'
+import json, sys
+mf = {e["manager"]: e.get("fieldsV1") for e in json.load(open(sys.argv[1]))["metadata"]["managedFields"]}
+assert mf["specs"] == {"f:spec": {"f:priority": {}}}, mf
+assert "labeller" not in mf, mf
+assert mf["taker"] == {"f:metadata": {"f:labels": {"f:team": {}}}}, mf
+PY
+# fieldValidation=Strict refuses unknown fields; other values are 422.
+DEPLOY=/apis/apps/v1/namespaces/demo/deployments
+TYPO='{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"typo"},"spec":{"replica":2,"selector":{"matchLabels":{"app":"typo"}},"template":{"metadata":{"labels":{"app":"typo"}},"spec":{"containers":[{"name":"c","image":"nginx","imagePullPolicyy":"Always"}]}}}}'
+expect_code "Strict: an unknown field is refused" 400 POST "$DEPLOY?fieldValidation=Strict" -H 'Content-Type: application/json' -d "$TYPO"
+check "  named as the API server names it" grep -q 'strict decoding error: unknown field \\"spec.replica\\"' "$MESHSIM_DIR/body"
+expect_code "Strict: unknown fields deep in a container" 400 POST "$DEPLOY?fieldValidation=Strict" -H 'Content-Type: application/json' \
+    -d "${TYPO/\"replica\":2,/}"
+check "  named with its index" grep -q 'spec.template.spec.containers\[0\].imagePullPolicyy' "$MESHSIM_DIR/body"
+expect_code "Strict on a strategic merge patch" 400 PATCH "$DEPLOY/frontend?fieldValidation=Strict" \
+    -H 'Content-Type: application/strategic-merge-patch+json' -d '{"spec":{"replcas":3}}'
+expect_code "Strict on a custom resource" 400 POST "$EF?fieldValidation=Strict" -H 'Content-Type: application/json' \
+    -d '{"apiVersion":"networking.istio.io/v1alpha3","kind":"EnvoyFilter","metadata":{"name":"strict"},"spec":{"priorty":1}}'
+expect_code "fieldValidation of an unknown kind" 422 POST "$DEPLOY?fieldValidation=Loose" -H 'Content-Type: application/json' -d "$TYPO"
+expect_code "Ignore: the unknown field is let through (a dry run: the pods stay six)" 201 \
+    POST "$DEPLOY?fieldValidation=Ignore&dryRun=All" -H 'Content-Type: application/json' -d "$TYPO"
 expect_code "dryRun other than All" 422 POST "$EF?dryRun=yes" -H 'Content-Type: application/json' -d "$EFBODY"
 check_py "dryRun names the options and the allowed value" "$MESHSIM_DIR/body" <<'PY'
 import json, sys

@@ -102,9 +102,50 @@ static void now_rfc3339(char *out, size_t size)
 /* k8s.io/apimachinery rand.SafeEncodeString: no vowels, no look-alikes. */
 static const char safe_alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
 
+/* Sorts every object's keys, so equal templates print alike whatever
+ * order their keys came in (a template kubectl rollout undo copies back
+ * from a ReplicaSet comes in Go's field order). */
+static void sort_keys(cJSON *v)
+{
+    if (!cJSON_IsObject(v) && !cJSON_IsArray(v))
+        return;
+    for (cJSON *c = v->child; c; c = c->next)
+        sort_keys(c);
+    if (!cJSON_IsObject(v))
+        return;
+    /* Insertion sort of the child list by key. */
+    cJSON *sorted = NULL;
+    while (v->child) {
+        cJSON *c = v->child;
+        v->child = c->next;
+        cJSON **at = &sorted;
+        while (*at && strcmp((*at)->string, c->string) <= 0)
+            at = &(*at)->next;
+        c->next = *at;
+        *at = c;
+    }
+    cJSON *prev = NULL;
+    for (cJSON *c = sorted; c; c = c->next) {
+        c->prev = prev;
+        prev = c;
+    }
+    if (sorted)
+        sorted->prev = prev; /* cJSON keeps the last item in the first's prev */
+    v->child = sorted;
+}
+
+/* The pod-template-hash: equal templates get equal hashes, so a template
+ * that comes back (rollout undo) finds its old ReplicaSet, which is then
+ * scaled up again instead of a new one made (kubernetes
+ * pkg/controller/deployment/util/deployment_util.go, FindNewReplicaSet
+ * compares templates, ignoring the hash label). */
 static void template_hash(cJSON *tmpl, char out[16])
 {
-    char *text = cJSON_PrintUnformatted(tmpl);
+    cJSON *canonical = cJSON_Duplicate(tmpl, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(json_path(canonical, "metadata.labels"), "pod-template-hash");
+    sort_keys(canonical);
+    char *text = cJSON_PrintUnformatted(canonical);
+    cJSON_Delete(canonical);
     uint32_t h = 2166136261u;
     for (const char *p = text; *p; p++)
         h = (h ^ (uint8_t)*p) * 16777619u;
@@ -1136,7 +1177,7 @@ static void create_namespace(const char *name, int injection)
 }
 
 /* The demo policy: some aborts, some delays, and header faults with a token
- * (DESIGN.md §2 format). */
+ * (the pluginConfig of the top README's "Configuration" section). */
 static void create_demo_wasmplugin(const char *ns)
 {
     store_create(

@@ -202,6 +202,28 @@ check "  (the pod is gone)" bash -c "! '${KUBECTL[0]}' get pod '$fe_pod'"
 kill "$follower" 2>/dev/null
 wait "$follower" 2>/dev/null
 
+# rollout undo brings the previous ReplicaSet back instead of making one.
+rs_count() { "${KUBECTL[@]}" get rs -l app=frontend -o name | wc -l; }
+rs_before=$(rs_count)
+prev_rs=$("${KUBECTL[@]}" get rs -l app=frontend -o json | python3 -c '
+import json, sys
+sets = json.load(sys.stdin)["items"]
+old = [s for s in sets if s["spec"]["replicas"] == 0]
+print(old[0]["metadata"]["name"] if old else "")')
+check "a previous ReplicaSet to undo to" test -n "$prev_rs"
+check "kubectl rollout undo" "${KUBECTL[@]}" rollout undo deployment/frontend
+check "kubectl rollout status after undo" "${KUBECTL[@]}" rollout status deployment/frontend --timeout=30s
+prev_back() { [ "$("${KUBECTL[@]}" get rs "$prev_rs" -o jsonpath='{.status.readyReplicas}')" = 2 ]; }
+check "  the previous ReplicaSet runs the pods again" wait_for 20 prev_back
+check "  and no ReplicaSet was added" test "$(rs_count)" -eq "$rs_before"
+
+# kubectl validates on the server (fieldValidation=Strict): a typo fails.
+sed 's/replicas: \([0-9]\)/replica: \1/; s/name: web$/name: web-typo/; s/app: web}/app: web-typo}/g' "$MESHSIM_DIR/web.yaml" >"$MESHSIM_DIR/typo.yaml"
+"${KUBECTL[@]}" apply -f "$MESHSIM_DIR/typo.yaml" >"$MESHSIM_DIR/typo.out" 2>&1
+check "kubectl apply of a manifest with a typo fails" test $? -ne 0
+check "  naming the unknown field" grep -q 'unknown field "spec.replica"' "$MESHSIM_DIR/typo.out"
+check "  and creates nothing" bash -c "! '${KUBECTL[0]}' get deployment web-typo"
+
 # Dry runs store nothing: kubectl diff (a server-side dry-run patch) and
 # --dry-run=server on apply, scale and delete.
 state() { "${KUBECTL[@]}" get deployment frontend -o jsonpath='{.metadata.resourceVersion} {.metadata.generation} {.spec.replicas}'; }

@@ -1,7 +1,7 @@
 /* libFuzzer target for what meshsim parses from clients: label and field
- * selectors, YAML bodies, kubectl's protobuf access reviews, merge and
- * strategic merge patches, server-side apply, JSON patches. The first byte
- * picks one. */
+ * selectors, YAML bodies (and their unknown fields), kubectl's protobuf
+ * access reviews, merge and strategic merge patches, server-side apply,
+ * JSON patches. The first byte picks one. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "patch.h"
 #include "proto.h"
+#include "schema.h"
 #include "selector.h"
 #include "yaml.h"
 
@@ -55,9 +56,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         selector_free(field_selector_parse(text, fields, err, sizeof err));
         break;
     }
-    case 2:
-        cJSON_Delete(yaml_to_json(s, len, err, sizeof err));
+    case 2: {
+        /* A body as YAML, then checked for unknown fields as every type. */
+        cJSON *body = yaml_to_json(s, len, err, sizeof err);
+        char field[512];
+        for (size_t i = 0; body && RTYPES[i]; i++)
+            schema_unknown_field(RTYPES[i], body, field, sizeof field);
+        cJSON_Delete(body);
         break;
+    }
     case 3:
         cJSON_Delete(proto_access_review((const unsigned char *)s, len));
         break;

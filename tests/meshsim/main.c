@@ -1,5 +1,5 @@
 /* meshsim: a local stand-in for a Kubernetes cluster with an Istio mesh,
- * served over TLS on loopback (DESIGN.md §4). */
+ * served over TLS on loopback (tests/meshsim/README.md). */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>

@@ -40,6 +40,7 @@ BENCH_CMDS += "tests/meshsim/bench.sh $(MESHSIM)"
 
 # libFuzzer over the client-facing parsers; seeds in tests/corpus/fuzz_meshsim_parsers.
 MESHSIM_FUZZ_SRCS := tests/meshsim/selector.c tests/meshsim/yaml.c tests/meshsim/proto.c tests/meshsim/patch.c \
+  tests/meshsim/schema.c \
   tests/meshsim/store.c tests/meshsim/rng.c tests/meshsim/buf.c
 $(BUILD)/fuzz/fuzz_meshsim_parsers: tests/meshsim/fuzz_parsers.c $(MESHSIM_FUZZ_SRCS) $(wildcard tests/meshsim/*.h)
 	@mkdir -p $(dir $@)

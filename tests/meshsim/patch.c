@@ -157,7 +157,11 @@ static int server_owned(const char *path_prefix, const char *key)
 }
 
 /* fieldsV1 of an applied configuration: {"f:spec":{"f:x":{}}}. Lists are
- * atomic (custom resources without list-type markers). */
+ * atomic (custom resources without list-type markers). A field set holds
+ * leaves; a map is only the path to them: one whose every key the server
+ * owns (metadata with just a name) is no field of the manager's, while an
+ * empty map set as such ({}) is a leaf (kubernetes-sigs/structured-merge-diff
+ * typed/typed.go, ToFieldSet: "every leaf field and item mentioned"). */
 static cJSON *fields_of(const cJSON *v, const char *path)
 {
     cJSON *f = cJSON_CreateObject();
@@ -171,7 +175,12 @@ static cJSON *fields_of(const cJSON *v, const char *path)
         char key[512], sub[1024];
         snprintf(key, sizeof key, "f:%s", c->string);
         snprintf(sub, sizeof sub, "%s.%s", path, c->string);
-        cJSON_AddItemToObject(f, key, fields_of(c, sub));
+        cJSON *child = fields_of(c, sub);
+        if (cJSON_IsObject(c) && c->child && !child->child) {
+            cJSON_Delete(child);
+            continue;
+        }
+        cJSON_AddItemToObject(f, key, child);
     }
     return f;
 }
@@ -197,7 +206,8 @@ static void prune(cJSON *obj, const cJSON *old_fields, const cJSON *new_fields)
     }
 }
 
-/* Drops from a manager's field set the leaves another manager took over. */
+/* Drops from a manager's field set the leaves another manager took over;
+ * a map left with no leaves under it goes too (it was only their path). */
 static void disown(cJSON *fields, const cJSON *taken)
 {
     const cJSON *t;
@@ -206,10 +216,13 @@ static void disown(cJSON *fields, const cJSON *taken)
         cJSON *f = cJSON_GetObjectItemCaseSensitive(fields, t->string);
         if (!f)
             continue;
-        if (!t->child || !f->child)
+        if (!t->child || !f->child) {
             cJSON_DeleteItemFromObjectCaseSensitive(fields, t->string);
-        else
+        } else {
             disown(f, t);
+            if (!f->child)
+                cJSON_DeleteItemFromObjectCaseSensitive(fields, t->string);
+        }
     }
 }
 
@@ -299,6 +312,13 @@ cJSON *server_side_apply(cJSON *live, const cJSON *applied, const char *manager,
             mine = entry;
         else if (force)
             disown(cJSON_GetObjectItemCaseSensitive(entry, "fieldsV1"), new_fields);
+    }
+    /* A manager left owning nothing is dropped from managedFields. */
+    for (cJSON *e = mf->child, *next; e; e = next) {
+        next = e->next;
+        cJSON *fields = cJSON_GetObjectItemCaseSensitive(e, "fieldsV1");
+        if (e != mine && force && cJSON_IsObject(fields) && !fields->child)
+            cJSON_Delete(cJSON_DetachItemViaPointer(mf, e));
     }
     if (!mine) {
         mine = cJSON_CreateObject();

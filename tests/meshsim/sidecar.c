@@ -19,7 +19,8 @@ enum stat_type { STAT_COUNTER, STAT_GAUGE, STAT_HISTOGRAM };
 
 static const char *const type_names[] = {"counter", "gauge", "histogram"};
 
-/* Bucket bounds: Envoy's defaults (FACTS.md §2, shared with the host) unless
+/* Bucket bounds: Envoy's defaults (envoy source/common/stats/histogram_impl.cc,
+ * HistogramSettingsImpl::defaultBuckets; shared with the host) unless
  * the pod's sidecar.istio.io/statsHistogramBuckets names others. */
 struct histogram {
     const double *bounds;
@@ -1263,7 +1264,10 @@ static void render_stat(struct render *r, const struct stat *s)
     render_histogram(r->out, s->family, s->labels, s->published);
 }
 
-/* The name a plugin metric has in this pod's plugin build (FACTS.md §1). */
+/* The name a plugin metric has in this pod's plugin build: Envoy puts the
+ * defined name under wasmcustom. (envoy source/extensions/common/wasm/
+ * context.cc, defineMetric) and /stats/prometheus strips that one namespace
+ * (source/server/admin/prometheus_stats.cc). */
 static void plugin_metric_name(const struct sidecar *sc, const char *defined, char *out, size_t size)
 {
     const char *base = defined;

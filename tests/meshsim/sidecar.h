@@ -12,7 +12,9 @@
 
 struct hfi_regex;
 
-/* How the plugin build in a pod names its metrics (FACTS.md §1). */
+/* How the plugin build in a pod names its metrics: wasmcustom.hfi_faults_*,
+ * hfi.faults.* (legacy) or hfi_faults_* (bare); the top README's doctor
+ * table (naming-legacy, naming-bare) says how each renders. */
 enum metric_naming { NAMING_PREFIXED, NAMING_LEGACY, NAMING_BARE };
 
 /* One entry of a stats inclusion list (Envoy StringMatcher). */
