@@ -215,13 +215,18 @@ PY
 
 # Header faults keep coming after the halt: the pod still injecting is named.
 pod=$(timeout 60 "$HFITOP" --once -o json | python3 -c 'import json,sys; print([p["name"] for p in json.load(sys.stdin)["pods"] if p["deployment"] == "cart"][0])')
-( while true; do timeout 30 "$HFITOP" fire "$pod" --abort 503 --count 3 >/dev/null 2>&1; : >"$MESHSIM_DIR/fired"; done ) &
-firing=$!
+# Two firing loops and scrapes 4 s apart, so that no interval goes without
+# a fault however slow a loaded machine starts each hfitop.
+fire_loop() { while true; do timeout 30 "$HFITOP" fire "$pod" --abort 503 --count 3 >/dev/null 2>&1; : >"$MESHSIM_DIR/fired"; done; }
+fire_loop &
+firing1=$!
+fire_loop &
+firing2=$!
 check "kill switch, faults still fired: firing" wait_for 30 test -e "$MESHSIM_DIR/fired"
-timeout 120 "$HFITOP" policy remove --all --yes >"$MESHSIM_DIR/halt" 2>&1
+timeout 120 "$HFITOP" --interval 4 policy remove --all --yes >"$MESHSIM_DIR/halt" 2>&1
 rc=$?
-kill "$firing" 2>/dev/null
-wait "$firing" 2>/dev/null
+kill "$firing1" "$firing2" 2>/dev/null
+wait "$firing1" "$firing2" 2>/dev/null
 check "kill switch, faults still fired: exit 1" test "$rc" -eq 1
 check "kill switch, faults still fired: names the pod" grep -q "^pod $pod: STILL INJECTING" "$MESHSIM_DIR/halt"
 
