@@ -68,6 +68,9 @@ struct parser {
     struct hfi_config *config;
     struct path_step path[MAX_NESTING + 2];
     size_t path_len;
+    /* Elements of arrays that are the value of a key "rules": an upper
+     * bound on the rules, counted by tokenize to size the rule array. */
+    size_t rule_slots;
     struct text_buf err;
     int failed;
 };
@@ -748,23 +751,31 @@ static int header_faults_field(struct parser *p, int key, int value, void *targe
     return 0;
 }
 
-static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+/* FNV-1a's step taken eight bytes at a time, then a byte at a time: as
+ * each step is a bijection of h, inputs of one length that differ anywhere
+ * still hash apart from the same start, at an eighth of the steps. */
+static uint64_t hash_bytes(uint64_t h, const void *data, size_t n)
 {
     const unsigned char *b = data;
-    for (size_t k = 0; k < n; k++)
-        h = (h ^ b[k]) * UINT64_C(0x100000001b3);
+    for (; n >= 8; b += 8, n -= 8) {
+        uint64_t word;
+        memcpy(&word, b, 8);
+        h = (h ^ word) * UINT64_C(0x100000001b3);
+    }
+    for (; n; b++, n--)
+        h = (h ^ *b) * UINT64_C(0x100000001b3);
     return h;
 }
 
 static uint64_t hash_text(uint64_t h, const char *s, size_t n)
 {
-    h = fnv1a(h, &n, sizeof n);
-    return s ? fnv1a(h, s, n) : h;
+    h = hash_bytes(h, &n, sizeof n);
+    return s ? hash_bytes(h, s, n) : h;
 }
 
 static uint64_t hash_match(uint64_t h, const struct hfi_string_match *m)
 {
-    h = fnv1a(h, &m->kind, sizeof m->kind);
+    h = hash_bytes(h, &m->kind, sizeof m->kind);
     return hash_text(h, m->value, m->value_len);
 }
 
@@ -784,7 +795,7 @@ static uint64_t rule_identity(const struct hfi_rule *r)
     }
     uint64_t numbers[] = {r->sample_threshold, r->has_delay, r->delay_ms, r->has_abort, r->abort_status,
                           r->start_delay_ms, r->duration_seconds};
-    h = fnv1a(h, numbers, sizeof numbers);
+    h = hash_bytes(h, numbers, sizeof numbers);
     return hash_text(h, r->abort_body, r->abort_body_len);
 }
 
@@ -804,7 +815,7 @@ static int parse_policy(struct parser *p, int i, size_t *rule_at)
         return 0;
     size_t saved = p->path_len, first_rule = *rule_at;
     uint64_t times[] = {pp.start_time_ns, pp.end_time_ns};
-    uint64_t policy = fnv1a(UINT64_C(0xcbf29ce484222325), times, sizeof times);
+    uint64_t policy = hash_bytes(UINT64_C(0xcbf29ce484222325), times, sizeof times);
     path_push_key(p, "spec.rules", 10);
     int j = pp.rules_token + 1;
     for (int k = 0; k < p->tokens[pp.rules_token].end; k++, j = skip_value(p, j)) {
@@ -823,23 +834,13 @@ static int parse_policy(struct parser *p, int i, size_t *rule_at)
         if (!r->has_delay && !r->has_abort)
             return fail(p, "fault needs a delay or an abort");
         uint64_t rule = rule_identity(r);
-        policy = fnv1a(policy, &rule, sizeof rule);
+        policy = hash_bytes(policy, &rule, sizeof rule);
         path_restore(p, at);
     }
     for (size_t k = first_rule; k < *rule_at; k++)
         p->config->rules[k].identity = policy;
     path_restore(p, saved);
     return 0;
-}
-
-/* Upper bound on rules, to size the rule array before parsing them. */
-static size_t count_rule_slots(const struct parser *p)
-{
-    size_t n = 0;
-    for (int k = 0; k + 1 < p->token_count; k++)
-        if (is_type(p, k, JSON_STRING) && key_is(p, k, "rules") && is_type(p, k + 1, JSON_ARRAY))
-            n += (size_t)p->tokens[k + 1].end;
-    return n;
 }
 
 static int top_field(struct parser *p, int key, int value, void *target)
@@ -967,6 +968,10 @@ static int tokenize(struct parser *p, const char *s, size_t len)
             }
             k++;
             if (c == (is_object ? '}' : ']')) {
+                const struct json_token *key = container - 1;
+                if (!is_object && container > tokens && key->type == JSON_STRING && key->end - key->start == 5 &&
+                    !memcmp(s + key->start, "rules", 5))
+                    p->rule_slots += (size_t)container->end;
                 container->next = count;
                 depth--;
             } else if (c == ',') {
@@ -1058,8 +1063,7 @@ static void parse_document(struct parser *p)
         fail(p, "must be a JSON object");
         return;
     }
-    size_t slots = count_rule_slots(p);
-    p->config->rules = arena_alloc(p->config, slots * sizeof *p->config->rules + 1);
+    p->config->rules = arena_alloc(p->config, p->rule_slots * sizeof *p->config->rules + 1);
     if (!p->config->rules)
         fail(p, "out of memory");
     else
