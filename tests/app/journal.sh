@@ -91,6 +91,36 @@ expect_exit "report: a missing file" 2 "cannot read $MESHSIM_DIR/nope" "$HFITOP"
 expect_exit "report: wants one file" 2 "report wants one FILE" "$HFITOP" report
 check "report: reads standard input" bash -c "'$HFITOP' report - <'$J' | grep -q '3 actions and 2 snapshots'"
 
+# Under traffic, with a window: the snapshots carry windowed rates and the
+# observed traffic, and the report shows both before and after the fire.
+meshsim_start "$MESHSIM" --traffic 20
+J2="$MESHSIM_DIR/windowed.jsonl"
+check "once --window: a snapshot" hfitop --journal "$J2" --once --window 3s -o json
+check "fire under traffic" hfitop --journal "$J2" fire svc/frontend --abort 503 --count 10
+check "once --window: a snapshot after" hfitop --journal "$J2" --once --window 3s -o json
+check_py "windowed snapshots: injected and observed rates per deployment" "$J2" <<'PY'
+import json, sys
+snapshots = [r for r in map(json.loads, open(sys.argv[1])) if r["type"] == "snapshot"]
+assert len(snapshots) == 2, snapshots
+for s in snapshots:
+    assert s["window_s"] >= 3, s  # the window the model computed over
+    d = {x["name"]: x for x in s["deployments"]}
+    f = d["frontend"]
+    assert f["aborts_per_s"] is not None and f["delays_per_s"] is not None, f
+    assert f["observed"]["rps"] > 0 and f["observed"]["requests_total"] > 0, f
+after = {x["name"]: x for x in snapshots[1]["deployments"]}["frontend"]
+before = {x["name"]: x for x in snapshots[0]["deployments"]}["frontend"]
+assert after["aborts_total"] - before["aborts_total"] >= 10, (before, after)
+PY
+hfitop report "$J2" >"$MESHSIM_DIR/windowed.md" 2>&1
+check "report: the window of the rates" grep -qE "^Before: snapshot at .*; rates over [0-9]+ s\). After: snapshot at .*; rates over [0-9]+ s\)\.$" \
+    "$MESHSIM_DIR/windowed.md"
+check "report: observed columns" grep -q "^| deployment | aborts | aborts/s | delays | delays/s | observed req/s | error ratio | p50 ms | p99 ms |$" \
+    "$MESHSIM_DIR/windowed.md"
+check "report: frontend's observed requests per second before and after" \
+    grep -qE "^\| frontend \| [0-9]+ → [0-9]+ \(\+[0-9]+\) \| [0-9.]+ → [0-9.]+ \| .* \| [0-9.]+ → [0-9.]+ \| [0-9.]+ → [0-9.]+ \|" \
+    "$MESHSIM_DIR/windowed.md"
+
 # The default journal: under $XDG_STATE_HOME, private.
 state="$MESHSIM_DIR/state"
 XDG_STATE_HOME="$state" timeout 90 "$HFITOP" --once -o json >/dev/null 2>&1

@@ -195,7 +195,7 @@ static void test_report_before_and_after(void)
         /* Written late by another process: time, not file order, decides. */
         LINE(HEAD("snapshot", "2026-12-02T05:40:20Z") "\"namespace\":\"demo\",\"deployments\":["
              "{\"name\":\"cart\",\"aborts_total\":50}]}")
-        LINE(HEAD("snapshot", "2026-12-02T05:40:10Z") "\"namespace\":\"demo\",\"deployments\":["
+        LINE(HEAD("snapshot", "2026-12-02T05:40:10Z") "\"namespace\":\"demo\",\"window_s\":60,\"deployments\":["
              "{\"name\":\"cart\",\"pods\":2,\"aborts_total\":30,\"delays_total\":0,\"aborts_per_s\":2,"
              "\"delays_per_s\":0,\"observed\":{\"rps\":21,\"error_ratio\":0.5,\"p50_ms\":3,\"p99_ms\":12}},"
              "{\"name\":\"checkout\",\"aborts_total\":1}]}");
@@ -207,7 +207,8 @@ static void test_report_before_and_after(void)
     CHECK_CONTAINS(md, "1 line skipped: not journal records (the first, line 4: not a JSON object)");
     CHECK_CONTAINS(md, "| 05:40:05 | 1. fire | service/cart | ok: fired 20 |");
     CHECK_CONTAINS(md, "- parameters: abort\\_status 503, count 20");
-    CHECK_CONTAINS(md, "Before: snapshot at 05:40:00 (5 s before). After: snapshot at 05:40:10 (5 s after).");
+    CHECK_CONTAINS(md, "Before: snapshot at 05:40:00 (5 s before). After: snapshot at 05:40:10 (5 s after; rates "
+                       "over 60 s).");
     CHECK_CONTAINS(md, "| deployment | aborts | aborts/s | delays | delays/s | observed req/s | error ratio |");
     CHECK_CONTAINS(md, "| cart | 10 → 30 (+20) | 0.50 → 2.00 | 0 → 0 (+0) | 0.00 → 0.00 | 20.00 → 21.00 | "
                        "0.025 → 0.500 | 3.0 → 3.0 | 9.0 → 12.0 |");

@@ -227,66 +227,50 @@ void app_journal_observe_action(const struct app_action_record *record, void *us
 
 /* ---- snapshots ---- */
 
-struct deployment_sum {
-    char name[300];
-    int pods, scraped;
-    double aborts_total, delays_total;
-    double aborts_per_s, delays_per_s; /* NaN until a pod has a rate */
-};
-
-static void add_rate(double *sum, double rate)
+/* One deployment's (or lone pod's) figures: totals across the session's
+ * pod generations, rates and estimates over the model's window. */
+static cJSON *figures_object(const char *name, size_t pods, size_t scraped, size_t failing,
+                             const struct app_totals *totals, const struct app_window_figures *w)
 {
-    if (!isfinite(rate))
-        return;
-    *sum = isfinite(*sum) ? *sum + rate : rate;
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "name", name);
+    cJSON_AddNumberToObject(d, "pods", (double)pods);
+    cJSON_AddNumberToObject(d, "scraped", (double)scraped);
+    cJSON_AddNumberToObject(d, "failing", (double)failing);
+    add_number_or_null(d, "aborts_total", totals->aborts);
+    add_number_or_null(d, "delays_total", totals->delays);
+    add_number_or_null(d, "aborts_per_s", w->aborts_per_s);
+    add_number_or_null(d, "delays_per_s", w->delays_per_s);
+    cJSON *observed = cJSON_AddObjectToObject(d, "observed");
+    add_number_or_null(observed, "rps", w->requests_per_s);
+    add_number_or_null(observed, "error_ratio", w->error_ratio);
+    add_number_or_null(observed, "p50_ms", w->latency_ms.p50);
+    add_number_or_null(observed, "p99_ms", w->latency_ms.p99);
+    add_number_or_null(observed, "requests_total", totals->requests);
+    add_number_or_null(observed, "errors_total", totals->errors);
+    return d;
 }
 
-void app_journal_snapshot(struct app_journal *j, const struct app *app, const char *ns)
+void app_journal_snapshot(struct app_journal *j, struct app *app, const char *ns)
 {
     if (!j)
         return;
-    size_t n_pods = app_pod_count(app), n = 0;
-    struct deployment_sum *sums = calloc(n_pods ? n_pods : 1, sizeof *sums);
-    if (!sums)
-        return;
-    for (size_t i = 0; i < n_pods; i++) {
-        const struct app_pod *p = app_pod_at(app, i);
-        char name[300];
-        if (p->pod.deployment)
-            snprintf(name, sizeof name, "%s", p->pod.deployment);
-        else
-            snprintf(name, sizeof name, "pod/%s", p->pod.name);
-        size_t k = 0;
-        while (k < n && strcmp(sums[k].name, name) != 0)
-            k++;
-        if (k == n) {
-            snprintf(sums[n].name, sizeof sums[n].name, "%s", name);
-            sums[n].aborts_per_s = sums[n].delays_per_s = NAN;
-            n++;
-        }
-        struct deployment_sum *d = &sums[k];
-        d->pods++;
-        if (!p->scraped)
-            continue;
-        d->scraped++;
-        d->aborts_total += p->metrics.aborts_total.present ? p->metrics.aborts_total.value : 0;
-        d->delays_total += p->metrics.delays_total.present ? p->metrics.delays_total.value : 0;
-        add_rate(&d->aborts_per_s, p->window.aborts_per_s);
-        add_rate(&d->delays_per_s, p->window.delays_per_s);
-    }
+    app_refresh_deployments(app);
     cJSON *o = record_new(j, "snapshot", ns);
+    cJSON_AddNumberToObject(o, "window_s", app_window_s(app));
     cJSON *list = cJSON_AddArrayToObject(o, "deployments");
-    for (size_t k = 0; k < n; k++) {
-        cJSON *d = cJSON_CreateObject();
-        cJSON_AddStringToObject(d, "name", sums[k].name);
-        cJSON_AddNumberToObject(d, "pods", sums[k].pods);
-        cJSON_AddNumberToObject(d, "scraped", sums[k].scraped);
-        cJSON_AddNumberToObject(d, "aborts_total", sums[k].aborts_total);
-        cJSON_AddNumberToObject(d, "delays_total", sums[k].delays_total);
-        add_number_or_null(d, "aborts_per_s", sums[k].aborts_per_s);
-        add_number_or_null(d, "delays_per_s", sums[k].delays_per_s);
-        cJSON_AddItemToArray(list, d);
+    for (size_t k = 0; k < app_deployment_count(app); k++) {
+        const struct app_deployment *d = app_deployment_at(app, k);
+        cJSON_AddItemToArray(list, figures_object(d->name, d->pods, d->scraped, d->failing, &d->totals, &d->window));
     }
-    free(sums);
+    /* A pod of no deployment stands alone. */
+    for (size_t i = 0; i < app_pod_count(app); i++) {
+        const struct app_pod *p = app_pod_at(app, i);
+        if (p->pod.deployment)
+            continue;
+        char name[300];
+        snprintf(name, sizeof name, "pod/%s", p->pod.name);
+        cJSON_AddItemToArray(list, figures_object(name, 1, p->scraped, p->failing, &p->totals, &p->window));
+    }
     record_write(j, o);
 }

@@ -15,9 +15,13 @@
  *               "http_status", "message", and for fire "tally" (sent,
  *               answered, aborted, refused, transport_errors, statuses as
  *               [[code, count], ...], p50_ms, p95_ms, max_ms).
- *   "snapshot": the namespace's deployments: "deployments", each with
- *               "name", "pods", "scraped", "aborts_total", "delays_total",
- *               "aborts_per_s", "delays_per_s" (null when unknown).
+ *   "snapshot": the namespace's deployments (app_refresh_deployments):
+ *               "window_s", and "deployments", each with "name", "pods",
+ *               "scraped", "failing", "aborts_total", "delays_total" (over
+ *               every pod generation seen), "aborts_per_s", "delays_per_s"
+ *               (over the window), and "observed": "rps", "error_ratio",
+ *               "p50_ms", "p99_ms" (over the window), "requests_total",
+ *               "errors_total"; null where not known yet.
  */
 #ifndef APP_JOURNAL_H
 #define APP_JOURNAL_H
@@ -51,9 +55,9 @@ void app_journal_set_identity(struct app_journal *j, const char *context, const 
 
 void app_journal_session(struct app_journal *j, const char *command, const char *ns, const char *version);
 void app_journal_action(struct app_journal *j, const struct app_action_record *record);
-/* The deployments of the model (pods grouped by deployment; a pod
- * without one stands alone as "pod/NAME"). */
-void app_journal_snapshot(struct app_journal *j, const struct app *app, const char *ns);
+/* The deployments of the model (a pod without one stands alone as
+ * "pod/NAME"); refreshes the model's deployment aggregates. */
+void app_journal_snapshot(struct app_journal *j, struct app *app, const char *ns);
 
 /* The first write that failed, once: a message to show, then NULL until
  * another write fails. */

@@ -225,6 +225,7 @@ int journal_parse_line(const char *buf, size_t len, struct journal_record *r, ch
             parse_tally(cJSON_GetObjectItemCaseSensitive(o, "tally"), r);
         } else {
             r->type = JOURNAL_SNAPSHOT;
+            r->window_s = number_of(o, "window_s");
             rc = parse_deployments(cJSON_GetObjectItemCaseSensitive(o, "deployments"), r, err, err_size);
         }
     }
@@ -495,6 +496,17 @@ static void deployment_table(struct md *m, const struct journal *j, const struct
         md_printf(m, "\n%zu more deployments left out.\n", left_out);
 }
 
+/* " (5 s before; rates over 60 s)" */
+static void md_snapshot_when(struct md *m, const struct journal_record *s, double seconds, const char *side)
+{
+    md_printf(m, "snapshot at ");
+    md_clock(m, s->time);
+    md_printf(m, " (%.0f s %s", seconds, side);
+    if (isfinite(s->window_s) && s->window_s > 0)
+        md_printf(m, "; rates over %.0f s", s->window_s);
+    md_printf(m, ")");
+}
+
 static void action_section(struct md *m, const struct journal *j, const struct journal_record *r, size_t number)
 {
     md_printf(m, "\n### %zu. ", number);
@@ -547,17 +559,13 @@ static void action_section(struct md *m, const struct journal *j, const struct j
     }
     md_printf(m, "Before: ");
     if (before) {
-        md_printf(m, "snapshot at ");
-        md_clock(m, before->time);
-        md_printf(m, " (%.0f s before)", r->time - before->time);
+        md_snapshot_when(m, before, r->time - before->time, "before");
     } else {
         md_printf(m, "none");
     }
     md_printf(m, ". After: ");
     if (after) {
-        md_printf(m, "snapshot at ");
-        md_clock(m, after->time);
-        md_printf(m, " (%.0f s after)", after->time - r->time);
+        md_snapshot_when(m, after, after->time - r->time, "after");
     } else {
         md_printf(m, "none");
     }

@@ -45,6 +45,7 @@ struct journal_record {
     double sent, answered, aborted, refused, transport_errors, p50_ms, p95_ms, max_ms;
     char statuses[200]; /* "503 x20, 200 x3" */
     /* snapshot */
+    double window_s; /* what its rates are over; NaN when not said */
     struct journal_deployment *deployments;
     size_t n_deployments, deployments_left_out;
 };
