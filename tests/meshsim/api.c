@@ -134,6 +134,11 @@ static void unsupported_media(struct exchange *ex, const char *ctype)
     ex_reply_status(ex, 415, "UnsupportedMediaType", msg, NULL);
 }
 
+/* The Warning header of the request being answered ("Warning: 299 - ..."
+ * line), or empty: unknown fields under fieldValidation=Warn. Requests are
+ * answered one at a time, so one buffer serves; api_handle empties it. */
+static struct buf api_warning;
+
 static void reply_json(struct exchange *ex, int code, cJSON *json)
 {
     char *text = cJSON_PrintUnformatted(json);
@@ -141,7 +146,7 @@ static void reply_json(struct exchange *ex, int code, cJSON *json)
     text = realloc(text, len + 2);
     text[len] = '\n';
     text[len + 1] = '\0';
-    ex_reply(ex, code, "application/json", text, len + 1, NULL);
+    ex_reply(ex, code, "application/json", text, len + 1, api_warning.len ? api_warning.data : NULL);
     free(text);
 }
 
@@ -945,14 +950,26 @@ static int check_write_options(struct exchange *ex, const struct request *req)
 /* fieldValidation=Strict (kubectl's default): a body naming a field the
  * type does not have is refused with 400, as the API server's strict
  * decoding does (staging/src/k8s.io/apiserver/pkg/endpoints/handlers/
- * create.go, update.go, patch.go). body is the object sent, or the merge or
+ * create.go, update.go, patch.go); Warn, the default, lets it through with
+ * a Warning header (`299 - "unknown field ..."`: apimachinery
+ * pkg/util/net/http.go, NewWarningHeader); Ignore says nothing. body is the object sent, or the merge or
  * strategic patch, which has its shape. -1 after answering. */
 static int strict_fields(struct exchange *ex, const struct request *req, const struct rtype *t, const cJSON *body)
 {
     const char *fv = request_param(req, "fieldValidation");
     char field[512];
-    if (!fv || strcmp(fv, "Strict") != 0 || !schema_unknown_field(t, body, field, sizeof field))
+    if ((fv && strcmp(fv, "Ignore") == 0) || !schema_unknown_field(t, body, field, sizeof field))
         return 0;
+    if (!fv || strcmp(fv, "Strict") != 0) {
+        struct buf text = {0};
+        buf_puts(&text, "unknown field ");
+        buf_json_string(&text, field);
+        buf_puts(&api_warning, "Warning: 299 - ");
+        buf_json_string(&api_warning, text.data);
+        buf_puts(&api_warning, "\r\n");
+        buf_free(&text);
+        return 0;
+    }
     struct buf msg = {0};
     buf_puts(&msg, "strict decoding error: unknown field ");
     buf_json_string(&msg, field);
@@ -2717,6 +2734,7 @@ void api_handle(struct exchange *ex, void *arg)
     (void)arg;
     const struct request *req = ex_request(ex);
     api_now = now_ms();
+    buf_free(&api_warning);
     if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0) {
         /* Public, as system:public-info-viewer makes them. */
         if (strcmp(req->path, "/version") == 0 || strcmp(req->path, "/version/") == 0) {
@@ -2788,4 +2806,5 @@ void api_free(void)
         deferred_unlink(deferreds);
     while (log_followers)
         follower_unlink(log_followers);
+    buf_free(&api_warning);
 }

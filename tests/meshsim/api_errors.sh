@@ -142,6 +142,8 @@ expect_code "Strict on a strategic merge patch" 400 PATCH "$DEPLOY/frontend?fiel
     -H 'Content-Type: application/strategic-merge-patch+json' -d '{"spec":{"replcas":3}}'
 expect_code "Strict on a custom resource" 400 POST "$EF?fieldValidation=Strict" -H 'Content-Type: application/json' \
     -d '{"apiVersion":"networking.istio.io/v1alpha3","kind":"EnvoyFilter","metadata":{"name":"strict"},"spec":{"priorty":1}}'
+warned() { kcurl -D - -o /dev/null -X POST -H 'Content-Type: application/json' -d "$TYPO" "$SERVER$DEPLOY?dryRun=All" | tr -d '\r' | grep -qix 'Warning: 299 - "unknown field \\"spec.replica\\""'; }
+check "Warn, the default: let through with a Warning header" warned
 expect_code "fieldValidation of an unknown kind" 422 POST "$DEPLOY?fieldValidation=Loose" -H 'Content-Type: application/json' -d "$TYPO"
 expect_code "Ignore: the unknown field is let through (a dry run: the pods stay six)" 201 \
     POST "$DEPLOY?fieldValidation=Ignore&dryRun=All" -H 'Content-Type: application/json' -d "$TYPO"

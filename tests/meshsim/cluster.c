@@ -1421,6 +1421,11 @@ void cluster_free(void)
     free(service_names);
     service_names = NULL;
     n_service_names = 0;
+    for (size_t i = 0; i < MAX_EVENTS; i++) {
+        free(event_keys[i]);
+        event_keys[i] = NULL;
+    }
+    event_next = event_count = 0;
 }
 
 /* ---- background traffic ---- */
