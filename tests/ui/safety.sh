@@ -4,7 +4,8 @@
 # Ctrl-C asks while an action runs; the R confirmation counts and scrolls;
 # policy forms refuse bad fields and show which; Enter shows a policy's
 # rules; the kill switch removes every policy and watches the sidecars
-# stop; test faults tell the truth.
+# stop; test faults tell the truth; follow-up steps keep the target that
+# was confirmed.
 #
 #   tests/ui/safety.sh HFITOP MESHSIM
 HFITOP=$1
@@ -149,6 +150,58 @@ see "no sidecar: no verdict claimed" "nothing was answered: no verdict on the me
 check "no sidecar: no claim that it works" lacks "the metrics pipeline works"
 keys Escape q
 exited_cleanly "no-sidecar"
+
+# ---- the target is the one confirmed: e, then r (apply, then restart), then
+# another namespace before the apply answers: the restarts still go to the
+# deployments of the namespace confirmed. A TLS front holds the
+# EnvoyFilter's answer for a few seconds (tests/ui/hold_writes.py).
+meshsim_start "$MESHSIM_BIN"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$MESHSIM_DIR/front.key" -out "$MESHSIM_DIR/front.pem" >/dev/null 2>&1
+python3 tests/ui/hold_writes.py --upstream "$SERVER" --ca "$MESHSIM_DIR/ca.pem" --cert "$MESHSIM_DIR/cert.pem" \
+    --key "$MESHSIM_DIR/key.pem" --serve-cert "$MESHSIM_DIR/front.pem" --serve-key "$MESHSIM_DIR/front.key" \
+    --hold '/envoyfilters/' --seconds 6 --port-file "$MESHSIM_DIR/front.port" 2>"$MESHSIM_DIR/front.err" &
+FRONT_PID=$!
+trap 'kill "$FRONT_PID" 2>/dev/null; tmx kill-server 2>/dev/null; meshsim_cleanup' EXIT
+check "front listening" wait_for 20 test -s "$MESHSIM_DIR/front.port"
+python3 - "$KUBECONFIG" "$MESHSIM_DIR/front.kubeconfig" "$(cat "$MESHSIM_DIR/front.port")" "$MESHSIM_DIR/front.pem" <<'PY'
+import base64, sys, yaml
+cfg = yaml.safe_load(open(sys.argv[1]))
+cluster = cfg["clusters"][0]["cluster"]
+cluster["server"] = "https://127.0.0.1:%s" % sys.argv[3]
+cluster["certificate-authority-data"] = base64.b64encode(open(sys.argv[4], "rb").read()).decode()
+yaml.safe_dump(cfg, open(sys.argv[2], "w"))
+PY
+KUBECONFIG="$MESHSIM_DIR/front.kubeconfig" CONSOLE_ENV="HFITOP_REQUEST_LOG=$REQUESTS" start_console
+see "through the front" "TOTAL 6 pods, 6 sidecars" 60
+keys e
+see "apply dialog" "Apply the stats-inclusion EnvoyFilter?"
+: >"$REQUESTS"
+keys r
+see "applying, restarts to follow" "applying the EnvoyFilter, then restarting" 10
+keys n
+see "namespace picker while the apply waits" "Namespace (context" 10
+see "namespaces listed" "kube-system" 10
+keys k
+keys Enter
+gone "another namespace shown" "namespace demo  every" 10
+restarted_demo() { grep -q '^PATCH /apis/apps/v1/namespaces/demo/deployments/' "$REQUESTS"; }
+check "the restarts went to demo, as confirmed" wait_for 30 restarted_demo
+check "no restart elsewhere ($(grep '^PATCH /apis/apps/v1/' "$REQUESTS" | grep -v '/namespaces/demo/' | head -n 2))" \
+    bash -c "! grep '^PATCH /apis/apps/v1/' '$REQUESTS' | grep -qv '/namespaces/demo/'"
+# q asks while the restarts have not answered: ask again until they have.
+quit_when_idle() {
+    has "console exited" && return 0
+    keys q
+    wait_for 2 has "console exited" && return 0
+    keys Escape
+    return 1
+}
+check "quits once the restarts answered" wait_for 60 quit_when_idle
+exited_cleanly "target fixed at confirmation"
+kill "$FRONT_PID" 2>/dev/null
+wait "$FRONT_PID" 2>/dev/null
+trap 'tmx kill-server 2>/dev/null; meshsim_cleanup' EXIT
 
 # ---- a configuration the plugin rejects, written by someone else ----
 meshsim_start "$MESHSIM_BIN"

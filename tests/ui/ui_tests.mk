@@ -17,6 +17,8 @@ TEST_CMDS += "tests/ui/session.sh $(HFITOP) $(MESHSIM)"
 
 # The console's safety: type-ahead, Ctrl-C, R, the kill switch, strict
 # policy forms, truthful test faults (tests/ui/safety.sh).
+# openssl makes the certificate of the TLS front that holds writes.
+DEB_PACKAGES += openssl
 TEST_CMDS += "tests/ui/safety.sh $(HFITOP) $(MESHSIM)"
 
 # The detail view's pod events, through tmux.
