@@ -72,8 +72,13 @@ enum hot_stat {
     HOT_COUNT
 };
 
+/* Envoy runs one copy of a Wasm VM per worker thread; two workers are the
+ * fewest that show what sharing stats by name means. */
+#define WORKER_VMS 2
+
 struct app_call {
     struct sidecar *sc;
+    struct pw_vm *vm; /* the worker VM its stream runs in */
     uint32_t context_id;
     app_done_fn done;
     void *ctx;
@@ -96,7 +101,14 @@ struct sidecar {
     int sorted;
     size_t hot[HOT_COUNT];
 
-    struct pw_vm *vm;
+    /* The plugin as Envoy hosts it: WORKER_VMS worker VMs sharing stats, a
+     * canary VM per configuration; requests go to the workers in turn. */
+    struct pw_proxy *plugin;
+    struct plugin_worker {
+        struct sidecar *sc;
+        struct pw_vm *vm;
+    } workers[WORKER_VMS];
+    size_t next_worker;
     char *plugin_config;
     /* Plugin histograms as of the last flush. */
     struct plugin_histogram *plugin_hists;
@@ -560,12 +572,18 @@ static uint64_t vm_clock(const struct sidecar *sc, int64_t now_ms)
 
 static void advance_vm(struct sidecar *sc, int64_t now_ms)
 {
-    if (!sc->vm)
+    if (!sc->plugin)
         return;
     uint64_t target = vm_clock(sc, now_ms);
-    uint64_t cur = pw_now(sc->vm);
+    uint64_t cur = pw_proxy_now(sc->plugin);
     if (target > cur)
-        pw_advance(sc->vm, target - cur);
+        pw_proxy_advance(sc->plugin, target - cur);
+}
+
+/* The VM whose stats store every worker shares. */
+static const struct pw_vm *stats_vm(const struct sidecar *sc)
+{
+    return pw_proxy_worker(sc->plugin, 0);
 }
 
 /* A line of the proxy's log, stamped the way Envoy stamps them. */
@@ -633,11 +651,11 @@ static void clear_plugin_histograms(struct sidecar *sc)
 
 static void unload_plugin(struct sidecar *sc)
 {
-    if (!sc->vm)
+    if (!sc->plugin)
         return;
     fail_paused_calls(sc);
-    pw_vm_free(sc->vm);
-    sc->vm = NULL;
+    pw_proxy_free(sc->plugin);
+    sc->plugin = NULL;
     proxy_log(sc, "info", "envoy wasm\tplugin hfi-fault removed (its WasmPlugin is gone)");
     set_value(sc, sc->hot[HOT_WASM_ACTIVE], 0);
     clear_plugin_histograms(sc);
@@ -655,9 +673,9 @@ void sidecar_set_plugin(struct sidecar *sc, const char *config)
         return;
     free(sc->plugin_config);
     sc->plugin_config = strdup(config);
-    if (sc->vm && !pw_vm_failed(sc->vm)) {
-        /* ECDS: the running plugin is configured again. */
-        if (!pw_vm_configure(sc->vm, config))
+    if (sidecar_plugin_loaded(sc)) {
+        /* ECDS: tried on a canary VM, then a new root context in each worker. */
+        if (!pw_proxy_configure(sc->plugin, config))
             proxy_log(sc, "warning", "envoy wasm\tplugin hfi-fault rejected the new configuration; the previous one stays");
         else
             proxy_log(sc, "info", "envoy wasm\tplugin hfi-fault configured again (ECDS)");
@@ -670,35 +688,45 @@ void sidecar_set_plugin(struct sidecar *sc, const char *config)
         return;
     }
     char err[256];
-    struct pw_vm *vm = pw_vm_new(&pw_module_hfi_fault, module_bytes, module_len, err, sizeof err);
-    if (!vm) {
+    struct pw_proxy *plugin = pw_proxy_new(&pw_module_hfi_fault, module_bytes, module_len, WORKER_VMS, err, sizeof err);
+    if (!plugin) {
         proxy_log(sc, "error", "envoy wasm\tFailed to load Wasm module due to a missing import or a bad module: %s", err);
         bump(sc, HOT_WASM_FETCH_FAILED, 1);
         return;
     }
-    pw_set_time(vm, vm_clock(sc, sc->last_ms));
-    pw_set_random_seed(vm, rng_next());
-    pw_set_property(vm, "node.metadata.WORKLOAD_NAME", sc->workload);
-    pw_set_property(vm, "node.metadata.NAMESPACE", sc->ns);
-    pw_set_property(vm, "node.metadata.NAME", sc->pod);
-    pw_set_log_sink(vm, plugin_log, sc);
-    pw_set_stream_event(vm, plugin_stream_event, sc);
+    pw_proxy_set_time(plugin, vm_clock(sc, sc->last_ms));
+    pw_proxy_set_random_seed(plugin, rng_next());
+    pw_proxy_set_property(plugin, "node.metadata.WORKLOAD_NAME", sc->workload);
+    pw_proxy_set_property(plugin, "node.metadata.NAMESPACE", sc->ns);
+    pw_proxy_set_property(plugin, "node.metadata.NAME", sc->pod);
+    pw_proxy_set_log_sink(plugin, plugin_log, sc);
+    for (size_t i = 0; i < WORKER_VMS; i++) {
+        sc->workers[i] = (struct plugin_worker){sc, pw_proxy_worker(plugin, i)};
+        pw_set_stream_event(sc->workers[i].vm, plugin_stream_event, &sc->workers[i]);
+    }
     bump(sc, HOT_WASM_FETCH_OK, 1);
     bump(sc, HOT_WASM_CREATED, 1);
-    if (!pw_vm_start(vm, config)) {
-        /* Envoy drops a VM whose start or configure fails (fail open here). */
-        proxy_log(sc, "error", "envoy wasm\tWasm VM failed to start: %s", pw_vm_error(vm));
-        pw_vm_free(vm);
+    if (!pw_proxy_configure(plugin, config) || pw_vm_failed(pw_proxy_worker(plugin, 0))) {
+        /* Envoy drops a plugin whose start or configure fails (fail open here). */
+        proxy_log(sc, "error", "envoy wasm\tWasm VM failed to start: %s",
+                  pw_vm_error(pw_proxy_worker(plugin, 0))[0] ? pw_vm_error(pw_proxy_worker(plugin, 0))
+                                                             : "its configuration was refused");
+        pw_proxy_free(plugin);
         return;
     }
-    sc->vm = vm;
+    sc->plugin = plugin;
     set_value(sc, sc->hot[HOT_WASM_ACTIVE], 1);
     proxy_log(sc, "info", "envoy wasm\tcreated Wasm VM for plugin hfi-fault");
 }
 
 int sidecar_plugin_loaded(const struct sidecar *sc)
 {
-    return sc->vm && !pw_vm_failed(sc->vm);
+    if (!sc->plugin)
+        return 0;
+    for (size_t i = 0; i < WORKER_VMS; i++)
+        if (pw_vm_failed(sc->workers[i].vm))
+            return 0;
+    return 1;
 }
 
 /* ---- requests ---- */
@@ -761,7 +789,7 @@ static void local_reply_answer(const struct pw_local_reply *reply, struct app_re
 }
 
 /* Answers a request whose plugin verdict is known, and ends its stream. */
-static void finish(struct sidecar *sc, uint32_t context_id, enum pw_stream_state state,
+static void finish(struct sidecar *sc, struct pw_vm *vm, uint32_t context_id, enum pw_stream_state state,
                    const struct pw_local_reply *reply, const char *method, const char *path, int64_t started_ms,
                    app_done_fn done, void *ctx)
 {
@@ -781,11 +809,11 @@ static void finish(struct sidecar *sc, uint32_t context_id, enum pw_stream_state
     }
     if (!resp.reset)
         record_response(sc, resp.status, started_ms, sc->last_ms, upstream);
-    if (sc->vm && context_id) {
+    if (vm && context_id) {
         if (state == PW_STREAM_CONTINUED || state == PW_STREAM_LOCAL_REPLY)
-            pw_stream_complete(sc->vm, context_id);
-        else if (pw_stream_get(sc->vm, context_id))
-            pw_stream_reset(sc->vm, context_id);
+            pw_stream_complete(vm, context_id);
+        else if (pw_stream_get(vm, context_id))
+            pw_stream_reset(vm, context_id);
     }
     done(ctx, &resp);
     buf_free(&resp.headers);
@@ -808,22 +836,23 @@ static void call_unlink(struct app_call *call)
 
 static void plugin_stream_event(void *user, uint32_t context_id, enum pw_stream_state state)
 {
-    struct sidecar *sc = user;
+    struct plugin_worker *worker = user;
+    struct sidecar *sc = worker->sc;
     if (sc->in_request)
         return;
     for (struct app_call *call = sc->calls; call; call = call->next) {
-        if (call->context_id != context_id)
+        if (call->vm != worker->vm || call->context_id != context_id)
             continue;
         if (state == PW_STREAM_PAUSED)
             return;
-        const struct pw_stream *st = pw_stream_get(sc->vm, context_id);
+        const struct pw_stream *st = pw_stream_get(worker->vm, context_id);
         app_done_fn done = call->done;
         void *ctx = call->ctx;
         char *method = call->method, *path = call->path;
         int64_t started = call->started_ms;
         call->method = call->path = NULL;
         call_unlink(call);
-        finish(sc, context_id, state, st ? st->reply : NULL, method, path, started, done, ctx);
+        finish(sc, worker->vm, context_id, state, st ? st->reply : NULL, method, path, started, done, ctx);
         free(method);
         free(path);
         return;
@@ -840,11 +869,12 @@ static void fail_paused_calls(struct sidecar *sc)
         char *method = call->method, *path = call->path;
         int64_t started = call->started_ms;
         uint32_t id = call->context_id;
+        struct pw_vm *vm = call->vm;
         call->method = call->path = NULL;
         call_unlink(call);
-        if (sc->vm && pw_stream_get(sc->vm, id))
-            pw_stream_reset(sc->vm, id);
-        finish(sc, 0, PW_STREAM_CONTINUED, NULL, method, path, started, done, ctx);
+        if (pw_stream_get(vm, id))
+            pw_stream_reset(vm, id);
+        finish(sc, NULL, 0, PW_STREAM_CONTINUED, NULL, method, path, started, done, ctx);
         free(method);
         free(path);
     }
@@ -859,9 +889,10 @@ struct app_call *sidecar_request(struct sidecar *sc, const char *method, const c
     bump(sc, HOT_LISTENER_CX_TOTAL, 1);
     bump(sc, HOT_IN_RQ_ACTIVE, 1);
     if (!sidecar_plugin_loaded(sc)) {
-        finish(sc, 0, PW_STREAM_CONTINUED, NULL, method, path, now, done, ctx);
+        finish(sc, NULL, 0, PW_STREAM_CONTINUED, NULL, method, path, now, done, ctx);
         return NULL;
     }
+    struct pw_vm *vm = sc->workers[sc->next_worker++ % WORKER_VMS].vm;
     advance_vm(sc, now);
     char authority[300];
     snprintf(authority, sizeof authority, "%s.%s.svc.cluster.local", sc->app_name, sc->ns);
@@ -880,7 +911,7 @@ struct app_call *sidecar_request(struct sidecar *sc, const char *method, const c
         hdrs[n++] = (struct pw_header){lowered[i], headers[i].value};
     }
     sc->in_request = 1;
-    struct pw_stream_result r = pw_stream_start(sc->vm, hdrs, n);
+    struct pw_stream_result r = pw_stream_start(vm, hdrs, n);
     sc->in_request = 0;
     for (size_t i = 0; i < n_headers; i++)
         free(lowered[i]);
@@ -889,6 +920,7 @@ struct app_call *sidecar_request(struct sidecar *sc, const char *method, const c
     if (r.context_id && r.state == PW_STREAM_PAUSED) {
         struct app_call *call = calloc(1, sizeof *call);
         call->sc = sc;
+        call->vm = vm;
         call->context_id = r.context_id;
         call->done = done;
         call->ctx = ctx;
@@ -901,7 +933,7 @@ struct app_call *sidecar_request(struct sidecar *sc, const char *method, const c
         sc->calls = call;
         return call;
     }
-    finish(sc, r.context_id, r.state, r.reply, method, path, now, done, ctx);
+    finish(sc, vm, r.context_id, r.state, r.reply, method, path, now, done, ctx);
     return NULL;
 }
 
@@ -909,10 +941,11 @@ void sidecar_cancel(struct app_call *call)
 {
     struct sidecar *sc = call->sc;
     uint32_t id = call->context_id;
+    struct pw_vm *vm = call->vm;
     /* Forgotten before the reset, so no stream event can answer it. */
     call_unlink(call);
-    if (sc->vm && pw_stream_get(sc->vm, id))
-        pw_stream_reset(sc->vm, id);
+    if (pw_stream_get(vm, id))
+        pw_stream_reset(vm, id);
     struct stat *active = &sc->stats[sc->hot[HOT_IN_RQ_ACTIVE]];
     if (active->value)
         active->value--;
@@ -1079,8 +1112,7 @@ void sidecar_free(struct sidecar *sc)
         struct app_response resp = {.reset = 1};
         done(ctx, &resp);
     }
-    if (sc->vm)
-        pw_vm_free(sc->vm);
+    pw_proxy_free(sc->plugin);
     for (size_t i = 0; i < sc->n_stats; i++) {
         hist_free(sc->stats[i].published);
         hist_free(sc->stats[i].pending);
@@ -1140,8 +1172,8 @@ static void flush(struct sidecar *sc)
     if (!sidecar_plugin_loaded(sc))
         return;
     /* Samples recorded since the last flush go into this pod's buckets. */
-    for (size_t i = 0; i < pw_metric_count(sc->vm); i++) {
-        const struct pw_metric *m = pw_metric_at(sc->vm, i);
+    for (size_t i = 0; i < pw_metric_count(stats_vm(sc)); i++) {
+        const struct pw_metric *m = pw_metric_at(stats_vm(sc), i);
         if (m->type != PW_HISTOGRAM)
             continue;
         struct plugin_histogram *ph = plugin_histogram_of(sc, m);
@@ -1170,13 +1202,13 @@ int sidecar_tick(struct sidecar *sc, int64_t now)
         sc->next_flush_ms = now + FLUSH_INTERVAL_MS;
     }
     int wait = (int)(sc->next_flush_ms - now);
-    if (sc->vm) {
-        uint64_t next = pw_next_tick_ns(sc->vm);
+    if (sc->plugin) {
+        uint64_t next = pw_proxy_next_tick_ns(sc->plugin);
         if (next) {
             uint64_t vm_now = vm_clock(sc, now);
             if (next <= vm_now) {
                 advance_vm(sc, now);
-                next = pw_next_tick_ns(sc->vm);
+                next = pw_proxy_next_tick_ns(sc->plugin);
             }
             if (next > vm_now) {
                 int64_t ms = (int64_t)((next - vm_now + PW_MS - 1) / PW_MS);
@@ -1309,11 +1341,11 @@ static size_t collect_custom(struct sidecar *sc, struct custom_metric **out)
     *out = NULL;
     if (!sidecar_plugin_loaded(sc))
         return 0;
-    size_t n = pw_metric_count(sc->vm);
+    size_t n = pw_metric_count(stats_vm(sc));
     struct custom_metric *cm = calloc(n ? n : 1, sizeof *cm);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        const struct pw_metric *m = pw_metric_at(sc->vm, i);
+        const struct pw_metric *m = pw_metric_at(stats_vm(sc), i);
         const struct histogram *h = m->type == PW_HISTOGRAM ? plugin_histogram_of(sc, m)->h : NULL;
         char name[256];
         plugin_metric_name(sc, m->name, name, sizeof name);

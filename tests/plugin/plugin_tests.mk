@@ -7,6 +7,8 @@ $(PLUGIN_TEST): tests/plugin/plugin_test.c tests/testlib.h $(PWHOST_LIB) $(PWHOS
 	$(CC) $(CFLAGS_NATIVE) $(PWHOST_CFLAGS) -o $@ $< $(PWHOST_OBJS_hfi_fault) $(PWHOST_LIB) $(LDFLAGS_NATIVE) -lm
 TEST_BINS += $(PLUGIN_TEST)
 TEST_CMDS += "$(PLUGIN_TEST) $(PLUGIN_WASM)"
+# The same through meshsim's sidecars (two worker VMs, a canary per change).
+TEST_CMDS += "tests/plugin/meshsim_lifecycle.sh $(MESHSIM)"
 
 PLUGIN_BENCH := $(OUT)/tests/plugin/bench_requests
 $(PLUGIN_BENCH): tests/plugin/bench_requests.c $(PWHOST_LIB) $(PWHOST_OBJS_hfi_fault) $(PWHOST_OBJS_passthrough)
