@@ -432,7 +432,9 @@ EXPORT(proxy_on_context_create) void proxy_on_context_create(uint32_t context_id
         created_stream_root = current_root && current_root->id == parent_id ? current_root : find_root(parent_id);
         return;
     }
-    struct root *root = calloc(1, sizeof *root);
+    /* Envoy starts a root again when the same configuration comes back
+     * while its root lives (src/wasm.cc, WasmBase::start): the same root. */
+    struct root *root = find_root(context_id) ? NULL : calloc(1, sizeof *root);
     if (root) {
         newest_root_id = context_id;
         root->id = context_id;

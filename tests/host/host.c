@@ -1351,6 +1351,22 @@ bool pw_vm_configure(struct pw_vm *vm, const char *config) {
     return start_root(vm, config);
 }
 
+void pw_vm_shutdown(struct pw_vm *vm) {
+    if (!vm->started || !can_call(vm, "pw_vm_shutdown"))
+        return;
+    for (size_t i = 0; i < vm->n_roots;) {
+        struct root *root = vm->roots[i];
+        if (root->state == ROOT_DONE_WAIT) {
+            i++;
+            continue;
+        }
+        root_shutdown(vm, root);
+        i = 0;
+    }
+    vm->current_root = 0;
+    finish_call(vm);
+}
+
 uint32_t pw_vm_current_root(const struct pw_vm *vm) { return vm->current_root; }
 size_t pw_vm_root_count(const struct pw_vm *vm) { return vm->n_roots; }
 

@@ -150,6 +150,12 @@ bool pw_vm_start(struct pw_vm *vm, const char *config);
  * that way and the previous one stays. Timers are per root: each ticks
  * until its root is deleted. */
 bool pw_vm_configure(struct pw_vm *vm, const char *config);
+/* Shuts every root down as Envoy does when a VM goes (a listener drained,
+ * the server stopping: proxy-wasm-cpp-host src/wasm.cc,
+ * WasmBase::startShutdown), streams or not: proxy_on_done, then
+ * proxy_on_delete once it agreed. Live streams stay, to be ended; no new
+ * one starts. */
+void pw_vm_shutdown(struct pw_vm *vm);
 /* The root new streams start under (0 when none), and how many roots live. */
 uint32_t pw_vm_current_root(const struct pw_vm *vm);
 size_t pw_vm_root_count(const struct pw_vm *vm);

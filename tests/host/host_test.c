@@ -603,6 +603,15 @@ static void test_old_root_lives_until_its_streams_end(void) {
     pw_advance(vm, 40 * PW_MS);
     CHECK_INT(log_occurrences(vm, "on_tick 1"), 2);
     CHECK_INT(log_occurrences(vm, "on_tick 3"), 3);
+
+    /* The VM going away shuts down every root, streams or not. */
+    struct pw_stream_result open = request(vm, "pause");
+    pw_vm_shutdown(vm);
+    CHECK(log_index(vm, "on_delete 3") > log_index(vm, "on_done 3"));
+    CHECK_INT(pw_vm_root_count(vm), 0);
+    CHECK_INT(pw_next_tick_ns(vm), 0);
+    CHECK_INT(request(vm, "").state, PW_STREAM_FAILED);
+    CHECK(pw_stream_reset(vm, open.context_id));
     CHECK_INT(pw_vm_misuse_count(vm), 0);
     pw_vm_free(vm);
 }

@@ -609,6 +609,24 @@ static void test_delays_resume_across_configuration_changes(void)
     pw_vm_free(vm);
 }
 
+/* A root that goes away ends the delays of the streams still waiting on it
+ * rather than leaving them paused for good. */
+static void test_root_shut_down_ends_its_delays(void)
+{
+    struct pw_vm *vm = vm_with(delay_config("{\"fixed_delay_ms\":5000}", ""));
+    struct pw_stream_result waiting = start_get(vm, "/");
+    CHECK_INT(waiting.state, PW_STREAM_PAUSED);
+    pw_advance(vm, 100 * PW_MS);
+    pw_vm_shutdown(vm);
+    CHECK_INT(pw_vm_root_count(vm), 0);
+    CHECK_INT(pw_stream_get(vm, waiting.context_id)->state, PW_STREAM_CONTINUED);
+    CHECK_INT(metric(vm, ACTIVE), 0);
+    CHECK_INT(pw_metric_find(vm, DELAY_MS)->count, 1);
+    CHECK(pw_stream_complete(vm, waiting.context_id));
+    CHECK_INT(pw_vm_misuse_count(vm), 0);
+    pw_vm_free(vm);
+}
+
 /* An invalid configuration leaves the previous one in force whole: its
  * rules, header_faults and max_active_delays; counted and logged. */
 static void test_invalid_change_keeps_previous_configuration_whole(void)
@@ -941,6 +959,7 @@ int main(int argc, char **argv)
     RUN(test_absolute_bounds_intersect_duration);
     RUN(test_policies_gauge_counts_rules_in_force);
     RUN(test_delays_resume_across_configuration_changes);
+    RUN(test_root_shut_down_ends_its_delays);
     RUN(test_invalid_change_keeps_previous_configuration_whole);
     RUN(test_adding_a_policy_keeps_other_windows);
     RUN(test_memory_flat_across_changes);
