@@ -517,6 +517,13 @@ static void test_absolute_bounds_hold_on_every_sidecar(void)
     CHECK_INT(metric(early, CONFIG_ERRORS), 0);
     pw_vm_free(early);
     pw_vm_free(late);
+
+    /* Far ahead, beyond what nanoseconds since 1970 hold: valid, not yet. */
+    struct pw_vm *far = vm_with(bounded("2999-01-01T00:00:00Z", NULL));
+    CHECK_INT(metric(far, CONFIG_ERRORS), 0);
+    CHECK_INT(metric(far, POLICIES), 0);
+    CHECK_INT(get(far, "/"), PW_STREAM_CONTINUED);
+    pw_vm_free(far);
 }
 
 /* The bounds intersect the relative window: a duration_seconds that would
