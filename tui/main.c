@@ -20,6 +20,7 @@
 #include "app/journal.h"
 #include "app/journal_report.h"
 #include "app/policy.h"
+#include "app/prom_source.h"
 #include "app/report.h"
 #include "help.h"
 #include "kube/kube.h"
@@ -55,6 +56,8 @@ struct cli {
     const char *path;
     long for_seconds; /* policy apply --for */
     bool dry_run, all, yes;
+    double max_qps; /* the request budget towards the API server */
+    struct prom_source_options prometheus; /* url NULL: the pod-proxy mode */
 };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -124,16 +127,21 @@ static int parse_cli(int argc, char **argv, struct cli *c)
     c->interval_s = APP_DEFAULT_INTERVAL_S;
     c->max_inflight = APP_DEFAULT_MAX_INFLIGHT;
     c->window_s = APP_DEFAULT_WINDOW_S;
+    c->max_qps = APP_DEFAULT_MAX_QPS;
     c->count = 1;
     static const struct {
         const char *flag, *alias;
     } string_flags[] = {{"--kubeconfig", NULL}, {"--context", NULL},     {"--namespace", "-n"},
                         {"--selector", "-l"},   {"--envoyfilter", NULL}, {"--output", "-o"},
                         {"--path", NULL},       {"--wasmplugin", NULL},
-                        {"--journal", NULL}};
+                        {"--journal", NULL},    {"--prometheus", NULL},
+                        {"--prometheus-bearer-token-file", NULL}, {"--prometheus-ca", NULL},
+                        {"--prometheus-pod-label", NULL}, {"--prometheus-namespace-label", NULL}};
     const char **string_targets[] = {&c->kubeconfig, &c->context,  &c->ns,   &c->selector,
                                      &c->envoyfilter_file, &c->output, &c->path, &c->wasmplugin,
-                                     &c->journal};
+                                     &c->journal, &c->prometheus.url, &c->prometheus.bearer_token_file,
+                                     &c->prometheus.ca_file, &c->prometheus.pod_label,
+                                     &c->prometheus.namespace_label};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool bad = false, matched = false;
@@ -169,6 +177,21 @@ static int parse_cli(int argc, char **argv, struct cli *c)
             c->no_color = true;
         } else if (strcmp(a, "--no-journal") == 0) {
             c->no_journal = true;
+        } else if (strcmp(a, "--prometheus-insecure-skip-tls-verify") == 0) {
+            c->prometheus.insecure_skip_tls_verify = true;
+        } else if (flag_is(a, "--prometheus-header")) {
+            if (!(value = flag_value(argc, argv, &i, "--prometheus-header", &bad)) || !strchr(value, ':') ||
+                value[0] == ':')
+                return usage_error("--prometheus-header wants NAME:VALUE (X-Scope-OrgID:tenant), got \"%s\"",
+                                   value ? value : "");
+            if (c->prometheus.header_count == PROM_SOURCE_MAX_HEADERS)
+                return usage_error("--prometheus-header: at most %d", PROM_SOURCE_MAX_HEADERS);
+            c->prometheus.headers[c->prometheus.header_count++] = value;
+        } else if (flag_is(a, "--max-qps")) {
+            if (!(value = flag_value(argc, argv, &i, "--max-qps", &bad)) || !parse_long(value, 1, 10000, &v))
+                return usage_error("--max-qps wants requests per second from 1 to 10000, got \"%s\"",
+                                   value ? value : "");
+            c->max_qps = (double)v;
         } else if (strcmp(a, "--dry-run") == 0) {
             c->dry_run = true;
         } else if (strcmp(a, "--all") == 0) {
@@ -215,6 +238,11 @@ static int parse_cli(int argc, char **argv, struct cli *c)
             return usage_error("too many arguments, from \"%s\" on", a);
         }
     }
+    bool prometheus_detail = c->prometheus.bearer_token_file || c->prometheus.ca_file || c->prometheus.pod_label ||
+                             c->prometheus.namespace_label || c->prometheus.header_count ||
+                             c->prometheus.insecure_skip_tls_verify;
+    if (prometheus_detail && !c->prometheus.url)
+        return usage_error("the --prometheus-* flags go with --prometheus URL");
     if (c->output && strcmp(c->output, "json") != 0 && strcmp(c->output, "table") != 0)
         return usage_error("-o wants json or table, got \"%s\"", c->output);
     if (c->once && c->n_words)
@@ -278,6 +306,7 @@ static void journal_stop(void)
 struct session {
     struct kube_connection conn;
     struct kube_client *client;
+    struct prom_source *prometheus; /* --prometheus, else NULL */
 };
 
 /* Opens the connection the flags select; a message in err on failure. The
@@ -301,6 +330,13 @@ static int session_open(const struct cli *c, struct session *s, char *err, size_
         kube_connection_free(&s->conn);
         return EXIT_USAGE;
     }
+    kube_client_set_budget(s->client, c->max_qps, c->max_qps);
+    if (c->prometheus.url && !(s->prometheus = prom_source_new(s->client, &c->prometheus, err, err_size))) {
+        kube_client_free(s->client);
+        kube_connection_free(&s->conn);
+        s->client = NULL;
+        return EXIT_USAGE;
+    }
     return 0;
 }
 
@@ -309,6 +345,7 @@ static void session_close(struct session *s)
 {
     if (!s->client)
         return;
+    prom_source_free(s->prometheus);
     kube_client_free(s->client);
     kube_connection_free(&s->conn);
 }
@@ -330,12 +367,17 @@ static bool look_done(void *user)
     return app_rounds_complete(l->app) && (!l->want_istio || l->istio.pending == 0);
 }
 
-static int look(const struct cli *c, struct session *s, int rounds, bool want_istio, struct look *l)
+/* via_prometheus: the model from --prometheus (--once); else from the
+ * sidecars (doctor, which then compares with Prometheus). */
+static int look(const struct cli *c, struct session *s, int rounds, bool want_istio, bool via_prometheus,
+                struct look *l)
 {
     memset(l, 0, sizeof *l);
     struct app_options o = {.namespace = s->conn.namespace, .label_selector = c->selector,
                             .interval_s = c->interval_s, .max_inflight = c->max_inflight, .rounds_only = true,
-                            .window_s = c->window_s};
+                            .window_s = c->window_s, .prometheus = via_prometheus ? s->prometheus : NULL};
+    if (o.prometheus)
+        prom_source_want_details(s->prometheus, NULL, NULL, 0, true); /* every pod is printed */
     l->app = app_new(s->client, &o);
     if (!l->app || app_start(l->app) != 0) {
         fprintf(stderr, "hfitop: out of memory\n");
@@ -397,7 +439,7 @@ static int cmd_once(const struct cli *c, struct session *s)
 {
     struct look l;
     int64_t started_ms = app_now_ms();
-    int rc = look(c, s, 1, false, &l);
+    int rc = look(c, s, 1, false, true, &l);
     if (rc == 0 && c->window_given)
         rc = second_round(c, s, &l, started_ms);
     if (rc == 0) {
@@ -417,10 +459,27 @@ static int cmd_once(const struct cli *c, struct session *s)
     return rc;
 }
 
+static bool prometheus_idle(void *user)
+{
+    return !prom_source_busy(user);
+}
+
+/* One refresh of every pod's series, for the doctor to compare with what
+ * the sidecars serve. */
+static void prometheus_once(struct session *s)
+{
+    prom_source_set_namespace(s->prometheus, s->conn.namespace);
+    prom_source_want_details(s->prometheus, NULL, NULL, 0, false);
+    prom_source_refresh(s->prometheus);
+    app_wait(s->client, NULL, HEADLESS_DEADLINE_MS, prometheus_idle, s->prometheus);
+}
+
 static int cmd_doctor(const struct cli *c, struct session *s)
 {
     struct look l;
-    int rc = look(c, s, DOCTOR_ROUNDS, true, &l);
+    int rc = look(c, s, DOCTOR_ROUNDS, true, false, &l);
+    if (rc == 0 && s->prometheus)
+        prometheus_once(s);
     if (rc == 0 && l.istio.failed_401) {
         fprintf(stderr, "hfitop: could not read WasmPlugins and EnvoyFilters: %s\n", l.istio.error.message);
         rc = EXIT_USAGE;
@@ -428,7 +487,7 @@ static int cmd_doctor(const struct cli *c, struct session *s)
     if (rc == 0) {
         app_journal_snapshot(journal, l.app, s->conn.namespace);
         struct doctor_evidence ev = {.wasmplugins = l.istio.wasmplugins, .envoyfilters = l.istio.envoyfilters,
-                                     .now = time(NULL), .user = s->conn.user_name};
+                                     .now = time(NULL), .user = s->conn.user_name, .prometheus = s->prometheus};
         struct doctor_report report;
         doctor_run(l.app, &ev, &report);
         char scope[300];
@@ -1101,7 +1160,8 @@ static int cmd_console(const struct cli *c, struct session *s)
     char **contexts;
     size_t n_contexts = kubeconfig_contexts(c, &contexts);
     struct ui_options u = {.model = {.label_selector = c->selector, .interval_s = c->interval_s,
-                                     .max_inflight = c->max_inflight, .window_s = c->window_s},
+                                     .max_inflight = c->max_inflight, .window_s = c->window_s,
+                                     .prometheus = s->prometheus},
                            .interval_s = c->interval_s, .readonly = c->readonly, .no_color = c->no_color,
                            .envoyfilter = manifest ? manifest : (const char *)app_envoyfilter_manifest,
                            .envoyfilter_len = len, .contexts = (const char *const *)contexts,

@@ -7,7 +7,8 @@
 # No other client does this same work in the same run, so the references
 # are the targets of issue 4: 2 s wall, 1 CPU-second, 64 MB. meshsim serves
 # every scrape on one thread in the same machine, so the wall time includes
-# its share.
+# its share. The request budget (--max-qps, 50 a second by default) would
+# make it 20 s by design: it is raised out of the way, to measure hfitop.
 #
 #   tests/app/bench_refresh.sh build/hfitop build/meshsim
 set -u
@@ -38,7 +39,7 @@ fi
 
 for i in $(seq "$RUNS"); do
     if ! /usr/bin/time -f '%e %U %S %M' -o "$dir/time.$i" \
-        "$HFITOP" --kubeconfig "$dir/kubeconfig" --once -o json >"$dir/once.json" 2>"$dir/once.err"; then
+        "$HFITOP" --kubeconfig "$dir/kubeconfig" --once -o json --max-qps 10000 >"$dir/once.json" 2>"$dir/once.err"; then
         echo "bench_refresh: hfitop --once failed: $(cat "$dir/once.err")" >&2
         exit 1
     fi

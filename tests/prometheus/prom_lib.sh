@@ -1,14 +1,16 @@
-# Shared by the Prometheus tests, on top of tests/meshsim/lib.sh: start
-# Debian's Prometheus on a free loopback port with a given configuration,
-# wait (bounded) for it and for its targets, query it, always stop it.
+# Shared by the Prometheus tests, on top of tests/meshsim/lib.sh (or
+# tests/ui/lib.sh, which sources it): start Debian's Prometheus on a free
+# loopback port with a given configuration, wait (bounded) for it and for
+# its targets, query it; the caller's EXIT trap calls prometheus_stop.
 #
+#   . tests/meshsim/lib.sh
 #   . tests/prometheus/prom_lib.sh
+#   trap 'prometheus_stop; meshsim_cleanup' EXIT
 #   meshsim_start "$MESHSIM" --prometheus-targets "$MESHSIM_DIR/targets.json"
 #   prometheus_start "$MESHSIM_DIR/prometheus.yml"
 #   wait_for 30 all_targets_up 6
 #   promql 'sum by (pod) (wasmcustom_hfi_faults_aborts_total)'
 
-. "$(dirname "${BASH_SOURCE[0]}")/../meshsim/lib.sh"
 PROM_PID=
 PROM_URL=
 PROM_DIR="$MESHSIM_DIR/prometheus"
@@ -22,12 +24,6 @@ prometheus_stop() {
         PROM_PID=
     fi
 }
-
-prom_cleanup() {
-    prometheus_stop
-    meshsim_cleanup
-}
-trap prom_cleanup EXIT
 
 # prometheus_start CONFIG [PORT]: sets PROM_URL; fails the whole test when
 # Prometheus is not ready in 30 s. PORT (default: any free one) lets a test

@@ -5,7 +5,9 @@
 # scraping every sidecar: its PromQL answers (counters, histogram_quantile)
 # equal what the same sidecars serve through the API server's pod proxy.
 # Usage: targets.sh path/to/meshsim
+. "$(dirname "$0")/../meshsim/lib.sh"
 . "$(dirname "$0")/prom_lib.sh"
+trap 'prometheus_stop; meshsim_cleanup' EXIT
 MESHSIM=${1:?usage: targets.sh MESHSIM}
 NS=/api/v1/namespaces/demo
 TARGETS="$MESHSIM_DIR/targets.json"

@@ -2,7 +2,8 @@
 # Included before tui/stats/stats.mk, so prerequisites name the library and
 # sources literally (variables of stats.mk are still empty here).
 
-STATS_TESTS := test_prom_parse test_hfi_metrics test_prom_histogram test_prom_rate test_prom_window test_realdata test_text
+STATS_TESTS := test_prom_parse test_hfi_metrics test_prom_histogram test_prom_rate test_prom_window test_realdata test_text \
+  test_prom_api
 STATS_TEST_BINS := $(addprefix $(OUT)/tests/stats/,$(STATS_TESTS))
 STATS_TEST_CFLAGS := $(CFLAGS_NATIVE) -Itui/stats
 STATS_TEST_LIB := $(OUT)/tui/libhfistats.a
@@ -17,7 +18,7 @@ $(OUT)/tests/stats/%: tests/stats/%.c $(STATS_TEST_LIB) tests/testlib.h
 
 STATS_TEST_CMDS := $(OUT)/tests/stats/test_prom_parse $(OUT)/tests/stats/test_hfi_metrics \
   $(OUT)/tests/stats/test_prom_histogram $(OUT)/tests/stats/test_prom_rate $(OUT)/tests/stats/test_prom_window \
-  $(OUT)/tests/stats/test_text \
+  $(OUT)/tests/stats/test_text $(OUT)/tests/stats/test_prom_api \
   "$(OUT)/tests/stats/test_realdata $(STATS_REALDATA)"
 TEST_BINS += $(STATS_TEST_BINS)
 TEST_CMDS += $(STATS_TEST_CMDS)
@@ -32,6 +33,12 @@ $(BUILD)/fuzz/fuzz_prom: tests/stats/fuzz_prom.c $(STATS_LIB_SRCS)
 	$(CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -Itui/stats -o $@ tests/stats/fuzz_prom.c $(filter %.c,$(STATS_LIB_SRCS)) $(HFISTATS_LDLIBS)
 
 FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_prom
+
+$(BUILD)/fuzz/fuzz_prom_api: tests/stats/fuzz_prom_api.c $(STATS_LIB_SRCS)
+	@mkdir -p $(dir $@)
+	$(CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -Itui/stats -o $@ tests/stats/fuzz_prom_api.c $(filter %.c,$(STATS_LIB_SRCS)) $(HFISTATS_LDLIBS)
+
+FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_prom_api
 
 # Benchmark against Python's prometheus_client and Go's expfmt on the same
 # generated dump; its paths are compiled in.

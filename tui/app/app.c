@@ -1,6 +1,8 @@
 #include "app.h"
 
 #include <math.h>
+
+#include "prom_source.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +58,10 @@ struct app {
     uint64_t generation;
     struct deployment_entry **deployments; /* sorted by namespace, name */
     size_t n_deployments, cap_deployments;
+    size_t scrapable; /* pods worth scraping (app_pod_scrapable), kept as pods change */
+    /* The Prometheus source's refreshes. */
+    unsigned prom_generation_seen, prom_rounds_pending, prom_rounds_done;
+    int64_t next_prom_refresh_ms;
 };
 
 int64_t app_now_ms(void)
@@ -392,6 +398,7 @@ static void reset_scrape_state(struct pod_entry *e)
     prom_rate_ring_init(&p->aborts_ring);
     prom_rate_ring_init(&p->delays_ring);
     p->last_scrape = 0;
+    p->stale = false;
     p->config_errors_rose = 0;
     p->last_scrape_ms = 0;
     p->legacy_probed = false;
@@ -419,6 +426,8 @@ static void upsert_pod(struct app *app, const struct kube_pod *pod)
             cancel_scrape(e);
             reset_scrape_state(e);
         }
+        app->scrapable -= app_pod_scrapable(&e->pub.pod);
+        app->scrapable += app_pod_scrapable(&copy);
         kube_pod_free(&e->pub.pod);
         e->pub.pod = copy;
         return;
@@ -438,6 +447,7 @@ static void upsert_pod(struct app *app, const struct kube_pod *pod)
     }
     e->app = app;
     reset_scrape_state(e);
+    app->scrapable += app_pod_scrapable(&e->pub.pod);
     memmove(app->pods + i + 1, app->pods + i, (app->n_pods - i) * sizeof *app->pods);
     app->pods[i] = e;
     app->n_pods++;
@@ -450,6 +460,7 @@ static void remove_pod(struct app *app, const char *ns, const char *name)
     if (!found)
         return;
     depart(app, app->pods[i]);
+    app->scrapable -= app_pod_scrapable(&app->pods[i]->pub.pod);
     free_entry(app->pods[i]);
     memmove(app->pods + i, app->pods + i + 1, (app->n_pods - i - 1) * sizeof *app->pods);
     app->n_pods--;
@@ -497,9 +508,26 @@ bool app_pod_scrapable(const struct kube_pod *pod)
     return pod->has_sidecar && !pod->deleting && pod->phase && strcmp(pod->phase, "Running") == 0;
 }
 
+/* The share of the request budget scrapes may take; the rest is left for
+ * the pod watch, the Istio reads and the user's actions. */
+#define APP_SCRAPE_BUDGET_SHARE 0.9
+
 static long interval_ms(const struct app *app)
 {
-    return app->opt.interval_s * 1000L;
+    long ms = app->opt.interval_s * 1000L;
+    double qps = app->opt.prometheus || !app->client ? 0 : kube_client_budget_qps(app->client);
+    if (qps > 0 && app->scrapable) {
+        /* Every pod once per interval must fit the budget: stretch it. */
+        long needed = (long)ceil((double)app->scrapable * 1000.0 / (qps * APP_SCRAPE_BUDGET_SHARE));
+        if (needed > ms)
+            ms = needed;
+    }
+    return ms;
+}
+
+long app_effective_interval_ms(const struct app *app)
+{
+    return interval_ms(app);
 }
 
 static void record_failure(struct pod_entry *e, const struct kube_response *resp)
@@ -702,10 +730,99 @@ static void wake_for(struct app *app, const struct pod_entry *e)
         app->wake_ms = at;
 }
 
+/* ---- the Prometheus source ---- */
+
+/* Fills the model from the source's last refresh through the same path a
+ * scrape takes (apply_sample), so every view and --once read them alike;
+ * then what only Prometheus knows: rates over its own history (rate() over
+ * the window, before this session began too), the quantiles it computed,
+ * the sample's real time and whether it is stale. */
+static void apply_prometheus(struct app *app)
+{
+    const struct prom_source *src = app->opt.prometheus;
+    bool answered = prom_source_state(src) == PROM_SOURCE_OK;
+    int64_t now_ms = app_now_ms();
+    time_t now = time(NULL);
+    for (size_t i = 0; i < app->n_pods; i++) {
+        struct pod_entry *e = app->pods[i];
+        struct app_pod *p = &e->pub;
+        p->rounds_done = app->prom_rounds_pending;
+        const struct prom_pod_values *v = prom_source_find(src, p->pod.namespace, p->pod.name);
+        if (!v) {
+            if (answered && p->scraped) {
+                /* Prometheus holds nothing for it now: unknown, not zero. */
+                reset_scrape_state(e);
+                p->rounds_done = app->prom_rounds_pending;
+                app->generation++;
+            }
+            continue;
+        }
+        struct app_sample sample = {.metrics = v->metrics};
+        istio_metrics_init(&sample.observed);
+        double age_s = v->sample_time_s > 0 ? (double)now - v->sample_time_s : 0;
+        int64_t t_ms = now_ms - (int64_t)(age_s * 1000.0);
+        apply_sample(e, t_ms > 0 ? t_ms : 1, &sample);
+        if (v->has_percentiles)
+            p->delay_percentiles = v->percentiles;
+        if (isfinite(v->aborts_per_s))
+            p->window.aborts_per_s = v->aborts_per_s;
+        if (isfinite(v->delays_per_s))
+            p->window.delays_per_s = v->delays_per_s;
+        p->last_scrape = v->sample_time_s > 0 ? (time_t)v->sample_time_s : now;
+        p->stale = age_s > prom_source_stale_after_s(src);
+        p->failing = false;
+        p->error[0] = '\0';
+        p->error_code = KUBE_OK;
+        app->generation++;
+    }
+}
+
+static void prometheus_tick(struct app *app)
+{
+    struct prom_source *src = app->opt.prometheus;
+    unsigned generation = prom_source_generation(src);
+    if (generation != app->prom_generation_seen) {
+        app->prom_generation_seen = generation;
+        app->prom_rounds_done = app->prom_rounds_pending;
+        apply_prometheus(app);
+    }
+    /* The pods come from the API server: wait for the list, so a refresh
+     * finds them all. */
+    if (prom_source_busy(src) || !app->synced)
+        return;
+    int64_t now = app_now_ms();
+    bool due = app->opt.rounds_only ? app->prom_rounds_done < app->rounds_requested
+                                    : now >= app->next_prom_refresh_ms;
+    if (!due)
+        return;
+    app->prom_rounds_pending = app->rounds_requested;
+    app->next_prom_refresh_ms = now + app->opt.interval_s * 1000L;
+    prom_source_set_namespace(src, app->opt.namespace);
+    prom_source_set_window(src, app->opt.window_s);
+    prom_source_refresh(src);
+}
+
+static int prometheus_timeout_ms(const struct app *app)
+{
+    const struct prom_source *src = app->opt.prometheus;
+    if (prom_source_generation(src) != app->prom_generation_seen)
+        return 0;
+    if (prom_source_busy(src))
+        return -1; /* its answers wake the loop */
+    if (app->opt.rounds_only)
+        return app->synced && app->prom_rounds_done < app->rounds_requested ? 0 : -1;
+    int64_t left = app->next_prom_refresh_ms - app_now_ms();
+    return left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
+}
+
 /* A scan runs only when some pod may be due (wake_ms): answers arriving
  * one by one cost no walk over every pod, so a round stays linear. */
 void app_tick(struct app *app)
 {
+    if (app->opt.prometheus) {
+        prometheus_tick(app);
+        return;
+    }
     if (!app->n_pods) {
         app->wake_ms = INT64_MAX;
         return;
@@ -741,6 +858,8 @@ void app_tick(struct app *app)
 
 int app_timeout_ms(const struct app *app)
 {
+    if (app->opt.prometheus)
+        return prometheus_timeout_ms(app);
     /* At the limit only an answer frees a slot, and an answer wakes the
      * poll loop by itself. */
     if (app->inflight >= app->opt.max_inflight || app->wake_ms == INT64_MAX)
@@ -761,6 +880,9 @@ bool app_rounds_complete(const struct app *app)
 {
     if (!app->synced)
         return false;
+    if (app->opt.prometheus)
+        return app->prom_rounds_done >= app->rounds_requested &&
+               prom_source_generation(app->opt.prometheus) == app->prom_generation_seen;
     for (size_t i = 0; i < app->n_pods; i++) {
         const struct app_pod *p = &app->pods[i]->pub;
         if (p->inflight || (app_pod_scrapable(&p->pod) && p->rounds_done < app->rounds_requested))
@@ -1020,6 +1142,43 @@ const struct kube_error *app_watch_error(const struct app *app)
 int app_inflight(const struct app *app)
 {
     return app->inflight;
+}
+
+void app_show_pods(struct app *app, const struct app_pod *const *pods, size_t count)
+{
+    if (!app->opt.prometheus)
+        return;
+    const char **ns = calloc(count + 1, sizeof *ns), **names = calloc(count + 1, sizeof *names);
+    if (ns && names) {
+        for (size_t i = 0; i < count; i++) {
+            ns[i] = pods[i]->pod.namespace;
+            names[i] = pods[i]->pod.name;
+        }
+        prom_source_want_details(app->opt.prometheus, ns, names, count, false);
+    }
+    free(ns);
+    free(names);
+}
+
+const struct prom_source *app_prometheus(const struct app *app)
+{
+    return app->opt.prometheus;
+}
+
+void app_source_summary(const struct app *app, char *out, size_t size)
+{
+    if (app->opt.prometheus) {
+        const struct prom_source *src = app->opt.prometheus;
+        snprintf(out, size, "Prometheus %s every %ds (labels %s, %s)", prom_source_url(src), app->opt.interval_s,
+                 prom_source_pod_label(src), prom_source_namespace_label(src));
+        return;
+    }
+    long ms = interval_ms(app);
+    if (ms > app->opt.interval_s * 1000L)
+        snprintf(out, size, "scraping %zu pods every %ld s, budget %.0f/s; use --prometheus for faster refresh",
+                 app->scrapable, (ms + 999) / 1000, kube_client_budget_qps(app->client));
+    else
+        snprintf(out, size, "every %ds", app->opt.interval_s);
 }
 
 bool app_wait(struct kube_client *client, struct app *app, int timeout_ms, bool (*done)(void *user), void *user)

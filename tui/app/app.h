@@ -45,6 +45,18 @@
 /* Rates and quantiles are over this window unless set otherwise. */
 #define APP_DEFAULT_WINDOW_S 60
 #define APP_MAX_WINDOW_S 300
+/* The default request budget towards the API server (--max-qps), shared by
+ * scrapes, watches and actions. client-go's defaults for one controller are
+ * QPS 5, burst 10 (kubernetes staging/src/k8s.io/client-go/rest/config.go
+ * DefaultQPS, DefaultBurst); a console scraping a namespace needs more. What
+ * bounds it is API Priority and Fairness: a person's requests fall in the
+ * global-default priority level, 20 of the 245 nominal concurrency shares
+ * of the bootstrap configuration (apiserver pkg/apis/flowcontrol/bootstrap
+ * default.go), about 49 seats of the default 600. Proxied scrapes hold a
+ * seat for 10-100 ms each, so 50 a second keep about 1 to 5 seats busy: at
+ * most a tenth of what every kubectl user shares, and well under the 100 a
+ * second past which one client visibly loads an API server. */
+#define APP_DEFAULT_MAX_QPS 50
 
 struct app_options {
     const char *namespace;      /* NULL or "": every namespace */
@@ -56,6 +68,9 @@ struct app_options {
      * doctor), never on the interval timer, and without backoff. */
     bool rounds_only;
     int window_s; /* 0: APP_DEFAULT_WINDOW_S; at most APP_MAX_WINDOW_S */
+    /* Read the counters from this Prometheus source instead of scraping
+     * every sidecar through the pod proxy (borrowed; prom_source.h). */
+    struct prom_source *prometheus;
 };
 
 /* Envoy's own stats that tell whether a Wasm VM runs in the proxy. */
@@ -108,6 +123,7 @@ struct app_pod {
     prom_rate_ring aborts_ring, delays_ring; /* per-scrape rates, for sparklines */
     time_t last_scrape;                 /* wall clock; 0: never */
     int64_t last_scrape_ms;             /* app_now_ms() of it; 0: never */
+    bool stale; /* --prometheus: its newest sample is older than two scrape intervals */
     /* When config_errors_total was last seen higher than the scrape
      * before (wall clock); 0: not seen rising. */
     time_t config_errors_rose;
@@ -216,5 +232,20 @@ bool app_wait(struct kube_client *client, struct app *app, int timeout_ms,
               bool (*done)(void *user), void *user);
 
 int64_t app_now_ms(void);
+
+/* Where the counters come from, for the header: "every 2s",
+ * "scraping 1000 pods every 23 s, budget 50/s; use --prometheus for faster
+ * refresh" when the request budget stretches the interval, or
+ * "Prometheus URL every 2s (labels pod, namespace)". */
+void app_source_summary(const struct app *app, char *out, size_t size);
+/* The pods on screen: with a Prometheus source, the next refreshes ask
+ * quantiles and buckets for these only (histogram_quantile by pod is the
+ * costly query). Nothing in the pod-proxy mode, which reads them all. */
+void app_show_pods(struct app *app, const struct app_pod *const *pods, size_t count);
+/* The Prometheus source in use, or NULL in the pod-proxy mode. */
+const struct prom_source *app_prometheus(const struct app *app);
+/* The interval each pod is scraped at in the pod-proxy mode: --interval,
+ * stretched so that the scrapes fit the request budget (kube_client). */
+long app_effective_interval_ms(const struct app *app);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "istio.h"
+#include "prom_source.h"
 
 #define ANNOTATION_FIX                                                                                         \
     "add to the deployment's pod template the annotation proxy.istio.io/config: "                            \
@@ -90,6 +91,30 @@ const struct doctor_rule doctor_rules[] = {
     {"counters-reset", DOCTOR_NOTE,
      "the proxy restarted after its pod started: its counters began again from zero",
      "nothing to repair; read totals with Prometheus increase() or rate(), which allow for resets"},
+    {"prometheus-unreachable", DOCTOR_PROBLEM,
+     "Prometheus did not answer (--prometheus): no counter can be read from it",
+     "check the URL (curl URL/api/v1/query?query=up from this machine), the network path, and its TLS "
+     "(--prometheus-ca, or --prometheus-insecure-skip-tls-verify for a test setup)"},
+    {"prometheus-unauthorized", DOCTOR_PROBLEM,
+     "Prometheus refused hfitop's credentials (HTTP 401 or 403)",
+     "give what it expects: --prometheus-bearer-token-file FILE, user:password in the URL, or a tenant "
+     "header (--prometheus-header X-Scope-OrgID:TENANT for Mimir, Cortex, Thanos receive)"},
+    {"prometheus-query-failed", DOCTOR_PROBLEM,
+     "Prometheus answered hfitop's query with an error, or the URL is not a Prometheus query API",
+     "give the URL under which /api/v1/query answers (with its path prefix, e.g. http://HOST:9090 or "
+     "https://HOST/prometheus), and check the error shown"},
+    {"prometheus-no-series", DOCTOR_PROBLEM,
+     "Prometheus holds no hfi_faults series for this pod: no scrape job reaches its sidecar, or relabelling "
+     "drops it or renames the pod label",
+     "have a job scrape the sidecar (pod IP, :15090/stats/prometheus, or istio-agent's merged :15020 that "
+     "the prometheus.io/port annotation names) and keep the pod and namespace as labels: check the pod's "
+     "prometheus.io/scrape, /port and /path annotations (kubectl -n NS get pod POD -o yaml) and the job's "
+     "relabel_configs; name other labels with --prometheus-pod-label and --prometheus-namespace-label"},
+    {"prometheus-stale", DOCTOR_PROBLEM,
+     "Prometheus' newest sample for this pod is older than two scrape intervals: it no longer scrapes the "
+     "sidecar, so its counters there are old",
+     "look at the pod's target in Prometheus (Status > Targets, or /api/v1/targets): its last error, "
+     "its labels, and whether the pod that replaced a restarted one became a target of its own"},
 };
 const size_t doctor_rule_count = sizeof doctor_rules / sizeof doctor_rules[0];
 
@@ -135,10 +160,47 @@ static void stats_excluded(const struct app_pod *p, const struct doctor_evidence
     }
 }
 
+/* What Prometheus holds for a pod the sidecar (or the model) says has the
+ * plugin's metrics: nothing, or only old samples. */
+static void prometheus_series(const struct app_pod *p, const struct doctor_evidence *ev, doctor_add_fn add,
+                              void *user)
+{
+    const struct prom_source *src = ev->prometheus;
+    if (!src || prom_source_state(src) != PROM_SOURCE_OK)
+        return; /* the source itself failed: one finding for all (doctor_run) */
+    const struct kube_pod *k = &p->pod;
+    const struct prom_pod_values *v = prom_source_find(src, k->namespace, k->name);
+    char detail[512];
+    if (!v) {
+        const char *port = kube_pod_annotation(k, "prometheus.io/port");
+        const char *scrape = kube_pod_annotation(k, "prometheus.io/scrape");
+        snprintf(detail, sizeof detail, "no series with %s=\"%s\", %s=\"%s\"%s; annotations prometheus.io/scrape=%s, "
+                 "prometheus.io/port=%s",
+                 prom_source_pod_label(src), k->name, prom_source_namespace_label(src), k->namespace ? k->namespace : "",
+                 ev->model_from_prometheus ? "" : " although the sidecar serves them", scrape ? scrape : "(none)",
+                 port ? port : "(none)");
+        add(user, "prometheus-no-series", detail);
+        return;
+    }
+    double age = (double)ev->now - v->sample_time_s;
+    if (v->sample_time_s > 0 && age > prom_source_stale_after_s(src)) {
+        snprintf(detail, sizeof detail, "newest sample %.0f s old; Prometheus scrapes every %.0f s", age,
+                 prom_source_scrape_interval_s(src));
+        add(user, "prometheus-stale", detail);
+    }
+}
+
 void doctor_check_pod(const struct app_pod *p, const struct doctor_evidence *ev, doctor_add_fn add, void *user)
 {
     const struct kube_pod *k = &p->pod;
     char detail[512];
+    if (ev->model_from_prometheus && k->has_sidecar && app_pod_scrapable(k)) {
+        /* The model holds what Prometheus holds: its own findings, and the
+         * sidecar rules where its values allow them. */
+        prometheus_series(p, ev, add, user);
+        if (!p->scraped)
+            return;
+    }
     if (!k->has_sidecar) {
         add(user, "no-sidecar", "no istio-proxy in containers or initContainers");
         return;
@@ -153,6 +215,8 @@ void doctor_check_pod(const struct app_pod *p, const struct doctor_evidence *ev,
         scrape_failure(p, add, user);
         return;
     }
+    if (ev->prometheus && !ev->model_from_prometheus && p->metrics.naming != HFI_NAMING_NONE)
+        prometheus_series(p, ev, add, user);
     if (p->failures > 0) {
         snprintf(detail, sizeof detail, "%u of %u scrapes failed: %s", p->failures, p->attempts,
                  p->error[0] ? p->error : "see the pod's events");
@@ -353,9 +417,39 @@ static int by_severity(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-void doctor_run(const struct app *app, const struct doctor_evidence *ev, struct doctor_report *out)
+/* A finding about the Prometheus source itself, not about a pod. */
+static void prometheus_source_finding(struct doctor_report *r, const struct prom_source *src)
+{
+    enum prom_source_state st = prom_source_state(src);
+    const char *id = st == PROM_SOURCE_UNREACHABLE    ? "prometheus-unreachable"
+                     : st == PROM_SOURCE_UNAUTHORIZED ? "prometheus-unauthorized"
+                     : st == PROM_SOURCE_FAILED       ? "prometheus-query-failed"
+                                                      : NULL;
+    const struct doctor_rule *rule = id ? doctor_rule_find(id) : NULL;
+    struct doctor_finding *grown = rule ? realloc(r->findings, (r->n_findings + 1) * sizeof *grown) : NULL;
+    if (!grown)
+        return;
+    r->findings = grown;
+    struct doctor_finding *f = &r->findings[r->n_findings++];
+    memset(f, 0, sizeof *f);
+    f->rule = rule;
+    snprintf(f->subject, sizeof f->subject, "Prometheus %s", prom_source_url(src));
+    snprintf(f->detail, sizeof f->detail, "%s", prom_source_error(src));
+    snprintf(f->fix, sizeof f->fix, "%s", rule->fix);
+    r->problems++;
+}
+
+void doctor_run(const struct app *app, const struct doctor_evidence *given, struct doctor_report *out)
 {
     memset(out, 0, sizeof *out);
+    struct doctor_evidence model_ev = *given;
+    if (app_prometheus(app)) {
+        model_ev.prometheus = app_prometheus(app);
+        model_ev.model_from_prometheus = true;
+    }
+    const struct doctor_evidence *ev = &model_ev;
+    if (ev->prometheus)
+        prometheus_source_finding(out, ev->prometheus);
     struct collect c = {.report = out, .ev = ev};
     for (size_t i = 0; i < app_pod_count(app); i++) {
         c.pod = app_pod_at(app, i);

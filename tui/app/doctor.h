@@ -35,6 +35,12 @@ struct doctor_evidence {
     const cJSON *envoyfilters; /* likewise */
     time_t now;
     const char *user; /* the kubeconfig user, for a fix that names one when the API server did not; or NULL */
+    /* --prometheus: the source after a refresh, to compare with (NULL:
+     * none), and whether the model itself was filled from it (the console)
+     * rather than from the sidecars (hfitop doctor). doctor_run sets both
+     * from the model when the model comes from Prometheus. */
+    const struct prom_source *prometheus;
+    bool model_from_prometheus;
 };
 
 /* One rule that fired, for one deployment (or a pod without one); a note

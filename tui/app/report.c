@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prom_source.h"
+
 static void add_number_or_null(cJSON *obj, const char *key, double v)
 {
     if (isfinite(v))
@@ -75,6 +77,7 @@ static cJSON *pod_object(const struct app_pod *p, time_t now)
     } else {
         cJSON_AddNullToObject(o, "last_scrape");
     }
+    cJSON_AddBoolToObject(o, "stale", p->stale);
     add_string_or_null(o, "error", p->failing ? p->error : NULL);
     return o;
 }
@@ -109,6 +112,17 @@ static cJSON *deployment_object(const struct app_deployment *d)
 char *app_report_json(struct app *app, time_t now)
 {
     cJSON *root = cJSON_CreateObject();
+    /* Where the counters come from: the same keys either way. */
+    cJSON *source = cJSON_AddObjectToObject(root, "source");
+    const struct prom_source *prom = app_prometheus(app);
+    char summary[300];
+    app_source_summary(app, summary, sizeof summary);
+    cJSON_AddStringToObject(source, "kind", prom ? "prometheus" : "pod-proxy");
+    add_string_or_null(source, "url", prom ? prom_source_url(prom) : NULL);
+    add_string_or_null(source, "pod_label", prom ? prom_source_pod_label(prom) : NULL);
+    add_string_or_null(source, "namespace_label", prom ? prom_source_namespace_label(prom) : NULL);
+    cJSON_AddNumberToObject(source, "interval_s", (double)app_effective_interval_ms(app) / 1000.0);
+    cJSON_AddStringToObject(source, "summary", summary);
     cJSON_AddNumberToObject(root, "window_s", app_window_s(app));
     cJSON *pods = cJSON_AddArrayToObject(root, "pods");
     for (size_t i = 0; pods && i < app_pod_count(app); i++)

@@ -39,6 +39,7 @@ struct kube_request {
     kube_data_fn on_data;
     kube_done_fn done;
     void *user;
+    const struct kube_endpoint *endpoint;
 
     int retries;
     bool auth_retried;
@@ -76,6 +77,10 @@ struct kube_client {
      * certificate check) uses tls-server-name. */
     struct curl_slist *connect_to;
     char *host_header;
+    /* The request budget (kube_client_set_budget). */
+    double budget_qps, budget_burst, budget_tokens;
+    long long budget_refilled_ms;
+    unsigned long api_requests;
 };
 
 static long long now_ms(void)
@@ -227,9 +232,125 @@ static void fail_early(struct kube_request *r, const struct kube_error *err)
     r->due_ms = now_ms();
 }
 
+/* The request's base URL, for messages. */
+static const char *request_server(const struct kube_request *r)
+{
+    return r->endpoint ? r->endpoint->base_url : r->client->conn->server;
+}
+
+static void set_common_options(struct kube_request *r, CURL *e);
+
+/* A request to another server (kube_endpoint): its URL, its trust, its
+ * credentials; none of the kubeconfig's. */
+static void launch_endpoint(struct kube_request *r)
+{
+    struct kube_client *c = r->client;
+    const struct kube_endpoint *ep = r->endpoint;
+    struct kube_error err = {0};
+    char *token = NULL;
+    if (ep->bearer_token_file) {
+        char *data = NULL;
+        size_t len = 0;
+        if (kube_read_file(ep->bearer_token_file, &data, &len) < 0) {
+            kube_error_set(&err, KUBE_TOKEN_FILE, "cannot read the bearer token file %s", ep->bearer_token_file);
+            fail_early(r, &err);
+            return;
+        }
+        size_t used = len;
+        while (used && (data[used - 1] == '\n' || data[used - 1] == '\r' || data[used - 1] == ' '))
+            used--;
+        token = kube_strndup(data, used);
+        explicit_bzero(data, len);
+        free(data);
+    }
+    CURL *e = curl_easy_init();
+    char *url = NULL;
+    if (!e || (ep->bearer_token_file && !token) || asprintf(&url, "%s%s", ep->base_url, r->path) < 0) {
+        curl_easy_cleanup(e);
+        free(token);
+        kube_error_set(&err, KUBE_NO_MEMORY, "out of memory");
+        fail_early(r, &err);
+        return;
+    }
+    r->easy = e;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    free(url);
+    set_common_options(r, e);
+    if (ep->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, ep->ca_file);
+    if (ep->insecure_skip_tls_verify) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (token) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+        curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, token);
+        explicit_bzero(token, strlen(token));
+        free(token);
+    } else if (ep->username || ep->password) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(e, CURLOPT_USERNAME, ep->username ? ep->username : "");
+        curl_easy_setopt(e, CURLOPT_PASSWORD, ep->password ? ep->password : "");
+    }
+    struct curl_slist *h = NULL;
+    char accept[160];
+    snprintf(accept, sizeof accept, "Accept: %s", r->accept ? r->accept : "application/json");
+    h = curl_slist_append(h, accept);
+    if (r->content_type) {
+        char ct[160];
+        snprintf(ct, sizeof ct, "Content-Type: %s", r->content_type);
+        h = curl_slist_append(h, ct);
+    }
+    for (size_t i = 0; ep->headers && ep->headers[i]; i++)
+        h = curl_slist_append(h, ep->headers[i]);
+    if (r->body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+    }
+    if (r->method != KUBE_GET)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method_name(r->method));
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    r->headers = h;
+    r->state = REQ_ACTIVE;
+    if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+        detach_easy(r);
+        kube_error_set(&err, KUBE_TRANSPORT, "%s %s%s: cannot start the request", method_name(r->method),
+                       ep->base_url, r->path);
+        fail_early(r, &err);
+    }
+}
+
+/* What every request sets, whichever server it goes to. */
+static void set_common_options(struct kube_request *r, CURL *e)
+{
+    r->errbuf[0] = '\0';
+    r->status_known = r->streaming = r->stopped_by_caller = false;
+    r->retry_after_ms = -1;
+    r->response.len = 0;
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "hfitop (libcurl)");
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
+    if (r->timeout_ms > 0)
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+}
+
 static void launch(struct kube_request *r)
 {
     struct kube_client *c = r->client;
+    if (r->endpoint) {
+        launch_endpoint(r);
+        return;
+    }
+    c->api_requests++;
     struct kube_connection *conn = c->conn;
     struct kube_credentials cred;
     struct kube_error err = {0};
@@ -255,32 +376,16 @@ static void launch(struct kube_request *r)
         return;
     }
     r->easy = e;
-    r->errbuf[0] = '\0';
-    r->status_known = r->streaming = r->stopped_by_caller = false;
-    r->retry_after_ms = -1;
-    r->response.len = 0;
     curl_easy_setopt(e, CURLOPT_URL, url);
     free(url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-    if (!conn->disable_compression)
-        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    set_common_options(r, e);
+    if (conn->disable_compression)
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
     /* A watch is silent for minutes; keepalive probes find a dead peer
      * (30 s, as client-go's dialer) instead of waiting on it forever. */
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 15L);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "hfitop (libcurl)");
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
-    if (r->timeout_ms > 0)
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
 
     if (conn->ca_data) {
         struct curl_blob blob = {conn->ca_data, conn->ca_len, CURL_BLOB_COPY};
@@ -388,6 +493,7 @@ static struct kube_request *new_request(struct kube_client *c, const struct kube
         return NULL;
     }
     r->timeout_ms = o->timeout_ms;
+    r->endpoint = o->endpoint;
     r->max_retries = o->max_retries == 0 ? DEFAULT_MAX_RETRIES : o->max_retries < 0 ? 0 : o->max_retries;
     r->on_data = o->on_data;
     r->done = done;
@@ -486,13 +592,13 @@ static void finish(struct kube_request *r, CURLcode result)
             kube_error_set(&resp.error, KUBE_TRANSPORT, "%s %s: response larger than %d MB",
                            method_name(r->method), r->path, MAX_BODY >> 20);
         else
-            kube_error_set(&resp.error, code, "%s %s%s: %s", method_name(r->method), c->conn->server,
+            kube_error_set(&resp.error, code, "%s %s%s: %s", method_name(r->method), request_server(r),
                            r->path, r->errbuf[0] ? r->errbuf : curl_easy_strerror(result));
         resp.http_status = 0;
     } else if (http_status >= 300 || http_status < 200) {
         error_from_answer(http_status, r->response.data ? r->response.data : "", r->response.len,
                           &resp);
-        if (http_status == 401 && !r->auth_retried && kube_connection_can_refresh(c->conn)) {
+        if (http_status == 401 && !r->endpoint && !r->auth_retried && kube_connection_can_refresh(c->conn)) {
             /* The token may have expired early or rotated: fetch a new one
              * and try once more. */
             r->auth_retried = true;
@@ -706,6 +812,44 @@ int kube_client_timeout_ms(struct kube_client *c)
     return left < 0 ? -1 : left > 3600000 ? 3600000 : (int)left;
 }
 
+/* Takes one token of the request budget: 0 when one was there, else the
+ * milliseconds until one will be. */
+static long long budget_take(struct kube_client *c, long long now)
+{
+    if (c->budget_qps <= 0)
+        return 0;
+    if (now > c->budget_refilled_ms) {
+        c->budget_tokens += (double)(now - c->budget_refilled_ms) * c->budget_qps / 1000.0;
+        if (c->budget_tokens > c->budget_burst)
+            c->budget_tokens = c->budget_burst;
+        c->budget_refilled_ms = now;
+    }
+    if (c->budget_tokens >= 1.0) {
+        c->budget_tokens -= 1.0;
+        return 0;
+    }
+    long long wait = (long long)((1.0 - c->budget_tokens) * 1000.0 / c->budget_qps) + 1;
+    return wait;
+}
+
+void kube_client_set_budget(struct kube_client *c, double qps, double burst)
+{
+    c->budget_qps = qps > 0 ? qps : 0;
+    c->budget_burst = burst >= 1 ? burst : 1;
+    c->budget_tokens = c->budget_burst;
+    c->budget_refilled_ms = now_ms();
+}
+
+double kube_client_budget_qps(const struct kube_client *c)
+{
+    return c->budget_qps;
+}
+
+unsigned long kube_client_api_requests(const struct kube_client *c)
+{
+    return c->api_requests;
+}
+
 static void run_due(struct kube_client *c)
 {
     long long now = now_ms();
@@ -718,6 +862,11 @@ static void run_due(struct kube_client *c)
             if (r->cancelled || r->state == REQ_ACTIVE || r->state == REQ_AUTH_WAIT || r->due_ms > now)
                 continue;
             if (r->state == REQ_WAITING) {
+                long long wait = r->endpoint ? 0 : budget_take(c, now);
+                if (wait > 0) {
+                    r->due_ms = now + wait;
+                    continue;
+                }
                 launch(r);
                 if (r->state != REQ_FAILED)
                     continue;

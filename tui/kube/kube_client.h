@@ -50,6 +50,20 @@ typedef void (*kube_done_fn)(struct kube_request *req, const struct kube_respons
 /* Streams a 2xx body as it arrives (watches); return false to stop. */
 typedef bool (*kube_data_fn)(const char *data, size_t len, void *user);
 
+/* Another HTTP server reached through the same multi handle and poll loop
+ * (a Prometheus-compatible query API), with its own trust and credentials
+ * instead of the kubeconfig's. Its requests are outside the request budget,
+ * which protects the API server. The caller keeps it alive while its
+ * requests run. */
+struct kube_endpoint {
+    const char *base_url;     /* "https://host:port/prefix", no trailing '/'; no credentials */
+    const char *ca_file;      /* NULL: the system's trust store */
+    bool insecure_skip_tls_verify;
+    const char *bearer_token_file; /* read at every request, so a rotated token is used */
+    const char *username, *password; /* basic auth; NULL: none */
+    const char *const *headers; /* "Name: value" each, NULL-terminated (X-Scope-OrgID) */
+};
+
 struct kube_request_options {
     enum kube_method method;
     const char *path; /* "/api/v1/namespaces/NS/pods?limit=500", already escaped */
@@ -64,6 +78,8 @@ struct kube_request_options {
     /* More request headers, "Name: value" each, NULL-terminated (proxied
      * requests pass them on to the pod: hfitop's header faults). */
     const char *const *extra_headers;
+    /* NULL: the API server of the kubeconfig. */
+    const struct kube_endpoint *endpoint;
 };
 
 /* The client borrows `conn`, which must outlive it. */
@@ -120,6 +136,16 @@ void kube_client_dispatch(struct kube_client *c, const struct pollfd *fds, int n
 void kube_client_wait(struct kube_client *c, int max_ms);
 /* Requests started and not yet completed or cancelled. */
 int kube_client_pending(const struct kube_client *c);
+
+/* The request budget towards the API server: a token bucket refilled at
+ * qps per second holding at most burst tokens, shared by every request the
+ * client sends there (lists, watches, scrapes through the pod proxy,
+ * actions, retries). A request finding no token waits for one. qps <= 0:
+ * no budget. */
+void kube_client_set_budget(struct kube_client *c, double qps, double burst);
+double kube_client_budget_qps(const struct kube_client *c);
+/* Requests sent to the API server so far (each launch: retries count). */
+unsigned long kube_client_api_requests(const struct kube_client *c);
 
 /* Connections opened so far: with HTTP/2 one carries every request. */
 unsigned long kube_client_connections_opened(const struct kube_client *c);

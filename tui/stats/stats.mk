@@ -4,8 +4,9 @@
 STATS_SRCS := $(sort $(wildcard tui/stats/*.c))
 STATS_OBJS := $(patsubst %.c,$(OUT)/%.o,$(STATS_SRCS))
 HFISTATS_LIB := $(OUT)/tui/libhfistats.a
-# What a program linking $(HFISTATS_LIB) needs after it (pthread_once).
-HFISTATS_LDLIBS := -lm -lpthread
+# What a program linking $(HFISTATS_LIB) needs after it (pthread_once; cJSON
+# for the Prometheus query API answers).
+HFISTATS_LDLIBS := -lm -lpthread -lcjson
 
 $(OUT)/tui/stats/%.o: tui/stats/%.c
 	@mkdir -p $(dir $@)

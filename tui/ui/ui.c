@@ -2,6 +2,8 @@
  * so nothing blocks drawing; the terminal is restored on every way out. */
 #include "ui.h"
 
+#include "../app/prom_source.h"
+
 #include <curses.h>
 #include <errno.h>
 #include <langinfo.h>
@@ -174,9 +176,10 @@ static void draw_header(struct ui *ui)
     char ago[32] = "never";
     if (refreshed)
         snprintf(ago, sizeof ago, "%lds ago", (long)(time(NULL) - refreshed));
-    snprintf(line, sizeof line, "hfitop  context %s  cluster %s  namespace %s  every %ds  refreshed %s%s",
-             ui->context, ui->cluster, ui->ns, o->interval_s, ago,
-             o->readonly ? "  [read-only]" : "");
+    char source[400];
+    app_source_summary(ui->app, source, sizeof source);
+    snprintf(line, sizeof line, "hfitop  context %s  cluster %s  namespace %s  %s  refreshed %s%s", ui->context,
+             ui->cluster, ui->ns, source, ago, o->readonly ? "  [read-only]" : "");
     ui_attr_on(ui, UI_COLOR_HEADER, A_BOLD);
     ui_put(0, 0, ui->cols, line);
     ui_attr_off(ui, UI_COLOR_HEADER, A_BOLD);
@@ -208,9 +211,24 @@ static void draw_header(struct ui *ui)
 static int draw_banner(struct ui *ui, int y)
 {
     const struct app_mesh_state *mesh = app_mesh_state(ui->mesh);
-    if (mesh->api_ok)
+    const struct prom_source *prom = app_prometheus(ui->app);
+    enum prom_source_state ps = prom ? prom_source_state(prom) : PROM_SOURCE_OK;
+    if (mesh->api_ok && (ps == PROM_SOURCE_OK || ps == PROM_SOURCE_STARTING))
         return 0;
     char line[700];
+    if (mesh->api_ok) {
+        /* The counters' source failed; the pods still come from the API. */
+        const char *what = ps == PROM_SOURCE_UNAUTHORIZED ? "PROMETHEUS REFUSED THE CREDENTIALS"
+                           : ps == PROM_SOURCE_UNREACHABLE ? "PROMETHEUS UNREACHABLE"
+                                                           : "PROMETHEUS QUERY FAILED";
+        snprintf(line, sizeof line, " %s: %s - counters may be stale, retrying ", what, prom_source_error(prom));
+        ui_attr_on(ui, UI_COLOR_ERROR, A_REVERSE | A_BOLD);
+        move(y, 0);
+        clrtoeol();
+        ui_put(y, 0, ui->cols, line);
+        ui_attr_off(ui, UI_COLOR_ERROR, A_REVERSE | A_BOLD);
+        return 1;
+    }
     const struct kube_error *e = &mesh->api_error;
     const char *what = e->code == KUBE_UNAUTHORIZED ? "CREDENTIALS REJECTED (expired?)"
                        : e->code == KUBE_FORBIDDEN  ? "FORBIDDEN"

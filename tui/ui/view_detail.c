@@ -159,7 +159,7 @@ static void draw_detail(struct ui *ui, int top, int height)
     if (y + 2 <= last) {
         ui_put(y++, 0, ui->cols, "doctor:");
         struct doctor_evidence ev = {app_mesh_wasmplugins(ui->mesh), app_mesh_envoyfilters(ui->mesh),
-                                     time(NULL), ui->user};
+                                     time(NULL), ui->user, app_prometheus(ui->app), app_prometheus(ui->app) != NULL};
         struct findings_cursor cursor = {ui, y};
         doctor_check_pod(p, &ev, add_finding, &cursor);
         if (cursor.y == y)

@@ -27,8 +27,9 @@ static enum doctor_fix fix_for(const char *rule_id)
 
 static void run_report(struct ui *ui, struct doctor_report *report)
 {
-    struct doctor_evidence ev = {app_mesh_wasmplugins(ui->mesh), app_mesh_envoyfilters(ui->mesh), time(NULL),
-                                 ui->user};
+    struct doctor_evidence ev = {.wasmplugins = app_mesh_wasmplugins(ui->mesh),
+                                 .envoyfilters = app_mesh_envoyfilters(ui->mesh), .now = time(NULL),
+                                 .user = ui->user};
     memset(report, 0, sizeof *report);
     doctor_run(ui->app, &ev, report);
 }

@@ -94,7 +94,9 @@ static void cell_text(const struct app_pod *p, enum column_id c, time_t now, cha
     case COL_P50:
     case COL_P95:
     case COL_P99: ui_format_ms(v, out, size); break;
-    case COL_ERROR: snprintf(out, size, "%s", p->failing ? p->error : ""); break;
+    case COL_ERROR:
+        snprintf(out, size, "%s", p->failing ? p->error : p->stale ? "stale: Prometheus' newest sample is old" : "");
+        break;
     case COL_COUNT: out[0] = '\0'; break;
     }
 }
@@ -275,6 +277,9 @@ static void draw_pods(struct ui *ui, int top, int height)
                                                     : "no pods in this namespace";
         ui_put(top + 1, 0, ui->cols, why);
     }
+    int shown = rows < (int)ui->n_visible - ui->scroll ? rows : (int)ui->n_visible - ui->scroll;
+    if (shown > 0)
+        app_show_pods(ui->app, ui->visible + ui->scroll, (size_t)shown);
     for (int r = 0; r < rows && ui->scroll + r < (int)ui->n_visible; r++) {
         const struct app_pod *p = ui->visible[ui->scroll + r];
         char text[COL_COUNT][300];

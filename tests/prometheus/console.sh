@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The console with --prometheus in a real terminal (tmux): the header names
+# the source, the counters come from Prometheus; Prometheus stopped in the
+# middle of the session gives a banner, not a crash, and the banner goes
+# once it answers again. And the request budget in the pod-proxy mode: with
+# more pods than --max-qps allows per interval, the interval stretches and
+# the header says so, and the requests stay within the budget.
+# Usage: console.sh path/to/hfitop path/to/meshsim
+HFITOP=${1:?usage: console.sh HFITOP MESHSIM}
+MESHSIM_BIN=${2:?usage: console.sh HFITOP MESHSIM}
+. tests/ui/lib.sh
+. tests/prometheus/prom_lib.sh
+trap 'prometheus_stop; tmx kill-server 2>/dev/null; meshsim_cleanup' EXIT
+TARGETS="$MESHSIM_DIR/targets.json"
+
+meshsim_start "$MESHSIM_BIN" --seed 9 --traffic 20 --prometheus-targets "$TARGETS"
+cat >"$MESHSIM_DIR/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: sidecars
+    metrics_path: /stats/prometheus
+    file_sd_configs: [{files: ['$TARGETS'], refresh_interval: 1s}]
+EOF
+prometheus_start "$MESHSIM_DIR/prometheus.yml"
+port=${PROM_URL##*:}
+check_eventually "every target up" 40 all_targets_up 6 sidecars
+
+start_console --no-journal --interval 1 --prometheus "$PROM_URL"
+see "the header names the Prometheus source" "Prometheus $PROM_URL every 1s (labels pod, namespace)"
+see "counters read from Prometheus (the naming column)" " wasmcustom " 40
+
+prometheus_stop
+see "Prometheus stopped: a banner, not a crash" "PROMETHEUS UNREACHABLE" 30
+check "the console still runs" not_on_screen "console exited"
+see "the pods stay on screen" " wasmcustom "
+
+prometheus_start "$MESHSIM_DIR/prometheus.yml" "$port"
+gone "Prometheus back: the banner goes" "PROMETHEUS UNREACHABLE" 40
+keys q
+exited_cleanly "console with --prometheus"
+
+# ---- the request budget, pod-proxy mode ----
+meshsim_start "$MESHSIM_BIN" --seed 9 --pods 40
+CONSOLE_ENV="HFITOP_REQUEST_LOG=$MESHSIM_DIR/requests.log" start_console --no-journal --interval 1 --max-qps 5
+see "the stretched interval in the header" "scraping 40 pods every 9 s, budget 5/s; use --prometheus for faster refresh" 40
+wait_until 60 test -s "$MESHSIM_DIR/requests.log"
+first=$(wc -l <"$MESHSIM_DIR/requests.log")
+start=$SECONDS
+grown() { [ $(($(wc -l <"$MESHSIM_DIR/requests.log") - first)) -ge 60 ]; }
+wait_until 60 grown
+elapsed=$((SECONDS - start + 1))
+# 60 more requests cannot take less than the budget allows: 5 a second,
+# plus its burst and the scrapes already queued (--max-inflight, 16). A
+# slower machine only takes longer.
+within_budget() { [ $((5 * elapsed + 5 + 16)) -ge 60 ]; }
+check "requests to the API server stay within --max-qps (60 took ${elapsed}s)" within_budget
+keys q
+exited_cleanly "console with --max-qps"
+finish

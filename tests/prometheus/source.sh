@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# hfitop's Prometheus source against Debian's Prometheus 2.42 scraping
+# meshsim's sidecars: after known faults, `--once -o json --prometheus URL`
+# equals the sidecar view (pod proxy) on every pod, counters exactly; a pod
+# Prometheus does not scrape is unknown (null), not zero; a pod scraped by a
+# slow job is stale; a job relabelling the pod label to pod_name (and the
+# namespace to kubernetes_namespace) is detected; credentials and headers
+# reach Prometheus; the doctor's Prometheus findings, each.
+# Usage: source.sh path/to/meshsim path/to/hfitop
+. "$(dirname "$0")/../meshsim/lib.sh"
+. "$(dirname "$0")/prom_lib.sh"
+MESHSIM=${1:?usage: source.sh MESHSIM HFITOP}
+HFITOP=${2:?usage: source.sh MESHSIM HFITOP}
+NS=/api/v1/namespaces/demo
+TARGETS="$MESHSIM_DIR/targets.json"
+FAKE_PID=
+trap 'prometheus_stop; [ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null; meshsim_cleanup' EXIT
+
+meshsim_start "$MESHSIM" --seed 3 --prometheus-targets "$TARGETS"
+pods=$(python3 -c '
+import json, sys
+for g in json.load(open(sys.argv[1])): print(g["labels"]["pod"])' "$TARGETS")
+unscraped=$(grep '^cart-' <<<"$pods" | sed -n 1p) # no job scrapes it
+slow=$(grep '^cart-' <<<"$pods" | sed -n 2p)      # only a job with a 30 s interval
+
+# Job sidecars scrapes every pod but those two, each second.
+cat >"$MESHSIM_DIR/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: sidecars
+    metrics_path: /stats/prometheus
+    file_sd_configs: [{files: ['$TARGETS'], refresh_interval: 1s}]
+    relabel_configs:
+      - {source_labels: [__meta_kubernetes_pod_name], regex: '$unscraped|$slow', action: drop}
+  - job_name: slow
+    scrape_interval: 30s
+    scrape_timeout: 1s
+    metrics_path: /stats/prometheus
+    file_sd_configs: [{files: ['$TARGETS'], refresh_interval: 1s}]
+    relabel_configs:
+      - {source_labels: [__meta_kubernetes_pod_name], regex: '$slow', action: keep}
+EOF
+prometheus_start "$MESHSIM_DIR/prometheus.yml"
+check_eventually "every target up" 40 all_targets_up 4 sidecars
+
+# Known faults: pod i gets i+1 aborts and i+1 delays of 20*(i+1) ms.
+i=0
+for pod in $pods; do
+    for _ in $(seq $((i + 1))); do
+        kcurl -o /dev/null -H 'x-hfi-fault-abort: 503' -H 'x-hfi-fault-token: meshsim-demo-token' \
+            "$SERVER$NS/pods/$pod:8080/proxy/fire"
+        kcurl -o /dev/null -H "x-hfi-fault-delay-ms: $((20 * (i + 1)))" -H 'x-hfi-fault-token: meshsim-demo-token' \
+            "$SERVER$NS/pods/$pod:8080/proxy/fire"
+    done
+    i=$((i + 1))
+done
+
+once() { # once OUT [FLAGS...]: hfitop --once -o json
+    local out=$1
+    shift
+    timeout 60 "$HFITOP" --once -o json --no-journal "$@" >"$out" 2>"$out.err"
+}
+# views_equal: the Prometheus view equals the sidecar view, pod by pod.
+views_equal() {
+    once "$MESHSIM_DIR/sidecars.json" || return 1
+    once "$MESHSIM_DIR/prom.json" --prometheus "$PROM_URL" || return 1
+    python3 - "$MESHSIM_DIR/sidecars.json" "$MESHSIM_DIR/prom.json" "$unscraped" "$slow" "$PROM_URL" <<'PY'
+import json, math, sys
+side = {p["name"]: p for p in json.load(open(sys.argv[1]))["pods"]}
+doc = json.load(open(sys.argv[2]))
+prom = {p["name"]: p for p in doc["pods"]}
+unscraped, slow, url = sys.argv[3], sys.argv[4], sys.argv[5]
+src = doc["source"]
+assert src["kind"] == "prometheus" and src["url"] == url and src["pod_label"] == "pod", src
+assert src["namespace_label"] == "namespace", src
+assert set(side) == set(prom) and len(side) == 6, (sorted(side), sorted(prom))
+exact = ["naming", "aborts_total", "delays_total", "overflow_total", "config_errors_total", "active_delays", "policies"]
+for name, s in side.items():
+    p = prom[name]
+    if name == unscraped:
+        # Prometheus holds nothing for it: unknown, not zero.
+        assert s["aborts_total"] >= 1 and p["aborts_total"] is None and p["delays_total"] is None, p
+        assert p["naming"] == "none" and p["last_scrape"] is None, p
+        continue
+    for k in exact:
+        assert p[k] == s[k], (name, k, p[k], s[k])
+    assert s["aborts_total"] >= 1 and s["delays_total"] >= 1, (name, s)
+    sd, pd = s["delay_ms"], p["delay_ms"]
+    assert sd["count"] == s["delays_total"], ("the sidecar has not flushed its histogram yet", name)
+    assert pd["count"] == sd["count"] and pd["sum"] == sd["sum"], (name, pd, sd)
+    assert pd["buckets"] == sd["buckets"], (name, pd["buckets"], sd["buckets"])
+    for q in ("p50", "p95", "p99"):
+        assert sd[q] is not None and abs(pd[q] - sd[q]) <= 1e-9 * max(1.0, abs(sd[q])), (name, q, pd[q], sd[q])
+    assert p["last_scrape"] is not None and p["error"] is None, p
+    if name != slow:
+        assert p["stale"] is False, p
+PY
+}
+check_eventually "--once through Prometheus equals the sidecar view on every pod (counters exactly)" 60 views_equal
+
+slow_is_stale() {
+    once "$MESHSIM_DIR/prom.json" --prometheus "$PROM_URL" || return 1
+    python3 - "$MESHSIM_DIR/prom.json" "$slow" <<'PY'
+import json, sys
+p = next(p for p in json.load(open(sys.argv[1]))["pods"] if p["name"] == sys.argv[2])
+assert p["stale"] is True and p["aborts_total"] is not None, p
+PY
+}
+check_eventually "a pod whose newest sample is older than two scrape intervals is stale" 30 slow_is_stale
+
+# ---- the doctor's Prometheus findings ----
+doctor_json() { # doctor_json OUT WANT_EXIT [FLAGS...]
+    local out=$1 want=$2
+    shift 2
+    timeout 90 "$HFITOP" doctor -o json --no-journal "$@" >"$out" 2>"$out.err"
+    [ $? -eq "$want" ]
+}
+finding() { # finding FILE ID SUBJECT_PART DETAIL_PART
+    python3 - "$@" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+fs = [f for f in doc["findings"] if f["id"] == sys.argv[2]]
+assert fs, [f["id"] for f in doc["findings"]]
+f = fs[0]
+assert sys.argv[3] in f["subject"] or sys.argv[3] in f["pods"], f
+assert sys.argv[4] in f["detail"], f
+assert f["kind"] == "problem" and f["fix"] and f["diagnosis"], f
+PY
+}
+no_series_and_stale() {
+    doctor_json "$MESHSIM_DIR/doctor.json" 1 --prometheus "$PROM_URL" &&
+        finding "$MESHSIM_DIR/doctor.json" prometheus-no-series "$unscraped" "although the sidecar serves them" &&
+        finding "$MESHSIM_DIR/doctor.json" prometheus-stale "$slow" "newest sample" &&
+        python3 -c '
+import json, sys
+ids = [f["id"] for f in json.load(open(sys.argv[1]))["findings"]]
+assert ids.count("prometheus-no-series") == 1 and ids.count("prometheus-stale") == 1, ids' "$MESHSIM_DIR/doctor.json"
+}
+check_eventually "doctor: prometheus-no-series for the pod no job scrapes, prometheus-stale for the slow one" 30 \
+    no_series_and_stale
+closed_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+unreachable() {
+    doctor_json "$MESHSIM_DIR/doctor.json" 1 --prometheus "http://127.0.0.1:$closed_port" &&
+        finding "$MESHSIM_DIR/doctor.json" prometheus-unreachable "127.0.0.1:$closed_port" "unreachable"
+}
+check "doctor: prometheus-unreachable names the URL and why" unreachable
+sidecar_addr=$(python3 -c '
+import json, sys
+print(json.load(open(sys.argv[1]))[0]["targets"][0])' "$TARGETS")
+not_the_api() {
+    doctor_json "$MESHSIM_DIR/doctor.json" 1 --prometheus "http://$sidecar_addr" &&
+        finding "$MESHSIM_DIR/doctor.json" prometheus-query-failed "$sidecar_addr" "is not a Prometheus query API"
+}
+check "doctor: prometheus-query-failed for a URL that is not the query API" not_the_api
+
+# A stand-in API that wants a bearer token, a tenant header and basic
+# auth from the URL, and answers one series when it gets them.
+printf 'sekret-token\n' >"$MESHSIM_DIR/token"
+python3 - "$MESHSIM_DIR/fake.port" <<'PY' &
+import base64, http.server, json, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self):
+        ok = (self.headers.get("Authorization") == "Bearer sekret-token" and
+              self.headers.get("X-Scope-OrgID") == "tenant-1")
+        body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": []}}).encode()
+        self.send_response(200 if ok else 401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    do_GET = do_POST = answer
+    def log_message(self, *a):
+        pass
+srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+srv.timeout = 60
+open(sys.argv[1], "w").write(str(srv.server_address[1]))
+for _ in range(40):
+    srv.handle_request()
+PY
+FAKE_PID=$!
+wait_until 10 test -s "$MESHSIM_DIR/fake.port"
+FAKE=http://127.0.0.1:$(cat "$MESHSIM_DIR/fake.port")
+unauthorized() {
+    doctor_json "$MESHSIM_DIR/doctor.json" 1 --prometheus "$FAKE" --prometheus-header X-Scope-OrgID:tenant-1 &&
+        finding "$MESHSIM_DIR/doctor.json" prometheus-unauthorized "$FAKE" "refused the credentials"
+}
+check "doctor: prometheus-unauthorized when the token is missing" unauthorized
+authorized() {
+    once "$MESHSIM_DIR/fake.json" --prometheus "$FAKE" --prometheus-bearer-token-file "$MESHSIM_DIR/token" \
+        --prometheus-header X-Scope-OrgID:tenant-1 &&
+        python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["source"]["kind"] == "prometheus" and all(p["aborts_total"] is None for p in d["pods"]), d' "$MESHSIM_DIR/fake.json"
+}
+check "the bearer token file and --prometheus-header reach Prometheus" authorized
+bad_url() { timeout 20 "$HFITOP" --once --no-journal --prometheus "ftp://x" 2>&1 | grep -q 'wants an http:// or https:// URL'; }
+check "a URL that is not http(s) is refused with a message" bad_url
+
+# ---- a job that relabels the pod label to pod_name ----
+prometheus_stop
+cat >"$MESHSIM_DIR/prometheus-renamed.yml" <<EOF
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: renamed
+    metrics_path: /stats/prometheus
+    file_sd_configs: [{files: ['$TARGETS'], refresh_interval: 1s}]
+    relabel_configs:
+      - {source_labels: [__meta_kubernetes_pod_name], target_label: pod_name}
+      - {source_labels: [__meta_kubernetes_namespace], target_label: kubernetes_namespace}
+      - {regex: '^(pod|namespace)$', action: labeldrop}
+EOF
+rm -rf "$PROM_DIR"
+prometheus_start "$MESHSIM_DIR/prometheus-renamed.yml"
+check_eventually "the renaming job's targets are up" 40 all_targets_up 6 renamed
+renamed_equal() {
+    once "$MESHSIM_DIR/sidecars.json" || return 1
+    once "$MESHSIM_DIR/prom.json" --prometheus "$PROM_URL" || return 1
+    python3 - "$MESHSIM_DIR/sidecars.json" "$MESHSIM_DIR/prom.json" <<'PY'
+import json, sys
+side = {p["name"]: p for p in json.load(open(sys.argv[1]))["pods"]}
+doc = json.load(open(sys.argv[2]))
+assert doc["source"]["pod_label"] == "pod_name", doc["source"]
+assert doc["source"]["namespace_label"] == "kubernetes_namespace", doc["source"]
+for p in doc["pods"]:
+    s = side[p["name"]]
+    for k in ("aborts_total", "delays_total", "policies"):
+        assert p[k] is not None and p[k] == s[k], (p["name"], k, p[k], s[k])
+PY
+}
+check_eventually "pod_name and kubernetes_namespace are detected and read" 40 renamed_equal
+given_labels() {
+    once "$MESHSIM_DIR/prom.json" --prometheus "$PROM_URL" --prometheus-pod-label pod_name \
+        --prometheus-namespace-label kubernetes_namespace &&
+        python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert all(p["aborts_total"] is not None for p in d["pods"]), d["pods"]' "$MESHSIM_DIR/prom.json"
+}
+check "--prometheus-pod-label and --prometheus-namespace-label are used as given" given_labels
+
+prometheus_stop
+finish

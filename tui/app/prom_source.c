@@ -1,0 +1,755 @@
+#include "prom_source.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../stats/prom_api.h"
+
+/* Query texts grow with the pods named in a quantile selector. */
+#define QUERY_MAX (256 * 1024)
+#define QUERY_TIMEOUT_MS 15000L
+#define DEFAULT_SCRAPE_INTERVAL_S 60.0 /* Prometheus' own default */
+
+enum query_kind { Q_LABELS, Q_CONFIG, Q_VALUES, Q_RATES, Q_QUANTILES, Q_BUCKETS, Q_COUNT };
+
+struct query {
+    struct prom_source *src;
+    enum query_kind kind;
+    struct kube_request *req;
+    bool done, ok;
+    prom_api_answer answer;
+};
+
+struct prom_source {
+    struct kube_client *client;
+    struct kube_endpoint endpoint;
+    char *base_url, *username, *password, *token_file, *ca_file;
+    char *headers[PROM_SOURCE_MAX_HEADERS + 1];
+    char *pod_label, *namespace_label;
+    bool pod_label_given, namespace_label_given, labels_detected;
+    int window_s_given, window_s_asked;
+    double scrape_interval_s;
+    bool config_asked;
+    char *ns;
+    /* Pods whose quantiles and buckets are asked for. */
+    char **want_ns, **want_pods;
+    size_t want_count;
+    bool want_all;
+
+    struct query queries[Q_COUNT];
+    int pending;
+    bool busy, failed_this_refresh;
+    unsigned generation;
+    enum prom_source_state state;
+    char error[512];
+
+    struct prom_pod_values *pods; /* sorted by ns, pod */
+    size_t pod_count;
+};
+
+static const char *const answer_labels_template[] = {NULL, NULL, "__name__", "hfi_family", "le"};
+enum { L_NS, L_POD, L_NAME, L_FAMILY, L_LE, L_COUNT };
+
+/* ---- set-up ---- */
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static char *percent_decode(const char *s, size_t len)
+{
+    char *out = malloc(len + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            *o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        } else {
+            *o++ = s[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* http(s)://[user[:password]@]host[:port][/prefix]: the base URL without
+ * credentials (shown to people), and the credentials apart. */
+static bool split_url(struct prom_source *s, const char *url, char *err, size_t err_size)
+{
+    const char *scheme_end = strstr(url, "://");
+    if (!scheme_end || !((scheme_end - url == 4 && strncmp(url, "http", 4) == 0) ||
+                         (scheme_end - url == 5 && strncmp(url, "https", 5) == 0))) {
+        snprintf(err, err_size, "--prometheus wants an http:// or https:// URL, got \"%s\"", url);
+        return false;
+    }
+    const char *authority = scheme_end + 3;
+    size_t auth_len = strcspn(authority, "/?#");
+    const char *at = memrchr(authority, '@', auth_len);
+    const char *host = at ? at + 1 : authority;
+    size_t host_len = auth_len - (size_t)(host - authority);
+    if (!host_len) {
+        snprintf(err, err_size, "--prometheus URL has no host: \"%s\"", url);
+        return false;
+    }
+    if (authority[auth_len] == '?' || authority[auth_len] == '#') {
+        snprintf(err, err_size, "--prometheus URL must not carry a query or fragment: \"%s\"", url);
+        return false;
+    }
+    if (at) {
+        const char *colon = memchr(authority, ':', (size_t)(at - authority));
+        size_t user_len = colon ? (size_t)(colon - authority) : (size_t)(at - authority);
+        s->username = percent_decode(authority, user_len);
+        s->password = colon ? percent_decode(colon + 1, (size_t)(at - colon - 1)) : strdup("");
+    }
+    const char *path = authority + auth_len;
+    size_t path_len = strlen(path);
+    while (path_len && path[path_len - 1] == '/')
+        path_len--;
+    if (asprintf(&s->base_url, "%.*s%.*s%.*s", (int)(authority - url), url, (int)host_len, host, (int)path_len,
+                 path) < 0)
+        s->base_url = NULL;
+    return s->base_url != NULL;
+}
+
+struct prom_source *prom_source_new(struct kube_client *client, const struct prom_source_options *o, char *err,
+                                    size_t err_size)
+{
+    struct prom_source *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    s->client = client;
+    if (!split_url(s, o->url, err, err_size)) {
+        prom_source_free(s);
+        return NULL;
+    }
+    for (size_t i = 0; i < o->header_count && i < PROM_SOURCE_MAX_HEADERS; i++) {
+        const char *colon = strchr(o->headers[i], ':');
+        if (!colon || colon == o->headers[i] || strpbrk(o->headers[i], "\r\n")) {
+            snprintf(err, err_size, "--prometheus-header wants NAME:VALUE, got \"%s\"", o->headers[i]);
+            prom_source_free(s);
+            return NULL;
+        }
+        s->headers[i] = strdup(o->headers[i]);
+    }
+    for (int k = 0; k < 2; k++) {
+        const char *given = k ? o->namespace_label : o->pod_label;
+        if (given && !prom_api_label_name_valid(given)) {
+            snprintf(err, err_size, "--prometheus-%s-label wants a label name ([a-zA-Z_][a-zA-Z0-9_]*), got \"%s\"",
+                     k ? "namespace" : "pod", given);
+            prom_source_free(s);
+            return NULL;
+        }
+    }
+    s->pod_label_given = o->pod_label != NULL;
+    s->namespace_label_given = o->namespace_label != NULL;
+    s->pod_label = strdup(o->pod_label ? o->pod_label : "pod");
+    s->namespace_label = strdup(o->namespace_label ? o->namespace_label : "namespace");
+    s->token_file = dup_or_null(o->bearer_token_file);
+    s->ca_file = dup_or_null(o->ca_file);
+    s->window_s_given = o->window_s;
+    s->scrape_interval_s = DEFAULT_SCRAPE_INTERVAL_S;
+    s->endpoint = (struct kube_endpoint){
+        .base_url = s->base_url,
+        .ca_file = s->ca_file,
+        .insecure_skip_tls_verify = o->insecure_skip_tls_verify,
+        .bearer_token_file = s->token_file,
+        .username = s->username,
+        .password = s->password,
+        .headers = (const char *const *)s->headers,
+    };
+    s->state = PROM_SOURCE_STARTING;
+    return s;
+}
+
+static void free_table(struct prom_pod_values *pods, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(pods[i].ns);
+        free(pods[i].pod);
+    }
+    free(pods);
+}
+
+static void clear_wanted(struct prom_source *s)
+{
+    for (size_t i = 0; i < s->want_count; i++) {
+        free(s->want_ns[i]);
+        free(s->want_pods[i]);
+    }
+    free(s->want_ns);
+    free(s->want_pods);
+    s->want_ns = s->want_pods = NULL;
+    s->want_count = 0;
+}
+
+void prom_source_free(struct prom_source *s)
+{
+    if (!s)
+        return;
+    for (int k = 0; k < Q_COUNT; k++) {
+        kube_request_cancel(s->queries[k].req);
+        prom_api_answer_free(&s->queries[k].answer);
+    }
+    free_table(s->pods, s->pod_count);
+    clear_wanted(s);
+    free(s->base_url);
+    if (s->password)
+        explicit_bzero(s->password, strlen(s->password));
+    free(s->username);
+    free(s->password);
+    free(s->token_file);
+    free(s->ca_file);
+    for (size_t i = 0; i < PROM_SOURCE_MAX_HEADERS; i++)
+        free(s->headers[i]);
+    free(s->pod_label);
+    free(s->namespace_label);
+    free(s->ns);
+    free(s);
+}
+
+void prom_source_set_namespace(struct prom_source *s, const char *ns)
+{
+    free(s->ns);
+    s->ns = ns && *ns ? strdup(ns) : NULL;
+}
+
+void prom_source_set_window(struct prom_source *s, int window_s)
+{
+    s->window_s_asked = window_s;
+}
+
+void prom_source_want_details(struct prom_source *s, const char *const *ns, const char *const *pods, size_t count,
+                              bool all_pods)
+{
+    clear_wanted(s);
+    s->want_all = all_pods;
+    if (all_pods || !count)
+        return;
+    s->want_ns = calloc(count, sizeof *s->want_ns);
+    s->want_pods = calloc(count, sizeof *s->want_pods);
+    if (!s->want_ns || !s->want_pods) {
+        free(s->want_ns);
+        free(s->want_pods);
+        s->want_ns = s->want_pods = NULL;
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        s->want_ns[i] = dup_or_null(ns[i]);
+        s->want_pods[i] = dup_or_null(pods[i]);
+        if (s->want_pods[i])
+            s->want_count = i + 1;
+    }
+}
+
+/* ---- queries ---- */
+
+static int window_s(const struct prom_source *s)
+{
+    if (s->window_s_given > 0)
+        return s->window_s_given;
+    int floor_s = (int)ceil(4 * s->scrape_interval_s);
+    int w = s->window_s_asked > 0 ? s->window_s_asked : PROM_SOURCE_MIN_WINDOW_S;
+    return w < floor_s ? floor_s : w;
+}
+
+static void set_failure(struct prom_source *s, enum prom_source_state state, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_failure(struct prom_source *s, enum prom_source_state state, const char *fmt, ...)
+{
+    if (s->failed_this_refresh)
+        return; /* the first failure says the most */
+    s->failed_this_refresh = true;
+    s->state = state;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->error, sizeof s->error, fmt, ap);
+    va_end(ap);
+}
+
+static const char *kind_path(enum query_kind k)
+{
+    return k == Q_CONFIG ? "/api/v1/status/config" : "/api/v1/query";
+}
+
+static void finish_refresh(struct prom_source *s);
+static void start_data_queries(struct prom_source *s);
+static void detect_labels(struct prom_source *s);
+
+static void on_answer(struct kube_request *req, const struct kube_response *resp, void *user)
+{
+    (void)req;
+    struct query *q = user;
+    struct prom_source *s = q->src;
+    q->req = NULL;
+    q->done = true;
+    s->pending--;
+    const char *labels[L_COUNT];
+    memcpy(labels, answer_labels_template, sizeof labels);
+    labels[L_NS] = s->namespace_label;
+    labels[L_POD] = s->pod_label;
+    if (q->kind == Q_LABELS) {
+        /* The candidates, in the query's order. */
+        size_t n = 0;
+        for (size_t i = 0; i < prom_api_pod_label_candidate_count; i++)
+            labels[n++] = prom_api_pod_label_candidates[i];
+        for (size_t i = 0; i < prom_api_namespace_label_candidate_count; i++)
+            labels[n++] = prom_api_namespace_label_candidates[i];
+    }
+    if (resp->http_status == 0) {
+        if (q->kind != Q_CONFIG)
+            set_failure(s, PROM_SOURCE_UNREACHABLE, "Prometheus at %s unreachable: %s", s->base_url,
+                        resp->error.message);
+    } else if (resp->http_status == 401 || resp->http_status == 403) {
+        if (q->kind != Q_CONFIG)
+            set_failure(s, PROM_SOURCE_UNAUTHORIZED,
+                        "Prometheus at %s refused the credentials (HTTP %ld): check --prometheus-bearer-token-file, "
+                        "the URL's user:password, or --prometheus-header",
+                        s->base_url, resp->http_status);
+    } else if (q->kind == Q_CONFIG) {
+        /* Thanos and Mimir serve no configuration: keep the default. */
+        double interval = resp->http_status == 200 ? prom_api_scrape_interval_s(resp->body, resp->body_len) : -1;
+        if (interval > 0)
+            s->scrape_interval_s = interval;
+        q->ok = true;
+    } else {
+        prom_api_status st = prom_api_parse(resp->body, resp->body_len, labels, L_COUNT, &q->answer);
+        if (st == PROM_API_ERROR)
+            set_failure(s, PROM_SOURCE_FAILED, "Prometheus at %s refused a query (HTTP %ld, %s): %s", s->base_url,
+                        resp->http_status, q->answer.error_type, q->answer.error);
+        else if (st == PROM_API_MALFORMED || resp->http_status != 200)
+            set_failure(s, PROM_SOURCE_FAILED, "%s%s is not a Prometheus query API (HTTP %ld): %s", s->base_url,
+                        kind_path(q->kind), resp->http_status,
+                        st == PROM_API_MALFORMED ? q->answer.error : "unexpected status");
+        else
+            q->ok = true;
+    }
+    if (s->pending)
+        return;
+    if (!s->failed_this_refresh && (s->queries[Q_LABELS].done || s->queries[Q_CONFIG].done) &&
+        !s->queries[Q_VALUES].req && !s->queries[Q_VALUES].done) {
+        detect_labels(s);
+        start_data_queries(s);
+        if (s->pending)
+            return;
+    }
+    finish_refresh(s);
+}
+
+static void start_query(struct prom_source *s, enum query_kind kind, const char *promql)
+{
+    struct query *q = &s->queries[kind];
+    prom_api_answer_free(&q->answer);
+    memset(q, 0, sizeof *q);
+    q->src = s;
+    q->kind = kind;
+    struct kube_request_options o = {.method = KUBE_GET, .path = kind_path(kind), .timeout_ms = QUERY_TIMEOUT_MS,
+                                     .max_retries = -1, .endpoint = &s->endpoint};
+    char *body = NULL;
+    if (promql) {
+        /* POST: the form keeps long queries out of URL length limits
+         * (prometheus web/api/v1 accepts both). */
+        char *escaped = kube_url_escape(promql);
+        if (!escaped || asprintf(&body, "query=%s", escaped) < 0)
+            body = NULL;
+        free(escaped);
+        if (!body) {
+            set_failure(s, PROM_SOURCE_FAILED, "out of memory");
+            return;
+        }
+        o.method = KUBE_POST;
+        o.body = body;
+        o.body_len = strlen(body);
+        o.content_type = "application/x-www-form-urlencoded";
+    }
+    q->req = kube_client_start(s->client, &o, on_answer, q);
+    free(body);
+    if (q->req)
+        s->pending++;
+    else
+        set_failure(s, PROM_SOURCE_FAILED, "out of memory");
+}
+
+/* `NS="demo"` or "", plus `, POD=~"a|b"` for the wanted pods. */
+static bool selector(const struct prom_source *s, bool wanted_only, char *out, size_t size)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    if (s->ns) {
+        int n = snprintf(out, size, "%s=\"%s\"", s->namespace_label, s->ns);
+        if (n < 0 || (size_t)n >= size || strpbrk(s->ns, "\"\\"))
+            return false;
+        len = (size_t)n;
+    }
+    if (wanted_only && !s->want_all) {
+        int n = snprintf(out + len, size - len, "%s%s=~\"", len ? ", " : "", s->pod_label);
+        if (n < 0 || (size_t)n >= size - len)
+            return false;
+        len += (size_t)n;
+        n = prom_api_regex_of_names(out + len, size - len, (const char *const *)s->want_pods, s->want_count);
+        if (n < 0 || len + (size_t)n + 2 > size)
+            return false;
+        len += (size_t)n;
+        out[len++] = '"';
+        out[len] = '\0';
+    }
+    return true;
+}
+
+static void start_data_queries(struct prom_source *s)
+{
+    char *sel = malloc(QUERY_MAX), *q = malloc(QUERY_MAX);
+    if (!sel || !q) {
+        set_failure(s, PROM_SOURCE_FAILED, "out of memory");
+        free(sel);
+        free(q);
+        return;
+    }
+    prom_api_target t = {.pod_label = s->pod_label, .namespace_label = s->namespace_label};
+    if (selector(s, false, sel, QUERY_MAX) && prom_api_query_values(q, QUERY_MAX, &t, sel) > 0)
+        start_query(s, Q_VALUES, q);
+    if (selector(s, false, sel, QUERY_MAX) && prom_api_query_rates(q, QUERY_MAX, &t, sel, window_s(s)) > 0)
+        start_query(s, Q_RATES, q);
+    bool details = s->want_all || s->want_count;
+    if (details && selector(s, true, sel, QUERY_MAX)) {
+        /* Quantiles cost the most (histogram_quantile by pod): only for the
+         * pods shown, and not when the buckets are fetched anyway. */
+        if (s->want_all) {
+            if (prom_api_query_buckets(q, QUERY_MAX, &t, sel) > 0)
+                start_query(s, Q_BUCKETS, q);
+        } else {
+            if (prom_api_query_quantiles(q, QUERY_MAX, &t, sel) > 0)
+                start_query(s, Q_QUANTILES, q);
+            if (prom_api_query_buckets(q, QUERY_MAX, &t, sel) > 0)
+                start_query(s, Q_BUCKETS, q);
+        }
+    }
+    free(sel);
+    free(q);
+}
+
+bool prom_source_refresh(struct prom_source *s)
+{
+    if (s->busy)
+        return false;
+    s->busy = true;
+    s->failed_this_refresh = false;
+    for (int k = 0; k < Q_COUNT; k++) {
+        prom_api_answer_free(&s->queries[k].answer);
+        memset(&s->queries[k], 0, sizeof s->queries[k]);
+    }
+    bool discover = false;
+    if (!(s->pod_label_given && s->namespace_label_given) && !s->labels_detected) {
+        /* Before the labels are known, a namespace restriction would name
+         * the wrong label: look at every namespace. */
+        char q[1024];
+        if (prom_api_query_labels(q, sizeof q, "") > 0) {
+            start_query(s, Q_LABELS, q);
+            discover = true;
+        }
+    }
+    if (!s->config_asked) {
+        s->config_asked = true;
+        start_query(s, Q_CONFIG, NULL);
+        discover = true;
+    }
+    if (!discover)
+        start_data_queries(s);
+    if (!s->pending)
+        finish_refresh(s);
+    return true;
+}
+
+bool prom_source_busy(const struct prom_source *s)
+{
+    return s->busy;
+}
+
+unsigned prom_source_generation(const struct prom_source *s)
+{
+    return s->generation;
+}
+
+/* ---- merging the answers ---- */
+
+static int compare_values(const void *a, const void *b)
+{
+    const struct prom_pod_values *x = a, *y = b;
+    int c = strcmp(x->ns, y->ns);
+    return c ? c : strcmp(x->pod, y->pod);
+}
+
+static struct prom_pod_values *lookup(struct prom_pod_values *pods, size_t n, const char *ns, const char *pod)
+{
+    struct prom_pod_values key = {.ns = (char *)ns, .pod = (char *)pod};
+    return n ? bsearch(&key, pods, n, sizeof *pods, compare_values) : NULL;
+}
+
+static void detect_labels(struct prom_source *s)
+{
+    const prom_api_answer *a = &s->queries[Q_LABELS].answer;
+    if (!s->queries[Q_LABELS].ok || !a->series_count)
+        return; /* nothing to learn from yet: keep asking */
+    size_t best = 0;
+    for (size_t i = 1; i < prom_api_pod_label_candidate_count; i++)
+        if (a->label_present[i] > a->label_present[best])
+            best = i;
+    size_t ns_best = 0, off = prom_api_pod_label_candidate_count;
+    for (size_t i = 1; i < prom_api_namespace_label_candidate_count; i++)
+        if (a->label_present[off + i] > a->label_present[off + ns_best])
+            ns_best = i;
+    if (!a->label_present[best])
+        return;
+    char *pod = s->pod_label_given ? s->pod_label : strdup(prom_api_pod_label_candidates[best]);
+    char *ns = s->namespace_label_given ? s->namespace_label : strdup(prom_api_namespace_label_candidates[ns_best]);
+    if (!pod || !ns) {
+        if (pod != s->pod_label)
+            free(pod);
+        if (ns != s->namespace_label)
+            free(ns);
+        return;
+    }
+    if (pod != s->pod_label)
+        free(s->pod_label);
+    if (ns != s->namespace_label)
+        free(s->namespace_label);
+    s->pod_label = pod;
+    s->namespace_label = ns;
+    s->labels_detected = true;
+}
+
+/* Which field of the plugin's metrics a series name is; rendering 0 for
+ * wasmcustom_ names, 1 for bare ones. NULL when not ours. */
+static hfi_value *field_of(hfi_metrics *renderings, const char *name, int *rendering)
+{
+    *rendering = strncmp(name, "wasmcustom_", 11) == 0 ? 0 : 1;
+    const char *rest = name + (*rendering == 0 ? 11 : 0);
+    if (strncmp(rest, "hfi_faults_", 11) != 0)
+        return NULL;
+    rest += 11;
+    hfi_metrics *m = &renderings[*rendering];
+    static const char *const names[] = {"aborts_total",  "delays_total", "overflow_total",
+                                        "config_errors_total", "active_delays", "policies",
+                                        "delay_duration_milliseconds_count", "delay_duration_milliseconds_sum"};
+    hfi_value *fields[] = {&m->aborts_total,  &m->delays_total, &m->overflow_total, &m->config_errors_total,
+                           &m->active_delays, &m->policies,     &m->delay_ms.count,  &m->delay_ms.sum};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(rest, names[i]) == 0)
+            return fields[i];
+    return NULL;
+}
+
+static void set_value(hfi_value *v, double value)
+{
+    v->present = true;
+    v->series = 1;
+    v->value = value;
+    v->exact = value >= 0 && value <= 9007199254740992.0 && value == floor(value);
+    v->value_u64 = v->exact ? (uint64_t)value : 0;
+}
+
+static int compare_buckets(const void *a, const void *b)
+{
+    const prom_bucket *x = a, *y = b;
+    return x->upper_bound < y->upper_bound ? -1 : x->upper_bound > y->upper_bound;
+}
+
+/* Builds the new table from the answers; the old one goes. */
+static void merge(struct prom_source *s)
+{
+    const prom_api_answer *values = &s->queries[Q_VALUES].answer;
+    size_t cap = values->series_count, n = 0;
+    struct prom_pod_values *pods = cap ? calloc(cap, sizeof *pods) : NULL;
+    hfi_metrics(*renderings)[2] = cap ? calloc(cap, sizeof *renderings) : NULL;
+    bool(*seen)[2] = cap ? calloc(cap, sizeof *seen) : NULL;
+    if (cap && (!pods || !renderings || !seen)) {
+        free(pods);
+        free(renderings);
+        free(seen);
+        set_failure(s, PROM_SOURCE_FAILED, "out of memory");
+        return;
+    }
+    /* One row per pod: sort the keys first. */
+    for (size_t i = 0; i < values->series_count; i++) {
+        const prom_api_series *ser = &values->series[i];
+        if (!ser->label[L_POD][0])
+            continue; /* a series without the pod label names no pod */
+        pods[n].ns = (char *)ser->label[L_NS];
+        pods[n].pod = (char *)ser->label[L_POD];
+        n++;
+    }
+    if (n)
+        qsort(pods, n, sizeof *pods, compare_values);
+    size_t unique = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!unique || compare_values(&pods[unique - 1], &pods[i]) != 0)
+            pods[unique++] = pods[i];
+    n = unique;
+    for (size_t i = 0; i < n; i++) {
+        pods[i].aborts_per_s = pods[i].delays_per_s = NAN;
+        pods[i].percentiles = (prom_percentiles){NAN, NAN, NAN};
+    }
+    for (size_t i = 0; i < values->series_count; i++) {
+        const prom_api_series *ser = &values->series[i];
+        struct prom_pod_values *p = lookup(pods, n, ser->label[L_NS], ser->label[L_POD]);
+        if (!p)
+            continue;
+        size_t row = (size_t)(p - pods);
+        if (strcmp(ser->label[L_FAMILY], "scraped_at") == 0) {
+            p->sample_time_s = ser->value;
+            continue;
+        }
+        int r;
+        hfi_value *v = field_of(renderings[row], ser->label[L_NAME], &r);
+        if (v) {
+            set_value(v, ser->value);
+            seen[row][r] = true;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        int r = seen[i][0] ? 0 : 1;
+        pods[i].metrics = renderings[i][r];
+        pods[i].metrics.naming = seen[i][0] ? HFI_NAMING_WASMCUSTOM : seen[i][1] ? HFI_NAMING_BARE : HFI_NAMING_NONE;
+        pods[i].metrics.delay_ms.present = pods[i].metrics.delay_ms.count.present;
+    }
+    const prom_api_answer *rates = &s->queries[Q_RATES].answer;
+    for (size_t i = 0; s->queries[Q_RATES].ok && i < rates->series_count; i++) {
+        const prom_api_series *ser = &rates->series[i];
+        struct prom_pod_values *p = lookup(pods, n, ser->label[L_NS], ser->label[L_POD]);
+        if (p && strcmp(ser->label[L_FAMILY], "aborts") == 0)
+            p->aborts_per_s = ser->value;
+        else if (p && strcmp(ser->label[L_FAMILY], "delays") == 0)
+            p->delays_per_s = ser->value;
+    }
+    const prom_api_answer *buckets = &s->queries[Q_BUCKETS].answer;
+    for (size_t i = 0; s->queries[Q_BUCKETS].ok && i < buckets->series_count; i++) {
+        const prom_api_series *ser = &buckets->series[i];
+        struct prom_pod_values *p = lookup(pods, n, ser->label[L_NS], ser->label[L_POD]);
+        double le;
+        if (!p || !prom_api_parse_number(ser->label[L_LE], &le))
+            continue;
+        hfi_histogram *h = &p->metrics.delay_ms;
+        p->has_buckets = true;
+        h->present = true;
+        if (h->bucket_count == HFI_HISTOGRAM_MAX_BUCKETS) {
+            h->buckets_truncated = true;
+            continue;
+        }
+        h->buckets[h->bucket_count++] = (prom_bucket){.upper_bound = le, .cumulative_count = ser->value};
+    }
+    for (size_t i = 0; i < n; i++) {
+        hfi_histogram *h = &pods[i].metrics.delay_ms;
+        if (h->bucket_count)
+            qsort(h->buckets, h->bucket_count, sizeof h->buckets[0], compare_buckets);
+        if (pods[i].has_buckets) {
+            pods[i].percentiles = hfi_metrics_delay_percentiles(&pods[i].metrics);
+            pods[i].has_percentiles = true;
+        }
+    }
+    const prom_api_answer *quantiles = &s->queries[Q_QUANTILES].answer;
+    for (size_t i = 0; s->queries[Q_QUANTILES].ok && i < quantiles->series_count; i++) {
+        const prom_api_series *ser = &quantiles->series[i];
+        struct prom_pod_values *p = lookup(pods, n, ser->label[L_NS], ser->label[L_POD]);
+        if (!p)
+            continue;
+        p->has_percentiles = true;
+        const char *f = ser->label[L_FAMILY];
+        double *slot = strcmp(f, "p50") == 0   ? &p->percentiles.p50
+                       : strcmp(f, "p95") == 0 ? &p->percentiles.p95
+                       : strcmp(f, "p99") == 0 ? &p->percentiles.p99
+                                               : NULL;
+        if (slot)
+            *slot = ser->value;
+    }
+    /* The keys pointed into the answers: copy them. */
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) {
+        pods[i].ns = strdup(pods[i].ns);
+        pods[i].pod = strdup(pods[i].pod);
+        ok = ok && pods[i].ns && pods[i].pod;
+    }
+    free(renderings);
+    free(seen);
+    if (!ok) {
+        free_table(pods, n);
+        set_failure(s, PROM_SOURCE_FAILED, "out of memory");
+        return;
+    }
+    free_table(s->pods, s->pod_count);
+    s->pods = pods;
+    s->pod_count = n;
+}
+
+static void finish_refresh(struct prom_source *s)
+{
+    if (!s->failed_this_refresh) {
+        if (s->queries[Q_VALUES].ok)
+            merge(s);
+        if (!s->failed_this_refresh) {
+            s->state = PROM_SOURCE_OK;
+            s->error[0] = '\0';
+        }
+    }
+    for (int k = 0; k < Q_COUNT; k++)
+        prom_api_answer_free(&s->queries[k].answer);
+    s->busy = false;
+    s->generation++;
+}
+
+/* ---- access ---- */
+
+const struct prom_pod_values *prom_source_find(const struct prom_source *s, const char *ns, const char *pod)
+{
+    return s->pod_count ? lookup(s->pods, s->pod_count, ns ? ns : "", pod) : NULL;
+}
+
+size_t prom_source_pod_count(const struct prom_source *s)
+{
+    return s->pod_count;
+}
+
+enum prom_source_state prom_source_state(const struct prom_source *s)
+{
+    return s->state;
+}
+
+const char *prom_source_error(const struct prom_source *s)
+{
+    return s->error;
+}
+
+const char *prom_source_url(const struct prom_source *s)
+{
+    return s->base_url;
+}
+
+const char *prom_source_pod_label(const struct prom_source *s)
+{
+    return s->pod_label;
+}
+
+const char *prom_source_namespace_label(const struct prom_source *s)
+{
+    return s->namespace_label;
+}
+
+double prom_source_scrape_interval_s(const struct prom_source *s)
+{
+    return s->scrape_interval_s;
+}
+
+double prom_source_stale_after_s(const struct prom_source *s)
+{
+    return 2 * s->scrape_interval_s;
+}
