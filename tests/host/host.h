@@ -345,7 +345,8 @@ void pw_set_random_seed(struct pw_vm *vm, uint64_t seed);
  * included, is first started and configured on a fresh canary copy (same
  * store: its increments count too) and refused if proxy_on_configure returns
  * false there (src/wasm.cc, WasmHandleBase::canary; Envoy then rejects the
- * update and keeps the previous plugin). Accepted, it becomes a new root
+ * update and keeps the previous plugin); the verdict is kept, so a
+ * configuration that comes back is not tried again. Accepted, it becomes a new root
  * context in every worker (pw_vm_configure). The same configuration again
  * is the same plugin: nothing happens. */
 

@@ -659,6 +659,8 @@ static void test_proxy_canary_and_shared_stats(void) {
     /* The same configuration again is the same plugin: nothing happens. */
     CHECK(pw_proxy_configure(proxy, "define c hits;inc hits 1;prop node.metadata.WORKLOAD_NAME"));
     CHECK_INT(pw_proxy_canary_runs(proxy), 2);
+    CHECK(!pw_proxy_configure(proxy, "fail-configure")); /* refused before: the canary is not run again */
+    CHECK_INT(pw_proxy_canary_runs(proxy), 2);
     CHECK(pw_proxy_configure(proxy, "define c hits;inc hits 2;tick 10"));
     CHECK_INT(pw_metric_find(b, "hits")->value, 9);
     CHECK_INT(pw_vm_current_root(b), 2);

@@ -10,6 +10,14 @@ struct property_setting {
     char *path, *value;
 };
 
+/* A configuration the canary has judged: cpp-host keeps the verdict per
+ * plugin for the life of the base VM (WasmHandleBase's plugin_canary_cache_)
+ * and does not run the canary for it again. */
+struct canary_verdict {
+    char *config;
+    bool accepted;
+};
+
 struct pw_proxy {
     const struct pw_module *module;
     uint8_t *wasm;
@@ -24,6 +32,8 @@ struct pw_proxy {
     uint64_t now_ns;
     char *config; /* the configuration in force; NULL before the first */
     unsigned canary_runs;
+    struct canary_verdict *verdicts;
+    size_t n_verdicts;
 };
 
 static void *must(void *p) {
@@ -89,6 +99,9 @@ void pw_proxy_free(struct pw_proxy *proxy) {
         free(proxy->properties[i].value);
     }
     free(proxy->properties);
+    for (size_t i = 0; i < proxy->n_verdicts; i++)
+        free(proxy->verdicts[i].config);
+    free(proxy->verdicts);
     free(proxy->config);
     free(proxy->wasm);
     free(proxy);
@@ -123,6 +136,10 @@ void pw_proxy_set_log_sink(struct pw_proxy *proxy, pw_log_fn *fn, void *user) {
 /* The canary is started, configured and dropped: Envoy kills it without
  * proxy_on_done or proxy_on_delete (WasmHandleBase::canary, kill()). */
 static bool canary_accepts(struct pw_proxy *proxy, const char *config) {
+    const char *text = config ? config : "";
+    for (size_t i = 0; i < proxy->n_verdicts; i++)
+        if (strcmp(proxy->verdicts[i].config, text) == 0)
+            return proxy->verdicts[i].accepted;
     char err[256];
     struct pw_vm *canary = new_copy(proxy, err, sizeof err);
     if (!canary)
@@ -131,6 +148,8 @@ static bool canary_accepts(struct pw_proxy *proxy, const char *config) {
     proxy->canary_runs++;
     bool accepted = pw_vm_start(canary, config);
     pw_vm_free(canary);
+    proxy->verdicts = must(realloc(proxy->verdicts, (proxy->n_verdicts + 1) * sizeof *proxy->verdicts));
+    proxy->verdicts[proxy->n_verdicts++] = (struct canary_verdict){copy_text(text), accepted};
     return accepted;
 }
 
