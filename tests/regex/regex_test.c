@@ -3,6 +3,7 @@
  * RE2::PartialMatch; regex_vs_re2 covers the generated cases). */
 #include "regex.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "testlib.h"
@@ -354,6 +355,39 @@ static void test_linear_time(void)
     free(text);
 }
 
+/* Patterns with more DFA states than fit (2^10 for the tenth rune from the
+ * end, or states of thousands of instructions): the states are dropped and
+ * rebuilt many times over a text, and the answers stay right. */
+static void test_dfa_cache_resets(void)
+{
+    char text[3000];
+    uint32_t seed = 12345;
+    struct hfi_regex *re = compile_ok("a[ab]{9}$");
+    for (size_t trial = 0; re && trial < 40; trial++) {
+        size_t n = 1000 + trial;
+        for (size_t k = 0; k < n; k++) {
+            seed = seed * 1103515245u + 12345u;
+            text[k] = "ab"[seed >> 16 & 1];
+        }
+        CHECK_INT(hfi_regex_search(re, text, n), text[n - 10] == 'a');
+    }
+    hfi_regex_free(re);
+    re = compile_ok("a.{0,999}X|b.{0,999}Y");
+    if (re) {
+        for (size_t k = 0; k < sizeof text; k++) {
+            seed = seed * 1103515245u + 12345u;
+            text[k] = "ab"[seed >> 16 & 1];
+        }
+        CHECK(!hfi_regex_search(re, text, sizeof text));
+        text[sizeof text - 1] = 'X';
+        CHECK(hfi_regex_search(re, text, sizeof text));
+        text[sizeof text - 1] = 'Z';
+        text[1500] = 'Y';
+        CHECK(hfi_regex_search(re, text, sizeof text));
+        hfi_regex_free(re);
+    }
+}
+
 static void test_reuse(void)
 {
     struct hfi_regex *re = compile_ok("^/api/v[0-9]+/(users|orders)/\\d+$");
@@ -387,6 +421,7 @@ int main(void)
     RUN(test_nesting_limit);
     RUN(test_error_buffer);
     RUN(test_linear_time);
+    RUN(test_dfa_cache_resets);
     RUN(test_reuse);
     TEST_MAIN_END();
 }
