@@ -23,7 +23,7 @@ keys S
 check "reversed order" wait_for 10 first_row_starts frontend-
 keys s
 see "sort column moves" "sorted by DEPLOY"
-keys S s s s s s s s s s s s s s s s # normal order, then 16 steps from DEPLOY round to POD
+keys S s s s s s s s s s s s s s s s s s s s # normal order, then 19 steps from DEPLOY round to POD
 check "back to pod order" wait_for 10 first_row_starts cart-
 
 # Filter.
@@ -37,7 +37,7 @@ see "filter cleared" "frontend-" 10
 
 # Detail of the selected pod; Esc goes back.
 keys Enter
-see "detail summary" "delay ms: count"
+see "detail summary" "delay ms over the pod's lifetime: count"
 see "detail rates" "aborts/s"
 see "detail policies" "policies selecting this pod:"
 keys Escape
@@ -87,7 +87,8 @@ keys Escape
 
 # Resize: too small, compact, back.
 tmx resize-window -t console -x 50 -y 12
-see "too small" "terminal too small: 50x12"
+see "too small" "terminal too small"
+see "too small says the size" "50x12, needs 60x15"
 tmx resize-window -t console -x 70 -y 20
 see "compact layout" "frontend-"
 check "compact drops columns" wait_for 10 lacks "DEPLOY"

@@ -80,10 +80,48 @@ static void test_sparkline_scales_to_largest(void)
 
 static void test_filter_is_case_insensitive_substring(void)
 {
-    CHECK(ui_filter_matches("frontend-7c9f-abcde", "FRONT"));
-    CHECK(ui_filter_matches("cart-1", ""));
-    CHECK(!ui_filter_matches("cart-1", "checkout"));
-    CHECK(ui_filter_matches("checkout", "kout"));
+    struct ui_filter f = {0};
+    ui_filter_set(&f, "FRONT");
+    CHECK(ui_filter_accepts(&f, "frontend-7c9f-abcde", NULL));
+    CHECK(!ui_filter_accepts(&f, "cart-1", "cart"));
+    ui_filter_set(&f, "");
+    CHECK(ui_filter_accepts(&f, "cart-1", NULL));
+    ui_filter_set(&f, "kout");
+    CHECK(ui_filter_accepts(&f, "checkout-1", NULL));
+    CHECK(ui_filter_accepts(&f, "pod-1", "checkout")); /* the deployment's name counts too */
+    ui_filter_free(&f);
+}
+
+static void test_filter_regex_and_negation(void)
+{
+    struct ui_filter f = {0};
+    ui_filter_set(&f, "^(cart|checkout)-");
+    CHECK(f.valid);
+    CHECK(ui_filter_accepts(&f, "cart-1", NULL));
+    CHECK(ui_filter_accepts(&f, "checkout-9", NULL));
+    CHECK(!ui_filter_accepts(&f, "frontend-1", "frontend"));
+    ui_filter_set(&f, "!cart");
+    CHECK(f.negate);
+    CHECK(!ui_filter_accepts(&f, "cart-1", "cart"));
+    CHECK(!ui_filter_accepts(&f, "pod-x", "cart")); /* neither name may match */
+    CHECK(ui_filter_accepts(&f, "frontend-1", "frontend"));
+    ui_filter_set(&f, "front[");
+    CHECK(!f.valid && f.error[0]);
+    CHECK(!ui_filter_accepts(&f, "front[", NULL)); /* a bad expression keeps nothing, and says why */
+    ui_filter_free(&f);
+}
+
+static void test_percent(void)
+{
+    char out[16];
+    ui_format_percent(0.05128, out, sizeof out);
+    CHECK_STR(out, "5.1%");
+    ui_format_percent(1, out, sizeof out);
+    CHECK_STR(out, "100%");
+    ui_format_percent(0, out, sizeof out);
+    CHECK_STR(out, "0%");
+    ui_format_percent(NAN, out, sizeof out);
+    CHECK_STR(out, "-");
 }
 
 int main(void)
@@ -93,5 +131,7 @@ int main(void)
     RUN(test_bars_in_utf8_and_ascii);
     RUN(test_sparkline_scales_to_largest);
     RUN(test_filter_is_case_insensitive_substring);
+    RUN(test_filter_regex_and_negation);
+    RUN(test_percent);
     TEST_MAIN_END();
 }

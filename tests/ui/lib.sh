@@ -42,7 +42,7 @@ excluded_row() { screen | grep -qE ' (yes|nat) none '; }
 no_excluded_row() { steadily not_excluded_row; }
 not_excluded_row() { ! excluded_row; }
 # The pod table's first row (the line after the column titles).
-first_row() { screen | grep -A1 '^POD ' | sed -n 2p; }
+first_row() { screen | grep -A1 '^POD' | sed -n 2p; }
 first_row_starts() { first_row | grep -q "^$1"; }
 
 # see NAME TEXT [SECONDS]: the text appears on the screen in time.

@@ -23,3 +23,19 @@ TEST_CMDS += "tests/ui/safety.sh $(HFITOP) $(MESHSIM)"
 
 # The detail view's pod events, through tmux.
 TEST_CMDS += "tests/ui/detail_events.sh $(HFITOP) $(MESHSIM)"
+TEST_CMDS += "tests/ui/session_console.sh $(HFITOP) $(MESHSIM)"
+
+# One frame of 1,000 pods against one of 10, drawn into a terminal on /dev/null.
+UI_RENDER_BENCH := $(OUT)/tests/ui/bench_render
+$(UI_RENDER_BENCH): tests/ui/bench_render.c $(HFIUI_LIB) $(HFIAPP_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_NATIVE) -o $@ $< $(HFIUI_LIB) $(HFIAPP_LINK) $(LDFLAGS_NATIVE) $(HFIKUBE_LDLIBS) \
+	  $(HFISTATS_LDLIBS) $(HFIUI_LDLIBS)
+BENCH_DEPS += $(UI_RENDER_BENCH)
+BENCH_CMDS += $(UI_RENDER_BENCH)
+
+# The console's CPU, idle on the demo mesh and on 5,000 pods, against
+# --once scaled to the same scrape rate.
+BENCH_DEB_PACKAGES += time tmux
+BENCH_DEPS += $(HFITOP) $(MESHSIM)
+BENCH_CMDS += "tests/ui/bench_console.sh $(HFITOP) $(MESHSIM)"

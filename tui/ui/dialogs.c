@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../stats/text.h"
 #include "format.h"
 #include "ui_internal.h"
 
@@ -83,50 +84,115 @@ static int draw_box(struct ui *ui, int height, int *left, int *width)
     return top + 1;
 }
 
-/* The lines that fit, from the scroll position, with a note when some
- * do not. Returns the next row. */
-static int draw_lines(struct ui *ui, int y, int x, int w, int fit)
+/* Text wrapped to `width` cells at spaces (a word longer than the width is
+ * cut where it must), into out[]; returns the lines written. */
+#define WRAPPED_MAX 96
+static int wrap(const char *text, int width, char (*out)[320], int max)
 {
-    struct ui_dialog *d = &ui->dialog;
-    if (fit < 1)
-        fit = 1;
-    if (d->scroll > d->n_lines - fit)
-        d->scroll = d->n_lines - fit > 0 ? d->n_lines - fit : 0;
-    for (int k = d->scroll; k < d->n_lines && k < d->scroll + fit; k++)
-        ui_put(y++, x, w, d->lines[k]);
-    if (d->n_lines > fit) {
-        char more[120];
-        snprintf(more, sizeof more, "(lines %d-%d of %d: Up/Down scroll)", d->scroll + 1,
-                 d->scroll + fit < d->n_lines ? d->scroll + fit : d->n_lines, d->n_lines);
-        ui_attr_on(ui, UI_COLOR_DIM, 0);
-        ui_put(y++, x, w, more);
-        ui_attr_off(ui, UI_COLOR_DIM, 0);
+    char safe[1200];
+    text_sanitize(text, strlen(text), 0, safe, sizeof safe);
+    const char *p = safe;
+    int n = 0;
+    if (width < 1)
+        width = 1;
+    while (n < max) {
+        char fitted[320];
+        text_fit(p, width, fitted, sizeof fitted);
+        size_t take = strlen(fitted);
+        if (p[take] != '\0') {
+            const char *space = NULL;
+            for (const char *q = p; q < p + take; q++)
+                if (*q == ' ')
+                    space = q;
+            if (space && space > p)
+                take = (size_t)(space - p);
+        }
+        if (!take && *p) /* a character wider than the box */
+            take = 1;
+        snprintf(out[n++], 320, "%.*s", (int)take, p);
+        p += take;
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
     }
-    return y;
+    return n;
+}
+
+/* The dialog's lines wrapped to the box, and the part of them that fits
+ * (from ui->dialog.scroll) drawn from row y; `room` rows at most. */
+static int draw_wrapped(struct ui *ui, int x, int w, int y, int room, int *total)
+{
+    static char wrapped[WRAPPED_MAX][320];
+    int n = 0;
+    for (int k = 0; k < ui->dialog.n_lines && n < WRAPPED_MAX; k++)
+        n += wrap(ui->dialog.lines[k], w, wrapped + n, WRAPPED_MAX - n);
+    *total = n;
+    int most = n > room ? n - room : 0;
+    if (ui->dialog.scroll > most)
+        ui->dialog.scroll = most;
+    int shown = 0;
+    for (int k = ui->dialog.scroll; k < n && shown < room; k++, shown++)
+        ui_put(y + shown, x, w, wrapped[k]);
+    return shown;
 }
 
 static void draw_confirm(struct ui *ui)
 {
-    int fit = ui->rows - 8 < ui->dialog.n_lines ? ui->rows - 8 : ui->dialog.n_lines;
-    int x, w, y = draw_box(ui, fit + 4 + (fit < ui->dialog.n_lines), &x, &w);
-    y = draw_lines(ui, y, x, w, fit);
+    /* Measure first: the box grows with the wrapped text, up to the screen. */
+    int x, w = (ui->cols - 4 < 100 ? ui->cols - 4 : 100) - 4, total = 0;
+    char probe[WRAPPED_MAX][320];
+    for (int k = 0; k < ui->dialog.n_lines && total < WRAPPED_MAX; k++)
+        total += wrap(ui->dialog.lines[k], w, probe + total, WRAPPED_MAX - total);
+    int y = draw_box(ui, total + 4, &x, &w);
+    int room = (ui->rows - 2 < total + 4 ? ui->rows - 2 : total + 4) - 4;
+    y += draw_wrapped(ui, x, w, y, room, &total);
     char keys[300] = "";
     size_t used = 0;
     for (int k = 0; k < ui->dialog.n_choices; k++)
         used += (size_t)snprintf(keys + used, sizeof keys - used, "[%c] %s   ", ui->dialog.choices[k].key,
                                  ui->dialog.choices[k].label);
-    snprintf(keys + used, sizeof keys - used, "[Esc] cancel");
+    snprintf(keys + used, sizeof keys - used, "%s[Esc] cancel", total > room ? "[Up/Down] scroll   " : "");
+    char lines[4][320];
+    int n = wrap(keys, w, lines, 2);
     ui_attr_on(ui, 0, A_BOLD);
-    ui_put(y + 1, x, w, keys);
+    for (int k = 0; k < n; k++)
+        ui_put(y + k + (n > 1 ? 0 : 1), x, w, lines[k]);
     ui_attr_off(ui, 0, A_BOLD);
+}
+
+/* Lines of a dialog, wrapped to the box as they are added. */
+struct dialog_text {
+    char lines[24][320];
+    bool bold[24];
+    int n, width;
+};
+
+static void add_text(struct dialog_text *t, bool bold, const char *text)
+{
+    int n = wrap(text, t->width, t->lines + t->n, 24 - t->n);
+    for (int k = 0; k < n; k++)
+        t->bold[t->n + k] = bold;
+    t->n += n;
 }
 
 static void draw_form(struct ui *ui)
 {
-    int x, w, y = draw_box(ui, ui->dialog.n_fields + ui->dialog.n_lines + 5, &x, &w);
-    char line[400];
+    static struct dialog_text t;
+    t.n = 0;
+    t.width = (ui->cols - 4 < 100 ? ui->cols - 4 : 100) - 4;
     for (int k = 0; k < ui->dialog.n_lines; k++)
-        ui_put(y++, x, w, ui->dialog.lines[k]);
+        add_text(&t, false, ui->dialog.lines[k]);
+    /* The fields come first when the screen is short: text gives way. */
+    int shown = ui->rows - 2 - ui->dialog.n_fields - 6;
+    if (shown > t.n)
+        shown = t.n;
+    if (shown < 0)
+        shown = 0;
+    int x, w, y = draw_box(ui, ui->dialog.n_fields + shown + 6, &x, &w);
+    char line[400];
+    for (int k = 0; k < shown; k++)
+        ui_put(y++, x, w, t.lines[k]);
     y++;
     for (int k = 0; k < ui->dialog.n_fields; k++) {
         const struct ui_field *f = &ui->dialog.fields[k];
@@ -144,7 +210,10 @@ static void draw_form(struct ui *ui)
         ui_put(y++, x, w, line);
         ui_attr_off(ui, refused ? UI_COLOR_ERROR : 0, current ? A_REVERSE : 0);
     }
-    ui_put(y + 1, x, w, "Tab/Up/Down field   Left/Right choose   type to edit   Enter go   Esc cancel");
+    char keys[2][320];
+    int n = wrap("Tab/Up/Down field   Left/Right choose   type to edit   Enter go   Esc cancel", w, keys, 2);
+    for (int k = 0; k < n; k++)
+        ui_put(y + 1 + k, x, w, keys[k]);
 }
 
 static void draw_picker(struct ui *ui)
@@ -184,53 +253,64 @@ static void watched_counters(const struct ui *ui, const char *deployment, const 
 static void draw_fire_result(struct ui *ui)
 {
     const struct ui_fire_state *f = &ui->fire;
-    int x, w, y = draw_box(ui, 11, &x, &w);
+    static struct dialog_text t;
     char line[400], statuses[200], p50[16], p95[16];
     double aborts, delays;
+    t.n = 0;
+    t.width = (ui->cols - 4 < 100 ? ui->cols - 4 : 100) - 4;
     watched_counters(ui, f->deployment, f->target_pod, &aborts, &delays);
     snprintf(line, sizeof line, "target %s in %s, %s, %d request(s)",
              f->target_pod[0] ? f->target_pod : f->target_service, ui->ns,
              f->options.abort_status ? "abort" : "delay", f->options.count);
-    ui_put(y++, x, w, line);
+    add_text(&t, false, line);
+    /* Most important first: a small screen cuts the end. */
     if (!f->done) {
-        ui_put(y++, x, w, "sending...");
+        add_text(&t, false, "sending...");
     } else {
         app_fire_tally_statuses(&f->tally, statuses, sizeof statuses);
-        ui_format_ms(f->tally.p50_ms, p50, sizeof p50);
-        ui_format_ms(f->tally.p95_ms, p95, sizeof p95);
         snprintf(line, sizeof line, "client saw: sent %d, answered %d, aborted %d, errors %d; statuses %s",
                  f->tally.sent, f->tally.answered, f->tally.aborted, f->tally.transport_errors, statuses);
-        ui_put(y++, x, w, line);
-        snprintf(line, sizeof line, "observed latency: p50 %s ms  p95 %s ms", p50, p95);
-        ui_put(y++, x, w, line);
-        ui_put(y++, x, w, f->result.message);
+        add_text(&t, false, line);
     }
     snprintf(line, sizeof line, "sidecar counters moved: aborts %+.0f, delays %+.0f (as of the last scrape)",
              aborts - f->aborts_before, delays - f->delays_before);
-    ui_attr_on(ui, 0, A_BOLD);
-    ui_put(y + 1, x, w, line);
-    ui_attr_off(ui, 0, A_BOLD);
+    add_text(&t, true, line);
     if (f->done) {
         double moved = f->options.abort_status ? aborts - f->aborts_before : delays - f->delays_before;
         const char *verdict;
         if (!f->tally.sent || !f->tally.answered)
-            verdict = "nothing was answered: no verdict on the metrics pipeline (see the message above)";
+            verdict = "nothing was answered: no verdict on the metrics pipeline (see the message below)";
         else if (!f->tally.faulted)
-            verdict = "no request carried a fault: no verdict on the metrics pipeline (see the message above)";
+            verdict = "no request carried a fault: no verdict on the metrics pipeline (see the message below)";
         else if (moved >= f->tally.faulted)
             verdict = "the metrics pipeline works: faults were sent, answered, and counted by the sidecar";
         else
             verdict = "counters have not caught up yet (next scrape), or the metrics do not flow: see d";
-        ui_put(y + 2, x, w, verdict);
+        add_text(&t, false, verdict);
+        ui_format_ms(f->tally.p50_ms, p50, sizeof p50);
+        ui_format_ms(f->tally.p95_ms, p95, sizeof p95);
+        snprintf(line, sizeof line, "observed latency: p50 %s ms  p95 %s ms", p50, p95);
+        add_text(&t, false, line);
+        add_text(&t, false, f->result.message);
     }
-    ui_put(y + 4, x, w, "Esc close");
+    int x, w, y = draw_box(ui, t.n + 4, &x, &w);
+    int room = (ui->rows - 2 < t.n + 4 ? ui->rows - 2 : t.n + 4) - 4;
+    for (int k = 0; k < t.n && k < room; k++) {
+        ui_attr_on(ui, 0, t.bold[k] ? A_BOLD : 0);
+        ui_put(y + k, x, w, t.lines[k]);
+        ui_attr_off(ui, 0, t.bold[k] ? A_BOLD : 0);
+    }
+    ui_put(y + (t.n < room ? t.n : room) + 1, x, w, "Esc close");
 }
 
 /* The policies of the namespace's first WasmPlugin, with time left. */
 static void draw_policies(struct ui *ui)
 {
     int x, w, y = draw_box(ui, ui->dialog.n_lines + 5, &x, &w);
-    for (int k = 0; k < ui->dialog.n_lines; k++) {
+    /* A list longer than the box scrolls with its cursor. */
+    int room = (ui->rows - 2 < ui->dialog.n_lines + 5 ? ui->rows - 2 : ui->dialog.n_lines + 5) - 5;
+    int first = ui->dialog.cursor >= room ? ui->dialog.cursor - room + 1 : 0;
+    for (int k = first; k < ui->dialog.n_lines && k < first + room; k++) {
         bool current = k == ui->dialog.cursor;
         ui_attr_on(ui, 0, current ? A_REVERSE : 0);
         ui_put(y++, x, w, ui->dialog.lines[k]);
@@ -238,12 +318,14 @@ static void draw_policies(struct ui *ui)
     }
     if (!ui->dialog.n_lines)
         ui_put(y++, x, w, "no policies");
-    ui_put(y + 1, x, w,
-           ui_may(ui, APP_MAY_EDIT_POLICIES)
-               ? "Enter rules   [a] add   [l] load a JSON file   [x] remove   [X] remove ALL   Esc close"
-               : "Enter rules   Esc close");
+    char keys[2][320];
+    int n = wrap(ui_may(ui, APP_MAY_EDIT_POLICIES)
+                     ? "Enter rules   [a] add   [l] load a JSON file   [x] remove   [X] remove ALL   Esc close"
+                     : "Enter rules   Esc close",
+                 w, keys, 2);
+    for (int k = 0; k < n; k++)
+        ui_put(y + 1 + k, x, w, keys[k]);
 }
-
 /* After the kill switch: one line per sidecar, stopped or not. */
 static void draw_halt(struct ui *ui)
 {
@@ -346,12 +428,14 @@ bool ui_dialog_key(struct ui *ui, int ch)
     }
     switch (d->modal) {
     case UI_MODAL_CONFIRM:
-        if (ch == KEY_DOWN || ch == 'j') {
-            d->scroll++;
+        if (ch == KEY_DOWN || ch == 'j' || ch == KEY_NPAGE) {
+            d->scroll += ch == KEY_NPAGE ? 5 : 1; /* drawing keeps it in range */
             return true;
         }
-        if (ch == KEY_UP || ch == 'k') {
-            d->scroll -= d->scroll > 0;
+        if (ch == KEY_UP || ch == 'k' || ch == KEY_PPAGE) {
+            d->scroll -= ch == KEY_PPAGE ? 5 : 1;
+            if (d->scroll < 0)
+                d->scroll = 0;
             return true;
         }
         for (int k = 0; k < d->n_choices && d->shown; k++) {

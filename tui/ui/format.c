@@ -1,6 +1,5 @@
 #include "format.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -112,17 +111,51 @@ void ui_sparkline(const double *values, size_t count, bool utf8, char *out, size
     }
 }
 
-bool ui_filter_matches(const char *haystack, const char *needle)
+void ui_format_percent(double ratio, char *out, size_t size)
 {
-    size_t n = strlen(needle);
-    if (!n)
-        return true;
-    for (const char *h = haystack; *h; h++) {
-        size_t k = 0;
-        while (k < n && h[k] && tolower((unsigned char)h[k]) == tolower((unsigned char)needle[k]))
-            k++;
-        if (k == n)
-            return true;
+    double pct = ratio * 100;
+    if (isnan(ratio))
+        snprintf(out, size, "-");
+    else if (pct > 0 && pct < 9.95)
+        snprintf(out, size, "%.1f%%", pct);
+    else
+        snprintf(out, size, "%.0f%%", pct);
+}
+
+void ui_filter_free(struct ui_filter *f)
+{
+    if (f->valid && f->text[0])
+        regfree(&f->re);
+    f->valid = false;
+    f->text[0] = '\0';
+    f->error[0] = '\0';
+    f->negate = false;
+}
+
+void ui_filter_set(struct ui_filter *f, const char *text)
+{
+    ui_filter_free(f);
+    snprintf(f->text, sizeof f->text, "%s", text);
+    f->negate = f->text[0] == '!';
+    const char *pattern = f->negate ? f->text + 1 : f->text;
+    if (!f->text[0]) {
+        f->valid = true;
+        return;
     }
-    return false;
+    int rc = regcomp(&f->re, pattern, REG_EXTENDED | REG_ICASE | REG_NOSUB);
+    f->valid = rc == 0;
+    if (!f->valid) {
+        regerror(rc, &f->re, f->error, sizeof f->error);
+        regfree(&f->re);
+    }
+}
+
+bool ui_filter_accepts(const struct ui_filter *f, const char *name, const char *other)
+{
+    if (!f->text[0])
+        return true;
+    if (!f->valid)
+        return false;
+    bool found = (name && regexec(&f->re, name, 0, NULL, 0) == 0) || (other && regexec(&f->re, other, 0, NULL, 0) == 0);
+    return found != f->negate;
 }

@@ -5,6 +5,7 @@
 #define UI_FORMAT_H
 
 #include <stdbool.h>
+#include <regex.h>
 #include <stddef.h>
 
 /* "0", "999", "12.3k", "4.50M": a count in at most 6 columns; "-" for NaN. */
@@ -23,8 +24,26 @@ void ui_bar(double fraction, int width, bool utf8, char *out, size_t size);
  * values draw as a blank cell. */
 void ui_sparkline(const double *values, size_t count, bool utf8, char *out, size_t size);
 
-/* Case-insensitive substring test for the `/` filter; an empty needle
- * matches everything. */
-bool ui_filter_matches(const char *haystack, const char *needle);
+/* "12%", "0.5%", "100%": a ratio as a percentage; "-" for NaN. */
+void ui_format_percent(double ratio, char *out, size_t size);
+
+/* The `/` filter: a POSIX extended regular expression, case-insensitive,
+ * found anywhere in a name (so a plain word is a substring test); a
+ * leading `!` keeps what does not match instead. */
+struct ui_filter {
+    char text[64];     /* as typed, `!` included */
+    bool negate;
+    bool valid;        /* compiled; false with an error for a bad expression */
+    regex_t re;
+    char error[128];
+};
+
+/* Compiles text (the previous expression is freed); an empty text filters
+ * nothing. */
+void ui_filter_set(struct ui_filter *f, const char *text);
+void ui_filter_free(struct ui_filter *f);
+/* Whether a row with these names stays: one of them matches (with `!`:
+ * none does). A bad expression keeps nothing. NULL names are skipped. */
+bool ui_filter_accepts(const struct ui_filter *f, const char *name, const char *other);
 
 #endif

@@ -24,8 +24,14 @@ const struct ui_key_help ui_key_table[] = {
     {"Enter", "detail of the selected pod: delay histogram, rates, policies, findings", UI_NO_PERMISSION},
     {"d", "doctor: why metrics are missing or flat, and the fix (Enter applies it where hfitop can)",
      UI_NO_PERMISSION},
-    {"/", "filter pods by name or deployment (Enter keeps it, Esc clears it)", UI_NO_PERMISSION},
-    {"s S", "sort by the next column; reverse the order", UI_NO_PERMISSION},
+    {"/", "filter by pod or deployment name: a regular expression, ! keeps what does not match "
+          "(Enter keeps it, Esc clears it)", UI_NO_PERMISSION},
+    {"v Tab", "pods / deployments (a deployment's totals count every pod it had this session)", UI_NO_PERMISSION},
+    {"w", "window of the rates and quantiles: 10s, 1m, 5m", UI_NO_PERMISSION},
+    {"s S", "sort by the next column; reverse the order (numbers sort largest first)", UI_NO_PERMISSION},
+    {"> F6", "sort by a column picked from a list", UI_NO_PERMISSION},
+    {"C", "choose the columns (POD, ERROR and FAILING always stay)", UI_NO_PERMISSION},
+    {"PgUp PgDn", "in the detail view: scroll", UI_NO_PERMISSION},
     {"n c", "namespace picker; context picker", UI_NO_PERMISSION},
     {"p", "the WasmPlugin's policies with time left (Enter rules, a add, l load a JSON file, x remove)",
      UI_NO_PERMISSION},
@@ -37,7 +43,7 @@ const struct ui_key_help ui_key_table[] = {
      APP_MAY_PATCH_DEPLOYMENTS},
     {"f", "fire test faults at the selected pod or its service, and see the counters move", APP_MAY_FIRE},
     {"?", "this help", UI_NO_PERMISSION},
-    {"Esc", "close any dialog or view and go back to the pod table", UI_NO_PERMISSION},
+    {"Esc", "close any dialog or view and go back to the table; in a table, clear the filter", UI_NO_PERMISSION},
     {"q Ctrl-C", "quit (asks while an action is still running)", UI_NO_PERMISSION},
 };
 const size_t ui_key_table_count = sizeof ui_key_table / sizeof ui_key_table[0];
@@ -158,28 +164,42 @@ void ui_status(struct ui *ui, bool error, const char *fmt, ...)
 
 /* ---- header, banner, status line ---- */
 
-static time_t last_refresh(const struct app *app)
+static void format_window(int seconds, char *out, size_t size)
 {
-    time_t newest = 0;
-    for (size_t k = 0; k < app_pod_count(app); k++)
-        if (app_pod_at(app, k)->last_scrape > newest)
-            newest = app_pod_at(app, k)->last_scrape;
-    return newest;
+    if (seconds % 60 == 0)
+        snprintf(out, size, "%dm", seconds / 60);
+    else
+        snprintf(out, size, "%ds", seconds);
+}
+
+/* How old the data on screen is: its oldest scrape, not the newest (a
+ * console falling behind must not read "0s"). */
+static void data_age(const struct ui *ui, char *out, size_t size)
+{
+    long age;
+    size_t waiting;
+    ui_oldest_data(ui, &age, &waiting);
+    int n = age < 0 ? snprintf(out, size, "no data yet") : snprintf(out, size, "oldest data %lds", age);
+    if (waiting && n > 0 && (size_t)n < size)
+        snprintf(out + n, size - (size_t)n, age < 0 ? " from %zu pod%s" : ", none yet from %zu pod%s", waiting,
+                 waiting == 1 ? "" : "s");
 }
 
 static void draw_header(struct ui *ui)
 {
     const struct ui_options *o = ui->opt;
     const struct app_mesh_state *mesh = app_mesh_state(ui->mesh);
-    char line[512], plugin[200], filter[200];
-    time_t refreshed = last_refresh(ui->app);
-    char ago[32] = "never";
-    if (refreshed)
-        snprintf(ago, sizeof ago, "%lds ago", (long)(time(NULL) - refreshed));
-    char source[400];
+    char line[900], plugin[200], filter[200], age[80], window[16], find[160], source[400];
+    data_age(ui, age, sizeof age);
+    format_window(app_window_s(ui->app), window, sizeof window);
+    find[0] = '\0';
+    if (ui->filter[0] && ui->input != UI_INPUT_FILTER)
+        snprintf(find, sizeof find, "  filter %s%s%s (Esc clears)", ui->filter, ui->filter_re.valid ? "" : ": ",
+                 ui->filter_re.valid ? "" : ui->filter_re.error);
     app_source_summary(ui->app, source, sizeof source);
-    snprintf(line, sizeof line, "hfitop  context %s  cluster %s  namespace %s  %s  refreshed %s%s", ui->context,
-             ui->cluster, ui->ns, source, ago, o->readonly ? "  [read-only]" : "");
+    /* What matters during a session first: a narrow terminal cuts the end. */
+    snprintf(line, sizeof line, "hfitop  namespace %s  %s  window %s%s%s  context %s  cluster %s  %s", ui->ns,
+             age, window, find, o->readonly ? "  [read-only]" : "", ui->context, ui->cluster, source);
     ui_attr_on(ui, UI_COLOR_HEADER, A_BOLD);
     ui_put(0, 0, ui->cols, line);
     ui_attr_off(ui, UI_COLOR_HEADER, A_BOLD);
@@ -202,7 +222,8 @@ static void draw_header(struct ui *ui)
         snprintf(filter, sizeof filter, "EnvoyFilter: none");
     else
         snprintf(filter, sizeof filter, "EnvoyFilter: %s", mesh->envoyfilter);
-    snprintf(line, sizeof line, "%s | %s | pods %zu", plugin, filter, app_pod_count(ui->app));
+    snprintf(line, sizeof line, "%s | %s | pods %zu | ~: estimated from histogram buckets", plugin, filter,
+             app_pod_count(ui->app));
     ui_put(1, 0, ui->cols, line);
 }
 
@@ -264,16 +285,22 @@ static void draw_status(struct ui *ui)
     ui_attr_off(ui, ui->status_is_error ? UI_COLOR_ERROR : 0, A_REVERSE);
 }
 
-static void draw(struct ui *ui)
+void ui_draw_frame(struct ui *ui)
 {
     getmaxyx(stdscr, ui->rows, ui->cols);
     ui->compact = ui->cols < UI_COMPACT_COLS || ui->rows < UI_COMPACT_ROWS;
     erase();
     if (ui->cols < UI_MIN_COLS || ui->rows < UI_MIN_ROWS) {
-        char line[120];
-        snprintf(line, sizeof line, "terminal too small: %dx%d, hfitop needs at least %dx%d", ui->cols, ui->rows,
-                 UI_MIN_COLS, UI_MIN_ROWS);
-        ui_put(ui->rows / 2, 0, ui->cols, line);
+        /* Short lines, one under the other: they fit all but the tiniest. */
+        char lines[3][64];
+        snprintf(lines[0], sizeof lines[0], "terminal too small");
+        snprintf(lines[1], sizeof lines[1], "%dx%d, needs %dx%d", ui->cols, ui->rows, UI_MIN_COLS, UI_MIN_ROWS);
+        snprintf(lines[2], sizeof lines[2], "q quits");
+        int top = ui->rows > 3 ? (ui->rows - 3) / 2 : 0;
+        for (int k = 0; k < 3 && top + k < ui->rows; k++) {
+            int len = (int)strlen(lines[k]);
+            ui_put(top + k, len < ui->cols ? (ui->cols - len) / 2 : 0, ui->cols, lines[k]);
+        }
         refresh();
         return;
     }
@@ -303,6 +330,7 @@ static void filter_key(struct ui *ui, int ch)
         ui->filter[n] = (char)ch;
         ui->filter[n + 1] = '\0';
     }
+    ui_filter_changed(ui);
 }
 
 static void quit_anyway(struct ui *ui)
@@ -349,13 +377,43 @@ static void handle_key(struct ui *ui, int ch)
         ui->view = &view_doctor;
         ui->doctor_scroll = 0;
         break;
-    case 27: /* Esc */
-        ui->view = &view_pods;
+    case 27: /* Esc: out of a view to its table; in a table, the filter goes */
+        if (ui->view == &view_detail) {
+            ui->view = ui->detail_of_deployment ? &view_deployments : &view_pods;
+        } else if ((ui->view == &view_pods || ui->view == &view_deployments) && ui->filter[0]) {
+            ui->filter[0] = '\0';
+            ui_filter_changed(ui);
+            ui_status(ui, false, "filter cleared");
+        } else if (ui->view != &view_deployments) {
+            ui->view = &view_pods;
+        }
         break;
     case '/':
-        ui->view = &view_pods;
+        if (ui->view != &view_deployments)
+            ui->view = &view_pods;
         ui->input = UI_INPUT_FILTER;
         break;
+    case 'v':
+    case '\t':
+        ui->view = ui->view == &view_deployments ? &view_pods : &view_deployments;
+        ui_status(ui, false, "%s", ui->view == &view_deployments
+                                       ? "deployments: totals over every pod seen this session, rates summed over pods now"
+                                       : "pods");
+        break;
+    case 'w': {
+        static const int windows[] = {10, 60, 300};
+        int now = app_window_s(ui->app), next = windows[0];
+        for (size_t k = 0; k < sizeof windows / sizeof windows[0]; k++)
+            if (windows[k] > now) {
+                next = windows[k];
+                break;
+            }
+        app_set_window(ui->app, next);
+        char text[16];
+        format_window(next, text, sizeof text);
+        ui_status(ui, false, "window %s: rates and quantiles over the last %s", text, text);
+        break;
+    }
     default:
         break;
     }
@@ -364,7 +422,7 @@ static void handle_key(struct ui *ui, int ch)
 /* ---- the loop ---- */
 
 #define UI_MAX_FDS 128
-#define UI_CLOCK_MS 1000 /* the header's "refreshed Ns ago" moves every second */
+#define UI_CLOCK_MS 1000 /* the header's data age moves every second */
 
 static int min_timeout(int a, int b)
 {
@@ -415,7 +473,9 @@ bool ui_use_namespace(struct ui *ui, const char *ns)
         app_access_check(ui->client, ns, &ui->access);
     ui->selected[0] = '\0';
     ui->selected_index = ui->scroll = 0;
-    ui->n_visible = 0;
+    ui->n_visible = ui->n_dep_visible = 0;
+    ui->dep_selected[0] = '\0';
+    ui->dep_selected_index = ui->dep_scroll = 0;
     ui->view = &view_pods;
     return true;
 }
@@ -491,7 +551,12 @@ int ui_run(const struct ui_options *options)
         return 1;
     }
     struct pollfd fds[UI_MAX_FDS];
-    int64_t next_snapshot_ms = 0;
+    int64_t next_snapshot_ms = 0, drawn_ms = 0;
+    uint64_t drawn_generation = 0;
+    bool keyed = true;
+    /* htop's habit: scrape answers arrive one by one, the screen is drawn
+     * at most every UI_FRAME_MS for them (at once after a key), and every
+     * UI_CLOCK_MS anyway for the ages it shows. */
     while (!ui.quit && !stop_requested) {
         if (interrupt_requested) {
             interrupt_requested = 0;
@@ -506,13 +571,21 @@ int ui_run(const struct ui_options *options)
         if (ui.view != &view_detail)
             app_pod_events_follow(ui.events, NULL, NULL);
         app_pod_events_tick(ui.events);
-        draw(&ui);
+        int64_t now = app_now_ms();
+        bool changed = app_generation(ui.app) != drawn_generation;
+        if (keyed || now - drawn_ms >= UI_CLOCK_MS || (changed && now - drawn_ms >= UI_FRAME_MS)) {
+            ui_draw_frame(&ui);
+            drawn_ms = now;
+            drawn_generation = app_generation(ui.app);
+            keyed = changed = false;
+        }
         fds[0] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
         int n = 1 + kube_client_pollfds(ui.client, fds + 1, UI_MAX_FDS - 1);
         int timeout = min_timeout(kube_client_timeout_ms(ui.client), app_timeout_ms(ui.app));
         timeout = min_timeout(timeout, app_mesh_timeout_ms(ui.mesh));
         timeout = min_timeout(timeout, app_pod_events_timeout_ms(ui.events));
-        timeout = min_timeout(timeout, UI_CLOCK_MS);
+        int64_t next_frame = drawn_ms + (changed ? UI_FRAME_MS : UI_CLOCK_MS) - now;
+        timeout = min_timeout(timeout, next_frame > 0 ? (int)next_frame : 0);
         if (poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR)
             break;
         kube_client_dispatch(ui.client, fds + 1, n - 1);
@@ -520,6 +593,7 @@ int ui_run(const struct ui_options *options)
         while ((ch = getch()) != ERR && !ui.quit) {
             unsigned serial = ui.dialog_serial;
             handle_key(&ui, ch);
+            keyed = true;
             if (ui.dialog_serial != serial && ui.dialog.modal != UI_MODAL_NONE) {
                 /* A dialog opened: what was typed ahead was typed without
                  * seeing it, so it must not answer it. */
@@ -531,6 +605,8 @@ int ui_run(const struct ui_options *options)
     restore_terminal();
     ui_dialog_close(&ui);
     free(ui.visible);
+    free(ui.dep_visible);
+    ui_filter_free(&ui.filter_re);
     drop_model(&ui);
     return 0;
 }

@@ -13,6 +13,7 @@
 #include "../app/actions.h"
 #include "../app/policy.h"
 #include "../app/pod_events.h"
+#include "format.h"
 #include "ui.h"
 
 struct ui;
@@ -24,7 +25,7 @@ struct view_ops {
     bool (*key)(struct ui *ui, int ch);
 };
 
-extern const struct view_ops view_pods, view_detail, view_doctor, view_help;
+extern const struct view_ops view_pods, view_deployments, view_detail, view_doctor, view_help;
 
 enum ui_input { UI_INPUT_KEYS, UI_INPUT_FILTER };
 
@@ -32,6 +33,10 @@ enum ui_input { UI_INPUT_KEYS, UI_INPUT_FILTER };
 #define UI_MIN_ROWS 15
 #define UI_COMPACT_COLS 80
 #define UI_COMPACT_ROWS 24
+/* At most this many frames a second while data arrives; a key draws at once. */
+#define UI_FRAME_MS 250
+/* Columns a table may have (the chooser's switches). */
+#define UI_MAX_COLUMNS 24
 
 enum ui_color { UI_COLOR_HEADER = 1, UI_COLOR_ERROR, UI_COLOR_OK, UI_COLOR_DIM, UI_COLOR_BAR };
 
@@ -93,7 +98,7 @@ struct ui_dialog {
     char title[200];
     char lines[UI_DIALOG_LINES][300];
     int n_lines;
-    int scroll; /* first line shown, when they do not all fit */
+    int scroll; /* first (wrapped) line shown, when they do not all fit */
     struct ui_choice choices[5];
     char choice_label[64]; /* a label made for this dialog */
     int n_choices;
@@ -131,14 +136,28 @@ struct ui {
     bool compact;
 
     /* Pod table. */
-    char filter[64];
+    char filter[64];             /* as typed */
+    struct ui_filter filter_re;  /* compiled from it */
     int sort_column;
     bool sort_reverse;
+    bool hidden[UI_MAX_COLUMNS]; /* columns switched off in the chooser */
     char selected[256]; /* namespace/name of the selected pod */
     int selected_index;
     int scroll;
     const struct app_pod **visible; /* this frame's rows, filtered and sorted */
     size_t n_visible, visible_capacity;
+
+    /* Deployment table (the same filter). */
+    int dep_sort_column;
+    bool dep_sort_reverse;
+    bool dep_hidden[UI_MAX_COLUMNS];
+    char dep_selected[256];
+    int dep_selected_index, dep_scroll;
+    const struct app_deployment **dep_visible;
+    size_t n_dep_visible, dep_visible_capacity;
+
+    int detail_scroll;
+    bool detail_of_deployment; /* the detail view shows the selected deployment */
 
     /* Doctor view. */
     int doctor_scroll;
@@ -155,13 +174,26 @@ struct ui {
     struct ui_halt_state halt;
 };
 
+/* Lays out and draws the whole screen from the model (stdscr). */
+void ui_draw_frame(struct ui *ui);
+
 /* Sets the status line (printf-style). */
 void ui_status(struct ui *ui, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* The selected pod of the table, or NULL. */
+/* The selected pod of the table (in the deployment table: the selected
+ * deployment's first pod), or NULL. */
 const struct app_pod *ui_selected_pod(const struct ui *ui);
-/* Rebuilds ui->visible from the model (filter, sort) and keeps the
- * selection on the same pod when it is still there. */
+const struct app_deployment *ui_selected_deployment(const struct ui *ui);
+/* The deployment table, or the detail of one of its rows, is on screen. */
+bool ui_showing_deployments(const struct ui *ui);
+/* Rebuilds ui->visible (and the deployment rows) from the model (filter,
+ * sort) and keeps the selection on the same row when it is still there. */
 void ui_refresh_rows(struct ui *ui);
+/* The filter typed so far takes effect (compiled again). */
+void ui_filter_changed(struct ui *ui);
+/* The oldest data among the pods in view: the age in seconds of the
+ * oldest successful scrape (-1 when none has data), and how many pods in
+ * view with a sidecar have none yet. */
+void ui_oldest_data(const struct ui *ui, long *age_s, size_t *without_data);
 
 /* Drawing helpers over ncurses. */
 void ui_put(int y, int x, int max_cols, const char *text);
