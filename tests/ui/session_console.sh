@@ -112,8 +112,11 @@ see "NAMING switched off" "NAMING [ ]"
 keys Escape
 check "NAMING column gone" wait_for 10 lacks "wasmcustom"
 keys C
+see "column chooser again" "Columns (Enter switches one on or off"
 for _ in $(seq 7); do keys j; done
-keys Enter Escape
+keys Enter
+see "NAMING switched on" "NAMING [x]"
+keys Escape
 see "NAMING back" "wasmcustom"
 
 # A pod name too long for its column keeps both ends: the unique suffix.

@@ -144,15 +144,28 @@ static void draw_confirm(struct ui *ui)
     char probe[WRAPPED_MAX][320];
     for (int k = 0; k < ui->dialog.n_lines && total < WRAPPED_MAX; k++)
         total += wrap(ui->dialog.lines[k], w, probe + total, WRAPPED_MAX - total);
-    int y = draw_box(ui, total + 4, &x, &w);
-    int room = (ui->rows - 2 < total + 4 ? ui->rows - 2 : total + 4) - 4;
+    /* The table stays in sight around the box: at most rows - 8 lines of
+     * text, and one more saying where we are when they do not all fit. */
+    int room = ui->rows - 8 < total ? ui->rows - 8 : total;
+    if (room < 1)
+        room = 1;
+    bool scrolls = total > room;
+    int y = draw_box(ui, room + 4 + scrolls, &x, &w);
     y += draw_wrapped(ui, x, w, y, room, &total);
+    if (scrolls) {
+        char more[120];
+        int first = ui->dialog.scroll + 1, last = ui->dialog.scroll + room;
+        snprintf(more, sizeof more, "(lines %d-%d of %d: Up/Down scroll)", first, last < total ? last : total, total);
+        ui_attr_on(ui, UI_COLOR_DIM, 0);
+        ui_put(y++, x, w, more);
+        ui_attr_off(ui, UI_COLOR_DIM, 0);
+    }
     char keys[300] = "";
     size_t used = 0;
     for (int k = 0; k < ui->dialog.n_choices; k++)
         used += (size_t)snprintf(keys + used, sizeof keys - used, "[%c] %s   ", ui->dialog.choices[k].key,
                                  ui->dialog.choices[k].label);
-    snprintf(keys + used, sizeof keys - used, "%s[Esc] cancel", total > room ? "[Up/Down] scroll   " : "");
+    snprintf(keys + used, sizeof keys - used, "[Esc] cancel");
     char lines[4][320];
     int n = wrap(keys, w, lines, 2);
     ui_attr_on(ui, 0, A_BOLD);
