@@ -198,8 +198,8 @@ static void draw_header(struct ui *ui)
                  ui->filter_re.valid ? "" : ui->filter_re.error);
     app_source_summary(ui->app, source, sizeof source);
     /* What matters during a session first: a narrow terminal cuts the end. */
-    snprintf(line, sizeof line, "hfitop  namespace %s  %s  window %s%s%s  context %s  cluster %s  %s", ui->ns,
-             age, window, find, o->readonly ? "  [read-only]" : "", ui->context, ui->cluster, source);
+    snprintf(line, sizeof line, "hfitop  namespace %s  %s  window %s%s%s  %s  context %s  cluster %s", ui->ns, age,
+             window, find, o->readonly ? "  [read-only]" : "", source, ui->context, ui->cluster);
     ui_attr_on(ui, UI_COLOR_HEADER, A_BOLD);
     ui_put(0, 0, ui->cols, line);
     ui_attr_off(ui, UI_COLOR_HEADER, A_BOLD);
