@@ -1170,6 +1170,9 @@ static int cmd_console(const struct cli *c, struct session *s)
     app_journal_session(journal, "console", s->conn.namespace, HFITOP_VERSION);
     describe(s, &u.connection);
     int rc = ui_run(&u) == 0 ? 0 : EXIT_USAGE;
+    if (journal)
+        fprintf(stderr, "hfitop: the session's journal: %s (hfitop report makes a Markdown timeline of it)\n",
+                app_journal_path(journal));
     if (con.switched) {
         session_close(con.switched);
         free(con.switched);

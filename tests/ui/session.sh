@@ -43,6 +43,8 @@ check "journal: a snapshot after the fire" wait_for 30 journal_holds \
     'snapshots[-1]["time"] > actions[-1]["time"]'
 keys q
 exited_cleanly "journal"
+check "on quitting, the console says where the journal is" grep -qF "hfitop: the session's journal: $J (hfitop report" \
+    "$MESHSIM_DIR/console.err"
 
 "$HFITOP" report "$J" >"$MESHSIM_DIR/report.md" 2>&1
 check "report of the console's journal" grep -q "^### 1\. [0-9:]* fire pod/.*: ok$" "$MESHSIM_DIR/report.md"
