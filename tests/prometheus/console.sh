@@ -2,7 +2,8 @@
 # The console with --prometheus in a real terminal (tmux): the header names
 # the source, the counters come from Prometheus; Prometheus stopped in the
 # middle of the session gives a banner, not a crash, and the banner goes
-# once it answers again. And the request budget in the pod-proxy mode: with
+# once it answers again; the detail view's sparklines start from
+# Prometheus' history. And the request budget in the pod-proxy mode: with
 # more pods than --max-qps allows per interval, the interval stretches and
 # the header says so, and the requests stay within the budget.
 # Usage: console.sh path/to/hfitop path/to/meshsim
@@ -27,6 +28,28 @@ prometheus_start "$MESHSIM_DIR/prometheus.yml"
 port=${PROM_URL##*:}
 check_eventually "every target up" 40 all_targets_up 6 sidecars
 
+# A refresh every 30 s: a sparkline of more than a point or two can only
+# come from Prometheus' history (query_range), fetched when rows are shown.
+history_held() {
+    promql 'min(count_over_time(wasmcustom_hfi_faults_aborts_total[1m]))' | python3 -c '
+import json, sys
+assert float(json.load(sys.stdin)["data"]["result"][0]["value"][1]) >= 15'
+}
+check_eventually "Prometheus holds 15 s of every pod's history" 60 history_held
+start_console --no-journal --interval 30 --prometheus "$PROM_URL"
+see "rows from Prometheus" " wasmcustom " 40
+keys Enter
+see "the detail view" "policies selecting this pod:"
+long_sparkline() {
+    screen | python3 -c '
+import sys
+line = next(l for l in sys.stdin if l.startswith("  aborts/s"))
+assert sum(line.count(c) for c in "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588") >= 10, line'
+}
+check_eventually "the sparklines start from Prometheus' history" 20 long_sparkline
+keys Escape q
+exited_cleanly "console with --prometheus, detail view"
+
 start_console --no-journal --interval 1 --prometheus "$PROM_URL"
 see "the header names the Prometheus source" "Prometheus $PROM_URL every 1s (labels pod, namespace)"
 see "counters read from Prometheus (the naming column)" " wasmcustom " 40
@@ -40,6 +63,7 @@ prometheus_start "$MESHSIM_DIR/prometheus.yml" "$port"
 gone "Prometheus back: the banner goes" "PROMETHEUS UNREACHABLE" 40
 keys q
 exited_cleanly "console with --prometheus"
+
 
 # ---- the request budget, pod-proxy mode ----
 meshsim_start "$MESHSIM_BIN" --seed 9 --pods 40

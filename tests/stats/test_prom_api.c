@@ -94,9 +94,12 @@ static void test_queries(void)
     char q[4096];
     prom_api_target t = {.pod_label = "pod_name", .namespace_label = "kubernetes_namespace"};
     CHECK(prom_api_query_values(q, sizeof q, &t, "kubernetes_namespace=\"demo\"") > 0);
-    CHECK_CONTAINS(q, "sum by (__name__, kubernetes_namespace, pod_name) ({__name__=~\"(wasmcustom_)?hfi_faults_(");
+    CHECK_CONTAINS(q, "sum by (__name__, kubernetes_namespace, pod_name) ({__name__=~\"(wasmcustom_)?hfi_faults_("
+                      "aborts_total|delays_total)\"");
     CHECK_CONTAINS(q, ", kubernetes_namespace=\"demo\"})");
     CHECK_CONTAINS(q, "\"hfi_family\", \"scraped_at\"");
+    CHECK(prom_api_query_detail_values(q, sizeof q, &t, "") > 0);
+    CHECK_CONTAINS(q, "policies|delay_duration_milliseconds_count|delay_duration_milliseconds_sum)\"})");
     CHECK(prom_api_query_rates(q, sizeof q, &t, "", 60) > 0);
     CHECK_CONTAINS(q, "label_replace(sum by (kubernetes_namespace, pod_name) (rate(wasmcustom_hfi_faults_aborts_total{}[60s]))"
                       " or sum by (kubernetes_namespace, pod_name) (rate(hfi_faults_aborts_total{}[60s])), \"hfi_family\", \"aborts\"");
@@ -104,6 +107,9 @@ static void test_queries(void)
     CHECK(prom_api_query_quantiles(q, sizeof q, &t, "pod_name=~\"a|b\"") > 0);
     CHECK_CONTAINS(q, "label_replace(histogram_quantile(0.99, sum by (kubernetes_namespace, pod_name, le) "
                       "(wasmcustom_hfi_faults_delay_duration_milliseconds_bucket{pod_name=~\"a|b\"})");
+    CHECK(prom_api_query_history(q, sizeof q, &t, "pod_name=~\"a\"") > 0);
+    CHECK_STR(q, "sum by (__name__, kubernetes_namespace, pod_name) "
+                 "({__name__=~\"(wasmcustom_)?hfi_faults_(aborts|delays)_total\", pod_name=~\"a\"})");
     CHECK(prom_api_query_labels(q, sizeof q, "") > 0);
     CHECK_STR(q, "count by (pod, pod_name, kubernetes_pod_name, namespace, kubernetes_namespace) "
                  "({__name__=~\"(wasmcustom_)?hfi_faults_aborts_total\"})");

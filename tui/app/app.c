@@ -761,6 +761,21 @@ static void apply_prometheus(struct app *app)
         istio_metrics_init(&sample.observed);
         double age_s = v->sample_time_s > 0 ? (double)now - v->sample_time_s : 0;
         int64_t t_ms = now_ms - (int64_t)(age_s * 1000.0);
+        /* A pod newly shown starts its sparklines from Prometheus' history. */
+        bool fresh = p->aborts_ring.count < 2 && v->history_count;
+        if (fresh) {
+            /* The history goes before what one refresh may have put there. */
+            prom_rate_ring_init(&p->aborts_ring);
+            prom_rate_ring_init(&p->delays_ring);
+        }
+        for (size_t k = 0; fresh && k < v->history_count; k++) {
+            const struct prom_history_point *h = &v->history[k];
+            int64_t at = now_ms - (int64_t)(((double)now - h->t_s) * 1000.0);
+            if (at >= t_ms)
+                break;
+            prom_rate_ring_push(&p->aborts_ring, at, h->aborts);
+            prom_rate_ring_push(&p->delays_ring, at, h->delays);
+        }
         apply_sample(e, t_ms > 0 ? t_ms : 1, &sample);
         if (v->has_percentiles)
             p->delay_percentiles = v->percentiles;
@@ -1154,7 +1169,10 @@ void app_show_pods(struct app *app, const struct app_pod *const *pods, size_t co
             ns[i] = pods[i]->pod.namespace;
             names[i] = pods[i]->pod.name;
         }
-        prom_source_want_details(app->opt.prometheus, ns, names, count, false);
+        /* Rows new on screen get their quantiles and history now, not
+         * an interval later. */
+        if (prom_source_want_details(app->opt.prometheus, ns, names, count, false))
+            app->next_prom_refresh_ms = 0;
     }
     free(ns);
     free(names);

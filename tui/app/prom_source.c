@@ -10,10 +10,12 @@
 
 /* Query texts grow with the pods named in a quantile selector. */
 #define QUERY_MAX (256 * 1024)
-#define QUERY_TIMEOUT_MS 15000L
+#define QUERY_TIMEOUT_MS 30000L
 #define DEFAULT_SCRAPE_INTERVAL_S 60.0 /* Prometheus' own default */
 
-enum query_kind { Q_LABELS, Q_CONFIG, Q_VALUES, Q_RATES, Q_QUANTILES, Q_BUCKETS, Q_COUNT };
+enum query_kind { Q_LABELS, Q_CONFIG, Q_VALUES, Q_DETAIL_VALUES, Q_RATES, Q_QUANTILES, Q_BUCKETS, Q_HISTORY, Q_COUNT };
+/* Points of history asked for: what a sparkline shows (prom_rate.h). */
+#define HISTORY_POINTS 64
 
 struct query {
     struct prom_source *src;
@@ -38,6 +40,7 @@ struct prom_source {
     char **want_ns, **want_pods;
     size_t want_count;
     bool want_all;
+    bool history_due; /* the pods shown changed: ask their history once */
 
     struct query queries[Q_COUNT];
     int pending;
@@ -178,6 +181,7 @@ static void free_table(struct prom_pod_values *pods, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(pods[i].ns);
         free(pods[i].pod);
+        free(pods[i].history);
     }
     free(pods);
 }
@@ -230,20 +234,26 @@ void prom_source_set_window(struct prom_source *s, int window_s)
     s->window_s_asked = window_s;
 }
 
-void prom_source_want_details(struct prom_source *s, const char *const *ns, const char *const *pods, size_t count,
+bool prom_source_want_details(struct prom_source *s, const char *const *ns, const char *const *pods, size_t count,
                               bool all_pods)
 {
+    bool same = all_pods == s->want_all && count == s->want_count;
+    for (size_t i = 0; same && i < count; i++)
+        same = strcmp(pods[i], s->want_pods[i]) == 0 && strcmp(ns[i] ? ns[i] : "", s->want_ns[i] ? s->want_ns[i] : "") == 0;
+    if (same)
+        return false;
+    s->history_due = !all_pods && count > 0;
     clear_wanted(s);
     s->want_all = all_pods;
     if (all_pods || !count)
-        return;
+        return true;
     s->want_ns = calloc(count, sizeof *s->want_ns);
     s->want_pods = calloc(count, sizeof *s->want_pods);
     if (!s->want_ns || !s->want_pods) {
         free(s->want_ns);
         free(s->want_pods);
         s->want_ns = s->want_pods = NULL;
-        return;
+        return true;
     }
     for (size_t i = 0; i < count; i++) {
         s->want_ns[i] = dup_or_null(ns[i]);
@@ -251,6 +261,7 @@ void prom_source_want_details(struct prom_source *s, const char *const *ns, cons
         if (s->want_pods[i])
             s->want_count = i + 1;
     }
+    return true;
 }
 
 /* ---- queries ---- */
@@ -280,7 +291,7 @@ static void set_failure(struct prom_source *s, enum prom_source_state state, con
 
 static const char *kind_path(enum query_kind k)
 {
-    return k == Q_CONFIG ? "/api/v1/status/config" : "/api/v1/query";
+    return k == Q_CONFIG ? "/api/v1/status/config" : k == Q_HISTORY ? "/api/v1/query_range" : "/api/v1/query";
 }
 
 static void finish_refresh(struct prom_source *s);
@@ -361,7 +372,14 @@ static void start_query(struct prom_source *s, enum query_kind kind, const char 
         /* POST: the form keeps long queries out of URL length limits
          * (prometheus web/api/v1 accepts both). */
         char *escaped = kube_url_escape(promql);
-        if (!escaped || asprintf(&body, "query=%s", escaped) < 0)
+        char range[160] = "";
+        if (kind == Q_HISTORY) {
+            /* One point a scrape interval, back as far as a sparkline goes. */
+            double step = s->scrape_interval_s, end = (double)time(NULL);
+            snprintf(range, sizeof range, "&start=%.0f&end=%.0f&step=%.0f", end - step * (HISTORY_POINTS - 1), end,
+                     step);
+        }
+        if (!escaped || asprintf(&body, "query=%s%s", escaped, range) < 0)
             body = NULL;
         free(escaped);
         if (!body) {
@@ -425,6 +443,8 @@ static void start_data_queries(struct prom_source *s)
     if (details && selector(s, true, sel, QUERY_MAX)) {
         /* Quantiles cost the most (histogram_quantile by pod): only for the
          * pods shown, and not when the buckets are fetched anyway. */
+        if (prom_api_query_detail_values(q, QUERY_MAX, &t, sel) > 0)
+            start_query(s, Q_DETAIL_VALUES, q);
         if (s->want_all) {
             if (prom_api_query_buckets(q, QUERY_MAX, &t, sel) > 0)
                 start_query(s, Q_BUCKETS, q);
@@ -433,6 +453,10 @@ static void start_data_queries(struct prom_source *s)
                 start_query(s, Q_QUANTILES, q);
             if (prom_api_query_buckets(q, QUERY_MAX, &t, sel) > 0)
                 start_query(s, Q_BUCKETS, q);
+            if (s->history_due && prom_api_query_history(q, QUERY_MAX, &t, sel) > 0) {
+                s->history_due = false;
+                start_query(s, Q_HISTORY, q);
+            }
         }
     }
     free(sel);
@@ -600,21 +624,25 @@ static void merge(struct prom_source *s)
         pods[i].aborts_per_s = pods[i].delays_per_s = NAN;
         pods[i].percentiles = (prom_percentiles){NAN, NAN, NAN};
     }
-    for (size_t i = 0; i < values->series_count; i++) {
-        const prom_api_series *ser = &values->series[i];
-        struct prom_pod_values *p = lookup(pods, n, ser->label[L_NS], ser->label[L_POD]);
-        if (!p)
-            continue;
-        size_t row = (size_t)(p - pods);
-        if (strcmp(ser->label[L_FAMILY], "scraped_at") == 0) {
-            p->sample_time_s = ser->value;
-            continue;
-        }
-        int r;
-        hfi_value *v = field_of(renderings[row], ser->label[L_NAME], &r);
-        if (v) {
-            set_value(v, ser->value);
-            seen[row][r] = true;
+    const prom_api_answer *detail = s->queries[Q_DETAIL_VALUES].ok ? &s->queries[Q_DETAIL_VALUES].answer : NULL;
+    for (int a = 0; a < 2; a++) {
+        const prom_api_answer *answer = a ? detail : values;
+        for (size_t i = 0; answer && i < answer->series_count; i++) {
+            const prom_api_series *ser = &answer->series[i];
+            struct prom_pod_values *p = lookup(pods, n, ser->label[L_NS], ser->label[L_POD]);
+            if (!p)
+                continue;
+            size_t row = (size_t)(p - pods);
+            if (strcmp(ser->label[L_FAMILY], "scraped_at") == 0) {
+                p->sample_time_s = ser->value;
+                continue;
+            }
+            int r;
+            hfi_value *v = field_of(renderings[row], ser->label[L_NAME], &r);
+            if (v) {
+                set_value(v, ser->value);
+                seen[row][r] = true;
+            }
         }
     }
     for (size_t i = 0; i < n; i++) {
@@ -671,6 +699,38 @@ static void merge(struct prom_source *s)
                                                : NULL;
         if (slot)
             *slot = ser->value;
+    }
+    const prom_api_answer *history = &s->queries[Q_HISTORY].answer;
+    for (int rendering = 1; rendering >= 0 && s->queries[Q_HISTORY].ok; rendering--) {
+        /* The bare rendering first, so that the wasmcustom_ one replaces it. */
+        for (size_t i = 0; i < history->series_count; i++) {
+            const prom_api_series *ser = &history->series[i];
+            struct prom_pod_values *p = lookup(pods, n, ser->label[L_NS], ser->label[L_POD]);
+            const char *name = ser->label[L_NAME];
+            bool ours = strncmp(name, "wasmcustom_", 11) == 0;
+            if (!p || ours != (rendering == 0) || !ser->point_count)
+                continue;
+            bool aborts = strstr(name, "aborts_total") != NULL;
+            if (!p->history) {
+                p->history = calloc(ser->point_count, sizeof *p->history);
+                if (!p->history)
+                    continue;
+                p->history_count = ser->point_count;
+                for (size_t k = 0; k < ser->point_count; k++)
+                    p->history[k] = (struct prom_history_point){ser->points[k].t_s, NAN, NAN};
+            }
+            /* Both counters come at the same steps; match them by time. */
+            for (size_t k = 0, j = 0; k < ser->point_count && j < p->history_count; k++) {
+                while (j < p->history_count && p->history[j].t_s < ser->points[k].t_s)
+                    j++;
+                if (j < p->history_count && p->history[j].t_s == ser->points[k].t_s) {
+                    if (aborts)
+                        p->history[j].aborts = ser->points[k].value;
+                    else
+                        p->history[j].delays = ser->points[k].value;
+                }
+            }
+        }
     }
     /* The keys pointed into the answers: copy them. */
     bool ok = true;

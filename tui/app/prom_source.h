@@ -50,6 +50,12 @@ struct prom_pod_values {
     prom_percentiles percentiles;      /* NaN: not asked for, or nothing observed */
     bool has_percentiles, has_buckets;
     double sample_time_s; /* the newest sample's timestamp (Unix seconds) */
+    /* Prometheus' history of the two counters (query_range, oldest first;
+     * Unix seconds), for pods newly shown: what the sparklines start from. */
+    struct prom_history_point {
+        double t_s, aborts, delays;
+    } *history;
+    size_t history_count;
 };
 
 enum prom_source_state {
@@ -73,9 +79,10 @@ void prom_source_set_namespace(struct prom_source *s, const char *ns);
 /* The rate() window in seconds, unless --prometheus gave one; raised to
  * four scrape intervals, so that a missed scrape leaves enough samples. */
 void prom_source_set_window(struct prom_source *s, int window_s);
-/* The pods whose quantiles and buckets the next refreshes ask for ("ns/pod"
- * pairs, copied); all_pods asks for every pod (--once). */
-void prom_source_want_details(struct prom_source *s, const char *const *ns, const char *const *pods, size_t count,
+/* The pods whose quantiles, buckets and (once) history the next refreshes
+ * ask for ("ns/pod" pairs, copied); all_pods asks for every pod (--once).
+ * True when that changed what is asked for. */
+bool prom_source_want_details(struct prom_source *s, const char *const *ns, const char *const *pods, size_t count,
                               bool all_pods);
 
 /* Starts a refresh unless one runs; false when one was already running. */

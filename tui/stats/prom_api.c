@@ -251,21 +251,35 @@ int prom_api_query_labels(char *out, size_t size, const char *selector)
     return finish(len, size);
 }
 
+/* "sum by (__name__, NS, POD) ({__name__=~"(wasmcustom_)?hfi_faults_(NAMES)", SEL})" */
+static void append_named(char *out, size_t size, size_t *len, const prom_api_target *t, const char *selector,
+                         const char *names)
+{
+    append(out, size, len, "sum by (__name__, %s, %s) ({__name__=~\"(wasmcustom_)?hfi_faults_(%s)\"%s%s})",
+           t->namespace_label, t->pod_label, names, sep_for(selector), selector ? selector : "");
+}
+
 int prom_api_query_values(char *out, size_t size, const prom_api_target *t, const char *selector)
 {
     if (!target_valid(t))
         return -1;
-    const char *sel = selector ? selector : "", *sep = sep_for(selector);
     size_t len = 0;
-    append(out, size, &len,
-           "sum by (__name__, %s, %s) ({__name__=~\"(wasmcustom_)?hfi_faults_(aborts_total|delays_total|"
-           "overflow_total|config_errors_total|active_delays|policies|delay_duration_milliseconds_count|"
-           "delay_duration_milliseconds_sum)\"%s%s})",
-           t->namespace_label, t->pod_label, sep, sel);
+    append_named(out, size, &len, t, selector, "aborts_total|delays_total");
     append(out, size, &len,
            " or label_replace(max by (%s, %s) (timestamp({__name__=~\"(wasmcustom_)?hfi_faults_aborts_total\"%s%s})),"
            " \"hfi_family\", \"scraped_at\", \"\", \"\")",
-           t->namespace_label, t->pod_label, sep, sel);
+           t->namespace_label, t->pod_label, sep_for(selector), selector ? selector : "");
+    return finish(len, size);
+}
+
+int prom_api_query_detail_values(char *out, size_t size, const prom_api_target *t, const char *selector)
+{
+    if (!target_valid(t))
+        return -1;
+    size_t len = 0;
+    append_named(out, size, &len, t, selector,
+                 "overflow_total|config_errors_total|active_delays|policies|delay_duration_milliseconds_count|"
+                 "delay_duration_milliseconds_sum");
     return finish(len, size);
 }
 
@@ -324,6 +338,16 @@ int prom_api_query_buckets(char *out, size_t size, const prom_api_target *t, con
         return -1;
     size_t len = 0;
     append_buckets(out, size, &len, t, selector ? selector : "");
+    return finish(len, size);
+}
+
+int prom_api_query_history(char *out, size_t size, const prom_api_target *t, const char *selector)
+{
+    if (!target_valid(t))
+        return -1;
+    size_t len = 0;
+    append(out, size, &len, "sum by (__name__, %s, %s) ({__name__=~\"(wasmcustom_)?hfi_faults_(aborts|delays)_total\"%s%s})",
+           t->namespace_label, t->pod_label, sep_for(selector), selector ? selector : "");
     return finish(len, size);
 }
 

@@ -86,10 +86,13 @@ extern const size_t prom_api_namespace_label_candidate_count;
  * Discovery: count by every candidate label, so one answer tells which
  * labels name pods and namespaces. */
 int prom_api_query_labels(char *out, size_t size, const char *selector);
-/* Counters and gauges of the plugin (both renderings, tagged by __name__),
- * the histogram's _count and _sum, and the newest sample's timestamp
- * (series with hfi_family="scraped_at"): one query per refresh. */
+/* The plugin's aborts and delays counters (both renderings, tagged by
+ * __name__) and the newest sample's timestamp (series with
+ * hfi_family="scraped_at"): one query per refresh, for every pod. */
 int prom_api_query_values(char *out, size_t size, const prom_api_target *t, const char *selector);
+/* Its other counters and gauges and the histogram's _count and _sum: for
+ * the pods whose details are shown (or every pod, for --once). */
+int prom_api_query_detail_values(char *out, size_t size, const prom_api_target *t, const char *selector);
 /* Per-second rates over window_s of aborts and delays (hfi_family "aborts"
  * and "delays"; the wasmcustom_ rendering wins over the bare one). */
 int prom_api_query_rates(char *out, size_t size, const prom_api_target *t, const char *selector, int window_s);
@@ -98,6 +101,10 @@ int prom_api_query_rates(char *out, size_t size, const prom_api_target *t, const
 int prom_api_query_quantiles(char *out, size_t size, const prom_api_target *t, const char *selector);
 /* The delay histogram's cumulative buckets by le. */
 int prom_api_query_buckets(char *out, size_t size, const prom_api_target *t, const char *selector);
+
+/* For /api/v1/query_range: the aborts and delays counters by __name__ (the
+ * console's sparklines start from Prometheus' history of them). */
+int prom_api_query_history(char *out, size_t size, const prom_api_target *t, const char *selector);
 
 /* A PromQL regex matcher value for a set of exact names: "a|b|c" with
  * regex metacharacters escaped, as a double-quoted PromQL string body
