@@ -157,7 +157,7 @@ static void set_tick(struct root *root, uint32_t period_ms)
 static uint32_t ms_until(uint64_t then, uint64_t now, uint32_t max_ms)
 {
     uint64_t ms = then > now ? (then - now + 999999) / 1000000 : 1;
-    return ms < 1 ? 1 : ms > max_ms ? max_ms : (uint32_t)ms;
+    return ms > max_ms ? max_ms : (uint32_t)ms;
 }
 
 static void schedule_tick(struct root *root, uint64_t now)
@@ -290,8 +290,9 @@ static struct shared_config *share(struct hfi_config *config)
  * whole: the new root runs it, and Envoy is told the configuration was taken
  * (see proxy_on_configure). Without a last good one (the first
  * configuration of this VM) the root runs an empty configuration: no faults.
- * json NULL: the host could not hand the configuration over. */
-static bool apply_configuration(struct root *root, const char *json, size_t len)
+ * json NULL: the host could not hand the configuration over. Out of
+ * memory, the root keeps what it had. */
+static void apply_configuration(struct root *root, const char *json, size_t len)
 {
     char err[256];
     struct text_buf t;
@@ -303,7 +304,7 @@ static bool apply_configuration(struct root *root, const char *json, size_t len)
         hfi_config_inherit_first_seen(parsed, last_good ? last_good->config : NULL, now);
         struct shared_config *next = share(parsed);
         if (!next)
-            return false;
+            return;
         config_release(last_good);
         last_good = next;
         text_append_str(&t, "hfi-fault: configured ");
@@ -319,7 +320,7 @@ static bool apply_configuration(struct root *root, const char *json, size_t len)
         text_append_str(&t, " rules");
         log_text(PROXY_LOG_ERROR, &t);
         if (!last_good && !(last_good = share(hfi_config_parse("", 0, NULL, 0))))
-            return false;
+            return;
     }
     last_good->refs++;
     config_release(root->config);
@@ -334,7 +335,6 @@ static bool apply_configuration(struct root *root, const char *json, size_t len)
         text_append_str(&t, parsed->header_faults.enabled ? "on" : "off");
         log_text(PROXY_LOG_INFO, &t);
     }
-    return true;
 }
 
 /* Room for one more element in a growing array; false when out of memory.
