@@ -678,6 +678,35 @@ static void test_adding_a_policy_keeps_other_windows(void)
     pw_vm_free(vm);
 }
 
+/* First-seen times are kept per policy: editing one rule of a policy makes
+ * the whole policy new (both its rules get a fresh window), while another
+ * policy, unchanged, keeps its own. */
+static const char *two_policies(int second_status)
+{
+    static char buf[600];
+    snprintf(buf, sizeof buf,
+             "{\"policies\":[{\"metadata\":{\"name\":\"edited\"},\"spec\":{\"rules\":["
+             "{\"match\":{\"path\":{\"exact\":\"/a\"}},\"fault\":{\"duration_seconds\":60,\"abort\":{\"httpStatus\":500}}},"
+             "{\"match\":{\"path\":{\"exact\":\"/b\"}},\"fault\":{\"duration_seconds\":60,\"abort\":{\"httpStatus\":%d}}}]}},"
+             "{\"metadata\":{\"name\":\"kept\"},\"spec\":{\"rules\":[{\"match\":{\"path\":{\"exact\":\"/c\"}},"
+             "\"fault\":{\"duration_seconds\":60,\"abort\":{\"httpStatus\":503}}}]}}]}",
+             second_status);
+    return buf;
+}
+
+static void test_editing_a_policy_renews_all_its_rules(void)
+{
+    struct pw_vm *vm = vm_with(two_policies(501));
+    pw_advance(vm, 61 * PW_SECOND);
+    CHECK_INT(metric(vm, POLICIES), 0);
+    CHECK(pw_vm_configure(vm, two_policies(502)));
+    CHECK_INT(status_of(vm, "GET", "/a", NULL, 0), 500); /* unchanged rule, edited policy: new */
+    CHECK_INT(status_of(vm, "GET", "/b", NULL, 0), 502);
+    CHECK_INT(status_of(vm, "GET", "/c", NULL, 0), 0); /* the other policy is still expired */
+    CHECK_INT(metric(vm, POLICIES), 2);
+    pw_vm_free(vm);
+}
+
 /* Memory stays flat across any number of changes. */
 static void test_memory_flat_across_changes(void)
 {
@@ -969,6 +998,7 @@ int main(int argc, char **argv)
     RUN(test_root_shut_down_ends_its_delays);
     RUN(test_invalid_change_keeps_previous_configuration_whole);
     RUN(test_adding_a_policy_keeps_other_windows);
+    RUN(test_editing_a_policy_renews_all_its_rules);
     RUN(test_memory_flat_across_changes);
     RUN(test_worker_vms_share_gauges);
     RUN(test_header_faults_off_by_default);
