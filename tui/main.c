@@ -442,6 +442,11 @@ static int cmd_once(const struct cli *c, struct session *s)
     int rc = look(c, s, 1, false, true, &l);
     if (rc == 0 && c->window_given)
         rc = second_round(c, s, &l, started_ms);
+    if (rc == 0 && s->prometheus && prom_source_state(s->prometheus) != PROM_SOURCE_OK) {
+        /* Every counter would print as unknown: say why instead. */
+        fprintf(stderr, "hfitop: %s\n", prom_source_error(s->prometheus));
+        rc = EXIT_USAGE;
+    }
     if (rc == 0) {
         app_journal_snapshot(journal, l.app, s->conn.namespace);
         time_t now = time(NULL);

@@ -155,14 +155,15 @@ not_the_api() {
 }
 check "doctor: prometheus-query-failed for a URL that is not the query API" not_the_api
 
-# A stand-in API that wants a bearer token, a tenant header and basic
-# auth from the URL, and answers one series when it gets them.
+# A stand-in API that wants a bearer token or basic auth (alice, p@ss) and
+# a tenant header, and answers an empty vector when it gets them.
 printf 'sekret-token\n' >"$MESHSIM_DIR/token"
 python3 - "$MESHSIM_DIR/fake.port" <<'PY' &
 import base64, http.server, json, sys
 class H(http.server.BaseHTTPRequestHandler):
     def answer(self):
-        ok = (self.headers.get("Authorization") == "Bearer sekret-token" and
+        basic = "Basic " + base64.b64encode(b"alice:p@ss").decode()
+        ok = (self.headers.get("Authorization") in ("Bearer sekret-token", basic) and
               self.headers.get("X-Scope-OrgID") == "tenant-1")
         body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": []}}).encode()
         self.send_response(200 if ok else 401)
@@ -196,6 +197,19 @@ d = json.load(open(sys.argv[1]))
 assert d["source"]["kind"] == "prometheus" and all(p["aborts_total"] is None for p in d["pods"]), d' "$MESHSIM_DIR/fake.json"
 }
 check "the bearer token file and --prometheus-header reach Prometheus" authorized
+basic_from_url() {
+    once "$MESHSIM_DIR/fake.json" --prometheus "http://alice:p%40ss@${FAKE#http://}" \
+        --prometheus-header X-Scope-OrgID:tenant-1 &&
+        python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["source"]["url"] == sys.argv[2], d["source"]  # shown without the credentials' "$MESHSIM_DIR/fake.json" "$FAKE"
+}
+check "basic auth from the URL reaches Prometheus, and the URL is shown without it" basic_from_url
+refused_once() {
+    ! once "$MESHSIM_DIR/fake.json" --prometheus "$FAKE" && grep -q 'refused the credentials' "$MESHSIM_DIR/fake.json.err"
+}
+check "--once says why when Prometheus refuses, and exits 2" refused_once
 bad_url() { timeout 20 "$HFITOP" --once --no-journal --prometheus "ftp://x" 2>&1 | grep -q 'wants an http:// or https:// URL'; }
 check "a URL that is not http(s) is refused with a message" bad_url
 

@@ -123,6 +123,7 @@ char *app_report_json(struct app *app, time_t now)
     add_string_or_null(source, "namespace_label", prom ? prom_source_namespace_label(prom) : NULL);
     cJSON_AddNumberToObject(source, "interval_s", (double)app_effective_interval_ms(app) / 1000.0);
     cJSON_AddStringToObject(source, "summary", summary);
+    add_string_or_null(source, "error", prom && prom_source_error(prom)[0] ? prom_source_error(prom) : NULL);
     cJSON_AddNumberToObject(root, "window_s", app_window_s(app));
     cJSON *pods = cJSON_AddArrayToObject(root, "pods");
     for (size_t i = 0; pods && i < app_pod_count(app); i++)
