@@ -3,8 +3,10 @@
  * ncurses into a terminal on /dev/null; the reference is the same frame
  * with 10 pods. Every pod has the series a sidecar serves (the plugin's
  * counters and delay histogram, Istio's requests and latency histogram),
- * two samples apart so every rate and quantile is computed. */
+ * two samples apart so every rate and quantile is computed. Each figure is
+ * the best of five batches of frames. */
 #include <curses.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,10 +72,17 @@ static double frame_ms(int pods, int frames)
     ui_filter_set(&ui.filter_re, "");
     ui.sort_column = 12; /* AB/S: a numeric sort, as in a session */
     ui_draw_frame(&ui); /* warm up: the first frame allocates */
-    double start = now_ms();
-    for (int f = 0; f < frames; f++)
-        ui_draw_frame(&ui);
-    double per_frame = (now_ms() - start) / frames;
+    /* The best of five batches: the machine is shared, and other work only
+     * ever adds time. */
+    double per_frame = INFINITY;
+    for (int batch = 0; batch < 5; batch++) {
+        double start = now_ms();
+        for (int f = 0; f < frames / 5; f++)
+            ui_draw_frame(&ui);
+        double mean = (now_ms() - start) / (frames / 5);
+        if (mean < per_frame)
+            per_frame = mean;
+    }
     free(ui.visible);
     free(ui.dep_visible);
     ui_filter_free(&ui.filter_re);

@@ -288,7 +288,6 @@ static void draw_status(struct ui *ui)
 void ui_draw_frame(struct ui *ui)
 {
     getmaxyx(stdscr, ui->rows, ui->cols);
-    ui->compact = ui->cols < UI_COMPACT_COLS || ui->rows < UI_COMPACT_ROWS;
     erase();
     if (ui->cols < UI_MIN_COLS || ui->rows < UI_MIN_ROWS) {
         /* Short lines, one under the other: they fit all but the tiniest. */

@@ -31,8 +31,6 @@ enum ui_input { UI_INPUT_KEYS, UI_INPUT_FILTER };
 
 #define UI_MIN_COLS 60
 #define UI_MIN_ROWS 15
-#define UI_COMPACT_COLS 80
-#define UI_COMPACT_ROWS 24
 /* At most this many frames a second while data arrives; a key draws at once. */
 #define UI_FRAME_MS 250
 /* Columns a table may have (the chooser's switches). */
@@ -133,7 +131,6 @@ struct ui {
     enum ui_input input;
     bool utf8, color;
     int rows, cols;
-    bool compact;
 
     /* Pod table. */
     char filter[64];             /* as typed */
