@@ -944,7 +944,8 @@ static int watch_faults_stop(const struct cli *c, struct session *s)
         all_stopped = true;
         for (size_t k = 0; k < app_pod_count(app); k++) {
             const struct app_pod *ap = app_pod_at(app, k);
-            if (!app_pod_scrapable(&ap->pod) || !ap->scraped || ap->failing)
+            /* A Terminating pod is gone before its verdict could settle. */
+            if (!app_pod_scrapable(&ap->pod) || ap->pod.deleting || !ap->scraped || ap->failing)
                 continue;
             struct app_halt_pod *p = halt_pod_for(&pods, &n, ap->pod.name);
             if (!p)

@@ -53,6 +53,31 @@ assert m["naming"] == "none" and m["aborts_total"] is None and m["wasm_runtime_s
 PY
 expect_exit "stats: unreadable file" 2 "cannot read /nonexistent/dump" "$HFITOP" stats /nonexistent/dump
 
+# A Terminating pod is still scraped (the API server proxies to it, its
+# Envoy serves while it drains): --once shows its last counters, marked
+# terminating. Its drain lasts 30 s, from the pod's proxy.istio.io/config.
+old_carts=$(python3 -c 'import json,sys; print(" ".join(p["name"] for p in json.load(open(sys.argv[1]))["pods"] if p["deployment"] == "cart"))' "$MESHSIM_DIR/once.json")
+code=$(http_code PATCH /apis/apps/v1/namespaces/demo/deployments/cart -H 'Content-Type: application/merge-patch+json' \
+    -d '{"spec":{"template":{"metadata":{"annotations":{"proxy.istio.io/config":"terminationDrainDuration: 30s"}}}}}')
+check "terminating: cart rolled out with a 30 s drain" test "$code" = 200
+check "terminating: the new cart pods run" wait_for 30 rolled_out cart "$old_carts"
+drained=$(python3 -c 'import json,sys; print([p["name"] for p in json.load(open(sys.argv[1]))["pods"] if p["deployment"] == "cart"][0])' "$MESHSIM_DIR/roll.json")
+for _ in 1 2 3; do
+    http_code GET "/api/v1/namespaces/demo/pods/$drained:8080/proxy/hi" -H 'x-hfi-fault-abort: 503' \
+        -H 'x-hfi-fault-token: meshsim-demo-token' >/dev/null
+done
+code=$(http_code DELETE "/api/v1/namespaces/demo/pods/$drained")
+check "terminating: delete the pod" test "$code" = 200
+once_json terminating
+pods_check "terminating: its last counters, scraped, marked terminating" "
+t = [p for p in pods if p['name'] == '$drained']
+assert len(t) == 1, [p['name'] for p in pods]
+t = t[0]
+assert t['error'] is None and t['last_scrape'] is not None and t['aborts_total'] == 3, t
+assert t['terminating'] is True and t['phase'] == 'Running', t
+assert all(p['terminating'] is False for p in pods if p['name'] != '$drained'), pods
+"
+
 # With traffic the counters move and doctor has nothing to say at all.
 meshsim_start "$MESHSIM" --traffic 400
 all_counting() {

@@ -88,6 +88,7 @@ static void make_pod(struct app_pod *p, bool sidecar)
     p->pod.name = "cart-abc-12345";
     p->pod.namespace = "demo";
     p->pod.phase = "Running";
+    p->pod.pod_ip = "10.244.0.10";
     p->pod.has_sidecar = sidecar;
     p->pod.deployment = "cart";
     p->pod.labels = app_label;
@@ -163,6 +164,33 @@ static void test_doctor_no_sidecar_and_not_running(void)
     CHECK_INT(f.n, 1);
     CHECK_STR(f.ids[0], "pod-not-running");
     CHECK_CONTAINS(f.details[0], "Pending");
+}
+
+/* Scraped while the API server can proxy to it: Running with a pod IP,
+ * Terminating included (Envoy serves while it drains). */
+static void test_pod_scrapable(void)
+{
+    struct app_pod p;
+    make_pod(&p, true);
+    CHECK(app_pod_scrapable(&p.pod));
+    p.pod.deleting = true;
+    CHECK(app_pod_scrapable(&p.pod));
+    struct fired f = check_pod(&p, NULL, NULL);
+    for (int i = 0; i < f.n; i++)
+        CHECK(strcmp(f.ids[i], "pod-not-running") != 0);
+    p.pod.pod_ip = "";
+    CHECK(!app_pod_scrapable(&p.pod));
+    f = check_pod(&p, NULL, NULL);
+    CHECK_INT(f.n, 1);
+    CHECK_STR(f.ids[0], "pod-not-running");
+    CHECK_CONTAINS(f.details[0], "phase Running, terminating, no pod IP");
+    p.pod.pod_ip = NULL;
+    CHECK(!app_pod_scrapable(&p.pod));
+    make_pod(&p, true);
+    p.pod.phase = "Succeeded";
+    CHECK(!app_pod_scrapable(&p.pod));
+    make_pod(&p, false);
+    CHECK(!app_pod_scrapable(&p.pod));
 }
 
 static void test_doctor_scrape_failures(void)
@@ -486,6 +514,7 @@ static struct kube_pod pod_of(const char *name, const char *uid, const char *dep
     k.namespace = "demo";
     k.uid = (char *)uid;
     k.phase = "Running";
+    k.pod_ip = "10.244.0.11";
     k.has_sidecar = true;
     k.deployment = (char *)deployment;
     return k;
@@ -675,6 +704,7 @@ int main(void)
     RUN(test_parse_nothing);
     RUN(test_rule_table);
     RUN(test_doctor_no_sidecar_and_not_running);
+    RUN(test_pod_scrapable);
     RUN(test_doctor_scrape_failures);
     RUN(test_doctor_plugin_missing_or_failed);
     RUN(test_doctor_stats_excluded_and_envoyfilters);

@@ -15,6 +15,7 @@
 #define APP_PORT 8080
 #define POD_START_MS 400
 #define POD_TERMINATE_MS 1500
+#define POD_GRACE_S 30 /* terminationGracePeriodSeconds */
 #define ISTIO_PROXY_IMAGE "docker.io/istio/proxyv2:1.24.2"
 #define DEMO_TOKEN "meshsim-demo-token"
 #define NODE_NAME "meshsim-node"
@@ -837,18 +838,51 @@ static struct object *create_pod(struct object *rs, const char *app, int running
     return o;
 }
 
+/* A Go duration as ProxyConfig's terminationDrainDuration is written
+ * ("30s", "1m", "500ms", "1.5s") in milliseconds; -1 if it is not one. */
+static long long duration_ms(const char *text)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || v < 0)
+        return -1;
+    if (strcmp(end, "ms") == 0)
+        return (long long)v;
+    if (strcmp(end, "s") == 0)
+        return (long long)(v * 1000);
+    if (strcmp(end, "m") == 0)
+        return (long long)(v * 60000);
+    return -1;
+}
+
+/* How long a deleted pod stays Terminating. With an injected sidecar,
+ * pilot-agent drains Envoy for the pod's terminationDrainDuration before it
+ * exits (istio/istio pkg/envoy/agent.go, Agent.terminate), and the kubelet
+ * kills what is left after the grace period (30 s here); without one in the
+ * pod's proxy.istio.io/config, meshsim's containers stop after 1.5 s. */
+static int64_t terminating_ms(struct object *pod)
+{
+    cJSON *proxy_config = proxy_config_of(json_path(pod->json, "metadata.annotations"));
+    const char *drain = json_str(proxy_config, "terminationDrainDuration");
+    long long ms = drain ? duration_ms(drain) : -1;
+    cJSON_Delete(proxy_config);
+    if (ms < 0)
+        return POD_TERMINATE_MS;
+    return ms > POD_GRACE_S * 1000LL ? POD_GRACE_S * 1000LL : ms;
+}
+
 static void terminate_pod(struct object *pod, int64_t now)
 {
     struct pod_state *ps = pod->ext;
     if (!ps || ps->gone_at)
         return;
-    ps->gone_at = now + POD_TERMINATE_MS;
+    ps->gone_at = now + terminating_ms(pod);
     container_events(pod, 1);
     char ts[32];
-    rfc3339(ts, sizeof ts, time(NULL) + 30);
+    rfc3339(ts, sizeof ts, time(NULL) + POD_GRACE_S);
     cJSON *meta = json_path(pod->json, "metadata");
     json_set_str(meta, "deletionTimestamp", ts);
-    cJSON_AddNumberToObject(meta, "deletionGracePeriodSeconds", 30);
+    cJSON_AddNumberToObject(meta, "deletionGracePeriodSeconds", POD_GRACE_S);
     store_modified(pod);
 }
 

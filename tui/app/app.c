@@ -503,9 +503,14 @@ static void on_pod_event(const struct kube_pod_event *ev, void *user)
 
 /* ---- scraping ---- */
 
+/* A Terminating pod stays scrapable: the API server proxies to any pod with
+ * an IP (kubernetes pkg/registry/core/pod/strategy.go, ResourceLocation:
+ * "address not allowed" only without status.podIP), and Envoy keeps serving
+ * while pilot-agent drains it (istio/istio pkg/envoy/agent.go,
+ * Agent.terminate), so its last counters are still there to read. */
 bool app_pod_scrapable(const struct kube_pod *pod)
 {
-    return pod->has_sidecar && !pod->deleting && pod->phase && strcmp(pod->phase, "Running") == 0;
+    return pod->has_sidecar && pod->pod_ip && pod->pod_ip[0] && pod->phase && strcmp(pod->phase, "Running") == 0;
 }
 
 /* The share of the request budget scrapes may take; the rest is left for

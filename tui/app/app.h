@@ -216,7 +216,8 @@ bool app_synced(const struct app *app);
 const struct kube_error *app_watch_error(const struct app *app);
 int app_inflight(const struct app *app);
 
-/* Whether a pod is worth scraping: a sidecar, Running, not terminating. */
+/* Whether a pod is worth scraping: a sidecar, Running, with an IP; a
+ * Terminating pod too, until it is gone. */
 bool app_pod_scrapable(const struct kube_pod *pod);
 
 /* Reads one /stats/prometheus body: the plugin's metrics, the proxy's own

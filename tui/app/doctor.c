@@ -206,8 +206,8 @@ void doctor_check_pod(const struct app_pod *p, const struct doctor_evidence *ev,
         return;
     }
     if (!app_pod_scrapable(k)) {
-        snprintf(detail, sizeof detail, "phase %s%s", k->phase && k->phase[0] ? k->phase : "unknown",
-                 k->deleting ? ", terminating" : "");
+        snprintf(detail, sizeof detail, "phase %s%s%s", k->phase && k->phase[0] ? k->phase : "unknown",
+                 k->deleting ? ", terminating" : "", k->pod_ip && k->pod_ip[0] ? "" : ", no pod IP");
         add(user, "pod-not-running", detail);
         return;
     }

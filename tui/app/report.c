@@ -50,6 +50,7 @@ static cJSON *pod_object(const struct app_pod *p, time_t now)
     add_string_or_null(o, "deployment", k->deployment);
     cJSON_AddStringToObject(o, "phase", k->phase ? k->phase : "");
     cJSON_AddBoolToObject(o, "ready", k->ready);
+    cJSON_AddBoolToObject(o, "terminating", k->deleting);
     cJSON_AddNumberToObject(o, "restarts", k->restarts);
     add_number_or_null(o, "age_s", k->created ? (double)(now - k->created) : NAN);
     cJSON_AddBoolToObject(o, "sidecar", k->has_sidecar);

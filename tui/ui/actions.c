@@ -613,7 +613,8 @@ static void halt_written(const struct app_policy_outcome *o, void *user)
     h->n_pods = 0;
     for (size_t k = 0; k < app_pod_count(ui->app) && h->n_pods < UI_HALT_PODS; k++) {
         const struct app_pod *p = app_pod_at(ui->app, k);
-        if (app_pod_scrapable(&p->pod))
+        /* A Terminating pod is gone before its verdict could settle. */
+        if (app_pod_scrapable(&p->pod) && !p->pod.deleting)
             app_halt_follow(&h->pods[h->n_pods++], p->pod.name, p->attempts - p->failures);
     }
 }
