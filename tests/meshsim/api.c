@@ -10,6 +10,7 @@
 #include "../../plugin/regex.h"
 #include "buf.h"
 #include "cluster.h"
+#include "openapi.h"
 #include "patch.h"
 #include "proto.h"
 #include "rng.h"
@@ -257,8 +258,22 @@ static void version_info(struct exchange *ex)
 }
 
 /* ---- OpenAPI v3 ----
- * Just enough for kubectl to see that PATCH accepts fieldValidation, so it
- * leaves validation of apply to the server instead of downloading schemas. */
+ * As the API server's k8s.io/kube-openapi pkg/handler3 serves it:
+ * /openapi/v3 lists one document per group version by a serverRelativeURL
+ * whose hash changes with the document; each document holds the group
+ * version's paths and components.schemas (tests/meshsim/openapi.txt).
+ * kubectl explain finds a resource's kind through the
+ * x-kubernetes-group-version-kind of its paths' operations, then the schema
+ * carrying that kind (kubernetes staging/src/k8s.io/kubectl/pkg/explain/v2,
+ * templates/plaintext.tmpl). The PATCH operations list no request body
+ * types: when strategic merge is among them, kubectl's client-side apply and
+ * diff compute their patch from the schemas and give up with "warning: error
+ * calculating patch from openapi v3 spec" at the first field they lack
+ * (staging/src/k8s.io/kubectl/pkg/cmd/apply/patcher.go,
+ * gvkSupportsPatchOpenAPIV3); without, kubectl computes it from its compiled
+ * types, which the API server's own schemas are generated from, so a subset
+ * changes nothing there (CRDs get a JSON merge patch either way). The
+ * fieldValidation parameter tells kubectl to leave validation to the server. */
 
 static void openapi_gv_path(const struct rtype *t, char *out, size_t size)
 {
@@ -266,6 +281,14 @@ static void openapi_gv_path(const struct rtype *t, char *out, size_t size)
         snprintf(out, size, "apis/%s/%s", t->group, t->version);
     else
         snprintf(out, size, "api/%s", t->version);
+}
+
+static const char *openapi_schemas_of(const char *gv_path)
+{
+    for (const struct openapi_gv_schemas *s = OPENAPI_SCHEMAS; s->gv; s++)
+        if (strcmp(s->gv, gv_path) == 0)
+            return s->schemas;
+    return "{}";
 }
 
 static void openapi_root(struct exchange *ex)
@@ -284,7 +307,12 @@ static void openapi_root(struct exchange *ex)
         }
         if (seen)
             continue;
-        buf_printf(&b, "%s\"%s\":{\"serverRelativeURL\":\"/openapi/v3/%s?hash=meshsim1\"}", first ? "" : ",", gv, gv);
+        /* FNV-1a of the schemas: a client caching by URL sees new ones. */
+        unsigned long long hash = 14695981039346656037ULL;
+        for (const char *c = openapi_schemas_of(gv); *c; c++)
+            hash = (hash ^ (unsigned char)*c) * 1099511628211ULL;
+        buf_printf(&b, "%s\"%s\":{\"serverRelativeURL\":\"/openapi/v3/%s?hash=%016llX\"}", first ? "" : ",", gv, gv,
+                   hash);
         first = 0;
     }
     buf_puts(&b, "}}\n");
@@ -301,22 +329,32 @@ static void openapi_gv(struct exchange *ex, const char *gv_path)
         const struct rtype *t = RTYPES[i];
         char gv[128];
         openapi_gv_path(t, gv, sizeof gv);
-        if (strcmp(gv, gv_path) != 0 || !(t->ops & OP_PATCH))
+        if (strcmp(gv, gv_path) != 0 || !(t->ops & (OP_GET | OP_PATCH)))
             continue;
-        buf_printf(&b,
-                   "%s\"/%s/%s%s/{name}\":{\"patch\":{\"operationId\":\"patch%s\","
-                   "\"x-kubernetes-action\":\"patch\",\"x-kubernetes-group-version-kind\":{\"group\":\"%s\","
-                   "\"version\":\"%s\",\"kind\":\"%s\"},\"parameters\":["
-                   "{\"name\":\"dryRun\",\"in\":\"query\",\"schema\":{\"type\":\"string\",\"uniqueItems\":true}},"
-                   "{\"name\":\"fieldManager\",\"in\":\"query\",\"schema\":{\"type\":\"string\",\"uniqueItems\":true}},"
-                   "{\"name\":\"fieldValidation\",\"in\":\"query\",\"schema\":{\"type\":\"string\",\"uniqueItems\":true}},"
-                   "{\"name\":\"force\",\"in\":\"query\",\"schema\":{\"type\":\"boolean\",\"uniqueItems\":true}}],"
-                   "\"responses\":{\"200\":{\"description\":\"OK\"}}}}",
-                   first ? "" : ",", gv, t->namespaced ? "namespaces/{namespace}/" : "", t->plural, t->kind, t->group,
-                   t->version, t->kind);
+        char gvk[256];
+        snprintf(gvk, sizeof gvk, "\"x-kubernetes-group-version-kind\":{\"group\":\"%s\",\"version\":\"%s\",\"kind\":\"%s\"}",
+                 t->group, t->version, t->kind);
+        buf_printf(&b, "%s\"/%s/%s%s/{name}\":{", first ? "" : ",", gv, t->namespaced ? "namespaces/{namespace}/" : "",
+                   t->plural);
         first = 0;
+        if (t->ops & OP_GET)
+            buf_printf(&b,
+                       "\"get\":{\"operationId\":\"read%s\",\"x-kubernetes-action\":\"get\",%s,"
+                       "\"responses\":{\"200\":{\"description\":\"OK\"}}}%s",
+                       t->kind, gvk, t->ops & OP_PATCH ? "," : "");
+        if (t->ops & OP_PATCH)
+            buf_printf(&b,
+                       "\"patch\":{\"operationId\":\"patch%s\",\"x-kubernetes-action\":\"patch\",%s,"
+                       "\"parameters\":["
+                       "{\"name\":\"dryRun\",\"in\":\"query\",\"schema\":{\"type\":\"string\",\"uniqueItems\":true}},"
+                       "{\"name\":\"fieldManager\",\"in\":\"query\",\"schema\":{\"type\":\"string\",\"uniqueItems\":true}},"
+                       "{\"name\":\"fieldValidation\",\"in\":\"query\",\"schema\":{\"type\":\"string\",\"uniqueItems\":true}},"
+                       "{\"name\":\"force\",\"in\":\"query\",\"schema\":{\"type\":\"boolean\",\"uniqueItems\":true}}],"
+                       "\"responses\":{\"200\":{\"description\":\"OK\"}}}",
+                       t->kind, gvk);
+        buf_puts(&b, "}");
     }
-    buf_puts(&b, "},\"components\":{\"schemas\":{}}}\n");
+    buf_printf(&b, "},\"components\":{\"schemas\":%s}}\n", openapi_schemas_of(gv_path));
     ex_reply(ex, 200, "application/json", b.data, b.len, NULL);
     buf_free(&b);
 }

@@ -217,6 +217,82 @@ prev_back() { [ "$("${KUBECTL[@]}" get rs "$prev_rs" -o jsonpath='{.status.ready
 check "  the previous ReplicaSet runs the pods again" wait_for 20 prev_back
 check "  and no ReplicaSet was added" test "$(rs_count)" -eq "$rs_before"
 
+# kubectl explain reads the OpenAPI v3 schemas (kubectl >= 1.27; older
+# ones read v2, which meshsim leaves empty: they would validate manifests
+# against it and refuse any field a subset lacks).
+client_minor=$("${KUBECTL[0]}" version --client -o json | python3 -c 'import json, sys; print(int("".join(c for c in json.load(sys.stdin)["clientVersion"]["minor"] if c.isdigit())))')
+if [ "$client_minor" -ge 27 ]; then
+    "${KUBECTL[@]}" explain pods.spec.containers >"$MESHSIM_DIR/explain" 2>&1
+    check "kubectl explain pods.spec.containers" grep -qE '^FIELD: containers <\[\]Container>' "$MESHSIM_DIR/explain"
+    check "  lists a container's fields" grep -qE '^  ports	<\[\]ContainerPort>' "$MESHSIM_DIR/explain"
+    check "  and marks the required ones" grep -qE '^  name	<string> -required-' "$MESHSIM_DIR/explain"
+    check "kubectl explain deployment.spec.replicas" bash -c "'${KUBECTL[0]}' explain deployment.spec.replicas | grep -qE '^FIELD: replicas <integer>'"
+    check "kubectl explain replicasets (no PATCH)" bash -c "'${KUBECTL[0]}' explain rs.spec.template.spec.containers.image | grep -qE '^FIELD: image <string>'"
+    for field in service.spec.ports.targetPort configmap.data namespace.status.phase event.involvedObject.uid; do
+        check "kubectl explain $field" "${KUBECTL[@]}" explain "$field"
+    done
+    "${KUBECTL[@]}" explain wasmplugins.spec >"$MESHSIM_DIR/explain" 2>&1
+    check "kubectl explain wasmplugins.spec" grep -qE '^GROUP: +extensions.istio.io' "$MESHSIM_DIR/explain"
+    check "  its pluginConfig" grep -qE '^  pluginConfig	<Object>' "$MESHSIM_DIR/explain"
+    check "kubectl explain envoyfilters.spec.configPatches.applyTo" bash -c "'${KUBECTL[0]}' explain envoyfilters.spec.configPatches.applyTo | grep -q BOOTSTRAP"
+    check "kubectl explain of a field no type has fails" bash -c "'${KUBECTL[0]}' explain pods.spec.nosuchfield 2>&1 | grep -q 'field \"nosuchfield\" does not exist'"
+else
+    echo "kubectl 1.$client_minor reads OpenAPI v2: kubectl explain not checked" >&2
+fi
+# The schemas carry what the API server's do for strategic merge patches
+# and server-side apply: kinds, merge keys, list types.
+"${KUBECTL[@]}" get --raw /openapi/v3 >"$MESHSIM_DIR/openapi-root"
+"${KUBECTL[@]}" get --raw "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["paths"]["api/v1"]["serverRelativeURL"])' "$MESHSIM_DIR/openapi-root")" >"$MESHSIM_DIR/openapi-core"
+check_py "OpenAPI v3: kinds, patch strategies and merge keys" "$MESHSIM_DIR/openapi-core" <<'PY'
+import json, sys
+schemas = json.load(open(sys.argv[1]))["components"]["schemas"]
+pod = schemas["io.k8s.api.core.v1.Pod"]
+assert pod["x-kubernetes-group-version-kind"] == [{"group": "", "version": "v1", "kind": "Pod"}], pod
+spec = schemas["io.k8s.api.core.v1.PodSpec"]["properties"]
+c = spec["containers"]
+assert c["x-kubernetes-patch-strategy"] == "merge" and c["x-kubernetes-patch-merge-key"] == "name", c
+assert c["x-kubernetes-list-type"] == "map" and c["x-kubernetes-list-map-keys"] == ["name"], c
+assert c["items"]["allOf"][0]["$ref"] == "#/components/schemas/io.k8s.api.core.v1.Container", c
+assert spec["volumes"]["x-kubernetes-patch-strategy"] == "merge,retainKeys", spec["volumes"]
+ports = schemas["io.k8s.api.core.v1.Container"]["properties"]["ports"]
+assert ports["x-kubernetes-patch-merge-key"] == "containerPort" and ports["x-kubernetes-list-map-keys"] == ["containerPort", "protocol"], ports
+owners = schemas["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]["properties"]["ownerReferences"]
+assert owners["x-kubernetes-patch-merge-key"] == "uid", owners
+for ref in (v for s in schemas.values() for v in json.dumps(s).split('"$ref": "')[1:]):
+    assert ref.split('"')[0].split("/")[-1] in schemas, ref
+PY
+# Client-side apply computes its patch from kubectl's compiled types, not
+# from the subset: a field the schemas lack changes nothing, warns of nothing.
+cat >"$MESHSIM_DIR/aliases.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: aliases
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: aliases}
+  template:
+    metadata:
+      labels: {app: aliases}
+    spec:
+      hostAliases: [{ip: 10.0.0.1, hostnames: [one]}]
+      containers:
+      - name: app
+        image: nginx
+        env: [{name: A, value: "1"}, {name: B, value: "2"}]
+      - name: extra
+        image: busybox
+YAML
+check "kubectl apply of a field the schemas lack" "${KUBECTL[@]}" apply -f "$MESHSIM_DIR/aliases.yaml"
+sed -i 's/, {name: B, value: "2"}//; /- name: extra/,$d' "$MESHSIM_DIR/aliases.yaml"
+"${KUBECTL[@]}" apply -f "$MESHSIM_DIR/aliases.yaml" >"$MESHSIM_DIR/apply.out" 2>&1
+check "  applied again" grep -q 'deployment.apps/aliases configured' "$MESHSIM_DIR/apply.out"
+check "  without a warning" bash -c "! grep -qi warning '$MESHSIM_DIR/apply.out'"
+merged() { [ "$("${KUBECTL[@]}" get deployment aliases -o jsonpath='{range .spec.template.spec.containers[*]}{.name}={.env[*].name};{end}')" = "app=A;" ]; }
+check "  the container and the variable left out are gone" merged
+check "  delete it" "${KUBECTL[@]}" delete deployment aliases
+
 # kubectl validates on the server (fieldValidation=Strict): a typo fails.
 sed 's/replicas: \([0-9]\)/replica: \1/; s/name: web$/name: web-typo/; s/app: web}/app: web-typo}/g' "$MESHSIM_DIR/web.yaml" >"$MESHSIM_DIR/typo.yaml"
 "${KUBECTL[@]}" apply -f "$MESHSIM_DIR/typo.yaml" >"$MESHSIM_DIR/typo.out" 2>&1

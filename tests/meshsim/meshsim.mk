@@ -16,6 +16,16 @@ $(OUT)/tests/meshsim/%.o: tests/meshsim/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_NATIVE) $(PWHOST_CFLAGS) -c -o $@ $<
 
+# The OpenAPI v3 schemas (kubectl explain, client-side apply's patch
+# metadata): C generated from a short description.
+MESHSIM_OPENAPI_C := $(OUT)/tests/meshsim/openapi_schemas.c
+$(MESHSIM_OPENAPI_C): tests/meshsim/openapi.txt tests/meshsim/openapi_gen.py
+	@mkdir -p $(dir $@)
+	python3 tests/meshsim/openapi_gen.py tests/meshsim/openapi.txt $@
+$(OUT)/tests/meshsim/openapi_schemas.o: $(MESHSIM_OPENAPI_C) tests/meshsim/openapi.h
+	$(CC) $(CFLAGS_NATIVE) -Itests/meshsim -c -o $@ $<
+MESHSIM_OBJS += $(OUT)/tests/meshsim/openapi_schemas.o
+
 # The plugin's regex engine serves /stats/prometheus?filter= and stats
 # inclusion regexps, linked natively.
 $(MESHSIM): $(MESHSIM_OBJS) $(OUT)/plugin/regex.o $(PWHOST_OBJS_hfi_fault) $(PWHOST_LIB) $(PLUGIN_WASM)
