@@ -9,6 +9,7 @@
 
 #include "../../plugin/config.h"
 #include "../host/host.h"
+#include "many_rules.h"
 
 #define RULES 20000
 #define RUNS 5
@@ -20,30 +21,13 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static char *many_rules(size_t n)
-{
-    static const char head[] = "{\"policies\":[{\"metadata\":{\"name\":\"many\"},\"spec\":{\"rules\":[";
-    size_t size = sizeof head + n * 128 + 16, len = 0;
-    char *s = malloc(size);
-    if (!s)
-        exit(1);
-    len += (size_t)snprintf(s, size, "%s", head);
-    for (size_t k = 0; k < n; k++)
-        len += (size_t)snprintf(s + len, size - len,
-                                "%s{\"match\":{\"path\":{\"prefix\":\"/never-%zu/\"}},"
-                                "\"fault\":{\"abort\":{\"httpStatus\":503}}}",
-                                k ? "," : "", k);
-    snprintf(s + len, size - len, "]}}]}");
-    return s;
-}
-
 int main(int argc, char **argv)
 {
     if (argc != 2) {
         fprintf(stderr, "usage: %s WASM\n", argv[0]);
         return 2;
     }
-    char *config = many_rules(RULES), err[256];
+    char *config = many_prefix_rules(RULES), err[256];
     double wasm_best = 1e30, native_best = 1e30;
     for (int run = 0; run < RUNS; run++) {
         struct pw_vm *vm = pw_vm_new_from_file(&pw_module_hfi_fault, argv[1], err, sizeof err);

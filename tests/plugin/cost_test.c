@@ -13,6 +13,7 @@
 
 #include "../host/host.h"
 #include "../testlib.h"
+#include "many_rules.h"
 
 static uint64_t blocks;
 
@@ -209,27 +210,10 @@ static void test_invalid_utf8_as_re2(void)
 
 /* ---- configuration parsing ---- */
 
-static char *prefix_rules(size_t n)
-{
-    static const char head[] = "{\"policies\":[{\"metadata\":{\"name\":\"many\"},\"spec\":{\"rules\":[";
-    size_t size = sizeof head + n * 128 + 16, len = 0;
-    char *s = malloc(size);
-    if (!s)
-        exit(2);
-    len += (size_t)snprintf(s, size, "%s", head);
-    for (size_t k = 0; k < n; k++)
-        len += (size_t)snprintf(s + len, size - len,
-                                "%s{\"match\":{\"path\":{\"prefix\":\"/never-%zu/\"}},"
-                                "\"fault\":{\"abort\":{\"httpStatus\":503}}}",
-                                k ? "," : "", k);
-    snprintf(s + len, size - len, "]}}]}");
-    return s;
-}
-
 static void test_parsing_is_linear_in_rules(void)
 {
     bool ok;
-    char *small = prefix_rules(2000), *large = prefix_rules(20000);
+    char *small = many_prefix_rules(2000), *large = many_prefix_rules(20000);
     struct pw_vm *vm = new_vm();
     uint64_t cost_small = start_cost(vm, small, &ok);
     CHECK(ok && !config_error(vm));
