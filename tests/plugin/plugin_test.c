@@ -11,6 +11,18 @@
 
 static const char *wasm_path = "build/hfi-fault.wasm";
 
+/* The module file's bytes (none when it cannot be read), for the tests that
+ * hand the host a buffer rather than a path. */
+static const uint8_t *module_bytes(size_t *len)
+{
+    static uint8_t wasm[1 << 20];
+    FILE *f = fopen(wasm_path, "rb");
+    *len = f ? fread(wasm, 1, sizeof wasm, f) : 0;
+    if (f)
+        fclose(f);
+    return wasm;
+}
+
 static struct pw_vm *vm_for(const char *workload, const char *ns, const char *config)
 {
     char err[256];
@@ -99,11 +111,8 @@ static void test_metrics_exist_at_zero(void)
 
 static void test_module_passes_host_load_checks(void)
 {
-    FILE *f = fopen(wasm_path, "rb");
-    static uint8_t buf[1 << 20];
-    size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
-    if (f)
-        fclose(f);
+    size_t n;
+    const uint8_t *buf = module_bytes(&n);
     struct pw_wasm_report report;
     CHECK(pw_validate(buf, n, &report));
     CHECK(report.bound_exports & PW_EXPORT_MALLOC);
@@ -737,11 +746,8 @@ static void test_memory_flat_across_changes(void)
  * configuration too. */
 static void test_worker_vms_share_gauges(void)
 {
-    FILE *f = fopen(wasm_path, "rb");
-    static uint8_t wasm[1 << 20];
-    size_t n = f ? fread(wasm, 1, sizeof wasm, f) : 0;
-    if (f)
-        fclose(f);
+    size_t n;
+    const uint8_t *wasm = module_bytes(&n);
     char err[256];
     struct pw_proxy *proxy = pw_proxy_new(&pw_module_hfi_fault, wasm, n, 2, err, sizeof err);
     CHECK(proxy != NULL);
