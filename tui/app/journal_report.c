@@ -304,23 +304,14 @@ static void md_text(struct md *m, const char *s)
     free(safe);
 }
 
-static void md_clock(struct md *m, double t)
-{
-    time_t s = (time_t)t;
-    struct tm tm;
-    char out[32] = "?";
-    if (isfinite(t) && gmtime_r(&s, &tm))
-        strftime(out, sizeof out, "%H:%M:%S", &tm);
-    md_printf(m, "%s", out);
-}
-
-static void md_date_time(struct md *m, double t)
+/* t (seconds since the epoch) in UTC as strftime's format says, or "?". */
+static void md_utc(struct md *m, double t, const char *format)
 {
     time_t s = (time_t)t;
     struct tm tm;
     char out[40] = "?";
     if (isfinite(t) && gmtime_r(&s, &tm))
-        strftime(out, sizeof out, "%Y-%m-%d %H:%M:%S", &tm);
+        strftime(out, sizeof out, format, &tm);
     md_printf(m, "%s", out);
 }
 
@@ -500,7 +491,7 @@ static void deployment_table(struct md *m, const struct journal *j, const struct
 static void md_snapshot_when(struct md *m, const struct journal_record *s, double seconds, const char *side)
 {
     md_printf(m, "snapshot at ");
-    md_clock(m, s->time);
+    md_utc(m, s->time, "%H:%M:%S");
     md_printf(m, " (%.0f s %s", seconds, side);
     if (isfinite(s->window_s) && s->window_s > 0)
         md_printf(m, "; rates over %.0f s", s->window_s);
@@ -510,7 +501,7 @@ static void md_snapshot_when(struct md *m, const struct journal_record *s, doubl
 static void action_section(struct md *m, const struct journal *j, const struct journal_record *r, size_t number)
 {
     md_printf(m, "\n### %zu. ", number);
-    md_clock(m, r->time);
+    md_utc(m, r->time, "%H:%M:%S");
     md_printf(m, " ");
     md_text(m, r->action);
     md_printf(m, " ");
@@ -586,9 +577,9 @@ static void header(struct md *m, const struct journal *j, const char *title)
     }
     if (j->n) {
         md_printf(m, ", from ");
-        md_date_time(m, first);
+        md_utc(m, first, "%Y-%m-%d %H:%M:%S");
         md_printf(m, " to ");
-        md_date_time(m, last);
+        md_utc(m, last, "%Y-%m-%d %H:%M:%S");
         md_printf(m, " UTC");
     }
     md_printf(m, ".\n");
@@ -617,7 +608,7 @@ static void timeline(struct md *m, const struct journal *j)
         if (r->type == JOURNAL_SNAPSHOT)
             continue;
         md_printf(m, "| ");
-        md_clock(m, r->time);
+        md_utc(m, r->time, "%H:%M:%S");
         md_printf(m, " | ");
         if (r->type == JOURNAL_SESSION) {
             md_printf(m, "hfitop ");
