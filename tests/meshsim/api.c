@@ -1368,6 +1368,18 @@ static int64_t next_bookmark_at(const struct watch *w)
     return at <= api_now ? INT64_MAX : at;
 }
 
+/* Every object the watch selects as an ADDED event; changes follow from the
+ * store's version now. */
+static void watch_send_current_state(struct watch *w)
+{
+    size_t n;
+    struct object *const *items = store_list(w->type, &n);
+    for (size_t i = 0; i < n; i++)
+        if (object_in_scope(items[i], w->ns, w->ls, w->fs))
+            watch_send_object(w, "ADDED", items[i]->json);
+    w->last_rv = store_rv();
+}
+
 /* Sends what happened since the watch's last version; 0 when it ended. */
 static int watch_pump(struct watch *w)
 {
@@ -1447,12 +1459,7 @@ static void start_watch(struct exchange *ex, const struct request *req, const st
         /* The state as ADDED events closed by a bookmark that says so, or
          * (false) only what changes after rv, or after now without rv. */
         if (param_true(req, "sendInitialEvents")) {
-            size_t n;
-            struct object *const *items = store_list(t, &n);
-            for (size_t i = 0; i < n; i++)
-                if (object_in_scope(items[i], ns, ls, fs))
-                    watch_send_object(w, "ADDED", items[i]->json);
-            w->last_rv = store_rv();
+            watch_send_current_state(w);
             if (w->bookmarks)
                 watch_send_bookmark(w, 1);
             return;
@@ -1463,12 +1470,7 @@ static void start_watch(struct exchange *ex, const struct request *req, const st
     }
     if (rv == 0) {
         /* No version: the current state as ADDED events, then changes. */
-        size_t n;
-        struct object *const *items = store_list(t, &n);
-        for (size_t i = 0; i < n; i++)
-            if (object_in_scope(items[i], ns, ls, fs))
-                watch_send_object(w, "ADDED", items[i]->json);
-        w->last_rv = store_rv();
+        watch_send_current_state(w);
         return;
     }
     w->last_rv = rv;
@@ -1926,19 +1928,29 @@ static void access_review(struct exchange *ex, const struct request *req)
 
 /* ---- single objects ---- */
 
-static void handle_create(struct exchange *ex, const struct request *req, const struct rtype *t, const char *ns)
+/* The body of a create or replace: a JSON or YAML object of type t, its
+ * unknown fields handled as fieldValidation says; NULL once answered. */
+static cJSON *read_object_body(struct exchange *ex, const struct request *req, const struct rtype *t)
 {
     if (!content_type_is(req, "application/json") && !content_type_is(req, "application/yaml")) {
         unsupported_media(ex, "application/json, application/yaml");
-        return;
+        return NULL;
     }
     cJSON *obj = parse_body(ex, req, 1);
     if (!obj)
-        return;
+        return NULL;
     if (check_type(ex, t, obj, is_custom(t)) != 0 || strict_fields(ex, req, t, obj) != 0) {
         cJSON_Delete(obj);
-        return;
+        return NULL;
     }
+    return obj;
+}
+
+static void handle_create(struct exchange *ex, const struct request *req, const struct rtype *t, const char *ns)
+{
+    cJSON *obj = read_object_body(ex, req, t);
+    if (!obj)
+        return;
     cJSON *meta = json_obj_ensure(obj, "metadata");
     const char *body_ns = json_str(obj, "metadata.namespace");
     if (body_ns && ns && strcmp(body_ns, ns) != 0) {
@@ -1994,17 +2006,9 @@ static void handle_create(struct exchange *ex, const struct request *req, const 
 
 static void handle_replace(struct exchange *ex, const struct request *req, struct object *o)
 {
-    if (!content_type_is(req, "application/json") && !content_type_is(req, "application/yaml")) {
-        unsupported_media(ex, "application/json, application/yaml");
-        return;
-    }
-    cJSON *obj = parse_body(ex, req, 1);
+    cJSON *obj = read_object_body(ex, req, o->type);
     if (!obj)
         return;
-    if (check_type(ex, o->type, obj, is_custom(o->type)) != 0 || strict_fields(ex, req, o->type, obj) != 0) {
-        cJSON_Delete(obj);
-        return;
-    }
     const char *name = json_str(obj, "metadata.name");
     if (name && strcmp(name, o->name) != 0) {
         char msg[600];
