@@ -649,6 +649,18 @@ static void conn_destroy(struct conn *c)
     free(c);
 }
 
+/* Buffers what a connection read; one that sends far more than a request
+ * may hold is closed (-1). */
+static int conn_take_input(struct conn *c, const char *data, size_t len)
+{
+    buf_append(&c->in, data, len);
+    if (c->in.len > 4 * REQUEST_BODY_LIMIT) {
+        conn_close(c);
+        return -1;
+    }
+    return 0;
+}
+
 /* A plain listener's connection: no TLS, HTTP/1.1 only. */
 static void conn_readable_plain(struct conn *c)
 {
@@ -656,11 +668,8 @@ static void conn_readable_plain(struct conn *c)
     for (;;) {
         ssize_t n = read(c->fd, tmp, sizeof tmp);
         if (n > 0) {
-            buf_append(&c->in, tmp, (size_t)n);
-            if (c->in.len > 4 * REQUEST_BODY_LIMIT) {
-                conn_close(c);
+            if (conn_take_input(c, tmp, (size_t)n) != 0)
                 return;
-            }
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -704,11 +713,8 @@ static void conn_readable(struct conn *c)
         ERR_clear_error();
         int n = SSL_read(c->ssl, tmp, sizeof tmp);
         if (n > 0) {
-            buf_append(&c->in, tmp, (size_t)n);
-            if (c->in.len > 4 * REQUEST_BODY_LIMIT) {
-                conn_close(c);
+            if (conn_take_input(c, tmp, (size_t)n) != 0)
                 return;
-            }
             continue;
         }
         int err = SSL_get_error(c->ssl, n);
