@@ -7,23 +7,11 @@
 #   tests/docs/install.sh SAN DOCGEN   (SAN 0 or 1: which build `make install`
 #                                       takes; DOCGEN its hfitop-docgen)
 set -u
+. "$(dirname "$0")/../checks.sh"
 SAN=${1:-0}
 DOCGEN=${2:-build/hfitop-docgen}
-PASSED=0
-FAILED=0
 STAGE=$(mktemp -d "${TMPDIR:-/tmp}/hfitop-install.XXXXXX")
 trap 'rm -rf "$STAGE"' EXIT
-
-check() {
-    local name=$1
-    shift
-    if "$@" >/dev/null 2>&1; then
-        PASSED=$((PASSED + 1))
-    else
-        FAILED=$((FAILED + 1))
-        echo "FAIL $name" >&2
-    fi
-}
 
 if ! make --no-print-directory -s install SAN="$SAN" DESTDIR="$STAGE/dest" PREFIX=/usr >"$STAGE/make.log" 2>&1; then
     echo "FAIL make install" >&2
@@ -54,17 +42,6 @@ warnings=$(MANWIDTH=80 man --warnings -l "$MAN" 2>&1 >/dev/null)
 check "man -l renders without warnings${warnings:+: $warnings}" test -z "$warnings"
 MANWIDTH=1000 man -l "$MAN" 2>/dev/null | tr -s ' ' >"$STAGE/man.txt"
 "$BIN/hfitop" --help >"$STAGE/help.txt"
-check_py() {
-    local name=$1
-    shift
-    local err
-    if err=$(python3 - "$@" 2>&1); then
-        PASSED=$((PASSED + 1))
-    else
-        FAILED=$((FAILED + 1))
-        echo "FAIL $name: $(echo "$err" | tail -n 3)" >&2
-    fi
-}
 check_py "the man page has every command and flag of --help" "$STAGE/help.txt" "$STAGE/man.txt" <<'PY'
 import re, sys
 help_text, man = open(sys.argv[1]).read(), " ".join(open(sys.argv[2]).read().split())

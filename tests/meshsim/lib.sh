@@ -8,10 +8,9 @@
 #   finish
 
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../checks.sh"
 MESHSIM_PID=
 MESHSIM_DIR=$(mktemp -d "${TMPDIR:-/tmp}/meshsim-test.XXXXXX")
-PASSED=0
-FAILED=0
 
 # Stops meshsim with SIGTERM; a crash, an unclean exit or a sanitizer
 # report on the way out is a failed check.
@@ -98,18 +97,6 @@ http_code() {
 
 body() { cat "$MESHSIM_DIR/body"; }
 
-# check NAME COMMAND...: one expectation; the command's success decides.
-check() {
-    local name=$1
-    shift
-    if "$@" >/dev/null 2>&1; then
-        PASSED=$((PASSED + 1))
-    else
-        FAILED=$((FAILED + 1))
-        echo "FAIL $name" >&2
-    fi
-}
-
 # expect_code NAME WANT METHOD PATH [CURL ARGS...]: status code and a
 # Status body with that code (for errors).
 expect_code() {
@@ -151,18 +138,4 @@ finish() {
     echo "RESULT $PASSED $FAILED"
     [ "$FAILED" -eq 0 ]
     exit $?
-}
-
-# check_py NAME [ARGS...] <<'PY' ... PY: a Python check read from stdin;
-# its assertion message is shown when it fails.
-check_py() {
-    local name=$1
-    shift
-    local err
-    if err=$(python3 - "$@" 2>&1); then
-        PASSED=$((PASSED + 1))
-    else
-        FAILED=$((FAILED + 1))
-        echo "FAIL $name: $(echo "$err" | tail -n 3)" >&2
-    fi
 }
