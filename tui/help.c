@@ -45,6 +45,7 @@ const struct help_flag help_flags[] = {
     {"--prometheus-header", "HEADER", "NAME:VALUE, a header for every Prometheus request (X-Scope-OrgID:tenant); repeatable"},
     {"--prometheus-pod-label", "LABEL", "the label naming pods (detected: pod, pod_name, kubernetes_pod_name)"},
     {"--prometheus-namespace-label", "LABEL", "the label naming namespaces (detected: namespace, kubernetes_namespace)"},
+    {"--max-scrape-mb", "MB", "a sidecar's stats answer larger than this is an error for that pod (4; 1 to 256)"},
     {"--readonly", NULL, "refuse every change"},
     {"--envoyfilter", "FILE", "the EnvoyFilter manifest to apply or delete, instead of the built-in one"},
     {"--no-color", NULL, "no colours (also NO_COLOR in the environment)"},

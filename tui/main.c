@@ -3,6 +3,7 @@
  * (--once, stats, doctor, fire and the actions), each over tui/app. */
 #include <errno.h>
 #include <limits.h>
+#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -24,9 +25,14 @@
 #include "app/report.h"
 #include "help.h"
 #include "kube/kube.h"
+#include "stats/prom_parse.h"
+#include "stats/text.h"
 #include "ui/ui.h"
 #include "version.h"
 
+/* A Prometheus dump, a policy or a manifest read whole. */
+#define MAX_INPUT_BYTES (64u << 20)
+#define DEFAULT_MAX_SCRAPE_MB 4
 #define EXIT_PROBLEMS 1
 #define EXIT_USAGE 2 /* also: could not look */
 /* How long a headless command waits for the cluster before giving up. */
@@ -38,7 +44,7 @@ static const char *program = "hfitop";
 
 struct cli {
     const char *kubeconfig, *context, *ns, *selector;
-    int interval_s, max_inflight;
+    int interval_s, max_inflight, max_scrape_mb;
     int window_s;
     bool window_given;
     bool readonly, once, no_color;
@@ -128,6 +134,7 @@ static int parse_cli(int argc, char **argv, struct cli *c)
     c->max_inflight = APP_DEFAULT_MAX_INFLIGHT;
     c->window_s = APP_DEFAULT_WINDOW_S;
     c->max_qps = APP_DEFAULT_MAX_QPS;
+    c->max_scrape_mb = DEFAULT_MAX_SCRAPE_MB;
     c->count = 1;
     static const struct {
         const char *flag, *alias;
@@ -216,6 +223,10 @@ static int parse_cli(int argc, char **argv, struct cli *c)
             if (!(value = flag_value(argc, argv, &i, "--max-inflight", &bad)) || !parse_long(value, 1, 1024, &v))
                 return usage_error("--max-inflight wants a number from 1 to 1024, got \"%s\"", value ? value : "");
             c->max_inflight = (int)v;
+        } else if (flag_is(a, "--max-scrape-mb")) {
+            if (!(value = flag_value(argc, argv, &i, "--max-scrape-mb", &bad)) || !parse_long(value, 1, 256, &v))
+                return usage_error("--max-scrape-mb wants megabytes from 1 to 256, got \"%s\"", value ? value : "");
+            c->max_scrape_mb = (int)v;
         } else if (flag_is(a, "--abort")) {
             if (!(value = flag_value(argc, argv, &i, "--abort", &bad)) || !parse_long(value, 200, 599, &v))
                 return usage_error("--abort wants an HTTP status from 200 to 599, got \"%s\"", value ? value : "");
@@ -301,6 +312,90 @@ static void journal_stop(void)
     journal = NULL;
 }
 
+/* ---- what reaches the terminal ---- */
+
+/* Every byte hfitop writes passes here, so text the cluster chose (pod
+ * names, error bodies, a Status message) can never drive the terminal: a
+ * stdio stream over the file descriptor that shows control characters
+ * visibly, keeping our own newlines and tabs (tui/stats/text.h). */
+struct safe_stream {
+    int fd;
+    char carry[4]; /* the start of a UTF-8 character split across writes */
+    size_t n_carry;
+};
+
+static bool write_all(int fd, const char *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+static ssize_t safe_stream_write(void *cookie, const char *buf, size_t size)
+{
+    struct safe_stream *s = cookie;
+    enum { CHUNK = 4096 };
+    char in[CHUNK + sizeof s->carry], out[4 * sizeof in + 1];
+    size_t done = 0;
+    while (done < size) {
+        size_t n = s->n_carry, take = size - done < CHUNK ? size - done : CHUNK;
+        memcpy(in, s->carry, n);
+        memcpy(in + n, buf + done, take);
+        n += take;
+        done += take;
+        s->n_carry = text_incomplete_tail(in, n);
+        memcpy(s->carry, in + n - s->n_carry, s->n_carry);
+        size_t m = text_sanitize(in, n - s->n_carry, TEXT_KEEP_LINES, out, sizeof out);
+        if (!write_all(s->fd, out, m))
+            return -1;
+    }
+    return (ssize_t)size;
+}
+
+static int safe_stream_close(void *cookie)
+{
+    struct safe_stream *s = cookie;
+    char out[32];
+    size_t m = text_sanitize(s->carry, s->n_carry, TEXT_KEEP_LINES, out, sizeof out);
+    s->n_carry = 0;
+    return write_all(s->fd, out, m) ? 0 : -1;
+}
+
+/* Replaces *stream by a sanitizing one over the same descriptor; `s` lives
+ * as long as the process (the streams are never closed). */
+static void make_safe(FILE **stream, struct safe_stream *s, int fd, int buffering)
+{
+    cookie_io_functions_t io = {.write = safe_stream_write, .close = safe_stream_close};
+    FILE *f = fopencookie(s, "w", io);
+    if (!f)
+        return;
+    s->fd = fd;
+    fflush(*stream);
+    setvbuf(f, NULL, buffering, 0);
+    *stream = f;
+}
+
+/* Our JSON, with whatever the cluster put in its strings made safe for a
+ * terminal; it stays the same JSON. NULL prints nothing. */
+static void put_json(const char *json)
+{
+    if (!json)
+        return;
+    char *safe = text_json_safe_dup(json);
+    if (safe)
+        printf("%s\n", safe);
+    else
+        fprintf(stderr, "hfitop: out of memory\n");
+    free(safe);
+}
+
 /* ---- the cluster connection ---- */
 
 struct session {
@@ -330,6 +425,7 @@ static int session_open(const struct cli *c, struct session *s, char *err, size_
         kube_connection_free(&s->conn);
         return EXIT_USAGE;
     }
+    kube_client_set_proxy_max_body(s->client, (size_t)c->max_scrape_mb << 20);
     kube_client_set_budget(s->client, c->max_qps, c->max_qps);
     if (c->prometheus.url && !(s->prometheus = prom_source_new(s->client, &c->prometheus, err, err_size))) {
         kube_client_free(s->client);
@@ -452,8 +548,7 @@ static int cmd_once(const struct cli *c, struct session *s)
         time_t now = time(NULL);
         if (c->output && strcmp(c->output, "json") == 0) {
             char *json = app_report_json(l.app, now);
-            if (json)
-                printf("%s\n", json);
+            put_json(json);
             free(json);
             rc = json ? 0 : EXIT_USAGE;
         } else {
@@ -509,8 +604,7 @@ static int cmd_doctor(const struct cli *c, struct session *s)
             if (skipped[0])
                 cJSON_AddItemToArray(warnings, cJSON_CreateString(skipped));
             char *text = cJSON_Print(json);
-            if (text)
-                printf("%s\n", text);
+            put_json(text);
             free(text);
             cJSON_Delete(json);
         } else {
@@ -565,15 +659,32 @@ static int read_all(const char *path, size_t max, char **data, size_t *len)
     return 0;
 }
 
+static void report_unreadable(const char *path)
+{
+    if (errno == EFBIG)
+        fprintf(stderr, "hfitop: cannot read %s: larger than %u MB\n", path, MAX_INPUT_BYTES >> 20);
+    else
+        fprintf(stderr, "hfitop: cannot read %s: %s\n", path, strerror(errno));
+}
+
 static int cmd_stats(const struct cli *c)
 {
     if (c->n_words != 2)
         return usage_error("stats wants one FILE (or - for standard input)");
     char *data;
     size_t len;
-    if (read_all(c->words[1], SIZE_MAX, &data, &len) != 0) {
-        fprintf(stderr, "hfitop: cannot read %s: %s\n", c->words[1], strerror(errno));
+    if (read_all(c->words[1], MAX_INPUT_BYTES, &data, &len) != 0) {
+        report_unreadable(c->words[1]);
         return EXIT_USAGE;
+    }
+    prom_parse_stats seen;
+    prom_parse(data, len, NULL, &seen);
+    if (!seen.samples) {
+        fprintf(stderr, "hfitop: %s holds no Prometheus samples (%zu lines%s); expected a sidecar's "
+                        "/stats/prometheus dump\n",
+                c->words[1], seen.lines, seen.garbage_lines ? ", none readable" : "");
+        free(data);
+        return EXIT_PROBLEMS;
     }
     hfi_metrics m;
     struct app_proxy_stats proxy;
@@ -582,7 +693,7 @@ static int cmd_stats(const struct cli *c)
     char *json = hfi_metrics_to_json(&m);
     if (!json)
         return EXIT_USAGE;
-    printf("%s\n", json);
+    put_json(json);
     free(json);
     return 0;
 }
@@ -685,8 +796,7 @@ static int fire_json(const struct cli *c, struct session *s, const struct app_fi
     cJSON_AddStringToObject(params, "path", c->path ? c->path : "/");
     cJSON_AddItemToObject(out, "tally", app_journal_tally_json(&w->tally));
     char *text = cJSON_Print(out);
-    if (text)
-        printf("%s\n", text);
+    put_json(text);
     free(text);
     cJSON_Delete(out);
     return w->result.ok ? 0 : EXIT_PROBLEMS;
@@ -724,8 +834,8 @@ static int cmd_envoyfilter(const struct cli *c, struct session *s)
 {
     char *manifest = NULL;
     size_t len = app_envoyfilter_manifest_len;
-    if (c->envoyfilter_file && read_all(c->envoyfilter_file, SIZE_MAX, &manifest, &len) != 0) {
-        fprintf(stderr, "hfitop: cannot read %s: %s\n", c->envoyfilter_file, strerror(errno));
+    if (c->envoyfilter_file && read_all(c->envoyfilter_file, MAX_INPUT_BYTES, &manifest, &len) != 0) {
+        report_unreadable(c->envoyfilter_file);
         return EXIT_USAGE;
     }
     const char *text = manifest ? manifest : (const char *)app_envoyfilter_manifest;
@@ -858,7 +968,7 @@ static int policy_list(const struct cli *c, const struct policy_wait *w)
         }
         if (json) {
             char *text = cJSON_Print(p);
-            printf("%s\n", text ? text : "null");
+            put_json(text ? text : "null");
             free(text);
         } else {
             print_policy(p, now);
@@ -877,7 +987,7 @@ static int policy_list(const struct cli *c, const struct policy_wait *w)
             cJSON_AddItemToArray(out, item);
         }
         char *text = cJSON_Print(out);
-        printf("%s\n", text ? text : "[]");
+        put_json(text ? text : "[]");
         free(text);
         cJSON_Delete(out);
         return 0;
@@ -1034,8 +1144,8 @@ static int cmd_policy(const struct cli *c, struct session *s)
     }
     char *policy;
     size_t len;
-    if (read_all(c->words[2], SIZE_MAX, &policy, &len) != 0) {
-        fprintf(stderr, "hfitop: cannot read %s: %s\n", c->words[2], strerror(errno));
+    if (read_all(c->words[2], MAX_INPUT_BYTES, &policy, &len) != 0) {
+        report_unreadable(c->words[2]);
         return EXIT_USAGE;
     }
     char *text = realloc(policy, len + 1);
@@ -1050,7 +1160,7 @@ static int cmd_policy(const struct cli *c, struct session *s)
     free(text);
     if (rc == 0 && c->dry_run) {
         char *config = cJSON_Print(w.config);
-        printf("%s\n", config ? config : "null");
+        put_json(config ? config : "null");
         free(config);
         fprintf(stderr, "%s\n", w.result.message);
     } else if (rc == 0) {
@@ -1098,6 +1208,7 @@ static void describe(const struct session *s, struct ui_connection *out)
     out->cluster = s->conn.cluster_name ? s->conn.cluster_name : s->conn.server;
     out->namespace = s->conn.namespace;
     out->user = s->conn.user_name;
+    out->warning = kube_client_warning(s->client);
 }
 
 /* The new context's own namespace, not -n: -n named one of the old. */
@@ -1157,8 +1268,8 @@ static int cmd_console(const struct cli *c, struct session *s)
 {
     char *manifest = NULL;
     size_t len = app_envoyfilter_manifest_len;
-    if (c->envoyfilter_file && read_all(c->envoyfilter_file, SIZE_MAX, &manifest, &len) != 0) {
-        fprintf(stderr, "hfitop: cannot read %s: %s\n", c->envoyfilter_file, strerror(errno));
+    if (c->envoyfilter_file && read_all(c->envoyfilter_file, MAX_INPUT_BYTES, &manifest, &len) != 0) {
+        report_unreadable(c->envoyfilter_file);
         return EXIT_USAGE;
     }
     struct console con = {c, s, NULL};
@@ -1175,7 +1286,9 @@ static int cmd_console(const struct cli *c, struct session *s)
                            .journal = journal};
     app_journal_session(journal, "console", s->conn.namespace, HFITOP_VERSION);
     describe(s, &u.connection);
-    int rc = ui_run(&u) == 0 ? 0 : EXIT_USAGE;
+    int rc = ui_run(&u);
+    if (rc == UI_TERMINAL_UNUSABLE)
+        rc = EXIT_USAGE;
     if (journal)
         fprintf(stderr, "hfitop: the session's journal: %s (hfitop report makes a Markdown timeline of it)\n",
                 app_journal_path(journal));
@@ -1194,9 +1307,18 @@ int main(int argc, char **argv)
 {
     program = help_program_name(argc ? argv[0] : NULL);
     struct cli c;
+    /* Widths and what the terminal can show follow the user's locale;
+     * numbers stay "C" (Prometheus text and JSON). */
+    setlocale(LC_CTYPE, "");
+    static struct safe_stream safe_stderr, safe_stdout;
+    make_safe(&stderr, &safe_stderr, STDERR_FILENO, _IOLBF);
     int rc = parse_cli(argc, argv, &c);
     if (rc)
         return rc;
+    /* The console draws through curses on the real stdout. */
+    bool console = !c.once && !c.n_words && !c.rules;
+    if (!console)
+        make_safe(&stdout, &safe_stdout, STDOUT_FILENO, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF);
     if (c.n_words && strcmp(c.words[0], "stats") == 0)
         return cmd_stats(&c);
     if (c.n_words && strcmp(c.words[0], "report") == 0)

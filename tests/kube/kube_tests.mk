@@ -1,6 +1,7 @@
 # Tests and fuzz targets of tui/kube.
 
-KUBE_TEST_LIB := $(HFIKUBE_LIB)
+# tui/kube shows server and plugin text through the sanitizer of tui/stats.
+KUBE_TEST_LIB := $(HFIKUBE_LIB) $(HFISTATS_LIB)
 KUBE_TEST_NAMES := $(patsubst tests/kube/%.c,%,$(sort $(wildcard tests/kube/test_*.c)))
 KUBE_TEST_BINS := $(addprefix $(OUT)/tests/kube/,$(KUBE_TEST_NAMES))
 
@@ -28,7 +29,11 @@ $(BUILD)/fuzz/kube/%.o: tui/kube/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(FUZZ_FLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/fuzz/fuzz_kubeconfig $(BUILD)/fuzz/fuzz_watch $(BUILD)/fuzz/fuzz_events: $(BUILD)/fuzz/%: tests/kube/%.c $(KUBE_FUZZ_OBJS)
+$(BUILD)/fuzz/kube/text.o: tui/stats/text.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(FUZZ_FLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/fuzz/fuzz_kubeconfig $(BUILD)/fuzz/fuzz_watch $(BUILD)/fuzz/fuzz_events: $(BUILD)/fuzz/%: tests/kube/%.c $(KUBE_FUZZ_OBJS) $(BUILD)/fuzz/kube/text.o
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(FUZZ_FLAGS) -Itui/kube -o $@ $^ -lyaml -lcjson -lcurl
 

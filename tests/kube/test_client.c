@@ -520,6 +520,8 @@ static void test_proxy_helpers_and_timeout(void)
             CHECK_CONTAINS(s.requests[i].headers, "\r\nAccept: text/plain, */*");
     CHECK_INT(r3.error.code, KUBE_TIMEOUT);
     CHECK_INT(r3.http_status, 0);
+    /* The cause, not libcurl's wording of it. */
+    CHECK_CONTAINS(r3.error.message, "no complete answer within 300 ms (the request timed out)");
     bool saw_pod = false, saw_service = false;
     for (int i = 0; i < ts_count(&s); i++) {
         saw_pod |= strcmp(s.requests[i].path, "/api/v1/namespaces/demo/pods/web-7d4b9c-x2x:15090/proxy"
@@ -532,6 +534,78 @@ static void test_proxy_helpers_and_timeout(void)
     }
     CHECK(saw_pod);
     CHECK(saw_service);
+    done_client(c);
+    ts_stop(&s);
+}
+
+static void cut_handler(struct test_server *s, const struct ts_request *req, int index, int fd)
+{
+    (void)s;
+    (void)req;
+    (void)index;
+    const char *head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\nx 1\n";
+    ts_write_all(fd, head, strlen(head));
+}
+
+/* An answer that stops before its end names that, and answers larger than
+ * their cap stop being read, with the cap in the message. */
+static void test_cut_and_oversized_answers(void)
+{
+    struct test_server s;
+    ts_start(&s, cut_handler, NULL, 20);
+    struct kube_client *c = client_for(&s, "{token: " SECRET "}");
+    struct result r = {0};
+    kube_client_get(c, "/cut", on_done, &r);
+    wait_for(c, &r);
+    CHECK_INT(r.error.code, KUBE_TRANSPORT);
+    CHECK_CONTAINS(r.error.message, "/cut: the connection broke off before the answer was complete");
+    done_client(c);
+    ts_stop(&s);
+
+    ts_start(&s, echo_handler, NULL, 20);
+    c = client_for(&s, "{token: " SECRET "}");
+    struct result big = {0};
+    struct kube_request_options o = {.method = KUBE_GET, .path = "/a-long-path-to-echo", .max_body = 8};
+    kube_client_start(c, &o, on_done, &big);
+    wait_for(c, &big);
+    CHECK_INT(big.error.code, KUBE_TOO_LARGE);
+    CHECK_CONTAINS(big.error.message, "answer larger than 8 bytes, stopped reading");
+    done_client(c);
+    ts_stop(&s);
+}
+
+/* A waiter whose answer starts a follow-up request, as an action's step does. */
+struct chained {
+    struct kube_client *client;
+    struct result first, second;
+};
+
+static void on_first_done(struct kube_request *req, const struct kube_response *resp, void *user)
+{
+    struct chained *ch = user;
+    on_done(req, resp, &ch->first);
+    struct kube_request_options o = {.method = KUBE_GET, .path = "/next", .delay_ms = 100000};
+    kube_client_start(ch->client, &o, on_done, &ch->second);
+}
+
+/* Pending requests end with KUBE_CANCELLED, so their owners free what they
+ * hold; nothing is dropped silently, follow-ups included. */
+static void test_cancel_pending_answers_everyone(void)
+{
+    struct test_server s;
+    ts_start(&s, echo_handler, NULL, 20);
+    struct kube_client *c = client_for(&s, "{token: " SECRET "}");
+    struct chained ch = {.client = c};
+    struct kube_request_options later = {.method = KUBE_GET, .path = "/later", .delay_ms = 100000};
+    kube_client_start(c, &later, on_first_done, &ch);
+    kube_client_wait(c, 10);
+    CHECK_INT(kube_client_pending(c), 1);
+    kube_client_cancel_pending(c, "context switched");
+    CHECK(ch.first.done && ch.second.done);
+    CHECK_INT(ch.first.error.code, KUBE_CANCELLED);
+    CHECK_CONTAINS(ch.first.error.message, "GET /later: context switched");
+    CHECK_INT(ch.second.error.code, KUBE_CANCELLED);
+    CHECK_INT(kube_client_pending(c), 0);
     done_client(c);
     ts_stop(&s);
 }
@@ -747,6 +821,8 @@ int main(void)
     RUN(test_bracketed_ipv4_server);
     RUN(test_bad_server_url);
     RUN(test_token_never_in_messages);
+    RUN(test_cancel_pending_answers_everyone);
+    RUN(test_cut_and_oversized_answers);
     testutil_cleanup();
     TEST_MAIN_END();
 }

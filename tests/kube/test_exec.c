@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kube_auth.h"
 #include "kube_testutil.h"
@@ -294,6 +295,84 @@ static void test_plugin_failures(void)
     kube_connection_free(&conn);
 }
 
+/* Whether a process is gone (or a zombie nobody reaped yet). */
+static bool process_gone(pid_t pid)
+{
+    char path[64], state = 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return true;
+    int n = fscanf(f, "%*d %*s %c", &state);
+    fclose(f);
+    return n == 1 && state == 'Z';
+}
+
+/* On timeout the plugin and what it started are killed: its children left
+ * running would hold the terminal or the machine. */
+static void test_timeout_kills_the_group(void)
+{
+    char script[512];
+    snprintf(script, sizeof script, "#!/bin/sh\nsleep 30 &\necho $! > %s/plugins/child.pid\nwait\n",
+             testutil_tmpdir());
+    const char *plugin = testutil_write("plugins/forks", script, 0755);
+    char fields[1024];
+    snprintf(fields, sizeof fields, "      apiVersion: client.authentication.k8s.io/v1beta1\n      command: %s\n", plugin);
+    struct kube_connection conn;
+    struct kube_credentials cred;
+    struct kube_error err;
+    CHECK_INT(connect_with_exec(fields, &conn, &err), 0);
+    conn.exec_timeout_seconds = 1;
+    CHECK_INT(kube_connection_credentials(&conn, &cred, &err), -1);
+    CHECK_CONTAINS(err.message, "was killed (with what it started)");
+    kube_connection_free(&conn);
+    const char *pid_text = read_text("child.pid");
+    CHECK(pid_text != NULL);
+    pid_t child = pid_text ? (pid_t)atoi(pid_text) : 0;
+    for (int k = 0; k < 100 && child > 0 && !process_gone(child); k++)
+        usleep(20000);
+    CHECK(child > 0 && process_gone(child));
+}
+
+/* Endless output ends the run at once, not at the timeout. */
+static void test_endless_output_stops_the_plugin(void)
+{
+    const char *plugin = testutil_write("plugins/yes", "#!/bin/sh\nexec yes LEAKME\n", 0755);
+    char fields[1024];
+    snprintf(fields, sizeof fields, "      apiVersion: client.authentication.k8s.io/v1beta1\n      command: %s\n", plugin);
+    struct kube_connection conn;
+    struct kube_credentials cred;
+    struct kube_error err;
+    CHECK_INT(connect_with_exec(fields, &conn, &err), 0);
+    conn.exec_timeout_seconds = 20; /* the old behaviour: killed only after this */
+    CHECK_INT(kube_connection_credentials(&conn, &cred, &err), -1);
+    CHECK_CONTAINS(err.message, "printed more than 1024 KB");
+    CHECK(strstr(err.message, "LEAKME") == NULL);
+    kube_connection_free(&conn);
+}
+
+/* A failing plugin's stderr is shown as text: escapes visible, bidi
+ * controls gone, one line. */
+static void test_stderr_shown_sanitized(void)
+{
+    const char *plugin = testutil_write(
+        "plugins/noisy",
+        "#!/bin/sh\nprintf 'denied \\033]0;owned\\007\\033[2J\\342\\200\\256x\\nsecond line\\n' >&2\nexit 3\n",
+        0755);
+    char fields[1024];
+    snprintf(fields, sizeof fields, "      apiVersion: client.authentication.k8s.io/v1beta1\n      command: %s\n", plugin);
+    struct kube_connection conn;
+    struct kube_credentials cred;
+    struct kube_error err;
+    CHECK_INT(connect_with_exec(fields, &conn, &err), 0);
+    CHECK_INT(kube_connection_credentials(&conn, &cred, &err), -1);
+    CHECK_CONTAINS(err.message, "exit code 3): denied ^[]0;owned^G^[[2Jx");
+    CHECK(strchr(err.message, '\033') == NULL);
+    CHECK(strstr(err.message, "\u202e") == NULL);
+    CHECK(strstr(err.message, "second line") == NULL);
+    kube_connection_free(&conn);
+}
+
 static void test_client_certificate_output(void)
 {
     const char *plugin = testutil_write(
@@ -328,6 +407,9 @@ int main(void)
     RUN(test_missing_binary_install_hint);
     RUN(test_plugin_failures);
     RUN(test_client_certificate_output);
+    RUN(test_timeout_kills_the_group);
+    RUN(test_endless_output_stops_the_plugin);
+    RUN(test_stderr_shown_sanitized);
     testutil_cleanup();
     TEST_MAIN_END();
 }

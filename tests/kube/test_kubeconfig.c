@@ -527,6 +527,40 @@ static void test_errors_name_file_and_field(void)
     CHECK_CONTAINS(err.message, "too large");
 }
 
+/* Hostile shapes are stopped while libyaml reads them, before anything
+ * quadratic (libyaml's deep flow nesting, our key lookups) can run long;
+ * anchors and aliases within the caps still read as before. */
+static void test_yaml_caps_while_reading(void)
+{
+    struct kube_config cfg;
+    struct kube_error err;
+    size_t n = 100000;
+    char *deep = malloc(n + 4);
+    memcpy(deep, "a: ", 3);
+    memset(deep + 3, '[', n);
+    deep[n + 3] = '\0';
+    CHECK_INT(kube_config_parse(deep, strlen(deep), NULL, &cfg, &err), -1);
+    CHECK_CONTAINS(err.message, "nested more than 64 levels");
+    free(deep);
+
+    char *keys = malloc(100000 * 16);
+    size_t len = 0;
+    for (int k = 0; k < 100000; k++)
+        len += (size_t)sprintf(keys + len, "k%d: v\n", k);
+    CHECK_INT(kube_config_parse(keys, len, NULL, &cfg, &err), -1);
+    CHECK_CONTAINS(err.message, "more than 4096 keys");
+    free(keys);
+
+    const char *aliased = "clusters:\n- &c {name: one, cluster: {server: 'https://one'}}\n"
+                          "contexts: [{name: x, context: {cluster: one}}]\n"
+                          "current-context: x\n"
+                          "x-copies: [*c, *c]\n";
+    parse_ok(aliased, NULL, &cfg);
+    CHECK_INT(cfg.n_clusters, 1);
+    CHECK_STR(cfg.clusters[0].name, "one");
+    kube_config_free(&cfg);
+}
+
 static void test_loading_rule(void)
 {
     const char *flag = testutil_write("rule/flag", "clusters: [{name: f, cluster: {server: 'https://flag'}}]\n"
@@ -655,6 +689,7 @@ int main(void)
     RUN(test_utf8_names);
     RUN(test_json_form);
     RUN(test_errors_name_file_and_field);
+    RUN(test_yaml_caps_while_reading);
     RUN(test_loading_rule);
     RUN(test_in_cluster);
     RUN(test_real_kubeconfigs);

@@ -32,7 +32,11 @@ $(BUILD)/fuzz/fuzz_prom: tests/stats/fuzz_prom.c $(STATS_LIB_SRCS)
 	@mkdir -p $(dir $@)
 	$(CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -Itui/stats -o $@ tests/stats/fuzz_prom.c $(filter %.c,$(STATS_LIB_SRCS)) $(HFISTATS_LDLIBS)
 
-FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_prom
+$(BUILD)/fuzz/fuzz_text: tests/stats/fuzz_text.c $(STATS_LIB_SRCS)
+	@mkdir -p $(dir $@)
+	$(CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -Itui/stats -o $@ tests/stats/fuzz_text.c tui/stats/text.c
+
+FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_prom $(BUILD)/fuzz/fuzz_text
 
 $(BUILD)/fuzz/fuzz_prom_api: tests/stats/fuzz_prom_api.c $(STATS_LIB_SRCS)
 	@mkdir -p $(dir $@)

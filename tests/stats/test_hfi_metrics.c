@@ -253,6 +253,53 @@ static void test_collector_in_callers_own_pass(void)
     CHECK_INT(st.skipped_lines, 1);
 }
 
+/* More than 64 bounds: the +Inf bucket stays, so percentiles do, and the
+ * JSON says bounds were dropped. */
+static void test_many_bounds_keep_inf(void)
+{
+    char dump[16384];
+    size_t n = 0;
+    for (int b = 1; b <= 100; b++)
+        n += (size_t)snprintf(dump + n, sizeof dump - n,
+                              "wasmcustom_hfi_faults_delay_duration_milliseconds_bucket{le=\"%d\"} %d\n", b * 10, b);
+    n += (size_t)snprintf(dump + n, sizeof dump - n,
+                          "wasmcustom_hfi_faults_delay_duration_milliseconds_bucket{le=\"+Inf\"} 100\n"
+                          "wasmcustom_hfi_faults_delay_duration_milliseconds_count 100\n");
+    hfi_metrics m = read_dump(dump);
+    const hfi_histogram *h = &m.delay_ms;
+    CHECK_INT(h->bucket_count, HFI_HISTOGRAM_MAX_BUCKETS);
+    CHECK(h->buckets_truncated);
+    CHECK(h->buckets[h->bucket_count - 1].upper_bound == INFINITY);
+    CHECK(h->buckets[h->bucket_count - 1].cumulative_count == 100);
+    prom_percentiles p = hfi_metrics_delay_percentiles(&m);
+    CHECK(!isnan(p.p50) && !isnan(p.p99));
+    char *json = hfi_metrics_to_json(&m);
+    CHECK_CONTAINS(json, "\"buckets_truncated\":true");
+    CHECK_CONTAINS(json, "[\"+Inf\",100]");
+    free(json);
+}
+
+/* An exact duplicate series keeps the first value, as Prometheus does;
+ * series of different labels (per worker) are still summed. */
+static void test_duplicate_series_keep_first(void)
+{
+    hfi_metrics m = read_dump("wasmcustom_hfi_faults_aborts_total{worker=\"0\"} 3\n"
+                              "wasmcustom_hfi_faults_aborts_total{worker=\"1\"} 4\n"
+                              "wasmcustom_hfi_faults_aborts_total{worker=\"0\"} 100\n"
+                              "wasmcustom_hfi_faults_delays_total{a=\"x\",b=\"y\"} 5\n"
+                              "wasmcustom_hfi_faults_delays_total{b=\"y\",a=\"x\"} 50\n"
+                              "wasmcustom_hfi_faults_policies 2\n"
+                              "wasmcustom_hfi_faults_policies 2\n");
+    CHECK(m.aborts_total.value_u64 == 7);
+    CHECK_INT(m.aborts_total.series, 2);
+    CHECK(m.delays_total.value_u64 == 5);
+    CHECK(m.policies.value_u64 == 2);
+    CHECK_INT(m.duplicates_dropped, 3);
+    char *json = hfi_metrics_to_json(&m);
+    CHECK_CONTAINS(json, "\"duplicate_series_dropped\":3}");
+    free(json);
+}
+
 int main(void)
 {
     RUN(test_wasmcustom_naming_and_sums);
@@ -267,5 +314,7 @@ int main(void)
     RUN(test_json_absent_values_are_null);
     RUN(test_json_ignores_decimal_comma_locale);
     RUN(test_collector_in_callers_own_pass);
+    RUN(test_many_bounds_keep_inf);
+    RUN(test_duplicate_series_keep_first);
     TEST_MAIN_END();
 }

@@ -105,6 +105,15 @@ static void test_dup(void)
     free(s);
 }
 
+/* JSON stays JSON: what a terminal would obey becomes a \u escape, bytes
+ * that are not UTF-8 become U+FFFD. */
+static void test_json_safe(void)
+{
+    char *s = text_json_safe_dup("{\"name\":\"a\u202eb\x7f\xc2\x9b\xff\u65e5\"}\n");
+    CHECK_STR(s, "{\"name\":\"a\\u202eb\\u007f\\u009b\ufffd\u65e5\"}\n");
+    free(s);
+}
+
 /* Under a locale that is not UTF-8, non-ASCII comes out escaped: the
  * terminal could not show it. */
 static void test_non_utf8_locale_escapes(void)
@@ -128,6 +137,7 @@ int main(void)
     RUN(test_shorten_in_the_middle);
     RUN(test_incomplete_tail);
     RUN(test_dup);
+    RUN(test_json_safe);
     RUN(test_non_utf8_locale_escapes);
     TEST_MAIN_END();
 }

@@ -110,7 +110,7 @@ start_console
 see "coloured console up" "frontend-"
 check "colours by default" wait_for 10 coloured
 keys C-c
-exited_cleanly "Ctrl-C"
+exited_cleanly "Ctrl-C" 130 # SIGINT: 128 + 2, as a shell reports it
 not_coloured() { ! coloured; }
 CONSOLE_ENV="NO_COLOR=1" start_console
 see "NO_COLOR console up" "frontend-"

@@ -124,6 +124,37 @@ static void test_percent(void)
     CHECK_STR(out, "-");
 }
 
+/* A counter that became +Inf, or NaN from a scrape: no float-to-int of a
+ * non-finite value (UBSan fails the test on one). */
+static void test_sparkline_non_finite_values(void)
+{
+    char out[64];
+    double values[] = {1, INFINITY, 2, NAN, -INFINITY, 4};
+    ui_sparkline(values, 6, false, out, sizeof out);
+    CHECK_STR(out, ".#-  #");
+    double all_inf[] = {INFINITY, INFINITY};
+    ui_sparkline(all_inf, 2, false, out, sizeof out);
+    CHECK_STR(out, "##");
+}
+
+static void test_time_left_saturates(void)
+{
+    char out[64];
+    time_t now = 1700000000;
+    ui_format_time_left(300, now - 55, now, out, sizeof out);
+    CHECK_STR(out, "4m05s left");
+    ui_format_time_left(300, now - 400, now, out, sizeof out);
+    CHECK_STR(out, "expired");
+    ui_format_time_left(1e300, now, now, out, sizeof out);
+    CHECK_STR(out, "no end");
+    ui_format_time_left(NAN, now, now, out, sizeof out);
+    CHECK_STR(out, "no end");
+    ui_format_time_left(0, now, now, out, sizeof out);
+    CHECK_STR(out, "no end");
+    ui_format_time_left(90, 0, now, out, sizeof out);
+    CHECK_STR(out, "90s from when the plugin first saw it");
+}
+
 int main(void)
 {
     RUN(test_counts_fit_six_columns);
@@ -133,5 +164,7 @@ int main(void)
     RUN(test_filter_is_case_insensitive_substring);
     RUN(test_filter_regex_and_negation);
     RUN(test_percent);
+    RUN(test_sparkline_non_finite_values);
+    RUN(test_time_left_saturates);
     TEST_MAIN_END();
 }

@@ -66,7 +66,7 @@ gone() { # NAME TEXT [SECONDS]: the text leaves the screen in time.
         screen | sed 's/^/    | /' | head -n 45 >&2
     fi
 }
-exited_cleanly() { # the console quit with status 0 and the sanitizers said nothing
-    see "$1 exits" "console exited 0" 20
+exited_cleanly() { # NAME [STATUS]: the console quit with STATUS (0; 128+N after signal N) and the sanitizers said nothing
+    see "$1 exits" "console exited ${2:-0}" 20
     check "$1 no sanitizer report" bash -c "! grep -qE 'Sanitizer|runtime error' '$MESHSIM_DIR/console.err'"
 }

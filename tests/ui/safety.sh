@@ -121,7 +121,7 @@ see "restart dialog" "Restart deployment?"
 keys y
 see "restart answered" "restarted at" 30
 keys C-c
-exited_cleanly "Ctrl-C with nothing running"
+exited_cleanly "Ctrl-C with nothing running" 130 # 128 + SIGINT, as a shell reports it
 
 # ---- R counts and scrolls when there are more deployments than rows ----
 meshsim_start "$MESHSIM_BIN" --pods 100

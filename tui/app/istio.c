@@ -6,6 +6,12 @@
 
 #include "../kube/kube_util.h"
 
+const char *app_object_name(const cJSON *obj)
+{
+    const cJSON *name = app_json_path(obj, "metadata.name");
+    return cJSON_IsString(name) && name->valuestring[0] ? name->valuestring : NULL;
+}
+
 const cJSON *app_json_path(const cJSON *root, const char *dotted)
 {
     const cJSON *at = root;
@@ -124,8 +130,16 @@ static void on_list_done(struct kube_request *req, const struct kube_response *r
     if (cJSON_IsArray(items)) {
         if (!*into)
             *into = cJSON_CreateArray();
-        while (*into && items->child)
-            cJSON_AddItemToArray(*into, cJSON_DetachItemViaPointer(items, items->child));
+        /* Only objects with a name can be shown, chosen or patched: a
+         * server's item without a string metadata.name is dropped here,
+         * once, for the console, doctor and the actions alike. */
+        while (*into && items->child) {
+            cJSON *item = cJSON_DetachItemViaPointer(items, items->child);
+            if (app_object_name(item))
+                cJSON_AddItemToArray(*into, item);
+            else
+                cJSON_Delete(item);
+        }
     } else if (res->error.code == KUBE_OK) {
         res->error = resp->error;
         if (resp->error.code == KUBE_OK)

@@ -35,6 +35,9 @@ time_t app_object_created(const cJSON *object);
 
 /* "a.b.c" lookup through nested objects; NULL when a step is missing. */
 const cJSON *app_json_path(const cJSON *root, const char *dotted);
+/* metadata.name when it is a non-empty string, else NULL (a server may
+ * serve an object without one, or with a number there). */
+const char *app_object_name(const cJSON *obj);
 
 /* The WasmPlugins and EnvoyFilters that can apply to a namespace: its own
  * and istio-system's, fetched together. A list that could not be read

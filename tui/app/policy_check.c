@@ -105,6 +105,9 @@ const char *app_policy_name(const cJSON *policy)
     return cJSON_IsString(name) && name->valuestring[0] ? name->valuestring : NULL;
 }
 
+/* Ten years: longer durations read as this much, with no overflow after. */
+#define APP_POLICY_MAX_DURATION_S (3650L * 86400)
+
 static long longest_rule_duration(const cJSON *policy)
 {
     long longest = 0;
@@ -112,8 +115,10 @@ static long longest_rule_duration(const cJSON *policy)
     cJSON_ArrayForEach(rule, app_json_path(policy, "spec.rules"))
     {
         const cJSON *d = app_json_path(rule, "fault.duration_seconds");
+        /* Saturating: a duration of 1e300 from the cluster is no long. */
         if (cJSON_IsNumber(d) && d->valuedouble > longest)
-            longest = (long)d->valuedouble;
+            longest = d->valuedouble >= (double)APP_POLICY_MAX_DURATION_S ? APP_POLICY_MAX_DURATION_S
+                                                                         : (long)d->valuedouble;
     }
     return longest;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "prom_source.h"
+#include "../stats/text.h"
 
 static void add_number_or_null(cJSON *obj, const char *key, double v)
 {
@@ -177,12 +178,11 @@ static void format_double(double v, const char *fmt, char *out, size_t size)
         snprintf(out, size, "-");
 }
 
-/* A cell never holds a newline or a tab: error texts are flattened. */
-static void flatten(char *s)
+/* A cell holds the text as the terminal will show it: the cluster's
+ * control characters visible (a newline as ^J), bidi controls gone. */
+static void set_cell(char *cell, size_t size, const char *text)
 {
-    for (; *s; s++)
-        if (*s == '\n' || *s == '\r' || *s == '\t')
-            *s = ' ';
+    text_sanitize(text, strlen(text), 0, cell, size);
 }
 
 void app_report_table(const struct app *app, time_t now, FILE *out)
@@ -197,9 +197,9 @@ void app_report_table(const struct app *app, time_t now, FILE *out)
         const struct app_pod *p = app_pod_at(app, i);
         char(*row)[160] = cells[i + 1];
         const struct kube_pod *k = &p->pod;
-        snprintf(row[COL_NAME], 160, "%s", k->name);
-        snprintf(row[COL_DEPLOYMENT], 160, "%s", k->deployment ? k->deployment : "-");
-        snprintf(row[COL_PHASE], 160, "%s", k->phase && k->phase[0] ? k->phase : "-");
+        set_cell(row[COL_NAME], 160, k->name);
+        set_cell(row[COL_DEPLOYMENT], 160, k->deployment ? k->deployment : "-");
+        set_cell(row[COL_PHASE], 160, k->phase && k->phase[0] ? k->phase : "-");
         snprintf(row[COL_READY], 160, "%s", k->ready ? "yes" : "no");
         snprintf(row[COL_RESTARTS], 160, "%d", k->restarts);
         app_format_age(k->created ? (long)(now - k->created) : 0, row[COL_AGE], 160);
@@ -212,13 +212,12 @@ void app_report_table(const struct app *app, time_t now, FILE *out)
         format_double(p->delay_percentiles.p50, "%.1f", row[COL_P50], 160);
         format_double(p->delay_percentiles.p95, "%.1f", row[COL_P95], 160);
         format_double(p->delay_percentiles.p99, "%.1f", row[COL_P99], 160);
-        snprintf(row[COL_ERROR], 160, "%s", p->failing ? p->error : "");
-        flatten(row[COL_ERROR]);
+        set_cell(row[COL_ERROR], 160, p->failing ? p->error : "");
     }
     int width[N_COLS] = {0};
     for (size_t r = 0; r <= n; r++)
         for (int c = 0; c < N_COLS; c++) {
-            int w = (int)strlen(cells[r][c]);
+            int w = text_width(cells[r][c]);
             if (w > width[c])
                 width[c] = w;
         }
@@ -227,8 +226,13 @@ void app_report_table(const struct app *app, time_t now, FILE *out)
         int last = N_COLS - 1;
         while (last > 0 && !cells[r][last][0])
             last--;
-        for (int c = 0; c <= last; c++)
-            fprintf(out, c < last ? "%-*s  " : "%-*s", c < last ? width[c] : 0, cells[r][c]);
+        /* Padded in terminal cells, not bytes: wide and combining
+         * characters keep the columns straight. */
+        for (int c = 0; c <= last; c++) {
+            fputs(cells[r][c], out);
+            for (int pad = c < last ? width[c] - text_width(cells[r][c]) + 2 : 0; pad > 0; pad--)
+                fputc(' ', out);
+        }
         fputc('\n', out);
     }
     free(cells);

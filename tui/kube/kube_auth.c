@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../stats/text.h"
 #include "kube_util.h"
 
 extern char **environ;
@@ -343,7 +344,7 @@ static char *read_trimmed(const char *path)
 {
     char *data;
     size_t len;
-    if (kube_read_file(path, &data, &len) < 0)
+    if (kube_read_file(path, KUBE_MAX_TOKEN_BYTES, &data, &len) < 0)
         return NULL;
     size_t start = 0;
     while (start < len && is_space(data[start]))
@@ -434,7 +435,7 @@ static int refresh_token_file(struct kube_connection *c, struct kube_error *err)
         return 0;
     char *value = read_trimmed(c->token_file);
     if (!value || !*value) {
-        const char *why = value ? "file is empty" : strerror(errno);
+        const char *why = value ? "file is empty" : errno == EFBIG ? "larger than 1 MB, not a token" : strerror(errno);
         free(value);
         /* A rotation in progress may leave the file briefly unreadable or
          * empty: keep the last good token, as client-go does. */
@@ -471,7 +472,7 @@ static char *exec_info_json(const struct kube_connection *c, bool interactive)
         unsigned char *ca = c->ca_data;
         size_t ca_len = c->ca_len;
         char *ca_from_file = NULL;
-        if (!ca && c->ca_file && kube_read_file(c->ca_file, &ca_from_file, &ca_len) == 0)
+        if (!ca && c->ca_file && kube_read_file(c->ca_file, KUBE_MAX_CONFIG_BYTES, &ca_from_file, &ca_len) == 0)
             ca = (unsigned char *)ca_from_file;
         char *ca_b64 = ca ? kube_base64_encode(ca, ca_len) : NULL;
         if (ca_b64)
@@ -534,11 +535,14 @@ static void free_environment(char **envp)
 
 struct kube_exec_run {
     pid_t pid; /* -1 when it never started */
+    bool own_group; /* the plugin leads a process group of its own */
+    bool flooded;   /* printed more than EXEC_OUTPUT_MAX and was killed */
     int out_fd, err_fd, status_fd; /* -1 once closed */
     struct kube_buf out, err;
     int exec_errno; /* non-zero when the command could not be started */
+    size_t out_total, err_total; /* bytes read, kept or not */
     int status;
-    bool reaped, timed_out;
+    bool reaped, timed_out, killed;
     long long deadline_ms;
 };
 
@@ -578,8 +582,14 @@ static void spawn_plugin(const struct kube_connection *c, char **envp, bool inte
     for (size_t i = 0; i < c->exec->n_args; i++)
         argv[i + 1] = c->exec->args[i];
 
+    /* Its own process group, so that a timeout kills what it started too
+     * (a shell script's children); an interactive plugin stays in ours,
+     * where it may read the terminal. */
+    run->own_group = !interactive;
     pid_t pid = fork();
     if (pid == 0) {
+        if (!interactive)
+            setpgid(0, 0);
         dup2(out_pipe[1], STDOUT_FILENO);
         if (!interactive) {
             dup2(err_pipe[1], STDERR_FILENO);
@@ -594,6 +604,8 @@ static void spawn_plugin(const struct kube_connection *c, char **envp, bool inte
         _exit(127);
     }
     free(argv);
+    if (pid > 0 && run->own_group)
+        setpgid(pid, pid); /* also here: whichever runs first */
     close_fd(&out_pipe[1]);
     close_fd(&err_pipe[1]);
     close_fd(&status_pipe[1]);
@@ -636,7 +648,9 @@ int kube_exec_timeout_ms(const struct kube_exec_run *run)
     return left < 0 ? 0 : left > 3600000 ? 3600000 : (int)left;
 }
 
-static void drain(int *fd, struct kube_buf *b, size_t cap)
+/* Reads what is there; false once the stream has carried more than
+ * EXEC_OUTPUT_MAX bytes (only the first `keep` are kept). */
+static bool drain(int *fd, struct kube_buf *b, size_t keep, size_t *total)
 {
     while (*fd >= 0) {
         char chunk[4096];
@@ -644,39 +658,55 @@ static void drain(int *fd, struct kube_buf *b, size_t cap)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
+            return true;
         if (n <= 0) {
             close_fd(fd);
-            return;
+            return true;
         }
-        if (b->len < cap)
-            kube_buf_append(b, chunk, (size_t)n < cap - b->len ? (size_t)n : cap - b->len);
+        if (b->len < keep)
+            kube_buf_append(b, chunk, (size_t)n < keep - b->len ? (size_t)n : keep - b->len);
+        *total += (size_t)n;
+        if (*total > EXEC_OUTPUT_MAX)
+            return false;
     }
+    return true;
+}
+
+static void kill_plugin(struct kube_exec_run *run)
+{
+    kill(run->own_group ? -run->pid : run->pid, SIGKILL);
 }
 
 bool kube_exec_advance(struct kube_exec_run *run)
 {
     if (run->reaped)
         return true;
-    drain(&run->out_fd, &run->out, EXEC_OUTPUT_MAX);
-    drain(&run->err_fd, &run->err, EXEC_STDERR_KEEP);
+    /* Endless output ends the run at once rather than at the timeout. */
+    if (!drain(&run->out_fd, &run->out, EXEC_OUTPUT_MAX, &run->out_total) ||
+        !drain(&run->err_fd, &run->err, EXEC_STDERR_KEEP, &run->err_total)) {
+        run->flooded = true;
+        close_fd(&run->out_fd);
+        close_fd(&run->err_fd);
+    }
     if (run->pid < 0) {
         run->reaped = true;
         return true;
     }
-    if (monotonic_ms() >= run->deadline_ms && !run->timed_out) {
-        run->timed_out = true;
-        kill(run->pid, SIGKILL);
+    if (!run->killed && (run->flooded || monotonic_ms() >= run->deadline_ms)) {
+        run->timed_out = !run->flooded;
+        run->killed = true;
+        kill_plugin(run);
     }
-    int flags = run->timed_out ? 0 : WNOHANG;
+    int flags = run->killed ? 0 : WNOHANG;
     pid_t got;
     while ((got = waitpid(run->pid, &run->status, flags)) < 0 && errno == EINTR)
         ;
     if (got == run->pid || got < 0) {
         run->reaped = true;
         /* What it wrote just before exiting is still in the pipes. */
-        drain(&run->out_fd, &run->out, EXEC_OUTPUT_MAX);
-        drain(&run->err_fd, &run->err, EXEC_STDERR_KEEP);
+        if (!drain(&run->out_fd, &run->out, EXEC_OUTPUT_MAX, &run->out_total) ||
+            !drain(&run->err_fd, &run->err, EXEC_STDERR_KEEP, &run->err_total))
+            run->flooded = true;
         close_fd(&run->out_fd);
         close_fd(&run->err_fd);
         int e;
@@ -704,22 +734,21 @@ void kube_exec_abort(struct kube_exec_run *run)
     if (!run)
         return;
     if (run->pid > 0 && !run->reaped) {
-        kill(run->pid, SIGKILL);
+        kill_plugin(run);
         while (waitpid(run->pid, NULL, 0) < 0 && errno == EINTR)
             ;
     }
     free_run(run);
 }
 
-/* The first line of the plugin's stderr, for the error message. */
-static const char *first_line(struct kube_buf *b)
+/* The first line of the plugin's stderr, for the error message of a
+ * failed run only, shown as text: escapes visible, bidi controls gone.
+ * Stderr of a run that succeeded is never shown. */
+static void first_line(struct kube_buf *b, char *out, size_t size)
 {
-    if (!b->data)
-        return "";
-    char *nl = strchr(b->data, '\n');
-    if (nl)
-        *nl = '\0';
-    return b->data;
+    const char *text = b->data ? b->data : "";
+    size_t len = strcspn(text, "\r\n");
+    text_sanitize(text, len < 200 ? len : 200, 0, out, size);
 }
 
 static int parse_exec_credential(struct kube_connection *c, const char *text, size_t len,
@@ -862,15 +891,21 @@ int kube_exec_finish(struct kube_connection *c, struct kube_exec_run *run, struc
     else if (run->exec_errno)
         rc = kube_error_set(err, KUBE_EXEC_FAILED, "exec plugin \"%s\" could not start: %s", cmd,
                             strerror(run->exec_errno));
+    else if (run->flooded)
+        rc = kube_error_set(err, KUBE_EXEC_FAILED,
+                            "exec plugin \"%s\" printed more than %d KB and was killed (with what it started)",
+                            cmd, EXEC_OUTPUT_MAX >> 10);
     else if (run->timed_out)
-        rc = kube_error_set(err, KUBE_EXEC_FAILED, "exec plugin \"%s\" took over %d s and was killed",
-                            cmd, c->exec_timeout_seconds);
-    else if (!WIFEXITED(run->status) || WEXITSTATUS(run->status) != 0)
+        rc = kube_error_set(err, KUBE_EXEC_FAILED,
+                            "exec plugin \"%s\" took over %d s and was killed (with what it started)", cmd,
+                            c->exec_timeout_seconds);
+    else if (!WIFEXITED(run->status) || WEXITSTATUS(run->status) != 0) {
+        char line[1024];
+        first_line(&run->err, line, sizeof line);
         rc = kube_error_set(err, KUBE_EXEC_FAILED, "exec plugin \"%s\" failed (%s %d): %s", cmd,
                             WIFEXITED(run->status) ? "exit code" : "signal",
-                            WIFEXITED(run->status) ? WEXITSTATUS(run->status) : WTERMSIG(run->status),
-                            first_line(&run->err));
-    else
+                            WIFEXITED(run->status) ? WEXITSTATUS(run->status) : WTERMSIG(run->status), line);
+    } else
         rc = parse_exec_credential(c, run->out.data ? run->out.data : "", run->out.len, err);
     free_run(run);
     return rc;

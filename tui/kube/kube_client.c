@@ -1,12 +1,16 @@
 #include "kube_client.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "../stats/text.h"
 #include "kube_util.h"
 
 enum {
@@ -14,7 +18,6 @@ enum {
     CONNECT_TIMEOUT_MS = 10000,
     DEFAULT_MAX_RETRIES = 5,
     MAX_RETRY_DELAY_MS = 60000,
-    MAX_BODY = 256 << 20, /* a list of many thousand pods stays well below */
 };
 
 /* WAITING: to be launched at due_ms. AUTH_WAIT: waiting for the exec
@@ -36,6 +39,10 @@ struct kube_request {
     char *accept;
     long timeout_ms;
     int max_retries;
+    size_t max_body;
+    /* Why reading stopped early: this answer's cap, or what all answers
+     * being read already hold (KUBE_MAX_BUFFERED). */
+    enum { BODY_FITS, BODY_OVER_CAP, BODY_OVER_BUDGET } overflow;
     kube_data_fn on_data;
     kube_done_fn done;
     void *user;
@@ -72,6 +79,8 @@ struct kube_client {
      * use its output even if it is already expired. */
     bool exec_fresh;
     unsigned long connections_opened;
+    size_t buffered;       /* bytes held by answers being read */
+    size_t proxy_max_body; /* cap on proxied GETs */
     char *base_url;   /* server, with tls-server-name as host when set */
     /* "name:port:host:port": reach the server while TLS (SNI and the
      * certificate check) uses tls-server-name. */
@@ -101,8 +110,9 @@ static void error_from_answer(long http_status, const char *body, size_t len,
     struct kube_error *e = &resp->error;
     if (resp->has_status) {
         enum kube_code code = kube_code_from_http((int)http_status, resp->status.reason);
-        kube_error_set(e, code, "%s", resp->status.message[0] ? resp->status.message
-                                                              : kube_code_message(code));
+        char text[sizeof resp->status.message * 4];
+        text_sanitize(resp->status.message, strlen(resp->status.message), 0, text, sizeof text);
+        kube_error_set(e, code, "%s", text[0] ? text : kube_code_message(code));
     } else {
         enum kube_code code = kube_code_from_http((int)http_status, NULL);
         size_t start = 0, end = 0;
@@ -111,9 +121,10 @@ static void error_from_answer(long http_status, const char *body, size_t len,
         end = start;
         while (end < len && body[end] != '\n' && body[end] != '\r' && end - start < 300)
             end++;
+        char text[1300];
+        text_sanitize(body + start, end - start, 0, text, sizeof text);
         if (end > start)
-            kube_error_set(e, code, "%s (HTTP %ld): %.*s", kube_code_message(code), http_status,
-                           (int)(end - start), body + start);
+            kube_error_set(e, code, "%s (HTTP %ld): %s", kube_code_message(code), http_status, text);
         else
             kube_error_set(e, code, "%s (HTTP %ld)", kube_code_message(code), http_status);
     }
@@ -167,6 +178,7 @@ static void free_request(struct kube_request *r)
     free(r->content_type);
     free(r->accept);
     free_header_list(r->extra_headers);
+    c->buffered -= r->response.len;
     kube_buf_free(&r->response);
     free(r);
 }
@@ -193,8 +205,17 @@ static size_t on_write(char *data, size_t size, size_t n, void *user)
             return len;
         }
     }
-    if (r->response.len + len > MAX_BODY || kube_buf_append(&r->response, data, len) < 0)
+    if (r->response.len + len > r->max_body) {
+        r->overflow = BODY_OVER_CAP;
         return 0;
+    }
+    if (r->client->buffered + len > KUBE_MAX_BUFFERED) {
+        r->overflow = BODY_OVER_BUDGET;
+        return 0;
+    }
+    if (kube_buf_append(&r->response, data, len) < 0)
+        return 0;
+    r->client->buffered += len;
     return len;
 }
 
@@ -213,13 +234,19 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
         char *v = value + strspn(value, " \t");
         v[strcspn(v, "\r\n")] = '\0';
         char *end;
+        errno = 0;
         long seconds = strtol(v, &end, 10);
+        /* Saturating: "99999999999999999999" is as good as "forever", and
+         * the wait is capped at MAX_RETRY_DELAY_MS anyway. */
         if (end != v && *end == '\0' && seconds >= 0) {
-            r->retry_after_ms = seconds * 1000;
+            r->retry_after_ms = errno == ERANGE || seconds > MAX_RETRY_DELAY_MS / 1000 ? MAX_RETRY_DELAY_MS
+                                                                                      : seconds * 1000;
         } else {
-            time_t when = curl_getdate(v, NULL);
+            time_t when = curl_getdate(v, NULL), now = time(NULL);
             if (when > 0)
-                r->retry_after_ms = when > time(NULL) ? (long)(when - time(NULL)) * 1000 : 0;
+                r->retry_after_ms = when <= now                                  ? 0
+                                    : when - now > MAX_RETRY_DELAY_MS / 1000 ? MAX_RETRY_DELAY_MS
+                                                                             : (long)(when - now) * 1000;
         }
     }
     return len;
@@ -251,7 +278,7 @@ static void launch_endpoint(struct kube_request *r)
     if (ep->bearer_token_file) {
         char *data = NULL;
         size_t len = 0;
-        if (kube_read_file(ep->bearer_token_file, &data, &len) < 0) {
+        if (kube_read_file(ep->bearer_token_file, KUBE_MAX_TOKEN_BYTES, &data, &len) < 0) {
             kube_error_set(&err, KUBE_TOKEN_FILE, "cannot read the bearer token file %s", ep->bearer_token_file);
             fail_early(r, &err);
             return;
@@ -326,7 +353,9 @@ static void set_common_options(struct kube_request *r, CURL *e)
     r->errbuf[0] = '\0';
     r->status_known = r->streaming = r->stopped_by_caller = false;
     r->retry_after_ms = -1;
+    r->client->buffered -= r->response.len;
     r->response.len = 0;
+    r->overflow = BODY_FITS;
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -495,6 +524,7 @@ static struct kube_request *new_request(struct kube_client *c, const struct kube
     r->timeout_ms = o->timeout_ms;
     r->endpoint = o->endpoint;
     r->max_retries = o->max_retries == 0 ? DEFAULT_MAX_RETRIES : o->max_retries < 0 ? 0 : o->max_retries;
+    r->max_body = o->max_body ? o->max_body : KUBE_MAX_BODY;
     r->on_data = o->on_data;
     r->done = done;
     r->user = user;
@@ -514,9 +544,14 @@ static struct kube_request *new_request(struct kube_client *c, const struct kube
 static void log_request(const struct kube_request_options *o)
 {
     const char *file = getenv("HFITOP_REQUEST_LOG"), *path = o->path ? o->path : "/";
-    FILE *f = file && *file ? fopen(file, "a") : NULL;
-    if (!f)
+    /* Only its owner may read it: the paths name namespaces and pods. */
+    int fd = file && *file ? open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
+    FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
         return;
+    }
     size_t len = strcspn(path, "?");
     const char *q = path + len;
     bool watch = *q && (strstr(q, "?watch=1") || strstr(q, "&watch=1") || strstr(q, "?watch=true") ||
@@ -552,12 +587,46 @@ static void deliver(struct kube_request *r, struct kube_response *resp)
     free_request(r);
 }
 
+static void sweep_cancelled(struct kube_client *c);
+
+void kube_client_cancel_pending(struct kube_client *c, const char *why)
+{
+    c->dispatching++;
+    /* Each answer may start more requests (an action's next step, which
+     * its cancelled answer normally prevents): bounded rounds. */
+    for (int round = 0; round < 16; round++) {
+        struct kube_request *r = c->requests;
+        while (r && r->cancelled)
+            r = r->next;
+        if (!r)
+            break;
+        for (; r; r = r->next) {
+            if (r->cancelled || !r->done)
+                continue;
+            struct kube_response resp = {.body = ""};
+            kube_error_set(&resp.error, KUBE_CANCELLED, "%s %s: %s", method_name(r->method), r->path, why);
+            kube_done_fn done = r->done;
+            r->done = NULL;
+            r->cancelled = true;
+            done(r, &resp, r->user);
+        }
+    }
+    c->dispatching--;
+    /* What is left (requests without a callback, or started past the
+     * rounds) is dropped like any cancelled request. */
+    for (struct kube_request *r = c->requests; r; r = r->next)
+        r->cancelled = true;
+    if (!c->dispatching)
+        sweep_cancelled(c);
+}
+
 static long retry_delay_ms(const struct kube_request *r, long http_status,
                            const struct kube_status *status, bool has_status)
 {
     long delay = r->retry_after_ms;
     if (delay < 0 && has_status && status->retry_after_seconds > 0)
-        delay = status->retry_after_seconds * 1000L;
+        delay = status->retry_after_seconds > MAX_RETRY_DELAY_MS / 1000 ? MAX_RETRY_DELAY_MS
+                                                                        : status->retry_after_seconds * 1000L;
     if (delay < 0) {
         /* client-go retries 5xx only when told when; a 429 without a hint
          * still means "slow down", so back off exponentially. */
@@ -568,6 +637,66 @@ static long retry_delay_ms(const struct kube_request *r, long http_status,
     return delay > MAX_RETRY_DELAY_MS ? MAX_RETRY_DELAY_MS : delay;
 }
 
+/* What went wrong, named by its cause and with the next step where there
+ * is one; libcurl's own text only as a detail (it says "SSL connection
+ * timeout" for any timeout while a TLS connection is being set up, and
+ * "INTERNAL_ERROR (err 2)" for an HTTP/2 stream the server reset). */
+static void describe_failure(struct kube_request *r, CURLcode result, struct kube_error *e)
+{
+    struct kube_client *c = r->client;
+    const char *m = method_name(r->method), *server = request_server(r);
+    const char *cluster = c->conn->cluster_name ? c->conn->cluster_name : server;
+    char detail[CURL_ERROR_SIZE];
+    text_sanitize(r->errbuf, strnlen(r->errbuf, sizeof r->errbuf), 0, detail, sizeof detail);
+    if (!detail[0])
+        snprintf(detail, sizeof detail, "%s", curl_easy_strerror(result));
+    if (r->overflow != BODY_FITS) {
+        if (r->overflow == BODY_OVER_CAP)
+            kube_error_set(e, KUBE_TOO_LARGE, "%s %s: answer larger than %zu %s, stopped reading", m, r->path,
+                           r->max_body >= (1u << 20) ? r->max_body >> 20 : r->max_body,
+                           r->max_body >= (1u << 20) ? "MB" : "bytes");
+        else
+            kube_error_set(e, KUBE_TOO_LARGE, "%s %s: answers in flight already hold %zu MB, stopped reading", m,
+                           r->path, KUBE_MAX_BUFFERED >> 20);
+        return;
+    }
+    switch (result) {
+    case CURLE_OPERATION_TIMEDOUT:
+        if (r->timeout_ms > 0)
+            kube_error_set(e, KUBE_TIMEOUT, "%s %s: no complete answer within %ld ms (the request timed out)", m,
+                           r->path, r->timeout_ms);
+        else
+            kube_error_set(e, KUBE_TIMEOUT, "%s %s%s: timed out connecting: %s", m, server, r->path, detail);
+        break;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+        if (r->endpoint)
+            kube_error_set(e, KUBE_TLS, "%s: the server's certificate is not trusted (%s); check the CA given for it",
+                           server, detail);
+        else
+            kube_error_set(e, KUBE_TLS,
+                           "%s: the API server's certificate is not trusted (%s); check certificate-authority "
+                           "of cluster \"%s\" in the kubeconfig",
+                           server, detail, cluster);
+        break;
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+        kube_error_set(e, KUBE_TRANSPORT,
+                       "%s %s%s: the connection broke off before the answer was complete "
+                       "(the server or a proxy in between reset it; %s)",
+                       m, server, r->path, detail);
+        break;
+    default:
+        kube_error_set(e, kube_code_from_curl(result), "%s %s%s: %s", m, server, r->path, detail);
+        break;
+    }
+}
+
 static void finish(struct kube_request *r, CURLcode result)
 {
     struct kube_client *c = r->client;
@@ -576,6 +705,9 @@ static void finish(struct kube_request *r, CURLcode result)
     curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &version);
     curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &connects);
     c->connections_opened += (unsigned long)connects;
+    struct kube_error failure = {0};
+    if (result != CURLE_OK)
+        describe_failure(r, result, &failure);
     detach_easy(r);
     if (r->cancelled) {
         free_request(r);
@@ -587,13 +719,7 @@ static void finish(struct kube_request *r, CURLcode result)
                                                  : version == CURL_HTTP_VERSION_1_0 ? 10
                                                                                     : 0};
     if (result != CURLE_OK && !(r->stopped_by_caller && result == CURLE_WRITE_ERROR)) {
-        enum kube_code code = kube_code_from_curl(result);
-        if (result == CURLE_WRITE_ERROR && r->response.len)
-            kube_error_set(&resp.error, KUBE_TRANSPORT, "%s %s: response larger than %d MB",
-                           method_name(r->method), r->path, MAX_BODY >> 20);
-        else
-            kube_error_set(&resp.error, code, "%s %s%s: %s", method_name(r->method), request_server(r),
-                           r->path, r->errbuf[0] ? r->errbuf : curl_easy_strerror(result));
+        resp.error = failure;
         resp.http_status = 0;
     } else if (http_status >= 300 || http_status < 200) {
         error_from_answer(http_status, r->response.data ? r->response.data : "", r->response.len,
@@ -748,6 +874,7 @@ struct kube_client *kube_client_new(struct kube_connection *conn, struct kube_er
     }
     c->conn = conn;
     c->timer_due_ms = -1;
+    c->proxy_max_body = KUBE_DEFAULT_PROXY_MAX_BODY;
     if (setup_routing(c, err) < 0 || !(c->multi = curl_multi_init())) {
         if (!c->multi && err && err->code == KUBE_OK)
             kube_error_set(err, KUBE_NO_MEMORY, "out of memory");
@@ -977,6 +1104,11 @@ int kube_client_pending(const struct kube_client *c)
     return n;
 }
 
+void kube_client_set_proxy_max_body(struct kube_client *c, size_t bytes)
+{
+    c->proxy_max_body = bytes;
+}
+
 unsigned long kube_client_connections_opened(const struct kube_client *c)
 {
     return c->connections_opened;
@@ -1089,7 +1221,7 @@ static struct kube_request *proxy_get(struct kube_client *c, const char *ns, con
      * (Prometheus exporters negotiate their format on Accept). */
     struct kube_request_options o = {.method = KUBE_GET, .path = path, .accept = "text/plain, */*",
                                      .timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS,
-                                     .max_retries = -1};
+                                     .max_retries = -1, .max_body = c->proxy_max_body};
     struct kube_request *r = kube_client_start(c, &o, done, user);
     free(path);
     return r;

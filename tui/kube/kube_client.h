@@ -24,6 +24,15 @@
 struct kube_client;
 struct kube_request;
 
+/* Bounds on what answers may hold in memory: one buffered answer (a list
+ * page: 250 pods are a few MB), and all answers being buffered at once. A
+ * server that ignores `limit` or streams forever meets these. */
+#define KUBE_MAX_BODY ((size_t)64 << 20)
+#define KUBE_MAX_BUFFERED ((size_t)256 << 20)
+/* A proxied GET's default cap: a sidecar's whole /stats/prometheus is a
+ * few hundred KB. */
+#define KUBE_DEFAULT_PROXY_MAX_BODY ((size_t)4 << 20)
+
 enum kube_method { KUBE_GET, KUBE_POST, KUBE_PUT, KUBE_PATCH, KUBE_DELETE };
 
 enum kube_patch_type {
@@ -74,6 +83,7 @@ struct kube_request_options {
     long timeout_ms;  /* whole request; 0: none (watches) */
     int max_retries;  /* for 429/5xx; 0: the default (5); -1: never retry */
     long delay_ms;    /* start this much later (backoff before a retry) */
+    size_t max_body;  /* a buffered answer past this fails KUBE_TOO_LARGE; 0: KUBE_MAX_BODY */
     kube_data_fn on_data;
     /* More request headers, "Name: value" each, NULL-terminated (proxied
      * requests pass them on to the pod: hfitop's header faults). */
@@ -93,6 +103,13 @@ void kube_client_free(struct kube_client *c);
  * is cancelled first. Returns NULL only when out of memory. */
 struct kube_request *kube_client_start(struct kube_client *c, const struct kube_request_options *o,
                                        kube_done_fn done, void *user);
+/* Ends every request still pending with a KUBE_CANCELLED answer carrying
+ * `why`, so that whoever waits on one (an action) hears of it and frees
+ * what it holds; requests those callbacks start are ended the same way.
+ * For the console before it switches context or quits, while the owners
+ * of the callbacks still exist. Not from inside a callback. */
+void kube_client_cancel_pending(struct kube_client *c, const char *why);
+
 /* Drops a request without calling its callback. Safe inside callbacks. */
 void kube_request_cancel(struct kube_request *req);
 
@@ -121,6 +138,9 @@ struct kube_request *kube_client_service_proxy_get(struct kube_client *c, const 
                                                    const char *service, const char *port,
                                                    const char *path_and_query, long timeout_ms,
                                                    kube_done_fn done, void *user);
+
+/* The cap on a proxied GET's answer (hfitop --max-scrape-mb). */
+void kube_client_set_proxy_max_body(struct kube_client *c, size_t bytes);
 
 /* Percent-encodes `s` for a path segment or query value (RFC 3986
  * unreserved characters stay). Caller frees. */

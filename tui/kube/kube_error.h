@@ -35,6 +35,7 @@
     _(PROXY, NULL, 0, "proxy failed") \
     _(TIMEOUT, NULL, 0, "request timed out") \
     _(TRANSPORT, NULL, 0, "transport error") \
+    _(TOO_LARGE, NULL, 0, "answer too large") \
     _(CANCELLED, NULL, 0, "request cancelled") \
     _(WATCH_DECODE, NULL, 0, "malformed watch stream") \
     _(BAD_REQUEST, "BadRequest", 400, "bad request") \

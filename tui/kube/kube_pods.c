@@ -1,9 +1,14 @@
 #include "kube_pods.h"
 
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "../stats/text.h"
+#include "kube_backoff.h"
 #include "kube_util.h"
 #include "kube_watch.h"
 
@@ -145,9 +150,9 @@ static bool restartable_init(const cJSON *spec, const char *name)
     return false;
 }
 
-static int sum_restarts(const cJSON *statuses, const cJSON *spec, bool init_only_restartable)
+/* Saturating at INT_MAX: the server chooses these numbers. */
+static int sum_restarts(const cJSON *statuses, const cJSON *spec, bool init_only_restartable, int total)
 {
-    int total = 0;
     const cJSON *s;
     cJSON_ArrayForEach(s, statuses) {
         const cJSON *count = json_get(s, "restartCount");
@@ -155,7 +160,7 @@ static int sum_restarts(const cJSON *statuses, const cJSON *spec, bool init_only
             continue;
         if (init_only_restartable && !restartable_init(spec, json_str(s, "name")))
             continue;
-        total += count->valueint;
+        total = count->valueint > INT_MAX - total ? INT_MAX : total + count->valueint;
     }
     return total;
 }
@@ -221,8 +226,8 @@ int kube_pod_from_json(const cJSON *obj, struct kube_pod *p)
         if (type && value && strcmp(type, "Ready") == 0)
             p->ready = strcmp(value, "True") == 0;
     }
-    p->restarts = sum_restarts(json_get(status, "containerStatuses"), spec, false) +
-                  sum_restarts(json_get(status, "initContainerStatuses"), spec, true);
+    p->restarts = sum_restarts(json_get(status, "initContainerStatuses"), spec, true,
+                               sum_restarts(json_get(status, "containerStatuses"), spec, false, 0));
     const char *const status_lists[] = {"containerStatuses", "initContainerStatuses"};
     for (size_t k = 0; k < 2; k++) {
         const cJSON *s;
@@ -302,8 +307,13 @@ enum {
      * time over HTTP/2. */
     DEFAULT_PAGE_SIZE = 250,
     LIST_TIMEOUT_MS = 60000,
-    BACKOFF_START_MS = 1000,
-    BACKOFF_MAX_MS = 30000,
+    /* A list whose `continue` never ends stops here: 100,000 pods at the
+     * default page size. */
+    MAX_LIST_PAGES = 400,
+    /* client-go's reflector counts a watch that ended within a second
+     * without an event as failed ("very short watch", watchHandler in
+     * tools/cache/reflector.go) and backs off before the next. */
+    SHORT_WATCH_MS = 1000,
 };
 
 /* A pod we have told the consumer about, keyed "namespace/name". */
@@ -342,7 +352,10 @@ struct kube_pod_watch {
     bool relist_wanted;        /* the stream said 410 Expired */
     struct kube_error stream_error;
     bool stream_failed;
-    long backoff_ms;
+    struct kube_backoff backoff;
+    unsigned pages_this_list;
+    long long watch_started_ms;
+    unsigned watch_events;
 
     struct known_pod **buckets;
     size_t n_buckets, n_known;
@@ -394,9 +407,12 @@ static int grow_table(struct kube_pod_watch *w)
     return 0;
 }
 
-static void pod_key(const struct kube_pod *p, char *buf, size_t cap)
+/* "namespace/name", whole: names of any length stay apart. NULL when out
+ * of memory. */
+static char *pod_key(const struct kube_pod *p)
 {
-    snprintf(buf, cap, "%s/%s", p->namespace, p->name);
+    char *key;
+    return asprintf(&key, "%s/%s", p->namespace, p->name) < 0 ? NULL : key;
 }
 
 static void emit(struct kube_pod_watch *w, enum kube_pod_event_type type, const struct kube_pod *pod,
@@ -450,10 +466,18 @@ void kube_pod_watch_stop(struct kube_pod_watch *w)
         destroy(w);
 }
 
+static long long monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Every list or watch that follows a failure, an expiry or a very short
+ * watch waits its turn of the backoff. */
 static void schedule_retry(struct kube_pod_watch *w, bool relist)
 {
-    long delay = w->backoff_ms ? w->backoff_ms : BACKOFF_START_MS;
-    w->backoff_ms = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
+    long delay = kube_backoff_step(&w->backoff, monotonic_ms());
     if (relist || !w->resource_version[0])
         start_list(w, NULL, delay);
     else
@@ -559,9 +583,9 @@ static void resolve_owner(struct kube_pod_watch *w, struct kube_pod *p)
 /* Takes `pod` (moved into the table); tells the consumer when it changed. */
 static void upsert(struct kube_pod_watch *w, struct kube_pod *pod)
 {
-    char key[600];
-    pod_key(pod, key, sizeof key);
-    if (w->n_known >= w->n_buckets && grow_table(w) < 0) {
+    char *key = pod_key(pod);
+    if (!key || (w->n_known >= w->n_buckets && grow_table(w) < 0)) {
+        free(key);
         kube_pod_free(pod);
         return;
     }
@@ -570,6 +594,7 @@ static void upsert(struct kube_pod_watch *w, struct kube_pod *pod)
     if (k) {
         k->list_generation = w->list_generation;
         if (strcmp(k->pod.resource_version, pod->resource_version) == 0 && pod->resource_version[0]) {
+            free(key);
             kube_pod_free(pod);
             return;
         }
@@ -577,6 +602,7 @@ static void upsert(struct kube_pod_watch *w, struct kube_pod *pod)
     } else {
         size_t kl = strlen(key) + 1;
         if (!(k = calloc(1, sizeof *k + kl))) {
+            free(key);
             kube_pod_free(pod);
             return;
         }
@@ -585,6 +611,7 @@ static void upsert(struct kube_pod_watch *w, struct kube_pod *pod)
         *slot = k;
         w->n_known++;
     }
+    free(key);
     k->pod = *pod;
     memset(pod, 0, sizeof *pod);
     resolve_owner(w, &k->pod);
@@ -635,7 +662,7 @@ static void on_list_done(struct kube_request *req, const struct kube_response *r
     cJSON *list = NULL;
     if (resp->error.code == KUBE_EXPIRED || resp->error.code == KUBE_GONE) {
         /* The continue token outlived the server's snapshot: list again from the start. */
-        start_list(w, NULL, 0);
+        schedule_retry(w, true);
         goto out;
     }
     if (resp->error.code != KUBE_OK) {
@@ -663,6 +690,15 @@ static void on_list_done(struct kube_request *req, const struct kube_response *r
     }
     const cJSON *meta = json_get(list, "metadata");
     const char *next = json_str(meta, "continue");
+    if (next && *next && w->pages_this_list >= MAX_LIST_PAGES) {
+        struct kube_error err;
+        kube_error_set(&err, KUBE_WATCH_DECODE,
+                       "pod list did not end after %d pages of %d (the API server keeps sending \"continue\")",
+                       MAX_LIST_PAGES, w->page_size);
+        report_error(w, &err);
+        schedule_retry(w, true);
+        goto out;
+    }
     if (next && *next) {
         start_list(w, next, 0);
         goto out;
@@ -672,7 +708,6 @@ static void on_list_done(struct kube_request *req, const struct kube_response *r
     snprintf(w->resource_version, sizeof w->resource_version, "%s", rv ? rv : "");
     snprintf(w->stats.resource_version, sizeof w->stats.resource_version, "%s", w->resource_version);
     w->stats.synced = true;
-    w->backoff_ms = 0;
     emit(w, KUBE_POD_SYNCED, NULL, NULL);
     if (!w->stop_requested)
         start_watch(w, 0);
@@ -688,7 +723,9 @@ static void start_list(struct kube_pod_watch *w, const char *continue_token, lon
     if (!continue_token) {
         w->list_generation++;
         w->stats.lists++;
+        w->pages_this_list = 0;
     }
+    w->pages_this_list++;
     int rc = kube_buf_printf(&path, "%s?limit=%d", w->collection, w->page_size);
     if (rc == 0 && token)
         rc = kube_buf_printf(&path, "&continue=%s", token);
@@ -714,12 +751,14 @@ static bool on_watch_event(const struct kube_watch_event *ev, void *user)
             w->relist_wanted = true;
         } else {
             w->stream_failed = true;
-            kube_error_set(&w->stream_error,
-                           kube_code_from_http(ev->status.code, ev->status.reason),
-                           "watch: %s", ev->status.message[0] ? ev->status.message : "error event");
+            char text[sizeof ev->status.message * 4];
+            text_sanitize(ev->status.message, strlen(ev->status.message), 0, text, sizeof text);
+            kube_error_set(&w->stream_error, kube_code_from_http(ev->status.code, ev->status.reason), "watch: %s",
+                           text[0] ? text : "error event");
         }
         return false;
     }
+    w->watch_events++;
     if (ev->resource_version)
         snprintf(w->resource_version, sizeof w->resource_version, "%s", ev->resource_version);
     if (ev->type == KUBE_WATCH_BOOKMARK)
@@ -728,10 +767,11 @@ static bool on_watch_event(const struct kube_watch_event *ev, void *user)
     if (kube_pod_from_json(ev->object, &pod) < 0)
         return true;
     if (ev->type == KUBE_WATCH_DELETED) {
-        char key[600];
-        pod_key(&pod, key, sizeof key);
+        char *key = pod_key(&pod);
         kube_pod_free(&pod);
-        forget(w, key);
+        if (key)
+            forget(w, key);
+        free(key);
     } else {
         upsert(w, &pod);
     }
@@ -760,19 +800,22 @@ static void on_watch_done(struct kube_request *req, const struct kube_response *
     enter(w);
     w->req = NULL;
     if (w->relist_wanted || resp->error.code == KUBE_EXPIRED || resp->error.code == KUBE_GONE) {
-        /* Our resourceVersion is older than the server keeps: list again. */
+        /* Our resourceVersion is older than the server keeps: list again,
+         * after the backoff (a server answering 410 to every watch must
+         * not make us relist in a loop). */
         w->relist_wanted = false;
-        start_list(w, NULL, 0);
+        schedule_retry(w, true);
     } else if (w->stream_failed) {
         report_error(w, &w->stream_error);
         schedule_retry(w, false);
     } else if (resp->error.code != KUBE_OK) {
         report_error(w, &resp->error);
         schedule_retry(w, false);
+    } else if (w->watch_events == 0 && monotonic_ms() - w->watch_started_ms < SHORT_WATCH_MS) {
+        schedule_retry(w, false);
     } else {
         /* The server ends every watch after its timeout: carry on from
          * the last resourceVersion seen. */
-        w->backoff_ms = 0;
         start_watch(w, 0);
     }
     leave(w);
@@ -793,6 +836,8 @@ static void start_watch(struct kube_pod_watch *w, long delay_ms)
     free(rv);
     if (rc == 0) {
         kube_watch_decoder_reset(&w->decoder);
+        w->watch_started_ms = monotonic_ms() + delay_ms;
+        w->watch_events = 0;
         w->stream_failed = false;
         w->relist_wanted = false;
         w->stats.watches++;
@@ -816,6 +861,7 @@ struct kube_pod_watch *kube_pod_watch_start(struct kube_client *c,
     w->page_size = o->page_size > 0 ? o->page_size : DEFAULT_PAGE_SIZE;
     w->watch_timeout_s = o->watch_timeout_s;
     w->resolve_owners = o->resolve_owners;
+    kube_backoff_init(&w->backoff, (unsigned)monotonic_ms() ^ (unsigned)(uintptr_t)w);
     kube_watch_decoder_init(&w->decoder, on_watch_event, w);
     char *ns = o->namespace && *o->namespace ? kube_url_escape(o->namespace) : NULL;
     int rc = ns ? asprintf(&w->collection, "/api/v1/namespaces/%s/pods", ns)

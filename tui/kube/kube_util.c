@@ -233,7 +233,7 @@ bool kube_parse_rfc3339(const char *s, time_t *out)
     return true;
 }
 
-int kube_read_file(const char *path, char **data, size_t *len)
+int kube_read_file(const char *path, size_t max, char **data, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -244,7 +244,9 @@ int kube_read_file(const char *path, char **data, size_t *len)
         ssize_t n = read(fd, chunk, sizeof chunk);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 || kube_buf_append(&b, chunk, (size_t)n) < 0) {
+        if (n > 0 && b.len + (size_t)n > max)
+            errno = EFBIG;
+        if (n < 0 || (n > 0 && b.len + (size_t)n > max) || kube_buf_append(&b, chunk, (size_t)n) < 0) {
             int saved = errno;
             close(fd);
             kube_buf_free(&b);

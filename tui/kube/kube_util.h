@@ -37,6 +37,12 @@ char *kube_path_dir(const char *path);
 /* RFC 3339 ("2024-01-02T03:04:05Z", fractions and offsets allowed) to Unix time. */
 bool kube_parse_rfc3339(const char *s, time_t *out);
 
-int kube_read_file(const char *path, char **data, size_t *len);
+/* Caps on local files: a kubeconfig and what it names are small, and
+ * --kubeconfig /dev/zero must not read until memory runs out. */
+enum { KUBE_MAX_CONFIG_BYTES = 8 << 20, KUBE_MAX_TOKEN_BYTES = 1 << 20 };
+
+/* The whole file, NUL-terminated, if it holds at most `max` bytes; -1 with
+ * errno set otherwise (EFBIG when it is larger). */
+int kube_read_file(const char *path, size_t max, char **data, size_t *len);
 
 #endif

@@ -611,9 +611,12 @@ static int load_one(const char *path, bool must_exist, struct kube_config *into,
 {
     char *data;
     size_t len;
-    if (kube_read_file(path, &data, &len) < 0) {
+    if (kube_read_file(path, KUBE_MAX_CONFIG_BYTES, &data, &len) < 0) {
         if (!must_exist && errno == ENOENT)
             return 0;
+        if (errno == EFBIG)
+            return kube_error_set(err, KUBE_CONFIG_READ, "%s: larger than %d MB, not a kubeconfig", path,
+                                  KUBE_MAX_CONFIG_BYTES >> 20);
         return kube_error_set(err, KUBE_CONFIG_READ, "%s: %s", path, strerror(errno));
     }
     struct kube_config one;

@@ -67,8 +67,12 @@ void hfi_histogram_add_bucket(hfi_histogram *h, double bound, double count)
         return;
     }
     if (h->bucket_count == HFI_HISTOGRAM_MAX_BUCKETS) {
+        /* Cumulative counts stay right at the bounds kept, whichever are
+         * dropped; +Inf (the total) must stay for percentiles. */
         h->buckets_truncated = true;
-        return;
+        if (bound != INFINITY)
+            return;
+        i = --h->bucket_count;
     }
     memmove(&h->buckets[i + 1], &h->buckets[i], (h->bucket_count - i) * sizeof h->buckets[0]);
     h->buckets[i] = (prom_bucket){bound, count};
@@ -107,6 +111,64 @@ void hfi_metrics_collector_init(hfi_metrics_collector *c)
     memset(c, 0, sizeof *c);
 }
 
+static void hash_bytes(uint64_t *h, const char *p, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        *h = (*h ^ (unsigned char)p[k]) * 1099511628211ULL;
+    *h = (*h ^ 0xff) * 1099511628211ULL; /* a separator no UTF-8 text holds */
+}
+
+/* The series' identity: its name and its labels whatever their order. */
+static uint64_t series_hash(const prom_sample *s)
+{
+    const prom_label *sorted[PROM_MAX_LABELS];
+    size_t n = s->label_count;
+    for (size_t k = 0; k < n; k++) {
+        size_t j = k;
+        for (; j > 0; j--) {
+            prom_span a = sorted[j - 1]->name, b = s->labels[k].name;
+            size_t m = a.len < b.len ? a.len : b.len;
+            int cmp = memcmp(a.ptr, b.ptr, m);
+            if (cmp < 0 || (cmp == 0 && a.len <= b.len))
+                break;
+            sorted[j] = sorted[j - 1];
+        }
+        sorted[j] = &s->labels[k];
+    }
+    uint64_t h = 1469598103934665603ULL;
+    hash_bytes(&h, s->name.ptr, s->name.len);
+    for (size_t k = 0; k < n; k++) {
+        hash_bytes(&h, sorted[k]->name.ptr, sorted[k]->name.len);
+        hash_bytes(&h, sorted[k]->raw_value.ptr, sorted[k]->raw_value.len);
+    }
+    return h;
+}
+
+/* True the first time a series is met. Prometheus keeps the first sample
+ * of a series in a scrape and drops the rest as duplicates
+ * (prometheus/prometheus scrape/scrape.go, scrapeLoop.append and
+ * checkAddError: storage.ErrDuplicateSampleForTimestamp is counted and the
+ * sample skipped). */
+static bool first_of_series(hfi_metrics_collector *c, const prom_sample *s)
+{
+    if (s->labels_truncated)
+        return true;
+    uint64_t h = series_hash(s);
+    if (!h)
+        h = 1;
+    size_t at = (size_t)h & (HFI_SERIES_SLOTS - 1);
+    while (c->series_seen[at]) {
+        if (c->series_seen[at] == h)
+            return false;
+        at = (at + 1) & (HFI_SERIES_SLOTS - 1);
+    }
+    if (c->n_series_seen < HFI_MAX_SERIES_SEEN) {
+        c->series_seen[at] = h;
+        c->n_series_seen++;
+    }
+    return true;
+}
+
 /* The two renderings are gathered apart and one is chosen at the end. */
 void hfi_metrics_collector_add(hfi_metrics_collector *c, const prom_sample *s)
 {
@@ -121,6 +183,12 @@ void hfi_metrics_collector_add(hfi_metrics_collector *c, const prom_sample *s)
         which = 0;
         name.ptr += strlen(WASMCUSTOM_PREFIX);
         name.len -= strlen(WASMCUSTOM_PREFIX);
+    }
+    if (!prom_span_starts_with(name, HFI_PREFIX))
+        return;
+    if (!first_of_series(c, s)) {
+        c->rendering[which].duplicates_dropped++;
+        return;
     }
     if (add_hfi_sample(&c->rendering[which], name, s))
         c->seen[which] = true;
@@ -328,6 +396,8 @@ char *hfi_metrics_to_json(const hfi_metrics *m)
         put_str(&w, "]");
     }
     put_str(&w, "]");
+    if (h->buckets_truncated)
+        put_str(&w, ",\"buckets_truncated\":true");
     prom_percentiles p = hfi_metrics_delay_percentiles(m);
     put_str(&w, ",\"p50\":");
     put_double(&w, p.p50);
@@ -335,7 +405,13 @@ char *hfi_metrics_to_json(const hfi_metrics *m)
     put_double(&w, p.p95);
     put_str(&w, ",\"p99\":");
     put_double(&w, p.p99);
-    put_str(&w, "}}");
+    put_str(&w, "}");
+    if (m->duplicates_dropped) {
+        char n[32];
+        snprintf(n, sizeof n, ",\"duplicate_series_dropped\":%zu", m->duplicates_dropped);
+        put_str(&w, n);
+    }
+    put_str(&w, "}");
 
     if (c_locale)
         uselocale(previous);

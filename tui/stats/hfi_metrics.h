@@ -59,7 +59,9 @@ typedef struct hfi_value {
     uint64_t value_u64;
 } hfi_value;
 
-/* Distinct `le` bounds kept; more set buckets_truncated. */
+/* Distinct `le` bounds kept; more set buckets_truncated. The +Inf bucket
+ * is always kept (it replaces the largest finite bound when full), so the
+ * count and the percentiles stay; they are only coarser. */
 #define HFI_HISTOGRAM_MAX_BUCKETS 64
 
 typedef struct hfi_histogram {
@@ -88,6 +90,10 @@ typedef struct hfi_metrics {
     hfi_value active_delays; /* gauge */
     hfi_value policies;      /* gauge */
     hfi_histogram delay_ms;  /* hfi_faults_delay_duration_milliseconds */
+    /* Exact duplicate series (same name and labels) after the first:
+     * dropped, as Prometheus drops them; series of different labels (one
+     * per worker) are summed. */
+    size_t duplicates_dropped;
 } hfi_metrics;
 
 /* Reads the plugin's metrics out of a dump; everything else in it is
@@ -98,9 +104,17 @@ void hfi_metrics_from_prometheus(const char *buf, size_t len, hfi_metrics *out, 
  * pass: feed it every sample (unrelated ones are ignored), then finish.
  * hfi_metrics_name_prefixes are the name prefixes it needs, to merge into
  * the caller's prom_parse_options.name_prefixes. */
+/* Distinct hfi series remembered (an open-addressing set of hashes) to
+ * tell an exact duplicate (same name and labels) from a per-worker series;
+ * past HFI_MAX_SERIES_SEEN of them, none is dropped. */
+#define HFI_SERIES_SLOTS 2048
+#define HFI_MAX_SERIES_SEEN 1536
+
 typedef struct hfi_metrics_collector {
     hfi_metrics rendering[2]; /* [0] wasmcustom_ names, [1] bare ones */
     bool seen[2];
+    uint64_t series_seen[HFI_SERIES_SLOTS]; /* hashes of name and labels; 0 empty */
+    size_t n_series_seen;
     bool wasm_runtime_stats_present;
     size_t wasm_runtime_series;
 } hfi_metrics_collector;
@@ -127,7 +141,9 @@ prom_percentiles hfi_metrics_delay_percentiles(const hfi_metrics *m);
  * {"naming", "wasm_runtime_stats", "aborts_total", "delays_total",
  *  "overflow_total", "config_errors_total", "active_delays", "policies",
  *  "delay_ms": {"count", "sum", "buckets": [[le, count], ..., ["+Inf", n]],
- *  "p50", "p95", "p99"}}; absent values and NaN are null. Returns a
+ *  "p50", "p95", "p99"}}; absent values and NaN are null. When bounds were
+ *  dropped, "buckets_truncated": true follows "buckets"; when duplicate
+ *  series were, "duplicate_series_dropped": N ends the object. Returns a
  * malloc'd NUL-terminated string (the caller frees it), NULL when out of
  * memory. */
 char *hfi_metrics_to_json(const hfi_metrics *m);

@@ -226,6 +226,36 @@ int text_shorten_middle(const char *s, int cells, bool utf8, char *out, size_t s
     return used + tail;
 }
 
+char *text_json_safe_dup(const char *json)
+{
+    size_t len = strlen(json);
+    /* The worst case is "\u0085" (6 bytes) for 2 bytes, or U+FFFD (3) for 1. */
+    char *out = malloc(len * 3 + 1);
+    if (!out)
+        return NULL;
+    const unsigned char *p = (const unsigned char *)json;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t n = utf8_decode(p + i, len - i, &cp);
+        if (!n) {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        } else if (cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || is_bidi_control(cp) ||
+                   (cp < 0x20 && cp != '\n' && cp != '\t' && cp != '\r')) {
+            o += (size_t)snprintf(out + o, 7, "\\u%04x", cp);
+            i += n;
+        } else {
+            memcpy(out + o, p + i, n);
+            o += n;
+            i += n;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
 size_t text_incomplete_tail(const char *in, size_t len)
 {
     const unsigned char *p = (const unsigned char *)in;

@@ -50,6 +50,14 @@ void text_pad(const char *s, int cells, char *out, size_t size);
  * names differ in their suffix. Returns the cells used. */
 int text_shorten_middle(const char *s, int cells, bool utf8, char *out, size_t size);
 
+/* JSON text (our own, from cJSON) made safe for a terminal while staying
+ * the same JSON: DEL, C1 controls, U+2028/U+2029 and the bidi controls
+ * become \u escapes, and bytes that are not UTF-8 become U+FFFD, as Go's
+ * encoding/json writes them. Everything else passes unchanged (cJSON
+ * already escapes C0 controls inside strings). New string (malloc), NULL
+ * when out of memory. */
+char *text_json_safe_dup(const char *json);
+
 /* How many bytes at the end of in[0..len) are the start of a UTF-8
  * character that has not ended yet (0..3): a stream writer keeps them for
  * the next write rather than escaping half a character. */

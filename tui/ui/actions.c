@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "../app/istio.h"
+#include "format.h"
 #include "ui_internal.h"
 
 /* ---- results ---- */
@@ -21,7 +22,10 @@ void ui_action_done(const struct app_action_result *r, void *user)
         ui_status(ui, !r->ok, "%s (HTTP %ld)", r->message, r->http_status);
     else
         ui_status(ui, !r->ok, "%s", r->message);
-    app_mesh_refresh(ui->mesh);
+    /* No model while the context switches or hfitop quits: the answers
+     * that were not awaited arrive then (kube_client_cancel_pending). */
+    if (ui->mesh)
+        app_mesh_refresh(ui->mesh);
 }
 
 static void started(struct ui *ui, const char *what)

@@ -95,17 +95,18 @@ void ui_sparkline(const double *values, size_t count, bool utf8, char *out, size
     if (!size)
         return;
     out[0] = '\0';
+    /* A server's counter can jump to +Inf: it draws as the top block and
+     * the others scale to the largest finite value. */
     for (size_t k = 0; k < count; k++)
-        if (!isnan(values[k]) && values[k] > max)
+        if (isfinite(values[k]) && values[k] > max)
             max = values[k];
     for (size_t k = 0; k < count; k++) {
         if (isnan(values[k])) {
             append(out, size, &len, " ");
             continue;
         }
-        int level = max > 0 ? (int)floor(values[k] / max * 7.999) : 0;
-        if (level < 0)
-            level = 0;
+        double scaled = values[k] == INFINITY ? 7 : max > 0 ? floor(values[k] / max * 7.999) : 0;
+        int level = scaled > 7 ? 7 : scaled > 0 ? (int)scaled : 0;
         char cell[2] = {ascii[level], '\0'};
         append(out, size, &len, utf8 ? blocks[level] : cell);
     }
@@ -158,4 +159,27 @@ bool ui_filter_accepts(const struct ui_filter *f, const char *name, const char *
         return false;
     bool found = (name && regexec(&f->re, name, 0, NULL, 0) == 0) || (other && regexec(&f->re, other, 0, NULL, 0) == 0);
     return found != f->negate;
+}
+
+void ui_format_time_left(double duration_s, time_t created, time_t now, char *out, size_t size)
+{
+    /* duration_seconds comes from the cluster: 1e300 or NaN must neither
+     * overflow nor print nonsense. A year and more reads as "no end". */
+    const double year_s = 366.0 * 86400;
+    if (!(duration_s > 0) || duration_s >= year_s) {
+        snprintf(out, size, "no end");
+        return;
+    }
+    long duration = (long)duration_s;
+    if (!created) {
+        snprintf(out, size, "%lds from when the plugin first saw it", duration);
+        return;
+    }
+    double left = (double)created + (double)duration - (double)now;
+    if (left <= 0)
+        snprintf(out, size, "expired");
+    else if (left >= year_s)
+        snprintf(out, size, "no end");
+    else
+        snprintf(out, size, "%ldm%02lds left", (long)left / 60, (long)left % 60);
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <regex.h>
 #include <stddef.h>
+#include <time.h>
 
 /* "0", "999", "12.3k", "4.50M": a count in at most 6 columns; "-" for NaN. */
 void ui_format_count(double value, char *out, size_t size);
@@ -45,5 +46,10 @@ void ui_filter_free(struct ui_filter *f);
 /* Whether a row with these names stays: one of them matches (with `!`:
  * none does). A bad expression keeps nothing. NULL names are skipped. */
 bool ui_filter_accepts(const struct ui_filter *f, const char *name, const char *other);
+
+/* A policy's time left from its longest duration_seconds and when it was
+ * created (0: unknown): "4m05s left", "expired", "no end" (none, or
+ * beyond a year: a server's 1e300), saturating, never overflowing. */
+void ui_format_time_left(double duration_s, time_t created, time_t now, char *out, size_t size);
 
 #endif

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../stats/text.h"
 #include "ui_internal.h"
 
 const struct ui_key_help ui_key_table[] = {
@@ -51,7 +52,7 @@ const size_t ui_key_table_count = sizeof ui_key_table / sizeof ui_key_table[0];
 /* ---- terminal state, restored from atexit and signal handlers ---- */
 
 static volatile sig_atomic_t curses_active;
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_signal; /* SIGTERM, SIGHUP, SIGQUIT: stop now; 0 if none */
 static volatile sig_atomic_t interrupt_requested; /* Ctrl-C: asks like q */
 
 static void restore_terminal(void)
@@ -67,7 +68,7 @@ static void on_stop_signal(int sig)
     if (sig == SIGINT)
         interrupt_requested = 1;
     else
-        stop_requested = 1;
+        stop_signal = sig;
 }
 
 /* htop's habit: put the terminal back, then die of the same signal. */
@@ -82,9 +83,11 @@ static void install_signals(void)
 {
     struct sigaction stop = {.sa_handler = on_stop_signal};
     sigemptyset(&stop.sa_mask);
-    sigaction(SIGINT, &stop, NULL);
-    sigaction(SIGTERM, &stop, NULL);
-    sigaction(SIGHUP, &stop, NULL);
+    /* Ctrl-\ (SIGQUIT) too: its default, a core dump, would leave the
+     * terminal in curses mode. */
+    const int stops[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    for (size_t k = 0; k < sizeof stops / sizeof stops[0]; k++)
+        sigaction(stops[k], &stop, NULL);
     const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
     for (size_t k = 0; k < sizeof fatal / sizeof fatal[0]; k++)
         signal(fatal[k], on_fatal_signal);
@@ -99,9 +102,16 @@ static bool locale_is_utf8(void)
 
 static bool start_curses(struct ui *ui)
 {
+    const char *why;
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
         fprintf(stderr, "hfitop: the console needs a terminal; use --once -o json|table, stats or doctor "
                         "without one\n");
+        return false;
+    }
+    if (!ui_terminal_can_draw(&why)) {
+        fprintf(stderr, "hfitop: the console cannot draw on TERM=%s (%s); set TERM to your terminal's type "
+                        "(e.g. xterm-256color), or use --once -o table, doctor or stats\n",
+                getenv("TERM") ? getenv("TERM") : "", why);
         return false;
     }
     if (!initscr()) {
@@ -131,10 +141,17 @@ static bool start_curses(struct ui *ui)
 
 /* ---- helpers the views share ---- */
 
+/* Every string the console draws goes through here: control characters
+ * shown as ^[ and the like, bidi controls removed, cut to the cells left
+ * (never inside a character), so cluster text cannot move the cursor,
+ * reorder the line or break a box. */
 void ui_put(int y, int x, int max_cols, const char *text)
 {
-    if (max_cols > 0)
-        mvaddnstr(y, x, text, max_cols);
+    char cut[2048];
+    if (max_cols <= 0)
+        return;
+    text_fit(text, max_cols, cut, sizeof cut);
+    mvaddstr(y, x, cut);
 }
 
 void ui_attr_on(struct ui *ui, enum ui_color color, int attrs)
@@ -227,40 +244,71 @@ static void draw_header(struct ui *ui)
     ui_put(1, 0, ui->cols, line);
 }
 
-/* Says so when the API server stopped answering, and clears itself once a
- * request succeeds again. Returns the rows it took. */
-static int draw_banner(struct ui *ui, int y)
+/* What the banner calls an API failure: the cause, not one word for all. */
+static const char *api_failure_name(enum kube_code code)
 {
-    const struct app_mesh_state *mesh = app_mesh_state(ui->mesh);
-    const struct prom_source *prom = app_prometheus(ui->app);
-    enum prom_source_state ps = prom ? prom_source_state(prom) : PROM_SOURCE_OK;
-    if (mesh->api_ok && (ps == PROM_SOURCE_OK || ps == PROM_SOURCE_STARTING))
-        return 0;
-    char line[700];
-    if (mesh->api_ok) {
-        /* The counters' source failed; the pods still come from the API. */
-        const char *what = ps == PROM_SOURCE_UNAUTHORIZED ? "PROMETHEUS REFUSED THE CREDENTIALS"
-                           : ps == PROM_SOURCE_UNREACHABLE ? "PROMETHEUS UNREACHABLE"
-                                                           : "PROMETHEUS QUERY FAILED";
-        snprintf(line, sizeof line, " %s: %s - counters may be stale, retrying ", what, prom_source_error(prom));
-        ui_attr_on(ui, UI_COLOR_ERROR, A_REVERSE | A_BOLD);
-        move(y, 0);
-        clrtoeol();
-        ui_put(y, 0, ui->cols, line);
-        ui_attr_off(ui, UI_COLOR_ERROR, A_REVERSE | A_BOLD);
-        return 1;
+    switch (code) {
+    case KUBE_UNAUTHORIZED: return "CREDENTIALS REJECTED (expired?)";
+    case KUBE_FORBIDDEN: return "FORBIDDEN";
+    case KUBE_TLS: return "TLS FAILED (certificate not trusted?)";
+    case KUBE_EXEC_NOT_FOUND:
+    case KUBE_EXEC_FAILED:
+    case KUBE_EXEC_OUTPUT:
+    case KUBE_EXEC_INTERACTIVE:
+    case KUBE_EXEC_API_VERSION: return "CREDENTIAL PLUGIN FAILED";
+    case KUBE_TOKEN_FILE:
+    case KUBE_CERT_FILE:
+    case KUBE_NO_CREDENTIALS: return "NO CREDENTIALS";
+    case KUBE_RESOLVE:
+    case KUBE_CONNECT:
+    case KUBE_PROXY:
+    case KUBE_TIMEOUT: return "API SERVER UNREACHABLE";
+    case KUBE_TOO_LARGE: return "ANSWER TOO LARGE";
+    default: return "API SERVER ERROR";
     }
-    const struct kube_error *e = &mesh->api_error;
-    const char *what = e->code == KUBE_UNAUTHORIZED ? "CREDENTIALS REJECTED (expired?)"
-                       : e->code == KUBE_FORBIDDEN  ? "FORBIDDEN"
-                                                    : "API SERVER UNREACHABLE";
-    snprintf(line, sizeof line, " %s: %s - retrying ", what, e->message);
+}
+
+/* One inverse line of cluster text, sanitized and cut to the screen. */
+static void draw_alert(struct ui *ui, int y, const char *text)
+{
+    char line[1024];
+    text_fit(text, ui->cols, line, sizeof line);
     ui_attr_on(ui, UI_COLOR_ERROR, A_REVERSE | A_BOLD);
     move(y, 0);
     clrtoeol();
     ui_put(y, 0, ui->cols, line);
     ui_attr_off(ui, UI_COLOR_ERROR, A_REVERSE | A_BOLD);
-    return 1;
+}
+
+/* The connection's warning for as long as it is in use (insecure TLS is
+ * announced where it is seen, not on a stderr curses is about to cover);
+ * then, when the API server stopped answering, why, until a request
+ * succeeds again (or, with --prometheus, why the counters' source fails).
+ * Returns the rows it took. */
+static int draw_banner(struct ui *ui, int y)
+{
+    const struct app_mesh_state *mesh = app_mesh_state(ui->mesh);
+    int rows = 0;
+    char line[700];
+    if (ui->warning[0]) {
+        snprintf(line, sizeof line, " WARNING: %s ", ui->warning);
+        draw_alert(ui, y + rows++, line);
+    }
+    const struct prom_source *prom = app_prometheus(ui->app);
+    enum prom_source_state ps = prom ? prom_source_state(prom) : PROM_SOURCE_OK;
+    if (!mesh->api_ok) {
+        const struct kube_error *e = &mesh->api_error;
+        snprintf(line, sizeof line, " %s: %s - retrying ", api_failure_name(e->code), e->message);
+        draw_alert(ui, y + rows++, line);
+    } else if (ps != PROM_SOURCE_OK && ps != PROM_SOURCE_STARTING) {
+        /* The counters' source failed; the pods still come from the API. */
+        const char *what = ps == PROM_SOURCE_UNAUTHORIZED ? "PROMETHEUS REFUSED THE CREDENTIALS"
+                           : ps == PROM_SOURCE_UNREACHABLE ? "PROMETHEUS UNREACHABLE"
+                                                           : "PROMETHEUS QUERY FAILED";
+        snprintf(line, sizeof line, " %s: %s - counters may be stale, retrying ", what, prom_source_error(prom));
+        draw_alert(ui, y + rows++, line);
+    }
+    return rows;
 }
 
 static void draw_status(struct ui *ui)
@@ -347,7 +395,8 @@ void ui_ask_quit(struct ui *ui)
         return;
     }
     ui_confirm(ui, "Quit while an action runs?");
-    ui_confirm_line(ui, "%d action(s) have not answered yet; quitting drops their answers.", ui->actions_running);
+    ui_confirm_line(ui, "%d action(s) have not answered yet; hfitop will not wait for their answers.",
+                    ui->actions_running);
     ui_confirm_choice(ui, 'y', "quit anyway", quit_anyway);
 }
 
@@ -485,6 +534,7 @@ static void adopt_connection(struct ui *ui, const struct ui_connection *c)
     snprintf(ui->context, sizeof ui->context, "%s", c->context ? c->context : "-");
     snprintf(ui->cluster, sizeof ui->cluster, "%s", c->cluster ? c->cluster : "-");
     snprintf(ui->user, sizeof ui->user, "%s", c->user ? c->user : "");
+    snprintf(ui->warning, sizeof ui->warning, "%s", c->warning ? c->warning : "");
 }
 
 /* The model holds requests on the current client: it goes first, and
@@ -499,6 +549,9 @@ bool ui_use_context(struct ui *ui, const char *context, char *err, size_t err_si
         return false;
     }
     drop_model(ui);
+    /* Actions still waiting on this client hear that their answer will not
+     * be awaited (and free what they hold) before the client may go. */
+    kube_client_cancel_pending(ui->client, "answer not awaited (context switched); check the result");
     bool switched = ui->opt->switch_context(ui->opt->switch_user, context, &next, err, err_size);
     if (switched)
         adopt_connection(ui, &next);
@@ -542,12 +595,12 @@ int ui_run(const struct ui_options *options)
                                    ? options->connection.namespace
                                    : "default")) {
         fprintf(stderr, "hfitop: out of memory\n");
-        return 1;
+        return UI_TERMINAL_UNUSABLE;
     }
     install_signals();
     if (!start_curses(&ui)) {
         drop_model(&ui);
-        return 1;
+        return UI_TERMINAL_UNUSABLE;
     }
     struct pollfd fds[UI_MAX_FDS];
     int64_t next_snapshot_ms = 0, drawn_ms = 0;
@@ -556,12 +609,15 @@ int ui_run(const struct ui_options *options)
     /* htop's habit: scrape answers arrive one by one, the screen is drawn
      * at most every UI_FRAME_MS for them (at once after a key), and every
      * UI_CLOCK_MS anyway for the ages it shows. */
-    while (!ui.quit && !stop_requested) {
+    bool interrupted = false; /* the quit came straight from Ctrl-C */
+    while (!ui.quit && !stop_signal) {
         if (interrupt_requested) {
             interrupt_requested = 0;
             ui_ask_quit(&ui);
-            if (ui.quit)
+            if (ui.quit) {
+                interrupted = true;
                 break;
+            }
         }
         app_tick(ui.app);
         app_mesh_tick(ui.mesh);
@@ -607,5 +663,7 @@ int ui_run(const struct ui_options *options)
     free(ui.dep_visible);
     ui_filter_free(&ui.filter_re);
     drop_model(&ui);
-    return 0;
+    /* Actions that have not answered end here, while their owner exists. */
+    kube_client_cancel_pending(ui.client, "answer not awaited (hfitop quit); check the result");
+    return stop_signal ? 128 + stop_signal : interrupted ? 128 + SIGINT : 0;
 }

@@ -17,6 +17,7 @@ struct ui_connection {
     const char *cluster;
     const char *namespace;
     const char *user; /* the kubeconfig user, for the doctor's fixes */
+    const char *warning; /* the connection's (insecure TLS), shown while it is in use */
 };
 
 /* Opens the named kubeconfig context and, once that worked, closes the
@@ -44,7 +45,10 @@ struct ui_options {
 
 /* Runs until the user quits or a signal asks to stop; the terminal is
  * restored on every way out, fatal signals included. 0 on a normal quit,
- * 1 when the terminal could not be set up. */
+ * 128 + the signal when SIGINT, SIGTERM, SIGHUP or SIGQUIT stopped it (as
+ * a shell reports a process a signal ended), UI_TERMINAL_UNUSABLE when the
+ * terminal could not be set up (TERM=dumb, not a terminal). */
+#define UI_TERMINAL_UNUSABLE 1
 int ui_run(const struct ui_options *options);
 
 #endif

@@ -122,6 +122,7 @@ struct ui {
     const struct ui_options *opt;
     struct kube_client *client;
     char context[256], cluster[256], user[256];
+    char warning[256]; /* the connection's, "" when none */
     struct app *app;
     struct app_mesh *mesh;
     struct app_pod_events *events; /* the detail view's pod's events */
@@ -194,6 +195,8 @@ void ui_oldest_data(const struct ui *ui, long *age_s, size_t *without_data);
 
 /* Drawing helpers over ncurses. */
 void ui_put(int y, int x, int max_cols, const char *text);
+/* False, with the reason, when TERM cannot address the cursor (terminal.c). */
+bool ui_terminal_can_draw(const char **why);
 void ui_attr_on(struct ui *ui, enum ui_color color, int attrs);
 void ui_attr_off(struct ui *ui, enum ui_color color, int attrs);
 

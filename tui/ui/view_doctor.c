@@ -4,9 +4,11 @@
  * policy list, test faults at a pod without traffic). */
 #include <curses.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../app/doctor.h"
+#include "../stats/text.h"
 #include "ui_internal.h"
 
 /* What Enter does for a finding, by rule id. */
@@ -35,29 +37,36 @@ static void run_report(struct ui *ui, struct doctor_report *report)
 }
 
 /* Writes text from column x, wrapped at the screen's edge with `indent`
- * spaces on the following rows; returns the rows used (at most max). */
+ * spaces on the following rows; returns the rows used (at most max).
+ * Measured in cells, on the text as the terminal will show it. */
 static int put_wrapped(struct ui *ui, int y, int x, int indent, int max, const char *text)
 {
     int width = ui->cols - x, rows = 0;
-    size_t len = strlen(text);
-    while (len && rows < max && width > 10) {
-        size_t take = len <= (size_t)width ? len : (size_t)width;
-        if (take < len) { /* break at the last space that fits */
+    char *shown = text_sanitize_dup(text);
+    const char *rest = shown ? shown : "";
+    char line[2048];
+    while (*rest && rows < max && width > 10) {
+        text_fit(rest, width, line, sizeof line);
+        size_t take = strlen(line);
+        if (!take)
+            break;
+        if (rest[take]) { /* break at the last space that fits */
             size_t space = take;
-            while (space > 0 && text[space] != ' ')
+            while (space > 0 && rest[space] != ' ')
                 space--;
             if (space > 0)
                 take = space;
         }
-        mvaddnstr(y + rows, x, text, (int)take);
-        text += take;
-        len -= take;
-        while (len && *text == ' ')
-            text++, len--;
+        line[take] = '\0';
+        mvaddstr(y + rows, x, line);
+        rest += take;
+        while (*rest == ' ')
+            rest++;
         rows++;
         x = indent;
         width = ui->cols - indent;
     }
+    free(shown);
     return rows;
 }
 
