@@ -43,7 +43,8 @@ FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_journal
 # kube library for their I/O half).
 # The kube objects come from tests/kube/kube_tests.mk's fuzz pattern rule
 # (that fragment is read after this one, so they are named here).
-POLICY_FUZZ_SRCS := tui/app/policy_check.c tui/app/istio.c $(PLUGIN_CORE_SRCS)
+# The kube objects show server text through tui/stats/text.c.
+POLICY_FUZZ_SRCS := tui/app/policy_check.c tui/app/istio.c tui/stats/text.c $(PLUGIN_CORE_SRCS)
 POLICY_FUZZ_KUBE_OBJS := $(patsubst tui/kube/%.c,$(BUILD)/fuzz/kube/%.o,$(sort $(wildcard tui/kube/*.c)))
 $(BUILD)/fuzz/fuzz_policy: tests/app/fuzz_policy.c $(POLICY_FUZZ_SRCS) tui/app/policy.h $(POLICY_FUZZ_KUBE_OBJS)
 	@mkdir -p $(dir $@)
