@@ -1209,6 +1209,8 @@ static void describe(const struct session *s, struct ui_connection *out)
     out->namespace = s->conn.namespace;
     out->user = s->conn.user_name;
     out->warning = kube_client_warning(s->client);
+    if (!out->warning && s->prometheus)
+        out->warning = prom_source_warning(s->prometheus);
 }
 
 /* The new context's own namespace, not -n: -n named one of the old. */
@@ -1359,6 +1361,8 @@ int main(int argc, char **argv)
     }
     if (kube_client_warning(s.client))
         fprintf(stderr, "hfitop: warning: %s\n", kube_client_warning(s.client));
+    if (s.prometheus && prom_source_warning(s.prometheus))
+        fprintf(stderr, "hfitop: warning: %s\n", prom_source_warning(s.prometheus));
     if ((rc = journal_start(&c, &s.conn)) == 0) {
         rc = run(&c, &s);
         journal_stop();

@@ -4,7 +4,7 @@
 # its doctor findings (source.sh), the console with --prometheus and the
 # request budget of the pod-proxy mode (console.sh).
 
-DEB_PACKAGES += prometheus
+DEB_PACKAGES += prometheus openssl python3
 
 TEST_CMDS += "tests/prometheus/targets.sh $(MESHSIM)"
 TEST_CMDS += "tests/prometheus/source.sh $(MESHSIM) $(HFITOP)"

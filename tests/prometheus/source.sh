@@ -94,11 +94,41 @@ for name, s in side.items():
     for q in ("p50", "p95", "p99"):
         assert sd[q] is not None and abs(pd[q] - sd[q]) <= 1e-9 * max(1.0, abs(sd[q])), (name, q, pd[q], sd[q])
     assert p["last_scrape"] is not None and p["error"] is None, p
+    # Istio's counters (destination reporter): every fire is one request,
+    # each abort an error (503).
+    so, po = s["observed"], p["observed"]
+    assert so["requests_total"] >= 2 and so["errors_total"] >= 1, (name, so)
+    assert po["requests_total"] == so["requests_total"] and po["errors_total"] == so["errors_total"], (name, po, so)
     if name != slow:
         assert p["stale"] is False, p
 PY
 }
 check_eventually "--once through Prometheus equals the sidecar view on every pod (counters exactly)" 60 views_equal
+
+# Observed rates: once Prometheus holds a pod's request series, 5 more
+# aborts (all 503) show as at least 5 requests and mostly errors over the
+# 60 s window (rate() extrapolates a little), with latency quantiles.
+rated=$(grep -v -e "^$unscraped\$" -e "^$slow\$" <<<"$pods" | sed -n 1p)
+for _ in 1 2 3 4 5; do
+    kcurl -o /dev/null -H 'x-hfi-fault-abort: 503' -H 'x-hfi-fault-token: meshsim-demo-token' \
+        "$SERVER$NS/pods/$rated:8080/proxy/fire"
+done
+observed_rates() {
+    once "$MESHSIM_DIR/sidecars.json" || return 1
+    once "$MESHSIM_DIR/prom.json" --prometheus "$PROM_URL" || return 1
+    python3 - "$MESHSIM_DIR/sidecars.json" "$MESHSIM_DIR/prom.json" "$rated" <<'PY'
+import json, sys
+side = {p["name"]: p for p in json.load(open(sys.argv[1]))["pods"]}
+prom = {p["name"]: p for p in json.load(open(sys.argv[2]))["pods"]}
+so, po = side[sys.argv[3]]["observed"], prom[sys.argv[3]]["observed"]
+assert po["requests_total"] == so["requests_total"] and po["errors_total"] == so["errors_total"], (po, so)
+assert po["rps"] is not None and 0.9 * 5 / 60 <= po["rps"] <= 1.5 * so["requests_total"] / 60, po
+assert po["error_ratio"] is not None and 0.5 < po["error_ratio"] <= 1, po
+assert po["p50_ms"] is not None and po["p99_ms"] is not None and po["p50_ms"] <= po["p99_ms"], po
+PY
+}
+check_eventually "observed requests and errors through Prometheus: counters equal the sidecar's, rates from rate()" 30 \
+    observed_rates
 
 slow_is_stale() {
     once "$MESHSIM_DIR/prom.json" --prometheus "$PROM_URL" || return 1
@@ -109,6 +139,52 @@ assert p["stale"] is True and p["aborts_total"] is not None, p
 PY
 }
 check_eventually "a pod whose newest sample is older than two scrape intervals is stale" 30 slow_is_stale
+
+# ---- Prometheus behind TLS: --prometheus-ca, --prometheus-insecure-skip-tls-verify ----
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=prometheus-front \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$MESHSIM_DIR/front.key" -out "$MESHSIM_DIR/front.crt" \
+    >/dev/null 2>&1
+python3 "$(dirname "$0")/tls_front.py" --upstream "$PROM_URL" --cert "$MESHSIM_DIR/front.crt" \
+    --key "$MESHSIM_DIR/front.key" --port-file "$MESHSIM_DIR/front.port" &
+FRONT_PID=$!
+trap 'prometheus_stop; kill "$FRONT_PID" 2>/dev/null; [ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null; meshsim_cleanup' EXIT
+wait_until 10 test -s "$MESHSIM_DIR/front.port"
+FRONT=https://127.0.0.1:$(cat "$MESHSIM_DIR/front.port")
+unverified_refused() {
+    once "$MESHSIM_DIR/tls.json" --prometheus "$FRONT"
+    [ $? -eq 2 ] && grep -qi 'certificate' "$MESHSIM_DIR/tls.json.err"
+}
+check "an https Prometheus whose certificate no CA vouches for is refused (exit 2), naming the certificate" \
+    unverified_refused
+# same_view FILE_A FILE_B: equal pods, counters exactly (the faults are done).
+same_view() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+assert a["source"]["kind"] == b["source"]["kind"] == "prometheus", (a["source"], b["source"])
+pa, pb = ({p["name"]: p for p in d["pods"]} for d in (a, b))
+assert set(pa) == set(pb) and len(pa) == 6, (sorted(pa), sorted(pb))
+for name, p in pa.items():
+    for k in ("naming", "aborts_total", "delays_total", "overflow_total", "config_errors_total", "policies", "stale"):
+        assert p[k] == pb[name][k], (name, k, p[k], pb[name][k])
+PY
+}
+with_ca() {
+    once "$MESHSIM_DIR/prom.json" --prometheus "$PROM_URL" &&
+        once "$MESHSIM_DIR/tls.json" --prometheus "$FRONT" --prometheus-ca "$MESHSIM_DIR/front.crt" &&
+        same_view "$MESHSIM_DIR/prom.json" "$MESHSIM_DIR/tls.json" &&
+        ! grep -qi 'insecure' "$MESHSIM_DIR/tls.json.err"
+}
+check_eventually "with --prometheus-ca the https view equals the plain-HTTP view" 30 with_ca
+insecure() {
+    once "$MESHSIM_DIR/prom.json" --prometheus "$PROM_URL" &&
+        once "$MESHSIM_DIR/tls.json" --prometheus "$FRONT" --prometheus-insecure-skip-tls-verify &&
+        same_view "$MESHSIM_DIR/prom.json" "$MESHSIM_DIR/tls.json" &&
+        grep -qF "warning: --prometheus-insecure-skip-tls-verify is set: the certificate of Prometheus at $FRONT is not checked" \
+            "$MESHSIM_DIR/tls.json.err"
+}
+check_eventually "--prometheus-insecure-skip-tls-verify works and says so on stderr" 30 insecure
+kill "$FRONT_PID" 2>/dev/null
 
 # ---- the doctor's Prometheus findings ----
 doctor_json() { # doctor_json OUT WANT_EXIT [FLAGS...]

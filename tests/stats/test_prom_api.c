@@ -107,6 +107,22 @@ static void test_queries(void)
     CHECK(prom_api_query_quantiles(q, sizeof q, &t, "pod_name=~\"a|b\"") > 0);
     CHECK_CONTAINS(q, "label_replace(histogram_quantile(0.99, sum by (kubernetes_namespace, pod_name, le) "
                       "(wasmcustom_hfi_faults_delay_duration_milliseconds_bucket{pod_name=~\"a|b\"})");
+    CHECK(prom_api_query_observed(q, sizeof q, &t, "kubernetes_namespace=\"demo\"") > 0);
+    CHECK_STR(q, "label_replace(sum by (kubernetes_namespace, pod_name) (istio_requests_total{reporter=\"destination\", "
+                 "kubernetes_namespace=\"demo\"}), \"hfi_family\", \"requests\", \"\", \"\")"
+                 " or label_replace(sum by (kubernetes_namespace, pod_name) (istio_requests_total{reporter=\"destination\", "
+                 "response_code=~\"5.*|0\", kubernetes_namespace=\"demo\"} or istio_requests_total{reporter=\"destination\", "
+                 "response_flags!~\"-|DI|\", kubernetes_namespace=\"demo\"}), \"hfi_family\", \"errors\", \"\", \"\")");
+    CHECK(prom_api_query_observed_rates(q, sizeof q, &t, "", 30) > 0);
+    CHECK_CONTAINS(q, "(rate(istio_requests_total{reporter=\"destination\"}[30s])), \"hfi_family\", \"requests\"");
+    CHECK_CONTAINS(q, "(rate(istio_requests_total{reporter=\"destination\", response_code=~\"5.*|0\"}[30s]) or "
+                      "rate(istio_requests_total{reporter=\"destination\", response_flags!~\"-|DI|\"}[30s])), "
+                      "\"hfi_family\", \"errors\"");
+    CHECK_INT(prom_api_query_observed_rates(q, sizeof q, &t, "", 0), -1);
+    CHECK(prom_api_query_latency(q, sizeof q, &t, "pod_name=~\"a\"", 60) > 0);
+    CHECK_CONTAINS(q, " or label_replace(histogram_quantile(0.99, sum by (kubernetes_namespace, pod_name, le) "
+                      "(rate(istio_request_duration_milliseconds_bucket{reporter=\"destination\", pod_name=~\"a\"}[60s]))), "
+                      "\"hfi_family\", \"p99\", \"\", \"\")");
     CHECK(prom_api_query_history(q, sizeof q, &t, "pod_name=~\"a\"") > 0);
     CHECK_STR(q, "sum by (__name__, kubernetes_namespace, pod_name) "
                  "({__name__=~\"(wasmcustom_)?hfi_faults_(aborts|delays)_total\", pod_name=~\"a\"})");

@@ -764,6 +764,12 @@ static void apply_prometheus(struct app *app)
         }
         struct app_sample sample = {.metrics = v->metrics};
         istio_metrics_init(&sample.observed);
+        if (isfinite(v->requests_total)) {
+            /* Istio's counters, as a scrape of the sidecar reads them. */
+            sample.observed.present = true;
+            sample.observed.requests_total = v->requests_total;
+            sample.observed.errors_total = v->errors_total;
+        }
         double age_s = v->sample_time_s > 0 ? (double)now - v->sample_time_s : 0;
         int64_t t_ms = now_ms - (int64_t)(age_s * 1000.0);
         /* A pod newly shown starts its sparklines from Prometheus' history. */
@@ -788,6 +794,12 @@ static void apply_prometheus(struct app *app)
             p->window.aborts_per_s = v->aborts_per_s;
         if (isfinite(v->delays_per_s))
             p->window.delays_per_s = v->delays_per_s;
+        if (isfinite(v->requests_per_s)) {
+            p->window.requests_per_s = v->requests_per_s;
+            p->window.error_ratio = v->requests_per_s > 0 ? v->errors_per_s / v->requests_per_s : NAN;
+        }
+        if (v->has_latency)
+            p->window.latency_ms = v->latency_ms;
         p->last_scrape = v->sample_time_s > 0 ? (time_t)v->sample_time_s : now;
         p->stale = age_s > prom_source_stale_after_s(src);
         p->failing = false;

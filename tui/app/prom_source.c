@@ -13,7 +13,8 @@
 #define QUERY_TIMEOUT_MS 30000L
 #define DEFAULT_SCRAPE_INTERVAL_S 60.0 /* Prometheus' own default */
 
-enum query_kind { Q_LABELS, Q_CONFIG, Q_VALUES, Q_DETAIL_VALUES, Q_RATES, Q_QUANTILES, Q_BUCKETS, Q_HISTORY, Q_COUNT };
+enum query_kind { Q_LABELS, Q_CONFIG, Q_VALUES, Q_DETAIL_VALUES, Q_RATES, Q_QUANTILES, Q_BUCKETS, Q_HISTORY,
+                  Q_OBSERVED, Q_OBSERVED_RATES, Q_LATENCY, Q_COUNT };
 /* Points of history asked for: what a sparkline shows (prom_rate.h). */
 #define HISTORY_POINTS 64
 
@@ -48,6 +49,7 @@ struct prom_source {
     unsigned generation;
     enum prom_source_state state;
     char error[512];
+    char *warning; /* insecure TLS, said once the source starts */
 
     struct prom_pod_values *pods; /* sorted by ns, pod */
     size_t pod_count;
@@ -172,6 +174,10 @@ struct prom_source *prom_source_new(struct kube_client *client, const struct pro
         .password = s->password,
         .headers = (const char *const *)s->headers,
     };
+    if (o->insecure_skip_tls_verify &&
+        asprintf(&s->warning, "--prometheus-insecure-skip-tls-verify is set: the certificate of Prometheus at %s is not checked",
+                 s->base_url) < 0)
+        s->warning = NULL;
     s->state = PROM_SOURCE_STARTING;
     return s;
 }
@@ -220,6 +226,7 @@ void prom_source_free(struct prom_source *s)
     free(s->pod_label);
     free(s->namespace_label);
     free(s->ns);
+    free(s->warning);
     free(s);
 }
 
@@ -439,12 +446,18 @@ static void start_data_queries(struct prom_source *s)
         start_query(s, Q_VALUES, q);
     if (selector(s, false, sel, QUERY_MAX) && prom_api_query_rates(q, QUERY_MAX, &t, sel, window_s(s)) > 0)
         start_query(s, Q_RATES, q);
+    if (selector(s, false, sel, QUERY_MAX) && prom_api_query_observed(q, QUERY_MAX, &t, sel) > 0)
+        start_query(s, Q_OBSERVED, q);
+    if (selector(s, false, sel, QUERY_MAX) && prom_api_query_observed_rates(q, QUERY_MAX, &t, sel, window_s(s)) > 0)
+        start_query(s, Q_OBSERVED_RATES, q);
     bool details = s->want_all || s->want_count;
     if (details && selector(s, true, sel, QUERY_MAX)) {
         /* Quantiles cost the most (histogram_quantile by pod): only for the
          * pods shown, and not when the buckets are fetched anyway. */
         if (prom_api_query_detail_values(q, QUERY_MAX, &t, sel) > 0)
             start_query(s, Q_DETAIL_VALUES, q);
+        if (prom_api_query_latency(q, QUERY_MAX, &t, sel, window_s(s)) > 0)
+            start_query(s, Q_LATENCY, q);
         if (s->want_all) {
             if (prom_api_query_buckets(q, QUERY_MAX, &t, sel) > 0)
                 start_query(s, Q_BUCKETS, q);
@@ -623,6 +636,9 @@ static void merge(struct prom_source *s)
     for (size_t i = 0; i < n; i++) {
         pods[i].aborts_per_s = pods[i].delays_per_s = NAN;
         pods[i].percentiles = (prom_percentiles){NAN, NAN, NAN};
+        pods[i].requests_total = pods[i].errors_total = NAN;
+        pods[i].requests_per_s = pods[i].errors_per_s = NAN;
+        pods[i].latency_ms = (prom_percentiles){NAN, NAN, NAN};
     }
     const prom_api_answer *detail = s->queries[Q_DETAIL_VALUES].ok ? &s->queries[Q_DETAIL_VALUES].answer : NULL;
     for (int a = 0; a < 2; a++) {
@@ -659,6 +675,42 @@ static void merge(struct prom_source *s)
             p->aborts_per_s = ser->value;
         else if (p && strcmp(ser->label[L_FAMILY], "delays") == 0)
             p->delays_per_s = ser->value;
+    }
+    for (int k = 0; k < 2; k++) {
+        const struct query *oq = &s->queries[k ? Q_OBSERVED_RATES : Q_OBSERVED];
+        for (size_t i = 0; oq->ok && i < oq->answer.series_count; i++) {
+            const prom_api_series *ser = &oq->answer.series[i];
+            struct prom_pod_values *p = lookup(pods, n, ser->label[L_NS], ser->label[L_POD]);
+            bool requests = strcmp(ser->label[L_FAMILY], "requests") == 0;
+            if (!p || (!requests && strcmp(ser->label[L_FAMILY], "errors") != 0))
+                continue;
+            double *slot = k ? (requests ? &p->requests_per_s : &p->errors_per_s)
+                             : (requests ? &p->requests_total : &p->errors_total);
+            *slot = ser->value;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* No error series: no request failed (a selector matches nothing). */
+        if (isfinite(pods[i].requests_total) && isnan(pods[i].errors_total))
+            pods[i].errors_total = 0;
+        if (isfinite(pods[i].requests_per_s) && isnan(pods[i].errors_per_s))
+            pods[i].errors_per_s = 0;
+    }
+    const prom_api_answer *latency = &s->queries[Q_LATENCY].answer;
+    for (size_t i = 0; s->queries[Q_LATENCY].ok && i < latency->series_count; i++) {
+        const prom_api_series *ser = &latency->series[i];
+        struct prom_pod_values *p = lookup(pods, n, ser->label[L_NS], ser->label[L_POD]);
+        if (!p)
+            continue;
+        const char *f = ser->label[L_FAMILY];
+        double *slot = strcmp(f, "p50") == 0   ? &p->latency_ms.p50
+                       : strcmp(f, "p95") == 0 ? &p->latency_ms.p95
+                       : strcmp(f, "p99") == 0 ? &p->latency_ms.p99
+                                               : NULL;
+        if (slot) {
+            *slot = ser->value;
+            p->has_latency = true;
+        }
     }
     const prom_api_answer *buckets = &s->queries[Q_BUCKETS].answer;
     for (size_t i = 0; s->queries[Q_BUCKETS].ok && i < buckets->series_count; i++) {
@@ -787,6 +839,11 @@ enum prom_source_state prom_source_state(const struct prom_source *s)
 const char *prom_source_error(const struct prom_source *s)
 {
     return s->error;
+}
+
+const char *prom_source_warning(const struct prom_source *s)
+{
+    return s->warning;
 }
 
 const char *prom_source_url(const struct prom_source *s)

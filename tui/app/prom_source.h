@@ -9,6 +9,9 @@
  *   rates      rate() of aborts and delays over the window
  *   quantiles  histogram_quantile p50/p95/p99, only for the pods asked for
  *   buckets    the histogram's buckets, only for the pods asked for
+ *   observed   Istio's istio_requests_total (all and errors), counters and
+ *              rates, for every pod; latency quantiles of
+ *              istio_request_duration_milliseconds for the pods asked for
  *
  * The pod and namespace label names are detected from the series
  * Prometheus holds (pod, pod_name, kubernetes_pod_name; namespace,
@@ -50,6 +53,12 @@ struct prom_pod_values {
     prom_percentiles percentiles;      /* NaN: not asked for, or nothing observed */
     bool has_percentiles, has_buckets;
     double sample_time_s; /* the newest sample's timestamp (Unix seconds) */
+    /* Istio's request metrics of the destination reporter (NaN: no series):
+     * the counters, their rates over the window, and the latency quantiles
+     * over the window (only for the pods asked for). */
+    double requests_total, errors_total, requests_per_s, errors_per_s;
+    prom_percentiles latency_ms;
+    bool has_latency;
     /* Prometheus' history of the two counters (query_range, oldest first;
      * Unix seconds), for pods newly shown: what the sparklines start from. */
     struct prom_history_point {
@@ -100,6 +109,9 @@ enum prom_source_state prom_source_state(const struct prom_source *s);
 /* Why the last refresh failed ("" when it did not), safe to show. */
 const char *prom_source_error(const struct prom_source *s);
 /* The URL without credentials, for headers and JSON. */
+/* What the user must know about the connection (the certificate is not
+ * checked), or NULL. */
+const char *prom_source_warning(const struct prom_source *s);
 const char *prom_source_url(const struct prom_source *s);
 /* The labels in use, given or detected. */
 const char *prom_source_pod_label(const struct prom_source *s);

@@ -341,6 +341,68 @@ int prom_api_query_buckets(char *out, size_t size, const prom_api_target *t, con
     return finish(len, size);
 }
 
+/* Istio's request metrics of the destination reporter, as the sidecar mode
+ * reads them (tui/stats/istio_metrics.c): every request, and the errors:
+ * response_code 5xx or 0, or response_flags other than "-", "DI" and
+ * empty. Prometheus treats an empty label as absent, hence the empty
+ * alternative in the flags' negative match. `or` keeps a series matching
+ * both selectors once (prometheus promql/engine.go, VectorOr). WRAP wraps
+ * each selected vector (rate over the window, or nothing). */
+static void append_observed(char *out, size_t size, size_t *len, const prom_api_target *t, const char *selector,
+                            int window_s)
+{
+    const char *sep = sep_for(selector), *sel = selector ? selector : "";
+    char range[32] = "";
+    if (window_s > 0)
+        snprintf(range, sizeof range, "[%ds]", window_s);
+    const char *open = window_s > 0 ? "rate(" : "", *close = window_s > 0 ? ")" : "";
+    append(out, size, len,
+           "label_replace(sum by (%s, %s) (%sistio_requests_total{reporter=\"destination\"%s%s}%s%s),"
+           " \"hfi_family\", \"requests\", \"\", \"\")",
+           t->namespace_label, t->pod_label, open, sep, sel, range, close);
+    append(out, size, len,
+           " or label_replace(sum by (%s, %s) (%sistio_requests_total{reporter=\"destination\", response_code=~\"5.*|0\"%s%s}%s%s"
+           " or %sistio_requests_total{reporter=\"destination\", response_flags!~\"-|DI|\"%s%s}%s%s),"
+           " \"hfi_family\", \"errors\", \"\", \"\")",
+           t->namespace_label, t->pod_label, open, sep, sel, range, close, open, sep, sel, range, close);
+}
+
+int prom_api_query_observed(char *out, size_t size, const prom_api_target *t, const char *selector)
+{
+    if (!target_valid(t))
+        return -1;
+    size_t len = 0;
+    append_observed(out, size, &len, t, selector, 0);
+    return finish(len, size);
+}
+
+int prom_api_query_observed_rates(char *out, size_t size, const prom_api_target *t, const char *selector,
+                                  int window_s)
+{
+    if (!target_valid(t) || window_s <= 0)
+        return -1;
+    size_t len = 0;
+    append_observed(out, size, &len, t, selector, window_s);
+    return finish(len, size);
+}
+
+int prom_api_query_latency(char *out, size_t size, const prom_api_target *t, const char *selector, int window_s)
+{
+    if (!target_valid(t) || window_s <= 0)
+        return -1;
+    static const struct {
+        const char *q, *family;
+    } qs[] = {{"0.5", "p50"}, {"0.95", "p95"}, {"0.99", "p99"}};
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++)
+        append(out, size, &len,
+               "%slabel_replace(histogram_quantile(%s, sum by (%s, %s, le) (rate(istio_request_duration_milliseconds_bucket"
+               "{reporter=\"destination\"%s%s}[%ds]))), \"hfi_family\", \"%s\", \"\", \"\")",
+               i ? " or " : "", qs[i].q, t->namespace_label, t->pod_label, sep_for(selector),
+               selector ? selector : "", window_s, qs[i].family);
+    return finish(len, size);
+}
+
 int prom_api_query_history(char *out, size_t size, const prom_api_target *t, const char *selector)
 {
     if (!target_valid(t))

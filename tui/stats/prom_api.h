@@ -98,6 +98,18 @@ int prom_api_query_detail_values(char *out, size_t size, const prom_api_target *
 int prom_api_query_rates(char *out, size_t size, const prom_api_target *t, const char *selector, int window_s);
 /* p50, p95, p99 (hfi_family "p50", "p95", "p99") of the delay histogram's
  * cumulative buckets, as histogram_quantile computes them. */
+/* Istio's istio_requests_total of the destination reporter, summed by
+ * pod: every request (hfi_family "requests") and the errors ("errors":
+ * 5xx, code 0, or a response flag other than "-" and DI), the counters
+ * themselves; ..._observed_rates: their rate() over window_s. For every
+ * pod, one query each. */
+int prom_api_query_observed(char *out, size_t size, const prom_api_target *t, const char *selector);
+int prom_api_query_observed_rates(char *out, size_t size, const prom_api_target *t, const char *selector,
+                                  int window_s);
+/* p50, p95, p99 of istio_request_duration_milliseconds (destination
+ * reporter) over window_s, as histogram_quantile of the buckets' rate():
+ * for the pods shown only (it is the costly kind of query). */
+int prom_api_query_latency(char *out, size_t size, const prom_api_target *t, const char *selector, int window_s);
 int prom_api_query_quantiles(char *out, size_t size, const prom_api_target *t, const char *selector);
 /* The delay histogram's cumulative buckets by le. */
 int prom_api_query_buckets(char *out, size_t size, const prom_api_target *t, const char *selector);
