@@ -22,7 +22,7 @@ const struct doctor_rule doctor_rules[] = {
      "no istio-proxy sidecar: the pod is outside the mesh, so the fault plugin never sees its traffic",
      "enable injection (kubectl label namespace NS istio-injection=enabled, or sidecar.istio.io/inject: "
      "\"true\" on the pod template), then restart the deployment"},
-    {"pod-not-running", DOCTOR_NOTE, "the pod is not Running, so its sidecar cannot be read yet",
+    {"pod-not-running", DOCTOR_NOTE, "the pod is not Running or has no IP yet, so its sidecar cannot be read",
      "wait for it to start (kubectl -n NS describe pod POD shows why it has not)"},
     {"rbac-pods-proxy", DOCTOR_PROBLEM,
      "forbidden to read the sidecar's stats: your account lacks the RBAC verb `get pods/proxy`",
