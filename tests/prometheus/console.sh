@@ -3,7 +3,8 @@
 # the source, the counters come from Prometheus; Prometheus stopped in the
 # middle of the session gives a banner, not a crash, and the banner goes
 # once it answers again; the detail view's sparklines start from
-# Prometheus' history. And the request budget in the pod-proxy mode: with
+# Prometheus' history, its observed column from Istio's series in
+# Prometheus. And the request budget in the pod-proxy mode: with
 # more pods than --max-qps allows per interval, the interval stretches and
 # the header says so, and the requests stay within the budget.
 # Usage: console.sh path/to/hfitop path/to/meshsim
@@ -47,6 +48,19 @@ line = next(l for l in sys.stdin if l.startswith("  aborts/s"))
 assert sum(line.count(c) for c in "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588") >= 10, line'
 }
 check_eventually "the sparklines start from Prometheus' history" 20 long_sparkline
+# Observed traffic (meshsim's --traffic) from Prometheus' rate() over
+# Istio's series, from the first refresh on: the request rate and the
+# latency quantiles of the observed column.
+observed_in_detail() {
+    screen | python3 -c '
+import re, sys
+lines = sys.stdin.read().splitlines()
+rate = next(l for l in lines if l.startswith("  rate "))
+latency = next(l for l in lines if l.startswith("  latency "))
+assert re.search(r"requests [0-9.]+/s", rate), rate
+assert re.search(r"p50 ~[0-9.]+[sm]? p95 ~[0-9.]+[sm]? p99 ~[0-9.]+[sm]? ms$", latency.rstrip()), latency'
+}
+check_eventually "the detail view's observed requests and latency come from Prometheus" 20 observed_in_detail
 keys Escape q
 exited_cleanly "console with --prometheus, detail view"
 

@@ -125,6 +125,27 @@ assert po["requests_total"] == so["requests_total"] and po["errors_total"] == so
 assert po["rps"] is not None and 0.9 * 5 / 60 <= po["rps"] <= 1.5 * so["requests_total"] / 60, po
 assert po["error_ratio"] is not None and 0.5 < po["error_ratio"] <= 1, po
 assert po["p50_ms"] is not None and po["p99_ms"] is not None and po["p50_ms"] <= po["p99_ms"], po
+# Deployments add their pods up, from the first refresh on; where
+# Prometheus scrapes every pod of one, its counters equal the sidecar's.
+docs = [json.load(open(f)) for f in sys.argv[1:3]]
+side_deps, prom_deps = ({d["name"]: d for d in doc["deployments"]} for doc in docs)
+pods_of = lambda name: [p for p in prom.values() if p["deployment"] == name]
+for name, d in prom_deps.items():
+    obs = d["observed"]
+    known = [p["observed"] for p in pods_of(name) if p["observed"]["requests_total"] is not None]
+    assert obs["requests_total"] == sum(o["requests_total"] for o in known), (name, obs, known)
+    assert obs["errors_total"] == sum(o["errors_total"] for o in known), (name, obs, known)
+    rates = [o["rps"] for o in known if o["rps"] is not None]
+    assert rates or obs["rps"] is None, (name, obs, known)
+    assert not rates or abs(obs["rps"] - sum(rates)) < 1e-9, (name, obs, known)
+    if len(known) == len(pods_of(name)):
+        for k in ("requests_total", "errors_total"):
+            assert obs[k] == side_deps[name]["observed"][k], (name, k, obs, side_deps[name]["observed"])
+    # The error ratio of the deployment: errors over requests, both rates.
+    rated = [o for o in known if o["rps"] and o["error_ratio"] is not None]
+    if rated:
+        want = sum(o["rps"] * o["error_ratio"] for o in rated) / sum(o["rps"] for o in rated)
+        assert abs(obs["error_ratio"] - want) < 1e-9, (name, obs, known)
 PY
 }
 check_eventually "observed requests and errors through Prometheus: counters equal the sidecar's, rates from rate()" 30 \

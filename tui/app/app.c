@@ -26,6 +26,9 @@ struct pod_entry {
      * plugin's delay buckets, Istio's latency buckets. */
     struct windowed counters, delay, latency;
     prom_counter_total totals[4];
+    /* --prometheus: the window figures are Prometheus' rate() over its own
+     * history, defined from the first refresh on. */
+    bool rates_from_prometheus;
 };
 
 enum sample_value { VALUE_ABORTS, VALUE_DELAYS, VALUE_REQUESTS, VALUE_ERRORS, VALUE_COUNTERS };
@@ -395,6 +398,7 @@ static void reset_scrape_state(struct pod_entry *e)
     memset(&p->proxy, 0, sizeof p->proxy);
     istio_metrics_init(&p->observed);
     p->delay_percentiles = (prom_percentiles){NAN, NAN, NAN};
+    e->rates_from_prometheus = false;
     prom_rate_ring_init(&p->aborts_ring);
     prom_rate_ring_init(&p->delays_ring);
     p->last_scrape = 0;
@@ -794,6 +798,7 @@ static void apply_prometheus(struct app *app)
             p->window.aborts_per_s = v->aborts_per_s;
         if (isfinite(v->delays_per_s))
             p->window.delays_per_s = v->delays_per_s;
+        e->rates_from_prometheus = true;
         if (isfinite(v->requests_per_s)) {
             p->window.requests_per_s = v->requests_per_s;
             p->window.error_ratio = v->requests_per_s > 0 ? v->errors_per_s / v->requests_per_s : NAN;
@@ -1061,9 +1066,20 @@ static void add_pod_window(struct deployment_sum *sum, const struct pod_entry *e
 {
     add_buckets(&sum->delay, &e->delay);
     add_buckets(&sum->latency, &e->latency);
+    const struct app_window_figures *w = &e->pub.window;
+    if (e->rates_from_prometheus) {
+        add_rate(sum, VALUE_ABORTS, w->aborts_per_s);
+        add_rate(sum, VALUE_DELAYS, w->delays_per_s);
+        add_rate(sum, VALUE_REQUESTS, w->requests_per_s);
+        /* Rates over one window: their ratio is that of the increases. */
+        if (w->requests_per_s > 0 && !isnan(w->error_ratio)) {
+            sum->requests += w->requests_per_s;
+            sum->errors += w->requests_per_s * w->error_ratio;
+        }
+        return;
+    }
     if (!e->counters.valid)
         return;
-    const struct app_window_figures *w = &e->pub.window;
     const double *inc = e->counters.increase;
     add_rate(sum, VALUE_ABORTS, w->aborts_per_s);
     add_rate(sum, VALUE_DELAYS, w->delays_per_s);
