@@ -647,6 +647,9 @@ int ui_run(const struct ui_options *options)
         int ch;
         while ((ch = getch()) != ERR && !ui.quit) {
             unsigned serial = ui.dialog_serial;
+            /* Frames are rate-limited, so the rows drawn last may hold pods
+             * the model has freed since: a key acts on the model as it is. */
+            ui_refresh_rows(&ui);
             handle_key(&ui, ch);
             keyed = true;
             if (ui.dialog_serial != serial && ui.dialog.modal != UI_MODAL_NONE) {
