@@ -267,6 +267,23 @@ static const char *request_server(const struct kube_request *r)
 
 static void set_common_options(struct kube_request *r, CURL *e);
 
+/* A handle for base_url + the request's path with the options every request
+ * sets, attached to r; NULL (nothing attached) when out of memory. */
+static CURL *start_easy(struct kube_request *r, const char *base_url)
+{
+    CURL *e = curl_easy_init();
+    char *url = NULL;
+    if (!e || asprintf(&url, "%s%s", base_url, r->path) < 0) {
+        curl_easy_cleanup(e);
+        return NULL;
+    }
+    r->easy = e;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    free(url);
+    set_common_options(r, e);
+    return e;
+}
+
 /* A request to another server (kube_endpoint): its URL, its trust, its
  * credentials; none of the kubeconfig's. */
 static void launch_endpoint(struct kube_request *r)
@@ -290,19 +307,13 @@ static void launch_endpoint(struct kube_request *r)
         explicit_bzero(data, len);
         free(data);
     }
-    CURL *e = curl_easy_init();
-    char *url = NULL;
-    if (!e || (ep->bearer_token_file && !token) || asprintf(&url, "%s%s", ep->base_url, r->path) < 0) {
-        curl_easy_cleanup(e);
+    CURL *e = (ep->bearer_token_file && !token) ? NULL : start_easy(r, ep->base_url);
+    if (!e) {
         free(token);
         kube_error_set(&err, KUBE_NO_MEMORY, "out of memory");
         fail_early(r, &err);
         return;
     }
-    r->easy = e;
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    free(url);
-    set_common_options(r, e);
     if (ep->ca_file)
         curl_easy_setopt(e, CURLOPT_CAINFO, ep->ca_file);
     if (ep->insecure_skip_tls_verify) {
@@ -396,18 +407,12 @@ static void launch(struct kube_request *r)
         fail_early(r, &err);
         return;
     }
-    CURL *e = curl_easy_init();
-    char *url = NULL;
-    if (!e || asprintf(&url, "%s%s", c->base_url, r->path) < 0) {
-        curl_easy_cleanup(e);
+    CURL *e = start_easy(r, c->base_url);
+    if (!e) {
         kube_error_set(&err, KUBE_NO_MEMORY, "out of memory");
         fail_early(r, &err);
         return;
     }
-    r->easy = e;
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    free(url);
-    set_common_options(r, e);
     if (conn->disable_compression)
         curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
     /* A watch is silent for minutes; keepalive probes find a dead peer
