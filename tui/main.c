@@ -473,7 +473,7 @@ static int look(const struct cli *c, struct session *s, int rounds, bool want_is
                             .interval_s = c->interval_s, .max_inflight = c->max_inflight, .rounds_only = true,
                             .window_s = c->window_s, .prometheus = via_prometheus ? s->prometheus : NULL};
     if (o.prometheus)
-        prom_source_want_details(s->prometheus, NULL, NULL, 0, true); /* every pod is printed */
+        prom_source_want_details(s->prometheus, NULL, NULL, 0, PROM_WANT_ALL_PODS); /* every pod is printed */
     l->app = app_new(s->client, &o);
     if (!l->app || app_start(l->app) != 0) {
         fprintf(stderr, "hfitop: out of memory\n");
@@ -569,7 +569,7 @@ static bool prometheus_idle(void *user)
 static void prometheus_once(struct session *s)
 {
     prom_source_set_namespace(s->prometheus, s->conn.namespace);
-    prom_source_want_details(s->prometheus, NULL, NULL, 0, false);
+    prom_source_want_details(s->prometheus, NULL, NULL, 0, PROM_WANT_ROWS);
     prom_source_refresh(s->prometheus);
     app_wait(s->client, NULL, HEADLESS_DEADLINE_MS, prometheus_idle, s->prometheus);
 }

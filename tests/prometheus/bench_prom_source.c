@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     const char **ns = calloc(shown, sizeof *ns);
     for (size_t i = 0; i < shown; i++)
         ns[i] = argv[3];
-    prom_source_want_details(src, ns, (const char *const *)argv + 5, shown, false);
+    prom_source_want_details(src, ns, (const char *const *)argv + 5, shown, PROM_WANT_ROWS);
     int rc = refresh(client, src) < 0 || runs < 1 ? 1 : 0;
     double *times = calloc((size_t)(runs > 0 ? runs : 1), sizeof *times);
     for (int i = 0; rc == 0 && i < runs; i++)

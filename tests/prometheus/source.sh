@@ -151,6 +151,71 @@ PY
 check_eventually "observed requests and errors through Prometheus: counters equal the sidecar's, rates from rate()" 30 \
     observed_rates
 
+# Deployments' quantiles over the window. Prometheus knows pods, not
+# deployments: hfitop adds the rate() of its pods' buckets together. Fresh
+# delays of a different length and number on each pod; then a deployment's
+# delay and latency quantiles must be what Prometheus' histogram_quantile
+# gives over the sum of its pods' bucket rates, read just before and just
+# after hfitop's refresh. The two readings may differ by the scrapes'
+# millisecond jitter (rate() divides by the sampled interval): 1 % apart at
+# most, or try again.
+i=0
+for pod in $pods; do
+    for _ in $(seq $((i % 3 + 1))); do
+        kcurl -o /dev/null -H "x-hfi-fault-delay-ms: $((10 * (i + 1) * (i + 1)))" \
+            -H 'x-hfi-fault-token: meshsim-demo-token' "$SERVER$NS/pods/$pod:8080/proxy/fire"
+    done
+    i=$((i + 1))
+done
+cat >"$MESHSIM_DIR/oracle.py" <<'PY'
+# oracle.py PROM_URL ONCE_JSON OUT_JSON: for each deployment of ONCE_JSON,
+# histogram_quantile over the sum of its pods' bucket rates, from Prometheus.
+import json, math, sys, urllib.parse, urllib.request
+doc = json.load(open(sys.argv[2]))
+window = max(int(doc["window_s"]), 4)
+deps = {}
+for p in doc["pods"]:
+    if p["deployment"]:
+        deps.setdefault(p["deployment"], []).append(p["name"])
+def quantile(q, metric, pods):
+    sel = 'namespace="demo", pod=~"%s"' % "|".join(pods)  # DNS labels: no regex metacharacters
+    query = "histogram_quantile(%s, sum by (le) (rate(%s[%ds])))" % (q, metric % sel, window)
+    body = urllib.parse.urlencode({"query": query}).encode()
+    result = json.load(urllib.request.urlopen(sys.argv[1] + "/api/v1/query", body, timeout=10))["data"]["result"]
+    value = float(result[0]["value"][1]) if result else math.nan
+    return None if math.isnan(value) else value
+delay = "wasmcustom_hfi_faults_delay_duration_milliseconds_bucket{%s}"
+latency = 'istio_request_duration_milliseconds_bucket{reporter="destination", %s}'
+json.dump({name: {"delay_p50_ms": quantile(0.5, delay, pods), "delay_p99_ms": quantile(0.99, delay, pods),
+                  "p50_ms": quantile(0.5, latency, pods), "p99_ms": quantile(0.99, latency, pods)}
+           for name, pods in deps.items()}, open(sys.argv[3], "w"))
+PY
+deployment_quantiles() {
+    once "$MESHSIM_DIR/pods.json" --prometheus "$PROM_URL" &&
+        python3 "$MESHSIM_DIR/oracle.py" "$PROM_URL" "$MESHSIM_DIR/pods.json" "$MESHSIM_DIR/before.json" &&
+        once "$MESHSIM_DIR/prom.json" --prometheus "$PROM_URL" &&
+        python3 "$MESHSIM_DIR/oracle.py" "$PROM_URL" "$MESHSIM_DIR/pods.json" "$MESHSIM_DIR/after.json" || return 1
+    python3 - "$MESHSIM_DIR/prom.json" "$MESHSIM_DIR/before.json" "$MESHSIM_DIR/after.json" <<'PY'
+import json, sys
+doc, before, after = (json.load(open(f)) for f in sys.argv[1:4])
+once = {d["name"]: d for d in doc["deployments"]}
+close = lambda a, b: (a is None) == (b is None) and (a is None or abs(a - b) <= 0.01 * max(1.0, abs(b)))
+for name, want in after.items():
+    d = once[name]
+    got = {"delay_p50_ms": d["delay_p50_ms"], "delay_p99_ms": d["delay_p99_ms"],
+           "p50_ms": d["observed"]["p50_ms"], "p99_ms": d["observed"]["p99_ms"]}
+    for k, v in want.items():
+        assert close(before[name][k], v), ("Prometheus' own readings moved", name, k, before[name][k], v)
+        assert close(got[k], v), (name, k, got, want)
+# Every deployment was fired at; where its pods' delays differ, so do p50
+# and p99.
+assert len(after) >= 2 and all(w["delay_p99_ms"] is not None for w in after.values()), after
+assert any(once[n]["delay_p50_ms"] < once[n]["delay_p99_ms"] for n in after), once
+PY
+}
+check_eventually "deployments' delay and latency quantiles are histogram_quantile over their pods' summed rates" 40 \
+    deployment_quantiles
+
 slow_is_stale() {
     once "$MESHSIM_DIR/prom.json" --prometheus "$PROM_URL" || return 1
     python3 - "$MESHSIM_DIR/prom.json" "$slow" <<'PY'

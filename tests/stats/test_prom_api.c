@@ -119,10 +119,25 @@ static void test_queries(void)
                       "rate(istio_requests_total{reporter=\"destination\", response_flags!~\"-|DI|\"}[30s])), "
                       "\"hfi_family\", \"errors\"");
     CHECK_INT(prom_api_query_observed_rates(q, sizeof q, &t, "", 0), -1);
-    CHECK(prom_api_query_latency(q, sizeof q, &t, "pod_name=~\"a\"", 60) > 0);
-    CHECK_CONTAINS(q, " or label_replace(histogram_quantile(0.99, sum by (kubernetes_namespace, pod_name, le) "
-                      "(rate(istio_request_duration_milliseconds_bucket{reporter=\"destination\", pod_name=~\"a\"}[60s]))), "
-                      "\"hfi_family\", \"p99\", \"\", \"\")");
+    CHECK(prom_api_query_window_buckets(q, sizeof q, &t, "pod_name=~\"a\"", 60) > 0);
+    CHECK_STR(q, "label_replace((sum by (kubernetes_namespace, pod_name, le) "
+                 "(rate(wasmcustom_hfi_faults_delay_duration_milliseconds_bucket{pod_name=~\"a\"}[60s]))"
+                 " or sum by (kubernetes_namespace, pod_name, le) "
+                 "(rate(hfi_faults_delay_duration_milliseconds_bucket{pod_name=~\"a\"}[60s])))"
+                 " and on (kubernetes_namespace, pod_name) ((sum by (kubernetes_namespace, pod_name) "
+                 "(rate(wasmcustom_hfi_faults_delay_duration_milliseconds_count{pod_name=~\"a\"}[60s]))"
+                 " or sum by (kubernetes_namespace, pod_name) "
+                 "(rate(hfi_faults_delay_duration_milliseconds_count{pod_name=~\"a\"}[60s]))) > 0),"
+                 " \"hfi_family\", \"delay\", \"\", \"\")"
+                 " or label_replace((sum by (kubernetes_namespace, pod_name, le) "
+                 "(rate(istio_request_duration_milliseconds_bucket{reporter=\"destination\", pod_name=~\"a\"}[60s])))"
+                 " and on (kubernetes_namespace, pod_name) ((sum by (kubernetes_namespace, pod_name) "
+                 "(rate(istio_request_duration_milliseconds_count{reporter=\"destination\", pod_name=~\"a\"}[60s]))) > 0),"
+                 " \"hfi_family\", \"latency\", \"\", \"\")");
+    CHECK(prom_api_query_window_buckets(q, sizeof q, &t, "", 60) > 0);
+    CHECK_CONTAINS(q, "(rate(istio_request_duration_milliseconds_bucket{reporter=\"destination\"}[60s]))");
+    CHECK_CONTAINS(q, "(rate(hfi_faults_delay_duration_milliseconds_bucket{}[60s]))");
+    CHECK_INT(prom_api_query_window_buckets(q, sizeof q, &t, "", 0), -1);
     CHECK(prom_api_query_history(q, sizeof q, &t, "pod_name=~\"a\"") > 0);
     CHECK_STR(q, "sum by (__name__, kubernetes_namespace, pod_name) "
                  "({__name__=~\"(wasmcustom_)?hfi_faults_(aborts|delays)_total\", pod_name=~\"a\"})");

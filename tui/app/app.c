@@ -29,6 +29,11 @@ struct pod_entry {
     /* --prometheus: the window figures are Prometheus' rate() over its own
      * history, defined from the first refresh on. */
     bool rates_from_prometheus;
+    /* --prometheus, when the last refresh asked for this pod's window
+     * buckets (prom_source.h): copies of them, which its deployment's
+     * quantiles are added up from. */
+    bool prom_window_known;
+    struct prom_window_buckets prom_delay_window, prom_latency_window;
 };
 
 enum sample_value { VALUE_ABORTS, VALUE_DELAYS, VALUE_REQUESTS, VALUE_ERRORS, VALUE_COUNTERS };
@@ -290,11 +295,20 @@ static void windowed_compute(struct windowed *w, int64_t window_ms)
                w->seconds > 0;
 }
 
+static void forget_prometheus_window(struct pod_entry *e)
+{
+    free(e->prom_delay_window.buckets);
+    free(e->prom_latency_window.buckets);
+    e->prom_delay_window = e->prom_latency_window = (struct prom_window_buckets){NULL, 0};
+    e->prom_window_known = false;
+}
+
 static void free_history(struct pod_entry *e)
 {
     windowed_free(&e->counters);
     windowed_free(&e->delay);
     windowed_free(&e->latency);
+    forget_prometheus_window(e);
 }
 
 static void free_entry(struct pod_entry *e)
@@ -741,6 +755,36 @@ static void wake_for(struct app *app, const struct pod_entry *e)
 
 /* ---- the Prometheus source ---- */
 
+static bool copy_window(struct prom_window_buckets *dst, const struct prom_window_buckets *src)
+{
+    if (!src->count)
+        return true;
+    dst->buckets = malloc(src->count * sizeof *dst->buckets);
+    if (!dst->buckets)
+        return false;
+    memcpy(dst->buckets, src->buckets, src->count * sizeof *dst->buckets);
+    dst->count = src->count;
+    return true;
+}
+
+/* The pod's window quantiles are Prometheus' when it asked for its window
+ * buckets; its deployment adds the buckets up. */
+static void keep_prometheus_window(struct pod_entry *e, const struct prom_pod_values *v)
+{
+    forget_prometheus_window(e);
+    if (!v->has_window)
+        return;
+    if (!copy_window(&e->prom_delay_window, &v->delay_window) ||
+        !copy_window(&e->prom_latency_window, &v->latency_window)) {
+        forget_prometheus_window(e);
+        return;
+    }
+    e->prom_window_known = true;
+    struct app_window_figures *w = &e->pub.window;
+    w->delay_ms = prom_histogram_percentiles(e->prom_delay_window.buckets, e->prom_delay_window.count);
+    w->latency_ms = prom_histogram_percentiles(e->prom_latency_window.buckets, e->prom_latency_window.count);
+}
+
 /* Fills the model from the source's last refresh through the same path a
  * scrape takes (apply_sample), so every view and --once read them alike;
  * then what only Prometheus knows: rates over its own history (rate() over
@@ -803,8 +847,7 @@ static void apply_prometheus(struct app *app)
             p->window.requests_per_s = v->requests_per_s;
             p->window.error_ratio = v->requests_per_s > 0 ? v->errors_per_s / v->requests_per_s : NAN;
         }
-        if (v->has_latency)
-            p->window.latency_ms = v->latency_ms;
+        keep_prometheus_window(e, v);
         p->last_scrape = v->sample_time_s > 0 ? (time_t)v->sample_time_s : now;
         p->stale = age_s > prom_source_stale_after_s(src);
         p->failing = false;
@@ -1043,7 +1086,10 @@ struct deployment_sum {
     bool has_rate[4];
     double requests, errors; /* increases over the window */
     double seconds;
-    hfi_histogram delay, latency; /* bucket increases, merged by bound */
+    hfi_histogram delay, latency; /* bucket increases (or rates), merged by bound */
+    /* --prometheus: a pod's window buckets were not asked for, so the
+     * quantiles would be those of some pods only. */
+    bool window_incomplete;
     prom_counter_total totals[VALUE_COUNTERS]; /* departed pods, then the live ones */
 };
 
@@ -1062,12 +1108,21 @@ static void add_buckets(hfi_histogram *sum, const struct windowed *w)
             hfi_histogram_add_bucket(sum, w->bounds[i], w->increase[i]);
 }
 
+static void add_window_buckets(hfi_histogram *sum, const struct prom_window_buckets *w)
+{
+    for (size_t i = 0; i < w->count; i++)
+        hfi_histogram_add_bucket(sum, w->buckets[i].upper_bound, w->buckets[i].cumulative_count);
+}
+
 static void add_pod_window(struct deployment_sum *sum, const struct pod_entry *e)
 {
-    add_buckets(&sum->delay, &e->delay);
-    add_buckets(&sum->latency, &e->latency);
     const struct app_window_figures *w = &e->pub.window;
     if (e->rates_from_prometheus) {
+        /* Rates over one window, added by bound: the quantiles of the sum
+         * are histogram_quantile(q, sum by (le) (rate(..._bucket[w]))). */
+        add_window_buckets(&sum->delay, &e->prom_delay_window);
+        add_window_buckets(&sum->latency, &e->prom_latency_window);
+        sum->window_incomplete |= !e->prom_window_known;
         add_rate(sum, VALUE_ABORTS, w->aborts_per_s);
         add_rate(sum, VALUE_DELAYS, w->delays_per_s);
         add_rate(sum, VALUE_REQUESTS, w->requests_per_s);
@@ -1078,6 +1133,8 @@ static void add_pod_window(struct deployment_sum *sum, const struct pod_entry *e
         }
         return;
     }
+    add_buckets(&sum->delay, &e->delay);
+    add_buckets(&sum->latency, &e->latency);
     if (!e->counters.valid)
         return;
     const double *inc = e->counters.increase;
@@ -1161,8 +1218,10 @@ void app_refresh_deployments(struct app *app)
         w->delays_per_s = sum->has_rate[VALUE_DELAYS] ? sum->rates[VALUE_DELAYS] : NAN;
         w->requests_per_s = sum->has_rate[VALUE_REQUESTS] ? sum->rates[VALUE_REQUESTS] : NAN;
         w->error_ratio = sum->requests > 0 ? sum->errors / sum->requests : NAN;
-        w->delay_ms = merged_percentiles(&sum->delay);
-        w->latency_ms = merged_percentiles(&sum->latency);
+        if (!sum->window_incomplete) {
+            w->delay_ms = merged_percentiles(&sum->delay);
+            w->latency_ms = merged_percentiles(&sum->latency);
+        }
     }
     free(sums);
 }
@@ -1204,9 +1263,44 @@ void app_show_pods(struct app *app, const struct app_pod *const *pods, size_t co
         }
         /* Rows new on screen get their quantiles and history now, not
          * an interval later. */
-        if (prom_source_want_details(app->opt.prometheus, ns, names, count, false))
+        if (prom_source_want_details(app->opt.prometheus, ns, names, count, PROM_WANT_ROWS))
             app->next_prom_refresh_ms = 0;
     }
+    free(ns);
+    free(names);
+}
+
+static int compare_deployment_keys(const void *a, const void *b)
+{
+    const struct app_deployment *x = *(const struct app_deployment *const *)a,
+                                *y = *(const struct app_deployment *const *)b;
+    return compare_key(x->namespace, x->name, y->namespace, y->name);
+}
+
+void app_show_deployments(struct app *app, const struct app_deployment *const *deployments, size_t count)
+{
+    if (!app->opt.prometheus)
+        return;
+    const struct app_deployment **sorted = malloc((count ? count : 1) * sizeof *sorted);
+    const char **ns = calloc(app->n_pods + 1, sizeof *ns), **names = calloc(app->n_pods + 1, sizeof *names);
+    if (sorted && ns && names) {
+        memcpy(sorted, deployments, count * sizeof *sorted);
+        qsort(sorted, count, sizeof *sorted, compare_deployment_keys);
+        size_t n = 0;
+        for (size_t i = 0; i < app->n_pods; i++) {
+            const struct kube_pod *k = &app->pods[i]->pub.pod;
+            struct app_deployment key = {.namespace = k->namespace, .name = k->deployment};
+            const struct app_deployment *keyp = &key;
+            if (k->deployment && bsearch(&keyp, sorted, count, sizeof *sorted, compare_deployment_keys)) {
+                ns[n] = k->namespace;
+                names[n++] = k->name;
+            }
+        }
+        /* Deployments new on screen get their quantiles now. */
+        if (prom_source_want_details(app->opt.prometheus, ns, names, n, PROM_WANT_DEPLOYMENT_PODS))
+            app->next_prom_refresh_ms = 0;
+    }
+    free(sorted);
     free(ns);
     free(names);
 }

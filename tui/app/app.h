@@ -243,6 +243,11 @@ void app_source_summary(const struct app *app, char *out, size_t size);
  * quantiles and buckets for these only (histogram_quantile by pod is the
  * costly query). Nothing in the pod-proxy mode, which reads them all. */
 void app_show_pods(struct app *app, const struct app_pod *const *pods, size_t count);
+/* The deployments on screen: with a Prometheus source, the next refreshes
+ * ask for their pods' window buckets, which their quantiles are added up
+ * from (Prometheus knows pods, not deployments). Until then, and for
+ * deployments not shown, their quantiles are unknown. */
+void app_show_deployments(struct app *app, const struct app_deployment *const *deployments, size_t count);
 /* The Prometheus source in use, or NULL in the pod-proxy mode. */
 const struct prom_source *app_prometheus(const struct app *app);
 /* The interval each pod is scraped at in the pod-proxy mode: --interval,

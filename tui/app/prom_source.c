@@ -14,7 +14,7 @@
 #define DEFAULT_SCRAPE_INTERVAL_S 60.0 /* Prometheus' own default */
 
 enum query_kind { Q_LABELS, Q_CONFIG, Q_VALUES, Q_DETAIL_VALUES, Q_RATES, Q_QUANTILES, Q_BUCKETS, Q_HISTORY,
-                  Q_OBSERVED, Q_OBSERVED_RATES, Q_LATENCY, Q_COUNT };
+                  Q_OBSERVED, Q_OBSERVED_RATES, Q_WINDOW_BUCKETS, Q_COUNT };
 /* Points of history asked for: what a sparkline shows (prom_rate.h). */
 #define HISTORY_POINTS 64
 
@@ -37,10 +37,10 @@ struct prom_source {
     double scrape_interval_s;
     bool config_asked;
     char *ns;
-    /* Pods whose quantiles and buckets are asked for. */
+    /* Pods whose details are asked for (none with PROM_WANT_ALL_PODS). */
+    enum prom_source_want want;
     char **want_ns, **want_pods;
     size_t want_count;
-    bool want_all;
     bool history_due; /* the pods shown changed: ask their history once */
 
     struct query queries[Q_COUNT];
@@ -188,6 +188,8 @@ static void free_table(struct prom_pod_values *pods, size_t n)
         free(pods[i].ns);
         free(pods[i].pod);
         free(pods[i].history);
+        free(pods[i].delay_window.buckets);
+        free(pods[i].latency_window.buckets);
     }
     free(pods);
 }
@@ -242,17 +244,20 @@ void prom_source_set_window(struct prom_source *s, int window_s)
 }
 
 bool prom_source_want_details(struct prom_source *s, const char *const *ns, const char *const *pods, size_t count,
-                              bool all_pods)
+                              enum prom_source_want want)
 {
-    bool same = all_pods == s->want_all && count == s->want_count;
+    bool all_pods = want == PROM_WANT_ALL_PODS;
+    if (all_pods)
+        count = 0;
+    bool same = want == s->want && count == s->want_count;
     for (size_t i = 0; same && i < count; i++)
         same = strcmp(pods[i], s->want_pods[i]) == 0 && strcmp(ns[i] ? ns[i] : "", s->want_ns[i] ? s->want_ns[i] : "") == 0;
     if (same)
         return false;
-    s->history_due = !all_pods && count > 0;
+    s->history_due = want == PROM_WANT_ROWS && count > 0;
     clear_wanted(s);
-    s->want_all = all_pods;
-    if (all_pods || !count)
+    s->want = want;
+    if (!count)
         return true;
     s->want_ns = calloc(count, sizeof *s->want_ns);
     s->want_pods = calloc(count, sizeof *s->want_pods);
@@ -417,7 +422,7 @@ static bool selector(const struct prom_source *s, bool wanted_only, char *out, s
             return false;
         len = (size_t)n;
     }
-    if (wanted_only && !s->want_all) {
+    if (wanted_only && s->want != PROM_WANT_ALL_PODS) {
         int n = snprintf(out + len, size - len, "%s%s=~\"", len ? ", " : "", s->pod_label);
         if (n < 0 || (size_t)n >= size - len)
             return false;
@@ -450,18 +455,19 @@ static void start_data_queries(struct prom_source *s)
         start_query(s, Q_OBSERVED, q);
     if (selector(s, false, sel, QUERY_MAX) && prom_api_query_observed_rates(q, QUERY_MAX, &t, sel, window_s(s)) > 0)
         start_query(s, Q_OBSERVED_RATES, q);
-    bool details = s->want_all || s->want_count;
+    bool details = s->want == PROM_WANT_ALL_PODS || s->want_count;
     if (details && selector(s, true, sel, QUERY_MAX)) {
-        /* Quantiles cost the most (histogram_quantile by pod): only for the
-         * pods shown, and not when the buckets are fetched anyway. */
-        if (prom_api_query_detail_values(q, QUERY_MAX, &t, sel) > 0)
+        /* rate() over every bucket and histogram_quantile by pod cost the
+         * most: only for the pods shown, and no quantiles when the
+         * buckets are fetched anyway. */
+        if (prom_api_query_window_buckets(q, QUERY_MAX, &t, sel, window_s(s)) > 0)
+            start_query(s, Q_WINDOW_BUCKETS, q);
+        if (s->want != PROM_WANT_DEPLOYMENT_PODS && prom_api_query_detail_values(q, QUERY_MAX, &t, sel) > 0)
             start_query(s, Q_DETAIL_VALUES, q);
-        if (prom_api_query_latency(q, QUERY_MAX, &t, sel, window_s(s)) > 0)
-            start_query(s, Q_LATENCY, q);
-        if (s->want_all) {
+        if (s->want == PROM_WANT_ALL_PODS) {
             if (prom_api_query_buckets(q, QUERY_MAX, &t, sel) > 0)
                 start_query(s, Q_BUCKETS, q);
-        } else {
+        } else if (s->want == PROM_WANT_ROWS) {
             if (prom_api_query_quantiles(q, QUERY_MAX, &t, sel) > 0)
                 start_query(s, Q_QUANTILES, q);
             if (prom_api_query_buckets(q, QUERY_MAX, &t, sel) > 0)
@@ -602,6 +608,63 @@ static int compare_buckets(const void *a, const void *b)
     return x->upper_bound < y->upper_bound ? -1 : x->upper_bound > y->upper_bound;
 }
 
+static bool add_window_bucket(struct prom_window_buckets *w, double le, double rate)
+{
+    /* Grown by powers of two: a pod's histogram has some 20 buckets. */
+    if ((w->count & (w->count - 1)) == 0 && w->count >= 8) {
+        prom_bucket *grown = realloc(w->buckets, 2 * w->count * sizeof *grown);
+        if (!grown)
+            return false;
+        w->buckets = grown;
+    } else if (!w->buckets) {
+        w->buckets = malloc(8 * sizeof *w->buckets);
+        if (!w->buckets)
+            return false;
+    }
+    w->buckets[w->count++] = (prom_bucket){.upper_bound = le, .cumulative_count = rate};
+    return true;
+}
+
+/* The window buckets' answer into the table: every pod asked for has its
+ * window (has_window), with buckets where it observed something. The key
+ * strings still point into the answers here. */
+static bool merge_window_buckets(struct prom_source *s, struct prom_pod_values *pods, size_t n)
+{
+    if (s->want == PROM_WANT_ALL_PODS) {
+        for (size_t i = 0; i < n; i++)
+            pods[i].has_window = true;
+    }
+    for (size_t i = 0; i < s->want_count; i++) {
+        struct prom_pod_values *p = lookup(pods, n, s->want_ns[i] ? s->want_ns[i] : "", s->want_pods[i]);
+        if (p)
+            p->has_window = true;
+    }
+    const prom_api_answer *a = &s->queries[Q_WINDOW_BUCKETS].answer;
+    for (size_t i = 0; i < a->series_count; i++) {
+        const prom_api_series *ser = &a->series[i];
+        struct prom_pod_values *p = lookup(pods, n, ser->label[L_NS], ser->label[L_POD]);
+        double le;
+        if (!p || !p->has_window || !prom_api_parse_number(ser->label[L_LE], &le) || !isfinite(ser->value))
+            continue;
+        struct prom_window_buckets *w = strcmp(ser->label[L_FAMILY], "delay") == 0     ? &p->delay_window
+                                        : strcmp(ser->label[L_FAMILY], "latency") == 0 ? &p->latency_window
+                                                                                       : NULL;
+        if (!w || w->count >= PROM_QUANTILE_MAX_BUCKETS)
+            continue; /* more buckets than a quantile is computed from */
+        if (!add_window_bucket(w, le, ser->value)) {
+            set_failure(s, PROM_SOURCE_FAILED, "out of memory");
+            return false;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct prom_window_buckets *ws[] = {&pods[i].delay_window, &pods[i].latency_window};
+        for (size_t k = 0; k < 2; k++)
+            if (ws[k]->count)
+                qsort(ws[k]->buckets, ws[k]->count, sizeof *ws[k]->buckets, compare_buckets);
+    }
+    return true;
+}
+
 /* Builds the new table from the answers; the old one goes. */
 static void merge(struct prom_source *s)
 {
@@ -638,7 +701,6 @@ static void merge(struct prom_source *s)
         pods[i].percentiles = (prom_percentiles){NAN, NAN, NAN};
         pods[i].requests_total = pods[i].errors_total = NAN;
         pods[i].requests_per_s = pods[i].errors_per_s = NAN;
-        pods[i].latency_ms = (prom_percentiles){NAN, NAN, NAN};
     }
     const prom_api_answer *detail = s->queries[Q_DETAIL_VALUES].ok ? &s->queries[Q_DETAIL_VALUES].answer : NULL;
     for (int a = 0; a < 2; a++) {
@@ -696,21 +758,15 @@ static void merge(struct prom_source *s)
         if (isfinite(pods[i].requests_per_s) && isnan(pods[i].errors_per_s))
             pods[i].errors_per_s = 0;
     }
-    const prom_api_answer *latency = &s->queries[Q_LATENCY].answer;
-    for (size_t i = 0; s->queries[Q_LATENCY].ok && i < latency->series_count; i++) {
-        const prom_api_series *ser = &latency->series[i];
-        struct prom_pod_values *p = lookup(pods, n, ser->label[L_NS], ser->label[L_POD]);
-        if (!p)
-            continue;
-        const char *f = ser->label[L_FAMILY];
-        double *slot = strcmp(f, "p50") == 0   ? &p->latency_ms.p50
-                       : strcmp(f, "p95") == 0 ? &p->latency_ms.p95
-                       : strcmp(f, "p99") == 0 ? &p->latency_ms.p99
-                                               : NULL;
-        if (slot) {
-            *slot = ser->value;
-            p->has_latency = true;
+    if (s->queries[Q_WINDOW_BUCKETS].ok && !merge_window_buckets(s, pods, n)) {
+        for (size_t i = 0; i < n; i++) {
+            free(pods[i].delay_window.buckets);
+            free(pods[i].latency_window.buckets);
         }
+        free(pods);
+        free(renderings);
+        free(seen);
+        return;
     }
     const prom_api_answer *buckets = &s->queries[Q_BUCKETS].answer;
     for (size_t i = 0; s->queries[Q_BUCKETS].ok && i < buckets->series_count; i++) {

@@ -10,8 +10,10 @@
  *   quantiles  histogram_quantile p50/p95/p99, only for the pods asked for
  *   buckets    the histogram's buckets, only for the pods asked for
  *   observed   Istio's istio_requests_total (all and errors), counters and
- *              rates, for every pod; latency quantiles of
- *              istio_request_duration_milliseconds for the pods asked for
+ *              rates, for every pod
+ *   window     rate() of the buckets of the delay histogram and of Istio's
+ *              istio_request_duration_milliseconds, for the pods asked for
+ *              (those on screen, or those of the deployments on screen)
  *
  * The pod and namespace label names are detected from the series
  * Prometheus holds (pod, pod_name, kubernetes_pod_name; namespace,
@@ -54,11 +56,18 @@ struct prom_pod_values {
     bool has_percentiles, has_buckets;
     double sample_time_s; /* the newest sample's timestamp (Unix seconds) */
     /* Istio's request metrics of the destination reporter (NaN: no series):
-     * the counters, their rates over the window, and the latency quantiles
-     * over the window (only for the pods asked for). */
+     * the counters and their rates over the window. */
     double requests_total, errors_total, requests_per_s, errors_per_s;
-    prom_percentiles latency_ms;
-    bool has_latency;
+    /* For the pods asked for (has_window): the buckets' rate() over the
+     * window of the plugin's delay histogram and of Istio's request
+     * duration, cumulative by le, sorted by bound; none when the pod
+     * observed nothing in the window. Quantiles over the window come from
+     * them, of one pod or of a deployment's pods added together. */
+    bool has_window;
+    struct prom_window_buckets {
+        prom_bucket *buckets;
+        size_t count;
+    } delay_window, latency_window;
     /* Prometheus' history of the two counters (query_range, oldest first;
      * Unix seconds), for pods newly shown: what the sparklines start from. */
     struct prom_history_point {
@@ -88,11 +97,21 @@ void prom_source_set_namespace(struct prom_source *s, const char *ns);
 /* The rate() window in seconds, unless --prometheus gave one; raised to
  * four scrape intervals, so that a missed scrape leaves enough samples. */
 void prom_source_set_window(struct prom_source *s, int window_s);
-/* The pods whose quantiles, buckets and (once) history the next refreshes
- * ask for ("ns/pod" pairs, copied); all_pods asks for every pod (--once).
- * True when that changed what is asked for. */
+/* What the next refreshes ask for beyond every pod's counters and rates. */
+enum prom_source_want {
+    /* Pods in rows on screen: their other counters, quantiles, buckets,
+     * window buckets, and (once) their history for the sparklines. */
+    PROM_WANT_ROWS,
+    /* Pods of the deployments on screen: their window buckets only, which
+     * the deployments' quantiles are added up from. */
+    PROM_WANT_DEPLOYMENT_PODS,
+    /* Every pod, everything but the history (--once). */
+    PROM_WANT_ALL_PODS,
+};
+/* The pods (ns and pod names, copied; none for PROM_WANT_ALL_PODS) the next
+ * refreshes ask that for. True when that changed what is asked for. */
 bool prom_source_want_details(struct prom_source *s, const char *const *ns, const char *const *pods, size_t count,
-                              bool all_pods);
+                              enum prom_source_want want);
 
 /* Starts a refresh unless one runs; false when one was already running. */
 bool prom_source_refresh(struct prom_source *s);

@@ -386,20 +386,41 @@ int prom_api_query_observed_rates(char *out, size_t size, const prom_api_target 
     return finish(len, size);
 }
 
-int prom_api_query_latency(char *out, size_t size, const prom_api_target *t, const char *selector, int window_s)
+/* One histogram's buckets as rate() over the window, summed by pod and le,
+ * for the pods that observed something in it: `and on (pod)` with the
+ * _count's rate above zero drops the pods with nothing in the window whole
+ * (a pod's buckets stay together, so quantiles interpolate between its own
+ * bounds). PREFIXES: the renderings, the first winning where a pod has
+ * several; EXTRA: matchers the metric itself needs. */
+static void append_window_histogram(char *out, size_t size, size_t *len, const prom_api_target *t,
+                                    const char *selector, int window_s, const char *const *prefixes,
+                                    size_t prefix_count, const char *name, const char *extra, const char *family)
+{
+    const char *sel = selector ? selector : "";
+    const char *sep = extra[0] && sel[0] ? ", " : "";
+    append(out, size, len, "label_replace((");
+    for (size_t i = 0; i < prefix_count; i++)
+        append(out, size, len, "%ssum by (%s, %s, le) (rate(%s%s_bucket{%s%s%s}[%ds]))", i ? " or " : "",
+               t->namespace_label, t->pod_label, prefixes[i], name, extra, sep, sel, window_s);
+    append(out, size, len, ") and on (%s, %s) ((", t->namespace_label, t->pod_label);
+    for (size_t i = 0; i < prefix_count; i++)
+        append(out, size, len, "%ssum by (%s, %s) (rate(%s%s_count{%s%s%s}[%ds]))", i ? " or " : "",
+               t->namespace_label, t->pod_label, prefixes[i], name, extra, sep, sel, window_s);
+    append(out, size, len, ") > 0), \"hfi_family\", \"%s\", \"\", \"\")", family);
+}
+
+int prom_api_query_window_buckets(char *out, size_t size, const prom_api_target *t, const char *selector,
+                                  int window_s)
 {
     if (!target_valid(t) || window_s <= 0)
         return -1;
-    static const struct {
-        const char *q, *family;
-    } qs[] = {{"0.5", "p50"}, {"0.95", "p95"}, {"0.99", "p99"}};
+    static const char *const plugin[] = {"wasmcustom_", ""}, *const istio[] = {""};
     size_t len = 0;
-    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++)
-        append(out, size, &len,
-               "%slabel_replace(histogram_quantile(%s, sum by (%s, %s, le) (rate(istio_request_duration_milliseconds_bucket"
-               "{reporter=\"destination\"%s%s}[%ds]))), \"hfi_family\", \"%s\", \"\", \"\")",
-               i ? " or " : "", qs[i].q, t->namespace_label, t->pod_label, sep_for(selector),
-               selector ? selector : "", window_s, qs[i].family);
+    append_window_histogram(out, size, &len, t, selector, window_s, plugin, 2,
+                            "hfi_faults_delay_duration_milliseconds", "", "delay");
+    append(out, size, &len, " or ");
+    append_window_histogram(out, size, &len, t, selector, window_s, istio, 1, "istio_request_duration_milliseconds",
+                            "reporter=\"destination\"", "latency");
     return finish(len, size);
 }
 

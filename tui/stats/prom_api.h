@@ -96,8 +96,6 @@ int prom_api_query_detail_values(char *out, size_t size, const prom_api_target *
 /* Per-second rates over window_s of aborts and delays (hfi_family "aborts"
  * and "delays"; the wasmcustom_ rendering wins over the bare one). */
 int prom_api_query_rates(char *out, size_t size, const prom_api_target *t, const char *selector, int window_s);
-/* p50, p95, p99 (hfi_family "p50", "p95", "p99") of the delay histogram's
- * cumulative buckets, as histogram_quantile computes them. */
 /* Istio's istio_requests_total of the destination reporter, summed by
  * pod: every request (hfi_family "requests") and the errors ("errors":
  * 5xx, code 0, or a response flag other than "-" and DI), the counters
@@ -106,10 +104,17 @@ int prom_api_query_rates(char *out, size_t size, const prom_api_target *t, const
 int prom_api_query_observed(char *out, size_t size, const prom_api_target *t, const char *selector);
 int prom_api_query_observed_rates(char *out, size_t size, const prom_api_target *t, const char *selector,
                                   int window_s);
-/* p50, p95, p99 of istio_request_duration_milliseconds (destination
- * reporter) over window_s, as histogram_quantile of the buckets' rate():
- * for the pods shown only (it is the costly kind of query). */
-int prom_api_query_latency(char *out, size_t size, const prom_api_target *t, const char *selector, int window_s);
+/* The buckets of two histograms as rate() over window_s, by pod and le:
+ * the plugin's delays (hfi_family "delay", wasmcustom_ rendering first) and
+ * Istio's istio_request_duration_milliseconds of the destination reporter
+ * ("latency"); only pods that observed something in the window. Quantiles
+ * of a pod, or of several pods' buckets added by le, are then what
+ * histogram_quantile(q, sum by (le) (rate(..._bucket[w]))) gives. For the
+ * pods shown only: rate() over every bucket is the costly kind of query. */
+int prom_api_query_window_buckets(char *out, size_t size, const prom_api_target *t, const char *selector,
+                                  int window_s);
+/* p50, p95, p99 (hfi_family "p50", "p95", "p99") of the delay histogram's
+ * cumulative buckets, as histogram_quantile computes them. */
 int prom_api_query_quantiles(char *out, size_t size, const prom_api_target *t, const char *selector);
 /* The delay histogram's cumulative buckets by le. */
 int prom_api_query_buckets(char *out, size_t size, const prom_api_target *t, const char *selector);

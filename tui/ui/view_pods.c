@@ -629,6 +629,8 @@ static void draw_deployments(struct ui *ui, int top, int height)
     if (shown > MAX_ROWS_ON_SCREEN - 1)
         shown = MAX_ROWS_ON_SCREEN - 1;
     static char cells[MAX_ROWS_ON_SCREEN][UI_MAX_COLUMNS][CELL_BYTES];
+    if (shown > 0) /* a source that reads pod by pod reads their pods first */
+        app_show_deployments(ui->app, ui->dep_visible + first, (size_t)shown);
     for (int r = 0; r < shown; r++)
         for (int c = 0; c < DEP_COLUMNS; c++)
             dep_cell(ui->dep_visible[first + r], c, cells[r][c], CELL_BYTES);
