@@ -4,6 +4,7 @@
 # middle of the session gives a banner, not a crash, and the banner goes
 # once it answers again; the detail view's sparklines start from
 # Prometheus' history, its observed column from Istio's series in
+# Prometheus; the deployment table's quantiles from its pods' buckets in
 # Prometheus. And the request budget in the pod-proxy mode: with
 # more pods than --max-qps allows per interval, the interval stretches and
 # the header says so, and the requests stay within the budget.
@@ -61,7 +62,27 @@ assert re.search(r"requests [0-9.]+/s", rate), rate
 assert re.search(r"p50 ~[0-9.]+[sm]? p95 ~[0-9.]+[sm]? p99 ~[0-9.]+[sm]? ms$", latency.rstrip()), latency'
 }
 check_eventually "the detail view's observed requests and latency come from Prometheus" 20 observed_in_detail
-keys Escape q
+# The deployment table: Prometheus knows pods, not deployments; the pods of
+# the deployments shown are asked for their window buckets at once (not a
+# 30 s refresh later), and each deployment's quantiles add them up.
+keys Escape v
+see "the deployment table" "DEPLOYMENT"
+deployment_quantiles_shown() {
+    screen | python3 -c '
+import re, sys
+lines = sys.stdin.read().splitlines()
+head = next(i for i, l in enumerate(lines) if l.startswith("DEPLOYMENT"))
+cells = lambda line: dict(zip(lines[head].split(), line.split()))
+rows = [cells(l) for l in lines[head + 1:] if re.match(r"^[a-z][a-z0-9-]* +[0-9]+ ", l)]
+number = lambda text: re.fullmatch(r"[0-9.]+[kM]?", text or "")
+delayed = [r for r in rows if number(r["DELAYS"]) and float(r["DELAYS"].rstrip("kM")) > 0]
+assert len(rows) == 3 and delayed, rows
+assert all(number(r["LAT50~"]) and number(r["LAT99~"]) for r in rows), rows
+assert all(number(r["DLY50~"]) and number(r["DLY99~"]) for r in delayed), rows'
+}
+check_eventually "every deployment's latency quantiles, and the delay quantiles of those that delayed, from Prometheus" \
+    20 deployment_quantiles_shown
+keys q
 exited_cleanly "console with --prometheus, detail view"
 
 start_console --no-journal --interval 1 --prometheus "$PROM_URL"
