@@ -49,8 +49,10 @@ static void qualified_resource(const struct rtype *t, char *out, size_t size)
         snprintf(out, size, "%s", t->plural);
 }
 
-static void status_with_details(struct exchange *ex, int code, const char *reason, const char *message,
-                                const struct rtype *t, const char *name, const char *extra_headers)
+/* A Status of failure; details name the object (group, and kind: the
+ * resource's plural or, where the API server says so, its Kind). */
+static void status_reply(struct exchange *ex, int code, const char *reason, const char *message, const char *group,
+                         const char *kind, const char *name, const char *extra_headers)
 {
     struct buf b = {0};
     buf_puts(&b, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":");
@@ -64,16 +66,22 @@ static void status_with_details(struct exchange *ex, int code, const char *reaso
         buf_json_string(&b, name);
         comma = 1;
     }
-    if (t && t->group[0]) {
+    if (group && group[0]) {
         buf_printf(&b, "%s\"group\":", comma ? "," : "");
-        buf_json_string(&b, t->group);
+        buf_json_string(&b, group);
         comma = 1;
     }
-    if (t)
-        buf_printf(&b, "%s\"kind\":\"%s\"", comma ? "," : "", t->plural);
+    if (kind)
+        buf_printf(&b, "%s\"kind\":\"%s\"", comma ? "," : "", kind);
     buf_printf(&b, "},\"code\":%d}\n", code);
     ex_reply(ex, code, "application/json", b.data, b.len, extra_headers);
     buf_free(&b);
+}
+
+static void status_with_details(struct exchange *ex, int code, const char *reason, const char *message,
+                                const struct rtype *t, const char *name, const char *extra_headers)
+{
+    status_reply(ex, code, reason, message, t ? t->group : NULL, t ? t->plural : NULL, name, extra_headers);
 }
 
 static void not_found(struct exchange *ex, const struct rtype *t, const char *name)
@@ -909,33 +917,143 @@ static int param_true(const struct request *req, const char *name)
     return v && strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0;
 }
 
-/* The dryRun values of a write: query parameters, and for DELETE also the
- * DeleteOptions body client-go sends (kubectl delete --dry-run=server).
- * Calls fn for each; stops when it returns nonzero. */
-static int each_dry_run(const struct request *req, int (*fn)(const char *value, void *ctx), void *ctx)
+/* What encoding/json calls a JSON value in its UnmarshalTypeError. */
+static const char *json_value_name(const cJSON *v)
 {
-    for (size_t i = 0; i < req->n_params; i++)
-        if (strcmp(req->params[i].name, "dryRun") == 0 && fn(req->params[i].value, ctx))
-            return 1;
-    if (strcmp(req->method, "DELETE") != 0 || !req->body_len)
-        return 0;
-    cJSON *opts = cJSON_ParseWithLength(req->body, req->body_len);
-    cJSON *v;
-    int stopped = 0;
-    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(opts, "dryRun"))
-    {
-        if (!stopped && fn(cJSON_IsString(v) ? v->valuestring : "", ctx))
-            stopped = 1;
-    }
-    cJSON_Delete(opts);
-    return stopped;
+    return cJSON_IsString(v) ? "string" : cJSON_IsNumber(v) ? "number" : cJSON_IsBool(v) ? "bool"
+           : cJSON_IsArray(v)                                        ? "array"
+                                                                     : "object";
 }
 
-static int stop_at_any(const char *value, void *ctx)
+/* Whether v (not null) decodes into the Go type named: int64, bool,
+ * []string, a struct (v1.Preconditions) or a string kind (string,
+ * types.UID, v1.DeletionPropagation). An int64 takes integers only. */
+static int fits_go_type(const cJSON *v, const char *go_type)
 {
-    (void)value;
-    (void)ctx;
-    return 1;
+    if (strcmp(go_type, "int64") == 0)
+        return cJSON_IsNumber(v) && v->valuedouble == (double)(int64_t)v->valuedouble;
+    if (strcmp(go_type, "bool") == 0)
+        return cJSON_IsBool(v);
+    if (strcmp(go_type, "[]string") == 0)
+        return cJSON_IsArray(v);
+    if (strcmp(go_type, "v1.Preconditions") == 0)
+        return cJSON_IsObject(v);
+    return cJSON_IsString(v);
+}
+
+/* The first member of obj (a Go struct struct_name, reached by path) whose
+ * JSON type its field cannot take, as encoding/json reports it: "json:
+ * cannot unmarshal string into Go struct field DeleteOptions.dryRun of type
+ * string". fields: JSON name, Go type, ... NULL. 1 when there is one. */
+static int go_type_error(const cJSON *obj, const char *struct_name, const char *path, const char *const *fields,
+                         char *err, size_t size)
+{
+    const cJSON *m;
+    cJSON_ArrayForEach(m, obj)
+    {
+        for (size_t i = 0; fields[i]; i += 2) {
+            if (strcmp(m->string, fields[i]) != 0 || cJSON_IsNull(m))
+                continue;
+            const char *go_type = fields[i + 1];
+            const cJSON *bad = fits_go_type(m, go_type) ? NULL : m;
+            if (!bad && strcmp(go_type, "[]string") == 0) {
+                const cJSON *item;
+                cJSON_ArrayForEach(item, m)
+                {
+                    if (!bad && !cJSON_IsString(item))
+                        bad = item;
+                }
+                go_type = "string";
+            }
+            if (!bad)
+                break;
+            char value[64];
+            if (cJSON_IsNumber(bad) && strcmp(go_type, "int64") == 0)
+                snprintf(value, sizeof value, "number %.17g", bad->valuedouble);
+            else
+                snprintf(value, sizeof value, "%s", json_value_name(bad));
+            snprintf(err, size, "json: cannot unmarshal %s into Go struct field %s.%s%s%s of type %s", value,
+                     struct_name, path, path[0] ? "." : "", m->string, go_type);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A DELETE's options (metav1.DeleteOptions) as the API server decodes
+ * them: the body when there is one, and then no query parameter counts;
+ * else the query's dryRun, propagationPolicy and orphanDependents
+ * (kubernetes staging/src/k8s.io/apiserver/pkg/endpoints/handlers/delete.go,
+ * DeleteResource). Any apiVersion may come with kind DeleteOptions (the
+ * per-group DeleteOptions older clients send). NULL with the decoder's
+ * message in err when the body does not decode: the JSON serializer's
+ * (apimachinery pkg/runtime/serializer/json/json.go, Decode: the
+ * apiVersion and kind first, then the fields of
+ * staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/types.go DeleteOptions
+ * and Preconditions). */
+static cJSON *delete_options(const struct request *req, char *err, size_t size)
+{
+    if (!req->body_len) {
+        cJSON *opts = cJSON_CreateObject();
+        cJSON *dry = cJSON_AddArrayToObject(opts, "dryRun");
+        for (size_t i = 0; i < req->n_params; i++)
+            if (strcmp(req->params[i].name, "dryRun") == 0)
+                cJSON_AddItemToArray(dry, cJSON_CreateString(req->params[i].value));
+        const char *policy = request_param(req, "propagationPolicy");
+        if (policy)
+            cJSON_AddStringToObject(opts, "propagationPolicy", policy);
+        if (request_param(req, "orphanDependents"))
+            cJSON_AddBoolToObject(opts, "orphanDependents", param_true(req, "orphanDependents"));
+        return opts;
+    }
+    const char *end = NULL;
+    cJSON *opts = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
+    if (!opts) {
+        long offset = end && end >= req->body ? (long)(end - req->body) : 0;
+        snprintf(err, size, "couldn't get version/kind; json parse error: invalid JSON near offset %ld", offset);
+        return NULL;
+    }
+    if (cJSON_IsNull(opts)) {
+        cJSON_Delete(opts);
+        return cJSON_CreateObject();
+    }
+    static const char *const type_meta[] = {"apiVersion", "string", "kind", "string", NULL};
+    static const char *const options[] = {"gracePeriodSeconds", "int64", "preconditions", "v1.Preconditions",
+                                          "orphanDependents", "bool", "propagationPolicy", "v1.DeletionPropagation",
+                                          "dryRun", "[]string",
+                                          "ignoreStoreReadErrorWithClusterBreakingPotential", "bool", NULL};
+    static const char *const preconditions[] = {"uid", "types.UID", "resourceVersion", "string", NULL};
+    char type_err[400];
+    if (!cJSON_IsObject(opts)) {
+        snprintf(err, size, "couldn't get version/kind; json parse error: expected an object");
+    } else if (go_type_error(opts, "", "", type_meta, type_err, sizeof type_err)) {
+        snprintf(err, size, "couldn't get version/kind; json parse error: %s", type_err);
+    } else if (!go_type_error(opts, "DeleteOptions", "", options, err, size) &&
+               !go_type_error(cJSON_GetObjectItemCaseSensitive(opts, "preconditions"), "Preconditions",
+                              "preconditions", preconditions, err, size)) {
+        return opts;
+    }
+    cJSON_Delete(opts);
+    return NULL;
+}
+
+/* A write's dryRun values (a DELETE's from its options), as a JSON array
+ * the caller frees. */
+static cJSON *dry_run_values(const struct request *req)
+{
+    cJSON *values = NULL;
+    if (strcmp(req->method, "DELETE") == 0) {
+        char err[512];
+        cJSON *opts = delete_options(req, err, sizeof err);
+        values = cJSON_DetachItemFromObjectCaseSensitive(opts, "dryRun");
+        cJSON_Delete(opts);
+    } else {
+        values = cJSON_CreateArray();
+        for (size_t i = 0; i < req->n_params; i++)
+            if (strcmp(req->params[i].name, "dryRun") == 0)
+                cJSON_AddItemToArray(values, cJSON_CreateString(req->params[i].value));
+    }
+    return values ? values : cJSON_CreateArray();
 }
 
 /* dryRun=All: the request is checked and answered in full, nothing is
@@ -944,44 +1062,112 @@ static int stop_at_any(const char *value, void *ctx)
  * DryRun reaches the registry, which skips the storage write). */
 static int dry_run(const struct request *req)
 {
-    return each_dry_run(req, stop_at_any, NULL);
+    cJSON *values = dry_run_values(req);
+    int dry = cJSON_GetArraySize(values) > 0;
+    cJSON_Delete(values);
+    return dry;
 }
 
-static int stop_at_unsupported(const char *value, void *ctx)
+/* An error the API server has no Status for: 500 with the reason left out,
+ * as a DeleteOptions body that does not decode gets (apiserver
+ * pkg/endpoints/handlers/responsewriters/status.go, ErrorToAPIStatus:
+ * convertStorageErrorOrNot, StatusReasonUnknown is ""). */
+static void internal_error_unknown(struct exchange *ex, const char *message)
 {
-    if (strcmp(value, "All") == 0)
-        return 0;
-    *(const char **)ctx = value;
-    return 1;
+    struct buf b = {0};
+    buf_puts(&b, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":");
+    buf_json_string(&b, message);
+    buf_puts(&b, ",\"code\":500}\n");
+    ex_reply(ex, 500, "application/json", b.data, b.len, NULL);
+    buf_free(&b);
 }
 
-/* Every dryRun value must be "All", fieldValidation one of "", Ignore,
- * Strict and Warn; anything else is 422 Invalid on the write's options
- * (apimachinery pkg/apis/meta/v1/validation/validation.go, ValidateDryRun
- * and ValidateFieldValidation, through ValidateCreateOptions and its
- * siblings). */
+/* One more validation error of an options object, for an aggregate. */
+static void add_option_error(struct buf *errs, int *n, const char *text)
+{
+    buf_printf(errs, "%s%s", (*n)++ ? ", " : "", text);
+}
+
+/* Options are validated before the object is looked up; every error is
+ * reported, as one 422 Invalid on the options (apimachinery
+ * pkg/apis/meta/v1/validation/validation.go: ValidateDryRun, every dryRun
+ * value "All"; ValidateFieldValidation, one of "", Ignore, Strict and Warn,
+ * for create, update and patch; ValidateDeleteOptions, a propagationPolicy
+ * of Foreground, Background or Orphan, not with orphanDependents; joined
+ * as "[a, b]" when more than one, util/errors Aggregate). A DeleteOptions
+ * body that does not decode is a 500 first (handlers/delete.go). */
 static int check_write_options(struct exchange *ex, const struct request *req)
 {
+    int is_delete = strcmp(req->method, "DELETE") == 0;
     const char *options = strcmp(req->method, "POST") == 0    ? "CreateOptions"
                           : strcmp(req->method, "PUT") == 0   ? "UpdateOptions"
                           : strcmp(req->method, "PATCH") == 0 ? "PatchOptions"
                                                               : "DeleteOptions";
-    const char *bad = NULL;
-    struct buf msg = {0};
+    struct buf errs = {0}, text = {0};
+    int n = 0;
+    if (is_delete) {
+        char err[512];
+        cJSON *opts = delete_options(req, err, sizeof err);
+        if (!opts) {
+            internal_error_unknown(ex, err);
+            return -1;
+        }
+        const char *policy = json_str(opts, "propagationPolicy");
+        if (policy && cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(opts, "orphanDependents"))) {
+            buf_puts(&text, "propagationPolicy: Invalid value: ");
+            buf_json_string(&text, policy);
+            buf_puts(&text, ": orphanDependents and deletionPropagation cannot be both set");
+            add_option_error(&errs, &n, text.data);
+            text.len = 0;
+        }
+        if (policy && strcmp(policy, "Foreground") != 0 && strcmp(policy, "Background") != 0 &&
+            strcmp(policy, "Orphan") != 0) {
+            buf_puts(&text, "propagationPolicy: Unsupported value: ");
+            buf_json_string(&text, policy);
+            buf_puts(&text, ": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\"");
+            add_option_error(&errs, &n, text.data);
+            text.len = 0;
+        }
+        cJSON_Delete(opts);
+    }
+    cJSON *dry = dry_run_values(req), *v;
+    int unsupported = 0;
+    cJSON_ArrayForEach(v, dry)
+    {
+        unsupported |= strcmp(v->valuestring, "All") != 0;
+    }
+    if (unsupported) {
+        /* The whole list, as Go's %#v prints a []string. */
+        buf_puts(&text, "dryRun: Unsupported value: []string{");
+        cJSON_ArrayForEach(v, dry)
+        {
+            buf_puts(&text, v == dry->child ? "" : ", ");
+            buf_json_string(&text, v->valuestring);
+        }
+        buf_puts(&text, "}: supported values: \"All\"");
+        add_option_error(&errs, &n, text.data);
+        text.len = 0;
+    }
+    cJSON_Delete(dry);
     const char *fv = request_param(req, "fieldValidation");
-    if (each_dry_run(req, stop_at_unsupported, &bad)) {
-        buf_printf(&msg, "%s.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: []string{", options);
-        buf_json_string(&msg, bad);
-        buf_puts(&msg, "}: supported values: \"All\"");
-    } else if (fv && *fv && strcmp(fv, "Ignore") != 0 && strcmp(fv, "Strict") != 0 && strcmp(fv, "Warn") != 0) {
-        buf_printf(&msg, "%s.meta.k8s.io \"\" is invalid: fieldValidation: Unsupported value: ", options);
-        buf_json_string(&msg, fv);
-        buf_puts(&msg, ": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"");
-    } else {
+    if (!is_delete && fv && *fv && strcmp(fv, "Ignore") != 0 && strcmp(fv, "Strict") != 0 &&
+        strcmp(fv, "Warn") != 0) {
+        buf_puts(&text, "fieldValidation: Unsupported value: ");
+        buf_json_string(&text, fv);
+        buf_puts(&text, ": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"");
+        add_option_error(&errs, &n, text.data);
+    }
+    buf_free(&text);
+    if (!n) {
+        buf_free(&errs);
         return 0;
     }
+    struct buf msg = {0};
+    buf_printf(&msg, "%s.meta.k8s.io \"\" is invalid: %s%s%s", options, n > 1 ? "[" : "", errs.data,
+               n > 1 ? "]" : "");
     ex_reply_status(ex, 422, "Invalid", msg.data, NULL);
     buf_free(&msg);
+    buf_free(&errs);
     return -1;
 }
 
@@ -2183,8 +2369,49 @@ static void handle_patch(struct exchange *ex, const struct request *req, const s
         reply_json(ex, 200, o->json);
 }
 
+/* A DELETE whose preconditions name another uid or resourceVersion than
+ * the object's is refused with 409 Conflict and deletes nothing, dry run
+ * or not; the uid is checked first. The API server words it with the
+ * object's Kind, not its resource (kubernetes staging/src/k8s.io/apiserver/
+ * pkg/registry/rest/delete.go, BeforeDelete, called by
+ * pkg/registry/generic/registry/store.go, Store.Delete: NewConflict of
+ * GroupResource{gvk.Group, gvk.Kind}). True when it refused. */
+static int delete_precondition_failed(struct exchange *ex, const struct request *req, const struct object *o)
+{
+    char err[512];
+    cJSON *opts = delete_options(req, err, sizeof err);
+    const cJSON *pre = cJSON_GetObjectItemCaseSensitive(opts, "preconditions");
+    const cJSON *want_uid = cJSON_GetObjectItemCaseSensitive(pre, "uid");
+    const cJSON *want_rv = cJSON_GetObjectItemCaseSensitive(pre, "resourceVersion");
+    const char *uid = json_str(o->json, "metadata.uid");
+    const char *rv = json_str(o->json, "metadata.resourceVersion");
+    struct buf why = {0};
+    if (cJSON_IsString(want_uid) && strcmp(want_uid->valuestring, uid ? uid : "") != 0)
+        buf_printf(&why,
+                   "the UID in the precondition (%s) does not match the UID in record (%s). The object might "
+                   "have been deleted and then recreated",
+                   want_uid->valuestring, uid ? uid : "");
+    else if (cJSON_IsString(want_rv) && strcmp(want_rv->valuestring, rv ? rv : "") != 0)
+        buf_printf(&why,
+                   "the ResourceVersion in the precondition (%s) does not match the ResourceVersion in record "
+                   "(%s). The object might have been modified",
+                   want_rv->valuestring, rv ? rv : "");
+    cJSON_Delete(opts);
+    if (!why.len)
+        return 0;
+    struct buf msg = {0};
+    buf_printf(&msg, "Operation cannot be fulfilled on %s%s%s \"%s\": %s", o->type->kind, o->type->group[0] ? "." : "",
+               o->type->group, o->name, why.data);
+    status_reply(ex, 409, "Conflict", msg.data, o->type->group, o->type->kind, o->name, NULL);
+    buf_free(&msg);
+    buf_free(&why);
+    return 1;
+}
+
 static void handle_delete(struct exchange *ex, const struct request *req, struct object *o)
 {
+    if (delete_precondition_failed(ex, req, o))
+        return;
     if (dry_run(req)) {
         reply_json(ex, 200, o->json);
         return;

@@ -159,6 +159,32 @@ expect_code "dry-run delete" 200 DELETE "$EF/ef1?dryRun=All"
 expect_code "  left it there" 200 GET "$EF/ef1"
 expect_code "delete" 200 DELETE "$EF/ef1"
 expect_code "delete again" 404 DELETE "$EF/ef1"
+# A DeleteOptions body is decoded first: JSON that does not fit the type
+# is a 500 without a reason (kubernetes handlers/delete.go hands the
+# decoder's error on as it is), then the options are validated (422), and
+# only then is the object looked up. A body's options are the only ones:
+# the query's dryRun no longer counts.
+JSONBODY=(-H 'Content-Type: application/json')
+expect_code "DeleteOptions that are not JSON" 500 DELETE "$EF/ef2" "${JSONBODY[@]}" -d '{"preconditions":'
+check "  a Status without a reason" python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["kind"] == "Status" and "reason" not in s and s["message"].startswith("couldn'"'"'t get version/kind; json parse error: "), s
+' "$MESHSIM_DIR/body"
+expect_code "preconditions of the wrong type" 500 DELETE "$EF/ef2" "${JSONBODY[@]}" -d '{"preconditions":{"uid":5}}'
+check "  named as encoding/json names it" grep -q 'json: cannot unmarshal number into Go struct field Preconditions.preconditions.uid of type types.UID' "$MESHSIM_DIR/body"
+expect_code "  and nothing was deleted" 200 GET "$EF/ef2"
+expect_code "a propagationPolicy nobody knows" 422 DELETE "$EF/ef2" "${JSONBODY[@]}" \
+    -d '{"kind":"DeleteOptions","apiVersion":"meta.k8s.io/v1","propagationPolicy":"Sideways","dryRun":["All","no"]}'
+check_py "  every error of the options, in one Status" "$MESHSIM_DIR/body" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["reason"] == "Invalid" and s["message"] == (
+    'DeleteOptions.meta.k8s.io "" is invalid: [propagationPolicy: Unsupported value: "Sideways": supported values: '
+    '"Foreground", "Background", "Orphan", "nil", dryRun: Unsupported value: []string{"All", "no"}: supported values: "All"]'), s
+PY
+expect_code "a body's dryRun is the one that counts" 200 DELETE "$EF/ef2?dryRun=All" "${JSONBODY[@]}" -d '{"dryRun":[]}'
+expect_code "  (so it is gone)" 404 GET "$EF/ef2"
 
 # Authentication.
 check "no credentials -> 401" bash -c "[ \$(curl -s -o /dev/null -w '%{http_code}' --cacert '$MESHSIM_DIR/ca.pem' '$SERVER/api/v1/pods') = 401 ]"

@@ -108,6 +108,21 @@ check "managedFields name the manager" bash -c "'${KUBECTL[0]}' get --raw /apis/
 check "kubectl patch --type=json" "${KUBECTL[@]}" patch envoyfilter hfi-stats-inclusion --type=json -p '[{"op":"add","path":"/spec/priority","value":10}]'
 check "kubectl patch --type=merge" "${KUBECTL[@]}" patch envoyfilter hfi-stats-inclusion --type=merge -p '{"metadata":{"labels":{"owner":"test"}}}'
 check "patches visible" bash -c "'${KUBECTL[0]}' get envoyfilter -l owner=test -o jsonpath='{.items[0].spec.priority}' | grep -qx 10"
+# kubectl delete --raw sends a file as the DeleteOptions body: preconditions
+# naming a version of the object other than the stored one are refused
+# with 409 Conflict and delete nothing; the current uid and version delete.
+EF_PATH=/apis/networking.istio.io/v1alpha3/namespaces/demo/envoyfilters/hfi-stats-inclusion
+ef_uid=$("${KUBECTL[@]}" get envoyfilter hfi-stats-inclusion -o jsonpath='{.metadata.uid}')
+ef_rv=$("${KUBECTL[@]}" get envoyfilter hfi-stats-inclusion -o jsonpath='{.metadata.resourceVersion}')
+printf '{"kind":"DeleteOptions","apiVersion":"meta.k8s.io/v1","preconditions":{"uid":"%s","resourceVersion":"1"}}' "$ef_uid" >"$MESHSIM_DIR/stale.json"
+"${KUBECTL[@]}" delete --raw "$EF_PATH" -f "$MESHSIM_DIR/stale.json" >"$MESHSIM_DIR/stale.out" 2>&1
+check "kubectl delete --raw with a stale resourceVersion fails" test $? -ne 0
+check "  with the API server's Conflict" grep -qF "Error from server (Conflict): Operation cannot be fulfilled on EnvoyFilter.networking.istio.io \"hfi-stats-inclusion\": the ResourceVersion in the precondition (1) does not match the ResourceVersion in record ($ef_rv). The object might have been modified" "$MESHSIM_DIR/stale.out"
+check "  and deletes nothing" "${KUBECTL[@]}" get envoyfilter hfi-stats-inclusion
+printf '{"kind":"DeleteOptions","apiVersion":"v1","preconditions":{"uid":"%s","resourceVersion":"%s"}}' "$ef_uid" "$ef_rv" >"$MESHSIM_DIR/current.json"
+check "kubectl delete --raw with the current uid and resourceVersion" "${KUBECTL[@]}" delete --raw "$EF_PATH" -f "$MESHSIM_DIR/current.json"
+check "  deletes" bash -c "! '${KUBECTL[0]}' get envoyfilter hfi-stats-inclusion"
+check "kubectl apply it again" "${KUBECTL[@]}" apply --server-side -f "$MESHSIM_DIR/ef.yaml"
 check "kubectl delete" "${KUBECTL[@]}" delete envoyfilter hfi-stats-inclusion
 check "deleted for good" bash -c "! '${KUBECTL[0]}' get envoyfilter hfi-stats-inclusion"
 check "kubectl get wasmplugins" bash -c "'${KUBECTL[0]}' get wasmplugins -o name | grep -qx wasmplugin.extensions.istio.io/hfi-fault"

@@ -6,6 +6,7 @@ logs followed until the pod ends. Prints `RESULT <passed> <failed>`.
 
 Usage: conformance_python.py path/to/meshsim"""
 import datetime
+import json
 import os
 import re
 import sys
@@ -177,6 +178,70 @@ def run_checks(sim):
         assert svc.spec.ports[0].target_port == 80 and svc.spec.ports[0].protocol == "TCP", svc.spec.ports
         assert svc.spec.session_affinity == "None", svc.spec
     check("create without kind, with the server's defaults", create_without_kind)
+
+    # DeleteOptions preconditions: another uid or resourceVersion than the
+    # object's is 409 Conflict, worded with its Kind (kubernetes
+    # staging/src/k8s.io/apiserver/pkg/registry/rest/delete.go, BeforeDelete),
+    # and deletes nothing; matching ones delete.
+    def refused(delete, name, preconditions, kind, why):
+        try:
+            delete(name, NS, body=client.V1DeleteOptions(preconditions=preconditions))
+            raise AssertionError("deleted despite %s" % preconditions)
+        except ApiException as e:
+            s = json.loads(e.body)
+            assert e.status == 409 and s["reason"] == "Conflict", (e.status, e.body)
+            assert s["message"] == 'Operation cannot be fulfilled on %s "%s": %s' % (kind, name, why), s["message"]
+            kind_name, _, group = kind.partition(".")
+            details = {"name": name, "kind": kind_name}
+            if group:
+                details["group"] = group
+            assert s["details"] == details, s["details"]
+
+    def delete_preconditions():
+        cm = core.create_namespaced_config_map(NS, client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name="py-guarded"), data={"a": "b"}))
+        uid, first_rv = cm.metadata.uid, cm.metadata.resource_version
+        rv = core.patch_namespaced_config_map("py-guarded", NS, {"data": {"a": "c"}}).metadata.resource_version
+        assert rv != first_rv, (rv, first_rv)
+        refused(core.delete_namespaced_config_map, "py-guarded", client.V1Preconditions(uid="0" + uid[1:]),
+                "ConfigMap", "the UID in the precondition (0%s) does not match the UID in record (%s). The object "
+                "might have been deleted and then recreated" % (uid[1:], uid))
+        refused(core.delete_namespaced_config_map, "py-guarded", client.V1Preconditions(uid=uid, resource_version=first_rv),
+                "ConfigMap", "the ResourceVersion in the precondition (%s) does not match the ResourceVersion in "
+                "record (%s). The object might have been modified" % (first_rv, rv))
+        assert core.read_namespaced_config_map("py-guarded", NS).data == {"a": "c"}
+        d = apps.read_namespaced_deployment("frontend", NS)
+        refused(apps.delete_namespaced_deployment, "frontend", client.V1Preconditions(uid=d.metadata.uid, resource_version="1"),
+                "Deployment.apps", "the ResourceVersion in the precondition (1) does not match the ResourceVersion in "
+                "record (%s). The object might have been modified" % d.metadata.resource_version)
+        assert len(core.list_namespaced_pod(NS, label_selector="app=frontend").items) == 2
+        core.delete_namespaced_config_map("py-guarded", NS, body=client.V1DeleteOptions(
+            preconditions=client.V1Preconditions(uid=uid, resource_version=rv)))
+        try:
+            core.read_namespaced_config_map("py-guarded", NS)
+            raise AssertionError("still there after a delete whose preconditions held")
+        except ApiException as e:
+            assert e.status == 404, e.status
+    check("delete preconditions: a stale uid or resourceVersion is 409 and deletes nothing", delete_preconditions)
+
+    # An EnvoyFilter, as hfitop removes its own: custom objects take them too.
+    def custom_delete_preconditions():
+        created = custom.create_namespaced_custom_object(*ef, {
+            "apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
+            "metadata": {"name": "py-guarded-filter"}, "spec": {"priority": 1}})
+        uid = created["metadata"]["uid"]
+        refused(lambda name, ns, body: custom.delete_namespaced_custom_object(*ef, name, body=body),
+                "py-guarded-filter", client.V1Preconditions(uid="another"), "EnvoyFilter.networking.istio.io",
+                "the UID in the precondition (another) does not match the UID in record (%s). The object might have "
+                "been deleted and then recreated" % uid)
+        custom.delete_namespaced_custom_object(*ef, "py-guarded-filter", body=client.V1DeleteOptions(
+            preconditions=client.V1Preconditions(uid=uid)))
+        try:
+            custom.get_namespaced_custom_object(*ef, "py-guarded-filter")
+            raise AssertionError("still there after a delete whose preconditions held")
+        except ApiException as e:
+            assert e.status == 404, e.status
+    check("custom objects: delete preconditions", custom_delete_preconditions)
 
     # follow=True streams the log until the pod ends.
     def follow_logs():
