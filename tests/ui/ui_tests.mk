@@ -25,6 +25,10 @@ TEST_CMDS += "tests/ui/safety.sh $(HFITOP) $(MESHSIM)"
 TEST_CMDS += "tests/ui/detail_events.sh $(HFITOP) $(MESHSIM)"
 TEST_CMDS += "tests/ui/session_console.sh $(HFITOP) $(MESHSIM)"
 
+# A key acts on the model's pods, not on rows drawn before a pod was
+# deleted (the terminal too small to draw any), through tmux.
+TEST_CMDS += "tests/ui/stale_rows.sh $(HFITOP) $(MESHSIM)"
+
 # One frame of 1,000 pods against one of 10, drawn into a terminal on /dev/null.
 UI_RENDER_BENCH := $(OUT)/tests/ui/bench_render
 $(UI_RENDER_BENCH): tests/ui/bench_render.c $(HFIUI_LIB) $(HFIAPP_LINK)
