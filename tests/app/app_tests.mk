@@ -30,9 +30,11 @@ BENCH_DEB_PACKAGES += time
 BENCH_DEPS += $(HFITOP) $(MESHSIM)
 BENCH_CMDS += "tests/app/bench_refresh.sh $(HFITOP) $(MESHSIM)"
 
-# libFuzzer over the journal reader of `hfitop report` (an outside file).
-JOURNAL_FUZZ_SRCS := tui/app/journal_report.c tui/stats/text.c
-$(BUILD)/fuzz/fuzz_journal: tests/app/fuzz_journal.c $(JOURNAL_FUZZ_SRCS) tui/app/journal_report.h tui/stats/text.h
+# libFuzzer over the journal reader of `hfitop report` (an outside file),
+# and the RFC 3339 reader it shares with tui/kube, over the raw bytes.
+JOURNAL_FUZZ_SRCS := tui/app/journal_report.c tui/kube/kube_util.c tui/stats/text.c
+$(BUILD)/fuzz/fuzz_journal: tests/app/fuzz_journal.c $(JOURNAL_FUZZ_SRCS) tui/app/journal_report.h tui/stats/text.h \
+  tui/kube/kube_util.h
 	@mkdir -p $(dir $@)
 	$(CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -o $@ tests/app/fuzz_journal.c $(JOURNAL_FUZZ_SRCS) -lcjson
 

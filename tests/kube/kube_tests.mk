@@ -14,9 +14,13 @@ $(OUT)/tests/kube/test_%: tests/kube/test_%.c $(wildcard tests/kube/*.h) $(KUBE_
 kube-test: $(KUBE_TEST_BINS)
 	@tests/run-tests.sh $(KUBE_TEST_CMDS)
 
-# test_meshsim runs against meshsim when that is built (it skips otherwise).
-KUBE_UNIT_TESTS := $(filter-out %/test_meshsim,$(KUBE_TEST_BINS))
-KUBE_TEST_CMDS := $(KUBE_UNIT_TESTS) "$(OUT)/tests/kube/test_meshsim $(OUT)/meshsim"
+# test_meshsim runs against meshsim when that is built (it skips otherwise);
+# test_util reads the timestamps of real API captures beside the checkout
+# (it skips them when absent).
+KUBE_REALDATA ?= ../shared/realdata/k8s_json
+KUBE_UNIT_TESTS := $(filter-out %/test_meshsim %/test_util,$(KUBE_TEST_BINS))
+KUBE_TEST_CMDS := $(KUBE_UNIT_TESTS) "$(OUT)/tests/kube/test_util $(KUBE_REALDATA)" \
+  "$(OUT)/tests/kube/test_meshsim $(OUT)/meshsim"
 
 TEST_BINS += $(KUBE_TEST_BINS)
 TEST_CMDS += $(KUBE_TEST_CMDS)

@@ -105,10 +105,8 @@ bool app_envoyfilter_patches_bootstrap(const cJSON *ef, const struct kube_pod *p
 time_t app_object_created(const cJSON *object)
 {
     const cJSON *ts = app_json_path(object, "metadata.creationTimestamp");
-    time_t t = 0;
-    if (cJSON_IsString(ts) && !kube_parse_rfc3339(ts->valuestring, &t))
-        t = 0;
-    return t;
+    struct timespec t;
+    return cJSON_IsString(ts) && kube_parse_rfc3339(ts->valuestring, strlen(ts->valuestring), &t) ? t.tv_sec : 0;
 }
 
 /* ---- fetching ---- */

@@ -8,51 +8,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "../kube/kube_util.h"
 #include "../stats/text.h"
 
 /* ---- parsing one line ---- */
-
-static bool digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-int journal_parse_time(const char *t, double *out)
-{
-    int year, month, day, hour, minute, second;
-    if (strlen(t) < 20 || !digits(t, 4, &year) || t[4] != '-' || !digits(t + 5, 2, &month) || t[7] != '-' ||
-        !digits(t + 8, 2, &day) || t[10] != 'T' || !digits(t + 11, 2, &hour) || t[13] != ':' ||
-        !digits(t + 14, 2, &minute) || t[16] != ':' || !digits(t + 17, 2, &second))
-        return -1;
-    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
-        return -1;
-    const char *p = t + 19;
-    double fraction = 0, scale = 0.1;
-    if (*p == '.') {
-        p++;
-        if (*p < '0' || *p > '9')
-            return -1;
-        for (int n = 0; *p >= '0' && *p <= '9'; p++, n++) {
-            if (n < 9) {
-                fraction += (*p - '0') * scale;
-                scale /= 10;
-            }
-        }
-    }
-    if (strcmp(p, "Z") != 0)
-        return -1;
-    struct tm tm = {.tm_year = year - 1900, .tm_mon = month - 1, .tm_mday = day, .tm_hour = hour,
-                    .tm_min = minute, .tm_sec = second};
-    *out = (double)timegm(&tm) + fraction;
-    return 0;
-}
 
 static const char *string_of(const cJSON *o, const char *key)
 {
@@ -192,15 +151,17 @@ int journal_parse_line(const char *buf, size_t len, struct journal_record *r, ch
     }
     const char *type = string_of(o, "type"), *when = string_of(o, "time");
     double version = number_of(o, "v");
+    struct timespec when_parsed;
     int rc = -1;
     if (version != 1) {
         snprintf(err, err_size, "not a version 1 journal record (\"v\": 1)");
     } else if (!type || (strcmp(type, "session") != 0 && strcmp(type, "action") != 0 &&
                          strcmp(type, "snapshot") != 0)) {
         snprintf(err, err_size, "\"type\" is not session, action or snapshot");
-    } else if (!when || journal_parse_time(when, &r->time) != 0) {
-        snprintf(err, err_size, "\"time\" is not an RFC 3339 UTC time");
+    } else if (!when || !kube_parse_rfc3339(when, strlen(when), &when_parsed)) {
+        snprintf(err, err_size, "\"time\" is not an RFC 3339 time");
     } else {
+        r->time = (double)when_parsed.tv_sec + when_parsed.tv_nsec / 1e9;
         copy_text(r->context, sizeof r->context, string_of(o, "context"));
         copy_text(r->user, sizeof r->user, string_of(o, "user"));
         copy_text(r->ns, sizeof r->ns, string_of(o, "namespace"));

@@ -56,10 +56,6 @@ struct journal_record {
 int journal_parse_line(const char *buf, size_t len, struct journal_record *out, char *err, size_t err_size);
 void journal_record_free(struct journal_record *r);
 
-/* "2026-12-02T05:40:01.123Z" (fraction optional) as seconds since the
- * epoch; -1 when it is not that shape. */
-int journal_parse_time(const char *text, double *out);
-
 /* The whole report for the journal in buf; `title` (the file's name) is
  * sanitized like the rest. NULL when out of memory. */
 char *journal_report_markdown(const char *buf, size_t len, const char *title);

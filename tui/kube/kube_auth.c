@@ -798,9 +798,9 @@ static int parse_exec_credential(struct kube_connection *c, const char *text, si
                        "exec plugin \"%s\" didn't return a token or cert/key pair", cmd);
         goto done;
     }
-    time_t expires = 0;
+    struct timespec expires = {0};
     if (expiry && !cJSON_IsNull(expiry) &&
-        (!cJSON_IsString(expiry) || !kube_parse_rfc3339(expiry->valuestring, &expires))) {
+        (!cJSON_IsString(expiry) || !kube_parse_rfc3339(expiry->valuestring, strlen(expiry->valuestring), &expires))) {
         kube_error_set(err, KUBE_EXEC_OUTPUT,
                        "exec plugin \"%s\": expirationTimestamp is not an RFC 3339 time", cmd);
         goto done;
@@ -816,7 +816,7 @@ static int parse_exec_credential(struct kube_connection *c, const char *text, si
         if (!c->exec_cert || !c->exec_key)
             goto oom;
     }
-    c->exec_expiry = expires;
+    c->exec_expiry = expires.tv_sec;
     c->exec_cached = true;
     rc = 0;
     goto done;

@@ -34,8 +34,8 @@ static char *string_at(const cJSON *obj, const char *key)
 static time_t time_at(const cJSON *obj, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    time_t t = 0;
-    return cJSON_IsString(v) && kube_parse_rfc3339(v->valuestring, &t) ? t : 0;
+    struct timespec t;
+    return cJSON_IsString(v) && kube_parse_rfc3339(v->valuestring, strlen(v->valuestring), &t) ? t.tv_sec : 0;
 }
 
 /* Oldest first; events of the same second keep the server's order (an

@@ -191,9 +191,9 @@ char *kube_deployment_from_replicaset(const char *rs, const char *hash)
 
 static time_t json_time(const cJSON *obj, const char *key)
 {
-    time_t t = 0;
+    struct timespec t;
     const char *s = json_str(obj, key);
-    return s && kube_parse_rfc3339(s, &t) ? t : 0;
+    return s && kube_parse_rfc3339(s, strlen(s), &t) ? t.tv_sec : 0;
 }
 
 int kube_pod_from_json(const cJSON *obj, struct kube_pod *p)

@@ -183,53 +183,79 @@ char *kube_path_dir(const char *path)
     return kube_strndup(path, (size_t)(slash - path));
 }
 
-static bool digits(const char *s, int n, int *out)
+/* n decimal digits at buf[*pos], all within len. */
+static bool digits(const char *buf, size_t len, size_t *pos, int n, int *out)
 {
+    if (len - *pos < (size_t)n)
+        return false;
     int v = 0;
     for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
+        char c = buf[*pos + (size_t)i];
+        if (c < '0' || c > '9')
             return false;
-        v = v * 10 + (s[i] - '0');
+        v = v * 10 + (c - '0');
     }
+    *pos += (size_t)n;
     *out = v;
     return true;
 }
 
-bool kube_parse_rfc3339(const char *s, time_t *out)
+static bool next_is(const char *buf, size_t len, size_t *pos, char a, char b)
 {
-    int year, mon, day, hour, min, sec;
-    if (!s || strlen(s) < 20 || !digits(s, 4, &year) || s[4] != '-' || !digits(s + 5, 2, &mon) ||
-        s[7] != '-' || !digits(s + 8, 2, &day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        !digits(s + 11, 2, &hour) || s[13] != ':' || !digits(s + 14, 2, &min) || s[16] != ':' ||
-        !digits(s + 17, 2, &sec))
+    if (*pos >= len || (buf[*pos] != a && buf[*pos] != b))
         return false;
-    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
+    (*pos)++;
+    return true;
+}
+
+static int days_in_month(int year, int month)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return month == 2 && leap ? 29 : days[month - 1];
+}
+
+bool kube_parse_rfc3339(const char *buf, size_t len, struct timespec *out)
+{
+    size_t pos = 0;
+    int year, month, day, hour, minute, second;
+    if (!buf || !digits(buf, len, &pos, 4, &year) || !next_is(buf, len, &pos, '-', '-') ||
+        !digits(buf, len, &pos, 2, &month) || !next_is(buf, len, &pos, '-', '-') ||
+        !digits(buf, len, &pos, 2, &day) || !next_is(buf, len, &pos, 'T', 't') ||
+        !digits(buf, len, &pos, 2, &hour) || !next_is(buf, len, &pos, ':', ':') ||
+        !digits(buf, len, &pos, 2, &minute) || !next_is(buf, len, &pos, ':', ':') ||
+        !digits(buf, len, &pos, 2, &second))
         return false;
-    const char *p = s + 19;
-    if (*p == '.') {
-        p++;
-        if (*p < '0' || *p > '9')
+    /* Second 60 is a leap second (RFC 3339 section 5.7); it reads as the
+     * next minute's first. */
+    if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 ||
+        second > 60)
+        return false;
+    long nanoseconds = 0;
+    if (next_is(buf, len, &pos, '.', '.')) {
+        /* Any number of digits, at least one; those past nanoseconds are dropped. */
+        size_t first = pos;
+        for (long scale = 100000000; pos < len && buf[pos] >= '0' && buf[pos] <= '9'; pos++, scale /= 10)
+            nanoseconds += (buf[pos] - '0') * scale;
+        if (pos == first)
             return false;
-        while (*p >= '0' && *p <= '9')
-            p++;
     }
     long offset = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om;
-        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om))
+    if (!next_is(buf, len, &pos, 'Z', 'z')) {
+        if (pos >= len || (buf[pos] != '+' && buf[pos] != '-'))
             return false;
-        offset = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
-        p += 6;
-    } else {
-        return false;
+        int sign = buf[pos++] == '-' ? -1 : 1, offset_hour, offset_minute;
+        if (!digits(buf, len, &pos, 2, &offset_hour) || !next_is(buf, len, &pos, ':', ':') ||
+            !digits(buf, len, &pos, 2, &offset_minute) || offset_hour > 23 || offset_minute > 59)
+            return false;
+        offset = sign * (offset_hour * 3600L + offset_minute * 60L);
     }
-    if (*p)
+    if (pos != len)
         return false;
-    struct tm tm = {.tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day,
-                    .tm_hour = hour, .tm_min = min, .tm_sec = sec};
-    *out = timegm(&tm) - offset;
+    struct tm tm = {.tm_year = year - 1900, .tm_mon = month - 1, .tm_mday = day,
+                    .tm_hour = hour, .tm_min = minute, .tm_sec = second};
+    out->tv_sec = timegm(&tm) - offset;
+    out->tv_nsec = nanoseconds;
     return true;
 }
 

@@ -34,8 +34,13 @@ char *kube_path_resolve(const char *dir, const char *path);
 /* The directory part of `path` ("." when it has none). */
 char *kube_path_dir(const char *path);
 
-/* RFC 3339 ("2024-01-02T03:04:05Z", fractions and offsets allowed) to Unix time. */
-bool kube_parse_rfc3339(const char *s, time_t *out);
+/* An RFC 3339 date-time (section 5.6), the whole of buf[0..len):
+ * "2024-01-02T03:04:05Z", a fraction of a second of any length, Z or a
+ * +hh:mm / -hh:mm offset, T and Z in either case (the RFC's note). Every
+ * field in range (the day within its month). What Kubernetes writes
+ * (apimachinery meta/v1 time.go, Go's time.RFC3339) and hfitop's journal.
+ * Never reads past len; false on anything else. */
+bool kube_parse_rfc3339(const char *buf, size_t len, struct timespec *out);
 
 /* Caps on local files: a kubeconfig and what it names are small, and
  * --kubeconfig /dev/zero must not read until memory runs out. */
