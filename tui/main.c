@@ -38,6 +38,9 @@
 /* How long a headless command waits for the cluster before giving up. */
 #define HEADLESS_DEADLINE_MS 120000
 #define DOCTOR_ROUNDS 2 /* two scrapes per sidecar: one alone cannot show a flaky one */
+/* A --once round the request budget stretches beyond this is announced
+ * (the console says it in its header). */
+#define BUDGET_NOTICE_S 5
 
 /* How the user called us: "hfitop", or "kubectl hfitop" as a plugin. */
 static const char *program = "hfitop";
@@ -454,6 +457,33 @@ struct look {
     bool want_istio;
 };
 
+static bool look_done(void *user);
+
+/* Listed (or failed to list): the pods to scrape are known. */
+static bool look_listed(void *user)
+{
+    struct look *l = user;
+    return app_synced(l->app) || look_done(user);
+}
+
+/* A --once scrape of every pod goes through the API server's pod proxy,
+ * one request per pod under the token bucket of --max-qps (full at the
+ * start: a burst of max_qps requests, then max_qps a second). A round
+ * that takes long says so once, rather than looking stuck. */
+static void say_budget(const struct cli *c, const struct app *app)
+{
+    size_t pods = 0;
+    for (size_t k = 0; k < app_pod_count(app); k++)
+        pods += app_pod_scrapable(&app_pod_at(app, k)->pod);
+    double round_s = (double)pods > c->max_qps ? ((double)pods - c->max_qps) / c->max_qps : 0;
+    if (round_s <= BUDGET_NOTICE_S)
+        return;
+    fprintf(stderr,
+            "hfitop: scraping %zu pods through the API server at the request budget of %.0f/s takes about %.0f s%s; "
+            "--prometheus URL reads them from Prometheus instead, a higher --max-qps goes faster\n",
+            pods, c->max_qps, ceil(round_s), c->window_given ? " a round (two rounds with --window)" : "");
+}
+
 static bool look_done(void *user)
 {
     struct look *l = user;
@@ -463,8 +493,9 @@ static bool look_done(void *user)
     return app_rounds_complete(l->app) && (!l->want_istio || l->istio.pending == 0);
 }
 
-/* via_prometheus: the model from --prometheus (--once); else from the
- * sidecars (doctor, which then compares with Prometheus). */
+/* via_prometheus: the model from --prometheus when given (--once), else
+ * from the sidecars with the time the budget takes announced; without
+ * it, from the sidecars (doctor, which then compares with Prometheus). */
 static int look(const struct cli *c, struct session *s, int rounds, bool want_istio, bool via_prometheus,
                 struct look *l)
 {
@@ -484,7 +515,11 @@ static int look(const struct cli *c, struct session *s, int rounds, bool want_is
     l->want_istio = want_istio;
     if (want_istio)
         app_istio_fetch(s->client, s->conn.namespace, &l->istio);
-    bool finished = app_wait(s->client, l->app, HEADLESS_DEADLINE_MS, look_done, l);
+    int64_t deadline_ms = app_now_ms() + HEADLESS_DEADLINE_MS;
+    bool finished = app_wait(s->client, l->app, HEADLESS_DEADLINE_MS, look_listed, l);
+    if (finished && via_prometheus && !s->prometheus && app_synced(l->app))
+        say_budget(c, l->app);
+    finished = finished && app_wait(s->client, l->app, (int)(deadline_ms - app_now_ms()), look_done, l);
     /* Outstanding Istio lists point into *l: let them land first. */
     while (l->istio.pending)
         kube_client_wait(s->client, 100);

@@ -17,7 +17,7 @@ APP_TEST_CMDS := $(APP_TEST_BIN) "$(APP_SCHEDULER_TEST) $(MESHSIM)" $(APP_JOURNA
   "tests/app/scenarios.sh $(HFITOP) $(MESHSIM)" "tests/app/actions.sh $(HFITOP) $(MESHSIM)" \
   "tests/app/journal.sh $(HFITOP) $(MESHSIM)" "tests/app/doctor.sh $(HFITOP) $(MESHSIM)" \
   "tests/app/policy.sh $(HFITOP) $(MESHSIM)" \
-  "tests/app/session.sh $(HFITOP) $(MESHSIM)"
+  "tests/app/session.sh $(HFITOP) $(MESHSIM)" "tests/app/budget_notice.sh $(HFITOP) $(MESHSIM)"
 TEST_BINS += $(APP_TEST_BIN) $(APP_SCHEDULER_TEST) $(APP_JOURNAL_TEST) $(APP_POLICY_TEST) $(HFITOP) $(MESHSIM)
 TEST_CMDS += $(APP_TEST_CMDS)
 
