@@ -931,7 +931,8 @@ static const char *json_value_name(const cJSON *v)
 static int fits_go_type(const cJSON *v, const char *go_type)
 {
     if (strcmp(go_type, "int64") == 0)
-        return cJSON_IsNumber(v) && v->valuedouble == (double)(int64_t)v->valuedouble;
+        return cJSON_IsNumber(v) && v->valuedouble >= -9223372036854775808.0 &&
+               v->valuedouble < 9223372036854775808.0 && v->valuedouble == (double)(int64_t)v->valuedouble;
     if (strcmp(go_type, "bool") == 0)
         return cJSON_IsBool(v);
     if (strcmp(go_type, "[]string") == 0)
@@ -2354,10 +2355,25 @@ static void handle_patch(struct exchange *ex, const struct request *req, const s
         return;
     }
     cJSON *next = cJSON_Duplicate(o->json, 1);
-    if (strategic)
-        strategic_merge_patch(next, patch);
-    else
+    if (strategic) {
+        /* The API server's refusals of a strategic merge patch: 400 for a
+         * directive's bad format, its other errors as they are (500)
+         * (staging/src/k8s.io/apiserver/pkg/endpoints/handlers/patch.go,
+         * interpretStrategicMergePatchError). */
+        char err[1024];
+        int code = strategic_merge_patch(next, patch, strategic_schema(t->group, t->kind), err, sizeof err);
+        if (code) {
+            cJSON_Delete(patch);
+            cJSON_Delete(next);
+            if (code == 400)
+                bad_request(ex, err);
+            else
+                internal_error_unknown(ex, err);
+            return;
+        }
+    } else {
         merge_patch(next, patch);
+    }
     cJSON_Delete(patch);
     const char *new_name = json_str(next, "metadata.name");
     if (!new_name || strcmp(new_name, o->name) != 0) {

@@ -306,7 +306,33 @@ check "  applied again" grep -q 'deployment.apps/aliases configured' "$MESHSIM_D
 check "  without a warning" bash -c "! grep -qi warning '$MESHSIM_DIR/apply.out'"
 merged() { [ "$("${KUBECTL[@]}" get deployment aliases -o jsonpath='{range .spec.template.spec.containers[*]}{.name}={.env[*].name};{end}')" = "app=A;" ]; }
 check "  the container and the variable left out are gone" merged
+# A strategic merge patch merges a list by the merge key the API types give
+# it (patchMergeKey: hostAliases by ip, a Service's ports by port) and
+# keeps the items it does not name; the patch's come first (kubernetes
+# apimachinery pkg/util/strategicpatch/patch.go, normalizeElementOrder).
+check "kubectl patch --type strategic of hostAliases" "${KUBECTL[@]}" patch deployment aliases --type strategic \
+    -p '{"spec":{"template":{"spec":{"hostAliases":[{"ip":"10.0.0.2","hostnames":["two"]}]}}}}'
+aliases_merged() { [ "$("${KUBECTL[@]}" get deployment aliases -o jsonpath='{.spec.template.spec.hostAliases[*].ip}')" = "10.0.0.2 10.0.0.1" ]; }
+check "  merged by ip: the other alias is kept" aliases_merged
+"${KUBECTL[@]}" patch deployment aliases -p '{"spec":{"template":{"spec":{"containers":[{"image":"httpd"}]}}}}' >"$MESHSIM_DIR/nokey.out" 2>&1
+check "a list item without its merge key is refused as the API server does" \
+    grep -qxF 'Error from server: map: map[image:httpd] does not contain declared merge key: name' "$MESHSIM_DIR/nokey.out"
 check "  delete it" "${KUBECTL[@]}" delete deployment aliases
+cat >"$MESHSIM_DIR/ports.yaml" <<'YAML'
+apiVersion: v1
+kind: Service
+metadata:
+  name: ports
+spec:
+  selector: {app: ports}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+YAML
+check "kubectl apply of a service" "${KUBECTL[@]}" apply -f "$MESHSIM_DIR/ports.yaml"
+check "kubectl patch of its ports" "${KUBECTL[@]}" patch service ports \
+    -p '{"spec":{"ports":[{"name":"metrics","port":15090,"targetPort":15090}]}}'
+ports_merged() { [ "$("${KUBECTL[@]}" get service ports -o jsonpath='{.spec.ports[*].name}')" = "metrics http" ]; }
+check "  merged by port: the other port is kept" ports_merged
+check "  delete it" "${KUBECTL[@]}" delete service ports
 
 # kubectl validates on the server (fieldValidation=Strict): a typo fails.
 sed 's/replicas: \([0-9]\)/replica: \1/; s/name: web$/name: web-typo/; s/app: web}/app: web-typo}/g' "$MESHSIM_DIR/web.yaml" >"$MESHSIM_DIR/typo.yaml"

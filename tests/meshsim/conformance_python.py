@@ -243,6 +243,33 @@ def run_checks(sim):
             assert e.status == 404, e.status
     check("custom objects: delete preconditions", custom_delete_preconditions)
 
+    # Strategic merge patches (a dict body) with the directives kubectl's
+    # client-side apply sends: a list of primitives with a merge strategy
+    # (finalizers) is a set, $deleteFromPrimitiveList takes from it, and
+    # $retainKeys drops the fields it does not list (kubernetes
+    # apimachinery pkg/util/strategicpatch/patch.go).
+    def strategic_directives():
+        core.create_namespaced_config_map(NS, client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name="py-finalized", finalizers=["example.com/a"])))
+        cm = core.patch_namespaced_config_map("py-finalized", NS, {"metadata": {"finalizers": ["example.com/b"]}})
+        assert cm.metadata.finalizers == ["example.com/b", "example.com/a"], cm.metadata.finalizers
+        cm = core.patch_namespaced_config_map("py-finalized", NS, {"metadata": {
+            "$deleteFromPrimitiveList/finalizers": ["example.com/a"]}})
+        assert cm.metadata.finalizers == ["example.com/b"], cm.metadata.finalizers
+        cm = core.patch_namespaced_config_map("py-finalized", NS, {"metadata": {"finalizers": None}})
+        assert not cm.metadata.finalizers, cm.metadata.finalizers
+        core.delete_namespaced_config_map("py-finalized", NS)
+        d = apps.patch_namespaced_deployment("py-web", NS, {"spec": {"strategy": {
+            "$retainKeys": ["type"], "type": "Recreate"}}})
+        assert d.spec.strategy.type == "Recreate" and d.spec.strategy.rolling_update is None, d.spec.strategy
+        try:
+            apps.patch_namespaced_deployment("py-web", NS, {"spec": {"strategy": {
+                "$retainKeys": ["type"], "rollingUpdate": {"maxSurge": 1}}}})
+            raise AssertionError("a field $retainKeys does not list was taken")
+        except ApiException as e:
+            assert e.status == 400 and json.loads(e.body)["message"] == "invalid patch format of retainKeys", e.body
+    check("strategic merge patch: primitive sets, $deleteFromPrimitiveList, $retainKeys", strategic_directives)
+
     # follow=True streams the log until the pod ends.
     def follow_logs():
         victim = core.list_namespaced_pod(NS, label_selector="app=cart").items[0].metadata.name

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "openapi.h"
 #include "patch.h"
 #include "proto.h"
 #include "schema.h"
@@ -70,10 +71,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 4:
         if (two_documents(s, len, &a, &b)) {
-            cJSON *c = cJSON_Duplicate(a, 1);
+            /* As every kind with a schema, and one without. */
+            for (const struct openapi_kind *k = OPENAPI_KINDS;; k++) {
+                cJSON *c = cJSON_Duplicate(a, 1);
+                strategic_merge_patch(c, b, k->schema, err, sizeof err);
+                cJSON_Delete(c);
+                if (!k->kind)
+                    break;
+            }
             merge_patch(a, b);
-            strategic_merge_patch(c, b);
-            cJSON_Delete(c);
             cJSON_Delete(a);
             cJSON_Delete(b);
         }

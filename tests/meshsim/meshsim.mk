@@ -52,10 +52,12 @@ BENCH_CMDS += "tests/meshsim/bench.sh $(MESHSIM)"
 MESHSIM_FUZZ_SRCS := tests/meshsim/selector.c tests/meshsim/yaml.c tests/meshsim/proto.c tests/meshsim/patch.c \
   tests/meshsim/schema.c \
   tests/meshsim/store.c tests/meshsim/rng.c tests/meshsim/buf.c
-$(BUILD)/fuzz/fuzz_meshsim_parsers: tests/meshsim/fuzz_parsers.c $(MESHSIM_FUZZ_SRCS) $(wildcard tests/meshsim/*.h)
+# Strategic merge patches read the schemas' patch metadata.
+$(BUILD)/fuzz/fuzz_meshsim_parsers: tests/meshsim/fuzz_parsers.c $(MESHSIM_FUZZ_SRCS) $(MESHSIM_OPENAPI_C) \
+  $(wildcard tests/meshsim/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -o $@ tests/meshsim/fuzz_parsers.c $(MESHSIM_FUZZ_SRCS) \
-	  -lcjson -lyaml
+	$(CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -iquote tests/meshsim -o $@ tests/meshsim/fuzz_parsers.c \
+	  $(MESHSIM_FUZZ_SRCS) $(MESHSIM_OPENAPI_C) -lcjson -lyaml
 FUZZ_TARGETS += $(BUILD)/fuzz/fuzz_meshsim_parsers
 
 # For C tests that start a meshsim of their own (tests/meshsim_launch.h);

@@ -10,10 +10,17 @@
 
 /* Applies patch to target in place. */
 void merge_patch(cJSON *target, const cJSON *patch);
-/* As merge_patch, but lists of objects with a merge key ("name", or
- * "containerPort" for ports) merge element by element, and `$patch:
- * delete|replace` directives are honoured, as for built-in types. */
-void strategic_merge_patch(cJSON *target, const cJSON *patch);
+/* A strategic merge patch of target, in place, as the API server applies
+ * one to a built-in object: lists merge by the merge keys of the kind's
+ * schema (strategic_schema), with the $patch, $retainKeys,
+ * $setElementOrder and $deleteFromPrimitiveList directives; other lists
+ * are replaced. schema NULL: only metadata's lists merge. 0, or the HTTP
+ * status of the API server's refusal (400, 500) with its message in err;
+ * target is then partly patched: use a copy. */
+int strategic_merge_patch(cJSON *target, const cJSON *patch, const char *schema, char *err, size_t err_size);
+/* openapi.txt's schema of a kind ("Deployment" for apps Deployment), or
+ * NULL when it has none. */
+const char *strategic_schema(const char *group, const char *kind);
 
 /* JSON Patch (RFC 6902) ops applied to target in order; -1 with a message
  * when an operation fails (target is then partly patched: use a copy). */
