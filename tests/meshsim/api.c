@@ -182,8 +182,9 @@ static void verbs_json(struct buf *b, unsigned ops)
     static const struct {
         unsigned op;
         const char *verb;
-    } verbs[] = {{OP_CREATE, "create"}, {OP_DELETE, "delete"}, {OP_GET, "get"}, {OP_LIST, "list"},
-                 {OP_PATCH, "patch"},   {OP_UPDATE, "update"}, {OP_WATCH, "watch"}};
+    } verbs[] = {{OP_CREATE, "create"}, {OP_DELETE, "delete"}, {OP_DELETECOLLECTION, "deletecollection"},
+                 {OP_GET, "get"},       {OP_LIST, "list"},     {OP_PATCH, "patch"},
+                 {OP_UPDATE, "update"}, {OP_WATCH, "watch"}};
     buf_puts(b, "[");
     int first = 1;
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
@@ -2424,26 +2425,15 @@ static int delete_precondition_failed(struct exchange *ex, const struct request 
     return 1;
 }
 
-static void handle_delete(struct exchange *ex, const struct request *req, struct object *o)
+/* Removes o as a DELETE does: a pod terminates (its ReplicaSet replaces
+ * it), a deployment takes its ReplicaSets and pods along, anything else
+ * goes at once. */
+static void delete_object(struct object *o)
 {
-    if (delete_precondition_failed(ex, req, o))
-        return;
-    if (dry_run(req)) {
-        reply_json(ex, 200, o->json);
-        return;
-    }
     if (o->type == &RT_PODS) {
         cluster_delete_pod(o, api_now);
-        reply_json(ex, 200, o->json);
         return;
     }
-    struct buf b = {0};
-    buf_printf(&b, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Success\",\"details\":"
-                   "{\"name\":");
-    buf_json_string(&b, o->name);
-    if (o->type->group[0])
-        buf_printf(&b, ",\"group\":\"%s\"", o->type->group);
-    buf_printf(&b, ",\"kind\":\"%s\",\"uid\":\"%s\"}}\n", o->type->plural, json_str(o->json, "metadata.uid"));
     const struct rtype *t = o->type;
     char *ns = strdup(o->ns);
     if (t == &RT_DEPLOYMENTS)
@@ -2454,7 +2444,80 @@ static void handle_delete(struct exchange *ex, const struct request *req, struct
     else if (t == &RT_SERVICES)
         cluster_services_changed();
     free(ns);
+}
+
+static void handle_delete(struct exchange *ex, const struct request *req, struct object *o)
+{
+    if (delete_precondition_failed(ex, req, o))
+        return;
+    if (dry_run(req)) {
+        reply_json(ex, 200, o->json);
+        return;
+    }
+    if (o->type == &RT_PODS) {
+        delete_object(o);
+        reply_json(ex, 200, o->json);
+        return;
+    }
+    struct buf b = {0};
+    buf_printf(&b, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Success\",\"details\":"
+                   "{\"name\":");
+    buf_json_string(&b, o->name);
+    if (o->type->group[0])
+        buf_printf(&b, ",\"group\":\"%s\"", o->type->group);
+    buf_printf(&b, ",\"kind\":\"%s\",\"uid\":\"%s\"}}\n", o->type->plural, json_str(o->json, "metadata.uid"));
+    delete_object(o);
     ex_reply(ex, 200, "application/json", b.data, b.len, NULL);
+    buf_free(&b);
+}
+
+/* DELETE of a namespace's collection (deletecollection): every object the
+ * list's labelSelector and fieldSelector select is deleted as a DELETE with
+ * the same options would delete it, preconditions included, and the answer
+ * is the list as it was (kubernetes staging/src/k8s.io/apiserver/pkg/
+ * endpoints/handlers/delete.go, DeleteCollection; pkg/registry/generic/
+ * registry/store.go, Store.DeleteCollection). The first refusal is the
+ * answer, and what was deleted before it stays deleted. */
+static void handle_delete_collection(struct exchange *ex, const struct request *req, const struct rtype *t,
+                                     const char *ns)
+{
+    struct selector *ls, *fs;
+    if (parse_selectors(ex, req, t, &ls, &fs) != 0)
+        return;
+    size_t n;
+    struct object *const *items = store_list(t, &n);
+    char av[96];
+    rtype_api_version(t, av, sizeof av);
+    struct buf b = {0};
+    buf_printf(&b, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%llu\"},\"items\":[",
+               t->kind, av, (unsigned long long)store_rv());
+    /* Names first: deleting changes the store's list. */
+    char **names = calloc(n + 1, sizeof *names);
+    size_t selected = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!object_in_scope(items[i], ns, ls, fs))
+            continue;
+        print_item(&b, items[i]->json, !is_custom(t));
+        buf_puts(&b, ",");
+        names[selected++] = strdup(items[i]->name);
+    }
+    if (selected)
+        b.data[--b.len] = '\0'; /* the last comma */
+    buf_puts(&b, "]}\n");
+    selector_free(ls);
+    selector_free(fs);
+    int dry = dry_run(req), refused = 0;
+    for (size_t i = 0; i < selected; i++) {
+        struct object *o = refused ? NULL : store_get(t, ns, names[i]);
+        if (o && delete_precondition_failed(ex, req, o))
+            refused = 1;
+        else if (o && !dry)
+            delete_object(o);
+        free(names[i]);
+    }
+    free(names);
+    if (!refused)
+        ex_reply(ex, 200, "application/json", b.data, b.len, NULL);
     buf_free(&b);
 }
 
@@ -2869,6 +2932,8 @@ static void handle_resource(struct exchange *ex, const struct request *req, stru
             handle_list(ex, req, t, r->ns);
         else if (strcmp(m, "POST") == 0 && (t->ops & OP_CREATE) && (r->ns || !t->namespaced))
             handle_create(ex, req, t, r->ns);
+        else if (strcmp(m, "DELETE") == 0 && (t->ops & OP_DELETECOLLECTION) && (r->ns || !t->namespaced))
+            handle_delete_collection(ex, req, t, r->ns ? r->ns : "");
         else
             method_not_allowed(ex);
         return;

@@ -185,6 +185,29 @@ assert s["reason"] == "Invalid" and s["message"] == (
 PY
 expect_code "a body's dryRun is the one that counts" 200 DELETE "$EF/ef2?dryRun=All" "${JSONBODY[@]}" -d '{"dryRun":[]}'
 expect_code "  (so it is gone)" 404 GET "$EF/ef2"
+# DELETE of a collection (deletecollection) deletes what the selectors
+# select and answers with the list as it was; libcurl makes the URL of an
+# object named "." (envoyfilters/.) that collection's, so such a name
+# deletes every EnvoyFilter of the namespace.
+for name in batch-a batch-b keeper; do
+    label=$([ "$name" = keeper ] && echo keep || echo batch)
+    expect_code "create $name" 201 POST "$EF" "${JSONBODY[@]}" \
+        -d '{"apiVersion":"networking.istio.io/v1alpha3","kind":"EnvoyFilter","metadata":{"name":"'$name'","labels":{"set":"'$label'"}},"spec":{}}'
+done
+expect_code "deletecollection by label" 200 DELETE "$EF?labelSelector=set%3Dbatch"
+check_py "  answers the list it deleted" "$MESHSIM_DIR/body" <<'PY'
+import json, sys
+l = json.load(open(sys.argv[1]))
+assert l["kind"] == "EnvoyFilterList" and [i["metadata"]["name"] for i in l["items"]] == ["batch-a", "batch-b"], l
+PY
+expect_code "  they are gone" 404 GET "$EF/batch-a"
+expect_code "  the unselected one stays" 200 GET "$EF/keeper"
+expect_code "a collection's DELETE honours preconditions too" 409 DELETE "$EF" "${JSONBODY[@]}" \
+    -d '{"preconditions":{"uid":"not-this-one"}}'
+expect_code "  so the keeper stays" 200 GET "$EF/keeper"
+expect_code "DELETE .../envoyfilters/. is the collection's DELETE" 200 DELETE "$EF/."
+expect_code "  and deleted the keeper" 404 GET "$EF/keeper"
+expect_code "no deletecollection across namespaces" 405 DELETE /apis/networking.istio.io/v1alpha3/envoyfilters
 
 # Authentication.
 check "no credentials -> 401" bash -c "[ \$(curl -s -o /dev/null -w '%{http_code}' --cacert '$MESHSIM_DIR/ca.pem' '$SERVER/api/v1/pods') = 401 ]"

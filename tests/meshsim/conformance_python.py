@@ -243,6 +243,26 @@ def run_checks(sim):
             assert e.status == 404, e.status
     check("custom objects: delete preconditions", custom_delete_preconditions)
 
+    # DELETE of a collection: what the label selector selects goes, the
+    # rest stays (kubernetes handlers/delete.go, DeleteCollection).
+    def delete_collection():
+        for name, group in (("py-batch-a", "batch"), ("py-batch-b", "batch"), ("py-keeper", "keep")):
+            core.create_namespaced_config_map(NS, client.V1ConfigMap(
+                metadata=client.V1ObjectMeta(name=name, labels={"set": group})))
+        core.delete_collection_namespaced_config_map(NS, label_selector="set=batch")
+        left = sorted(c.metadata.name for c in core.list_namespaced_config_map(NS, label_selector="set").items)
+        assert left == ["py-keeper"], left
+        for name in ("py-filter-a", "py-filter-b"):
+            custom.create_namespaced_custom_object(*ef, {
+                "apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
+                "metadata": {"name": name, "labels": {"set": "batch"}}, "spec": {}})
+        # This client sends no selector for custom objects: all of them go.
+        deleted = custom.delete_collection_namespaced_custom_object(*ef)
+        assert {"py-filter-a", "py-filter-b"} <= {i["metadata"]["name"] for i in deleted["items"]}, deleted
+        assert not custom.list_namespaced_custom_object(*ef)["items"]
+        core.delete_namespaced_config_map("py-keeper", NS)
+    check("delete collection by label selector", delete_collection)
+
     # Strategic merge patches (a dict body) with the directives kubectl's
     # client-side apply sends: a list of primitives with a merge strategy
     # (finalizers) is a set, $deleteFromPrimitiveList takes from it, and

@@ -8,11 +8,12 @@
 #include "rng.h"
 
 #define CORE_VERBS (OP_LIST | OP_GET | OP_WATCH)
-#define CRUD (OP_LIST | OP_GET | OP_WATCH | OP_CREATE | OP_PATCH | OP_DELETE | OP_UPDATE)
+#define CRUD (OP_LIST | OP_GET | OP_WATCH | OP_CREATE | OP_PATCH | OP_DELETE | OP_DELETECOLLECTION | OP_UPDATE)
 
 const struct rtype RT_NAMESPACES = {"", "v1", "namespaces", "namespace", "Namespace", 0,
                                     CORE_VERBS | OP_CREATE | OP_PATCH | OP_UPDATE, "[\"ns\"]", NULL};
-const struct rtype RT_PODS = {"", "v1", "pods", "pod", "Pod", 1, CORE_VERBS | OP_PATCH | OP_DELETE, "[\"po\"]",
+const struct rtype RT_PODS = {"", "v1", "pods", "pod", "Pod", 1, CORE_VERBS | OP_PATCH | OP_DELETE | OP_DELETECOLLECTION,
+                              "[\"po\"]",
                               "[\"all\"]"};
 const struct rtype RT_SERVICES = {"", "v1", "services", "service", "Service", 1, CRUD, "[\"svc\"]", "[\"all\"]"};
 const struct rtype RT_CONFIGMAPS = {"", "v1", "configmaps", "configmap", "ConfigMap", 1, CRUD, "[\"cm\"]", NULL};

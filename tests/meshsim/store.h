@@ -16,6 +16,7 @@ enum rtype_op {
     OP_PATCH = 1 << 4,
     OP_DELETE = 1 << 5,
     OP_UPDATE = 1 << 6,
+    OP_DELETECOLLECTION = 1 << 7,
 };
 
 struct rtype {
