@@ -1318,7 +1318,7 @@ static int cmd_console(const struct cli *c, struct session *s)
                                      .prometheus = s->prometheus},
                            .interval_s = c->interval_s, .readonly = c->readonly, .no_color = c->no_color,
                            .envoyfilter = manifest ? manifest : (const char *)app_envoyfilter_manifest,
-                           .envoyfilter_len = len, .contexts = (const char *const *)contexts,
+                           .envoyfilter_len = len, .envoyfilter_file = c->envoyfilter_file, .contexts = (const char *const *)contexts,
                            .n_contexts = n_contexts, .switch_context = console_switch_context, .switch_user = &con,
                            .journal = journal};
     app_journal_session(journal, "console", s->conn.namespace, HFITOP_VERSION);

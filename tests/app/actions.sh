@@ -116,6 +116,24 @@ expect_exit "envoyfilter: delete when absent" 0 "was not there" "$HFITOP" envoyf
 printf 'kind: ConfigMap\nmetadata: {name: x}\n' >"$MESHSIM_DIR/notef.yaml"
 expect_exit "envoyfilter: --envoyfilter not an EnvoyFilter" 1 "not an EnvoyFilter" \
     "$HFITOP" --envoyfilter "$MESHSIM_DIR/notef.yaml" envoyfilter apply
+# A name that is a dot segment addresses another resource once the path is
+# resolved (RFC 3986 5.2.4, which libcurl applies): ".", the namespace's
+# whole collection. client-go refuses such names before any request
+# (rest/request.go Name, IsValidPathSegmentName), and so must hfitop.
+printf 'apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: bystander}\nspec: {}\n' \
+    >"$MESHSIM_DIR/bystander.yaml"
+expect_exit "envoyfilter: a second EnvoyFilter" 0 "applied" "$HFITOP" --envoyfilter "$MESHSIM_DIR/bystander.yaml" envoyfilter apply
+for bad in . .. a/b 50%; do
+    printf 'apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: "%s"}\nspec: {}\n' "$bad" \
+        >"$MESHSIM_DIR/bad.yaml"
+    expect_exit "envoyfilter: delete of a manifest named '$bad' refused" 1 "invalid resource name \"$bad\": may not" \
+        "$HFITOP" --envoyfilter "$MESHSIM_DIR/bad.yaml" envoyfilter delete
+    expect_exit "envoyfilter: apply of a manifest named '$bad' refused" 1 "invalid resource name \"$bad\": may not" \
+        "$HFITOP" --envoyfilter "$MESHSIM_DIR/bad.yaml" envoyfilter apply
+done
+expect_code "envoyfilter: the other EnvoyFilter is untouched" 200 GET "${ef%/*}/bystander"
+expect_exit "restart: a deployment named '..' is refused" 1 'invalid resource name "..": may not be' "$HFITOP" restart ..
+expect_exit "envoyfilter: delete the second one" 0 "deleted" "$HFITOP" --envoyfilter "$MESHSIM_DIR/bystander.yaml" envoyfilter delete
 
 # ---- restart ----
 old_cart=$(python3 -c 'import json,sys; print(" ".join(p["name"] for p in json.load(open(sys.argv[1]))["pods"] if p["deployment"] == "cart"))' "$MESHSIM_DIR/once.json")

@@ -156,6 +156,34 @@ static void test_basic_auth(void)
     ts_stop(&s);
 }
 
+/* A path whose "." or ".." segment would address another resource (a
+ * DELETE of envoyfilters/. is one of the whole collection) never leaves:
+ * the request fails with KUBE_BAD_PATH naming it, and the server sees
+ * nothing; a dot inside a name or in the query is no segment. */
+static void test_dot_segments_refused(void)
+{
+    struct test_server s;
+    ts_start(&s, echo_handler, NULL, 20);
+    struct kube_client *c = client_for(&s, "{token: t}");
+    const char *const refused[] = {"/apis/networking.istio.io/v1alpha3/namespaces/demo/envoyfilters/.",
+                                   "/apis/apps/v1/namespaces/demo/deployments/..", "/api/v1/namespaces/../pods"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        struct result r = {0};
+        kube_client_delete(c, refused[i], on_done, &r);
+        wait_for(c, &r);
+        CHECK_INT(r.error.code, KUBE_BAD_PATH);
+        CHECK_CONTAINS(r.error.message, refused[i]);
+    }
+    CHECK_INT(s.n_requests, 0);
+    struct result r = {0};
+    kube_client_get(c, "/api/v1/namespaces/demo/pods/a..b?fieldSelector=x%3D..", on_done, &r);
+    wait_for(c, &r);
+    CHECK_INT(r.http_status, 200);
+    CHECK_INT(s.n_requests, 1);
+    done_client(c);
+    ts_stop(&s);
+}
+
 static const char *const status_bodies[] = {
     "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":"
     "\"pods is forbidden: User \\\"system:serviceaccount:demo:hfitop\\\" cannot list resource "
@@ -805,6 +833,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN); /* the server writes to clients that gave up */
     RUN(test_get_with_bearer_token);
     RUN(test_basic_auth);
+    RUN(test_dot_segments_refused);
     RUN(test_impersonation_headers);
     RUN(test_status_errors);
     RUN(test_real_status_files);

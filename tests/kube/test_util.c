@@ -215,6 +215,31 @@ static void test_url_escape(void)
     free(e);
 }
 
+/* The names client-go refuses before sending (apimachinery
+ * IsValidPathSegmentName), and paths whose dot segments would be resolved
+ * into another resource's. */
+static void test_path_safety(void)
+{
+    CHECK(kube_name_problem("hfi-wasm-stats") == NULL);
+    CHECK(kube_name_problem("a.b..c") == NULL);
+    CHECK(kube_name_problem("...") == NULL);
+    CHECK_STR(kube_name_problem("."), "may not be '.'");
+    CHECK_STR(kube_name_problem(".."), "may not be '..'");
+    CHECK_STR(kube_name_problem("a/b"), "may not contain '/'");
+    CHECK_STR(kube_name_problem("50%"), "may not contain '%'");
+    CHECK_STR(kube_name_problem(""), "may not be empty");
+
+    CHECK(!kube_path_has_dot_segment("/apis/apps/v1/namespaces/demo/deployments/cart"));
+    CHECK(!kube_path_has_dot_segment("/api/v1/namespaces/demo/pods/a.b:15090/proxy/stats/prometheus?filter=.."));
+    CHECK(!kube_path_has_dot_segment("/x/.../y/..z/.a"));
+    CHECK(kube_path_has_dot_segment("/apis/networking.istio.io/v1alpha3/namespaces/demo/envoyfilters/."));
+    CHECK(kube_path_has_dot_segment("/apis/apps/v1/namespaces/demo/deployments/.."));
+    CHECK(kube_path_has_dot_segment("/api/v1/namespaces/../pods"));
+    CHECK(kube_path_has_dot_segment("/a/./b?q=1"));
+    CHECK(kube_path_has_dot_segment("/a/..?q=1"));
+    CHECK(kube_path_has_dot_segment("."));
+}
+
 static void test_error_table(void)
 {
     CHECK_INT(kube_code_from_http(200, NULL), KUBE_OK);
@@ -244,6 +269,7 @@ int main(int argc, char **argv)
 {
     realdata_dir = argc > 1 ? argv[1] : NULL;
     RUN(test_base64_round_trip);
+    RUN(test_path_safety);
     RUN(test_base64_rejects);
     RUN(test_rfc3339_accepts);
     RUN(test_rfc3339_refuses);

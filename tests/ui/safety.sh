@@ -5,7 +5,7 @@
 # policy forms refuse bad fields and show which; Enter shows a policy's
 # rules; the kill switch removes every policy and watches the sidecars
 # stop; test faults tell the truth; follow-up steps keep the target that
-# was confirmed.
+# was confirmed; the EnvoyFilter dialogs name what they act on.
 #
 #   tests/ui/safety.sh HFITOP MESHSIM
 HFITOP=$1
@@ -214,5 +214,32 @@ see "the header says the plugin rejects it" \
     'pluginConfig REJECTED by the plugin, no policy applies (policy "bad": spec.rules[0].fault.abort.httpStatus' 60
 keys q
 exited_cleanly "rejected configuration"
+
+# ---- e and E name the EnvoyFilter they act on, and refuse a name that
+# would address another resource ("." is the namespace's whole collection) ----
+printf 'apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: bystander}\nspec: {}\n' \
+    >"$MESHSIM_DIR/bystander.yaml"
+start_console --envoyfilter "$MESHSIM_DIR/bystander.yaml"
+see "console up with --envoyfilter" "TOTAL 6 pods" 60
+keys E
+see "the delete dialog names the object and its file" "DELETE EnvoyFilter bystander (of $MESHSIM_DIR/bystander.yaml)"
+keys Escape e
+see "the apply dialog too" "server-side apply of EnvoyFilter bystander ($MESHSIM_DIR/bystander.yaml)"
+keys Escape q
+exited_cleanly "--envoyfilter named in the dialogs"
+printf 'apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: "."}\nspec: {}\n' \
+    >"$MESHSIM_DIR/dot.yaml"
+CONSOLE_ENV="HFITOP_REQUEST_LOG=$REQUESTS" start_console --envoyfilter "$MESHSIM_DIR/dot.yaml"
+see "console up with a manifest named '.'" "TOTAL 6 pods" 60
+: >"$REQUESTS"
+keys E
+see "E: the manifest is refused on the status line" 'invalid resource name ".": may not be' 10
+check "E: no dialog" not_on_screen "Delete the stats-inclusion EnvoyFilter?"
+keys e
+see "e: refused too" 'invalid resource name ".": may not be' 10
+check "e: no dialog" not_on_screen "Apply the stats-inclusion EnvoyFilter?"
+check "nothing written ($(changes | head -n 3))" nothing_written
+keys q
+exited_cleanly "a manifest named '.'"
 
 finish

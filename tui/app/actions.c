@@ -96,6 +96,22 @@ static void action_fail(struct action *a, long http, const char *what)
     action_finish(a, &r);
 }
 
+/* Why a namespace or object name cannot go into an API path, worded as
+ * client-go refuses it before sending (rest/request.go Namespace, Name);
+ * false when it can. "." or ".." would address another resource. */
+static bool name_refused(const char *ns, const char *name, char *msg, size_t size)
+{
+    const char *why = kube_name_problem(ns);
+    if (why) {
+        snprintf(msg, size, "invalid namespace \"%s\": %s", ns, why);
+        return true;
+    }
+    why = name ? kube_name_problem(name) : NULL;
+    if (why)
+        snprintf(msg, size, "invalid resource name \"%s\": %s", name, why);
+    return why != NULL;
+}
+
 static struct action *action_new(struct kube_client *c, const char *ns, const char *name, app_action_done_fn done,
                                  void *user)
 {
@@ -111,6 +127,11 @@ static struct action *action_new(struct kube_client *c, const char *ns, const ch
     a->name = name ? strdup(name) : NULL;
     a->done = done;
     a->user = user;
+    char why[400];
+    if (a->ns && name_refused(a->ns, name, why, sizeof why)) {
+        action_fail(a, 0, why);
+        return NULL;
+    }
     return a;
 }
 
@@ -154,6 +175,10 @@ static cJSON *envoyfilter_object(const char *ns, const char *manifest, size_t le
         cJSON_Delete(obj);
         return NULL;
     }
+    if (name_refused(ns, name->valuestring, err, err_size)) {
+        cJSON_Delete(obj);
+        return NULL;
+    }
     cJSON_DeleteItemFromObjectCaseSensitive(meta, "namespace");
     cJSON_AddStringToObject(meta, "namespace", ns);
     return obj;
@@ -188,6 +213,16 @@ static struct action *envoyfilter_action(struct kube_client *c, const char *ns, 
         return NULL;
     }
     return a;
+}
+
+bool app_envoyfilter_name(const char *ns, const char *manifest, size_t len, char *name, size_t name_size, char *err,
+                          size_t err_size)
+{
+    cJSON *obj = envoyfilter_object(ns, manifest, len, err, err_size);
+    if (obj)
+        snprintf(name, name_size, "%s", app_json_path(obj, "metadata.name")->valuestring);
+    cJSON_Delete(obj);
+    return obj != NULL;
 }
 
 void app_envoyfilter_apply(struct kube_client *c, const char *ns, const char *manifest, size_t len,
@@ -708,6 +743,11 @@ void app_fire(struct kube_client *c, const struct app_fire_options *o, app_fire_
     }
     if ((!o->pod) == (!o->service) || o->count <= 0 || (!o->abort_status) == (o->delay_ms <= 0)) {
         fire_end(f, false, 0, "fire needs one target (pod or service), a count, and --abort or --delay-ms");
+        return;
+    }
+    char why[400];
+    if (name_refused(f->ns, f->target, why, sizeof why)) {
+        fire_end(f, false, 0, why);
         return;
     }
     char *path = object_path(WASMPLUGIN_API, f->ns, "wasmplugins", NULL);

@@ -29,6 +29,11 @@ typedef void (*app_action_done_fn)(const struct app_action_result *result, void 
 
 /* Server-side apply of an EnvoyFilter manifest (one YAML or JSON
  * document) into `ns`, whatever namespace it names itself. */
+/* The name of the manifest's EnvoyFilter, for a confirmation to show;
+ * false with why in err when it is not one EnvoyFilter whose name (and ns)
+ * can be addressed, which apply and delete would refuse too. */
+bool app_envoyfilter_name(const char *ns, const char *manifest, size_t len, char *name, size_t name_size, char *err,
+                          size_t err_size);
 void app_envoyfilter_apply(struct kube_client *c, const char *ns, const char *manifest, size_t len,
                            app_action_done_fn done, void *user);
 /* Deletes the EnvoyFilter the manifest names; one already gone is fine. */

@@ -284,6 +284,20 @@ static CURL *start_easy(struct kube_request *r, const char *base_url)
     return e;
 }
 
+/* A path with a "." or ".." segment addresses another resource than the
+ * one its caller named (a DELETE of envoyfilters/. is the collection's):
+ * it fails here, whoever built it. */
+static bool refuse_dot_segments(struct kube_request *r)
+{
+    if (!kube_path_has_dot_segment(r->path))
+        return false;
+    struct kube_error err = {0};
+    kube_error_set(&err, KUBE_BAD_PATH, "refusing to send %s %s: a '.' or '..' segment would address another resource",
+                   method_name(r->method), r->path);
+    fail_early(r, &err);
+    return true;
+}
+
 /* A request to another server (kube_endpoint): its URL, its trust, its
  * credentials; none of the kubeconfig's. */
 static void launch_endpoint(struct kube_request *r)
@@ -369,6 +383,9 @@ static void set_common_options(struct kube_request *r, CURL *e)
     r->overflow = BODY_FITS;
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    /* The path goes out as built: libcurl would otherwise resolve "." and
+     * ".." segments (RFC 3986 5.2.4) into another resource's path. */
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
@@ -386,6 +403,8 @@ static void set_common_options(struct kube_request *r, CURL *e)
 static void launch(struct kube_request *r)
 {
     struct kube_client *c = r->client;
+    if (refuse_dot_segments(r))
+        return;
     if (r->endpoint) {
         launch_endpoint(r);
         return;

@@ -38,6 +38,7 @@
     _(TOO_LARGE, NULL, 0, "answer too large") \
     _(CANCELLED, NULL, 0, "request cancelled") \
     _(WATCH_DECODE, NULL, 0, "malformed watch stream") \
+    _(BAD_PATH, NULL, 0, "request path with a '.' or '..' segment") \
     _(BAD_REQUEST, "BadRequest", 400, "bad request") \
     _(UNAUTHORIZED, "Unauthorized", 401, "unauthorized: credentials were rejected") \
     _(FORBIDDEN, "Forbidden", 403, "forbidden") \

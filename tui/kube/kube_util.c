@@ -289,3 +289,32 @@ int kube_read_file(const char *path, size_t max, char **data, size_t *len)
     *len = b.len;
     return 0;
 }
+
+const char *kube_name_problem(const char *name)
+{
+    if (!name[0])
+        return "may not be empty";
+    if (strcmp(name, ".") == 0)
+        return "may not be '.'";
+    if (strcmp(name, "..") == 0)
+        return "may not be '..'";
+    if (strchr(name, '/'))
+        return "may not contain '/'";
+    if (strchr(name, '%'))
+        return "may not contain '%'";
+    return NULL;
+}
+
+bool kube_path_has_dot_segment(const char *path)
+{
+    size_t end = strcspn(path, "?#");
+    for (size_t i = 0; i < end;) {
+        size_t len = strcspn(path + i, "/?#");
+        if (len > end - i)
+            len = end - i;
+        if ((len == 1 && path[i] == '.') || (len == 2 && path[i] == '.' && path[i + 1] == '.'))
+            return true;
+        i += len + 1;
+    }
+    return false;
+}

@@ -42,6 +42,16 @@ char *kube_path_dir(const char *path);
  * Never reads past len; false on anything else. */
 bool kube_parse_rfc3339(const char *buf, size_t len, struct timespec *out);
 
+/* Why `name` cannot be a namespace or object name in an API path, or NULL:
+ * "may not be '.'" or "'..'" (the path would resolve to another resource),
+ * "may not contain '/'" or "'%'", "may not be empty". The check of
+ * apimachinery api/validation/path IsValidPathSegmentName, which client-go
+ * runs on every name and namespace before sending (rest/request.go). */
+const char *kube_name_problem(const char *name);
+/* Whether the path (before any '?') has a "." or ".." segment, which RFC
+ * 3986 dot-segment removal (5.2.4) resolves to another resource. */
+bool kube_path_has_dot_segment(const char *path);
+
 /* Caps on local files: a kubeconfig and what it names are small, and
  * --kubeconfig /dev/zero must not read until memory runs out. */
 enum { KUBE_MAX_CONFIG_BYTES = 8 << 20, KUBE_MAX_TOKEN_BYTES = 1 << 20 };

@@ -136,6 +136,11 @@ static void do_delete_filter(struct ui *ui)
     app_envoyfilter_delete(ui->client, ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len, ui_action_done, ui);
 }
 
+static const char *envoyfilter_source(const struct ui *ui)
+{
+    return ui->opt->envoyfilter_file ? ui->opt->envoyfilter_file : "manifests/envoyfilter-wasm-stats.yaml";
+}
+
 /* Sidecars that would ignore a BOOTSTRAP EnvoyFilter: istio-agent asks
  * istiod for the bootstrap (where the patches apply) only when the proxy
  * runs with BOOTSTRAP_XDS_AGENT=true (istio/istio
@@ -157,14 +162,29 @@ static int sidecars_without_bootstrap_agent(const struct ui *ui, int *sidecars)
     return without;
 }
 
+/* The EnvoyFilter the manifest names, or false after saying on the status
+ * line why the manifest cannot be applied or deleted: the dialog names
+ * what the key acts on. */
+static bool envoyfilter_named(struct ui *ui, char *name, size_t size)
+{
+    char err[300];
+    if (app_envoyfilter_name(ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len, name, size, err, sizeof err))
+        return true;
+    ui_status(ui, true, "EnvoyFilter manifest %s: %s", envoyfilter_source(ui), err);
+    return false;
+}
+
 static void confirm_apply_filter(struct ui *ui)
 {
+    char filter[256];
+    if (!envoyfilter_named(ui, filter, sizeof filter))
+        return;
     int sidecars, without = sidecars_without_bootstrap_agent(ui, &sidecars);
     char names[600];
     ui_confirm(ui, "Apply the stats-inclusion EnvoyFilter?");
     collect_sidecar_deployments(ui);
     deployment_list_text(ui, names, sizeof names);
-    ui_confirm_line(ui, "server-side apply of EnvoyFilter (manifests/envoyfilter-wasm-stats.yaml)");
+    ui_confirm_line(ui, "server-side apply of EnvoyFilter %s (%s)", filter, envoyfilter_source(ui));
     ui_confirm_line(ui, "into namespace %s, context %s, field manager %s", ui->ns, ui->context,
                     APP_FIELD_MANAGER);
     ui_confirm_line(ui, "Only pods started afterwards are affected: running sidecars keep their stats matcher.");
@@ -183,8 +203,11 @@ static void confirm_apply_filter(struct ui *ui)
 
 static void confirm_delete_filter(struct ui *ui)
 {
+    char filter[256];
+    if (!envoyfilter_named(ui, filter, sizeof filter))
+        return;
     ui_confirm(ui, "Delete the stats-inclusion EnvoyFilter?");
-    ui_confirm_line(ui, "DELETE the EnvoyFilter of manifests/envoyfilter-wasm-stats.yaml");
+    ui_confirm_line(ui, "DELETE EnvoyFilter %s (of %s)", filter, envoyfilter_source(ui));
     ui_confirm_line(ui, "in namespace %s, context %s.", ui->ns, ui->context);
     ui_confirm_line(ui, "Running sidecars keep their stats matcher until they restart.");
     ui_confirm_choice(ui, 'y', "delete", do_delete_filter);

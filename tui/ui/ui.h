@@ -36,6 +36,7 @@ struct ui_options {
     bool no_color;           /* --no-color; NO_COLOR in the environment too */
     const char *envoyfilter; /* the manifest `e` applies (built in, or --envoyfilter) */
     size_t envoyfilter_len;
+    const char *envoyfilter_file; /* --envoyfilter's file; NULL: the built-in one */
     const char *const *contexts; /* the kubeconfig's, for the context picker */
     size_t n_contexts;
     ui_switch_context_fn switch_context;
