@@ -24,6 +24,16 @@ from kubernetes.client.rest import ApiException  # noqa: E402
 NS = "demo"
 
 
+def assert_gone(why, read, *args):
+    """read(*args) must answer 404 Not Found."""
+    try:
+        read(*args)
+    except ApiException as e:
+        assert e.status == 404, (why, e.status)
+        return
+    raise AssertionError(why)
+
+
 def wait_until(seconds, fn):
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -131,11 +141,7 @@ def run_checks(sim):
         got = custom.get_namespaced_custom_object(*ef, "py-filter")
         assert got["spec"]["priority"] == 7 and got["metadata"]["generation"] == 2, got
         custom.delete_namespaced_custom_object(*ef, "py-filter")
-        try:
-            custom.get_namespaced_custom_object(*ef, "py-filter")
-            raise AssertionError("still there after delete")
-        except ApiException as e:
-            assert e.status == 404, e.status
+        assert_gone("still there after delete", custom.get_namespaced_custom_object, *ef, "py-filter")
     check("custom objects: list, create, patch, get, delete", custom_objects)
 
     def patch_deployment():
@@ -217,11 +223,7 @@ def run_checks(sim):
         assert len(core.list_namespaced_pod(NS, label_selector="app=frontend").items) == 2
         core.delete_namespaced_config_map("py-guarded", NS, body=client.V1DeleteOptions(
             preconditions=client.V1Preconditions(uid=uid, resource_version=rv)))
-        try:
-            core.read_namespaced_config_map("py-guarded", NS)
-            raise AssertionError("still there after a delete whose preconditions held")
-        except ApiException as e:
-            assert e.status == 404, e.status
+        assert_gone("still there after a delete whose preconditions held", core.read_namespaced_config_map, "py-guarded", NS)
     check("delete preconditions: a stale uid or resourceVersion is 409 and deletes nothing", delete_preconditions)
 
     # An EnvoyFilter, as hfitop removes its own: custom objects take them too.
@@ -236,11 +238,7 @@ def run_checks(sim):
                 "been deleted and then recreated" % uid)
         custom.delete_namespaced_custom_object(*ef, "py-guarded-filter", body=client.V1DeleteOptions(
             preconditions=client.V1Preconditions(uid=uid)))
-        try:
-            custom.get_namespaced_custom_object(*ef, "py-guarded-filter")
-            raise AssertionError("still there after a delete whose preconditions held")
-        except ApiException as e:
-            assert e.status == 404, e.status
+        assert_gone("still there after a delete whose preconditions held", custom.get_namespaced_custom_object, *ef, "py-guarded-filter")
     check("custom objects: delete preconditions", custom_delete_preconditions)
 
     # DELETE of a collection: what the label selector selects goes, the
@@ -302,11 +300,7 @@ def run_checks(sim):
         resp.read()
         resp.release_conn()
         assert time.time() - started < 25, "the stream outlived the pod"
-        try:
-            core.read_namespaced_pod(victim, NS)
-            raise AssertionError("the log ended while the pod was still there")
-        except ApiException as e:
-            assert e.status == 404, e.status
+        assert_gone("the log ended while the pod was still there", core.read_namespaced_pod, victim, NS)
     check("follow=True follows the log until the pod is gone", follow_logs)
 
 
