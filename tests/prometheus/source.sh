@@ -151,6 +151,37 @@ PY
 check_eventually "observed requests and errors through Prometheus: counters equal the sidecar's, rates from rate()" 30 \
     observed_rates
 
+# The plugin's own rates through Prometheus, one query per counter: 20
+# more aborts on one pod, no delays; its aborts/s is Prometheus' rate() of
+# its aborts counter over the 60 s window, its delays/s that of the delays
+# counter (the two are not swapped, nor one missing).
+for _ in $(seq 20); do
+    kcurl -o /dev/null -H 'x-hfi-fault-abort: 503' -H 'x-hfi-fault-token: meshsim-demo-token' \
+        "$SERVER$NS/pods/$rated:8080/proxy/fire"
+done
+counter_rates() {
+    once "$MESHSIM_DIR/prom.json" --prometheus "$PROM_URL" || return 1
+    for c in aborts delays; do
+        promql "sum by (pod) (rate(wasmcustom_hfi_faults_${c}_total{pod=\"$rated\"}[60s]))" >"$MESHSIM_DIR/$c.json" ||
+            return 1
+    done
+    python3 - "$MESHSIM_DIR/prom.json" "$MESHSIM_DIR/aborts.json" "$MESHSIM_DIR/delays.json" "$rated" <<'PY'
+import json, sys
+p = next(p for p in json.load(open(sys.argv[1]))["pods"] if p["name"] == sys.argv[4])
+def rate_of(path):
+    result = json.load(open(path))["data"]["result"]
+    assert len(result) == 1, result
+    return float(result[0]["value"][1])
+aborts, delays = rate_of(sys.argv[2]), rate_of(sys.argv[3])
+# Evaluated a moment apart, the two windows hold almost the same samples.
+assert p["aborts_per_s"] is not None and p["aborts_per_s"] >= 0.9 * 20 / 60, p
+assert abs(p["aborts_per_s"] - aborts) <= 0.2 * aborts, (p["aborts_per_s"], aborts)
+assert p["delays_per_s"] is not None and abs(p["delays_per_s"] - delays) <= 0.2 * max(delays, 1 / 60), (p["delays_per_s"], delays)
+assert p["delays_per_s"] < p["aborts_per_s"] / 2, p
+PY
+}
+check_eventually "the plugin's aborts/s and delays/s through Prometheus are rate() of each counter" 30 counter_rates
+
 # Deployments' quantiles over the window. Prometheus knows pods, not
 # deployments: hfitop adds the rate() of its pods' buckets together. Fresh
 # delays of a different length and number on each pod; then a deployment's

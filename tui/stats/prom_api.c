@@ -265,9 +265,18 @@ int prom_api_query_values(char *out, size_t size, const prom_api_target *t, cons
         return -1;
     size_t len = 0;
     append_named(out, size, &len, t, selector, "aborts_total|delays_total");
-    append(out, size, &len,
-           " or label_replace(max by (%s, %s) (timestamp({__name__=~\"(wasmcustom_)?hfi_faults_aborts_total\"%s%s})),"
-           " \"hfi_family\", \"scraped_at\", \"\", \"\")",
+    return finish(len, size);
+}
+
+/* timestamp() of a plain vector selector is each sample's own time, not
+ * the evaluation time (prometheus promql/engine.go, the "timestamp" case
+ * of evaluator.eval). */
+int prom_api_query_sample_times(char *out, size_t size, const prom_api_target *t, const char *selector)
+{
+    if (!target_valid(t))
+        return -1;
+    size_t len = 0;
+    append(out, size, &len, "max by (%s, %s) (timestamp({__name__=~\"(wasmcustom_)?hfi_faults_aborts_total\"%s%s}))",
            t->namespace_label, t->pod_label, sep_for(selector), selector ? selector : "");
     return finish(len, size);
 }
@@ -283,27 +292,22 @@ int prom_api_query_detail_values(char *out, size_t size, const prom_api_target *
     return finish(len, size);
 }
 
-/* "sum by (ns, pod) (rate(wasmcustom_NAME{SEL}[W])) or sum by ... (rate(NAME{SEL}[W]))":
- * the bare rendering only where a pod has no wasmcustom_ one. */
-static void append_rate(char *out, size_t size, size_t *len, const prom_api_target *t, const char *sel,
-                        const char *name, int window_s)
+/* `or` keeps the left side's series and adds the right side's whose
+ * labels (here namespace and pod) the left lacks (prometheus
+ * promql/engine.go, VectorOr): the bare rendering counts only where a pod
+ * has no wasmcustom_ one. */
+int prom_api_query_rates(char *out, size_t size, const prom_api_target *t, const char *selector,
+                         const char *counter, int window_s)
 {
-    append(out, size, len,
-           "label_replace(sum by (%s, %s) (rate(wasmcustom_hfi_faults_%s_total{%s}[%ds]))"
-           " or sum by (%s, %s) (rate(hfi_faults_%s_total{%s}[%ds])), \"hfi_family\", \"%s\", \"\", \"\")",
-           t->namespace_label, t->pod_label, name, sel, window_s, t->namespace_label, t->pod_label, name, sel,
-           window_s, name);
-}
-
-int prom_api_query_rates(char *out, size_t size, const prom_api_target *t, const char *selector, int window_s)
-{
-    if (!target_valid(t) || window_s <= 0)
+    if (!target_valid(t) || window_s <= 0 || !counter || (strcmp(counter, "aborts") != 0 && strcmp(counter, "delays") != 0))
         return -1;
     const char *sel = selector ? selector : "";
     size_t len = 0;
-    append_rate(out, size, &len, t, sel, "aborts", window_s);
-    append(out, size, &len, " or ");
-    append_rate(out, size, &len, t, sel, "delays", window_s);
+    append(out, size, &len,
+           "sum by (%s, %s) (rate(wasmcustom_hfi_faults_%s_total{%s}[%ds]))"
+           " or sum by (%s, %s) (rate(hfi_faults_%s_total{%s}[%ds]))",
+           t->namespace_label, t->pod_label, counter, sel, window_s, t->namespace_label, t->pod_label, counter, sel,
+           window_s);
     return finish(len, size);
 }
 

@@ -86,16 +86,22 @@ extern const size_t prom_api_namespace_label_candidate_count;
  * Discovery: count by every candidate label, so one answer tells which
  * labels name pods and namespaces. */
 int prom_api_query_labels(char *out, size_t size, const char *selector);
-/* The plugin's aborts and delays counters (both renderings, tagged by
- * __name__) and the newest sample's timestamp (series with
- * hfi_family="scraped_at"): one query per refresh, for every pod. */
+/* The plugin's aborts and delays counters, both renderings, told apart by
+ * __name__: one query per refresh, for every pod. */
 int prom_api_query_values(char *out, size_t size, const prom_api_target *t, const char *selector);
+/* The newest sample's timestamp (seconds) of each pod's aborts counter,
+ * either rendering: one query per refresh, for every pod. Apart from the
+ * values, so that neither answer needs a label_replace() over every pod
+ * to tell them apart, and Prometheus can evaluate both at once. */
+int prom_api_query_sample_times(char *out, size_t size, const prom_api_target *t, const char *selector);
 /* Its other counters and gauges and the histogram's _count and _sum: for
  * the pods whose details are shown (or every pod, for --once). */
 int prom_api_query_detail_values(char *out, size_t size, const prom_api_target *t, const char *selector);
-/* Per-second rates over window_s of aborts and delays (hfi_family "aborts"
- * and "delays"; the wasmcustom_ rendering wins over the bare one). */
-int prom_api_query_rates(char *out, size_t size, const prom_api_target *t, const char *selector, int window_s);
+/* Per-second rates over window_s of one counter, counter "aborts" or
+ * "delays" (the wasmcustom_ rendering wins over the bare one): one query
+ * per counter, for every pod, untagged (the query says which counter). */
+int prom_api_query_rates(char *out, size_t size, const prom_api_target *t, const char *selector,
+                         const char *counter, int window_s);
 /* Istio's istio_requests_total of the destination reporter, summed by
  * pod: every request (hfi_family "requests") and the errors ("errors":
  * 5xx, code 0, or a response flag other than "-" and DI), the counters
