@@ -89,6 +89,74 @@ static void test_errors(void)
     free(cut);
 }
 
+/* What the reader must take as JSON does: members in any order, unknown
+ * ones (of any shape) skipped, escapes, the first warning. */
+static void test_json_forms(void)
+{
+    prom_api_answer a;
+    CHECK_INT(parse("{\"warnings\":[3,\"first\",\"second\"],\"data\":{\"stats\":{\"x\":[true,false,null,-1.5e-3,{}]},"
+                    "\"result\":[{\"value\":[1.5e1,\"2\"],\"extra\":[[]],\"metric\":{\"other\":{\"a\":[1]},"
+                    "\"pod\":\"a\\u00e9\\ud83d\\ude00\\n\\\"\\/x\",\"namespace\":\"\\ud800\",\"le\":7}}],"
+                    "\"resultType\":\"vector\"},\"status\":\"success\"} \n",
+                    &a),
+              PROM_API_SUCCESS);
+    CHECK_INT(a.series_count, 1);
+    CHECK_STR(a.series[0].label[1], "a\xc3\xa9\xf0\x9f\x98\x80\n\"/x");
+    CHECK_STR(a.series[0].label[0], "\xef\xbf\xbd"); /* a lone surrogate: U+FFFD */
+    CHECK_STR(a.series[0].label[4], "");            /* not a string */
+    CHECK(a.series[0].t_s == 15 && a.series[0].value == 2);
+    CHECK_STR(a.warning, "first");
+    prom_api_answer_free(&a);
+    /* A second "values" list replaces the first, points and all. */
+    CHECK_INT(parse("{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":["
+                    "{\"values\":[[1,\"1\"],[2,\"2\"],[3,\"3\"]],\"values\":[[4,\"4\"]],\"metric\":{\"pod\":\"a\"}}]}}",
+                    &a),
+              PROM_API_SUCCESS);
+    CHECK_INT(a.series[0].point_count, 1);
+    CHECK(a.series[0].points[0].t_s == 4 && a.series[0].value == 4);
+    prom_api_answer_free(&a);
+    static const char *const bad[] = {
+        "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}} x",
+        "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]},}",
+        "{\"status\":\"success\" \"data\":1}",
+        "{\"status\":\"succ\\q\"}",
+        "{\"status\":\"success\",\"x\":01}",
+        "{\"status\":\"success\",\"x\":tru}",
+        "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":[],\"value\":[1,\"1\"]}]}}",
+        "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[1]}}",
+        "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[]}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_INT(parse(bad[i], &a), PROM_API_MALFORMED);
+        CHECK(a.error[0] != '\0');
+        prom_api_answer_free(&a);
+    }
+    /* Nesting is bounded: no stack to exhaust. */
+    size_t depth = 100000;
+    char *deep = malloc(2 * depth + 64);
+    int n = sprintf(deep, "{\"status\":\"success\",\"x\":");
+    memset(deep + n, '[', depth);
+    memset(deep + n + depth, ']', depth);
+    strcpy(deep + n + 2 * depth, "}");
+    CHECK_INT(parse(deep, &a), PROM_API_MALFORMED);
+    CHECK_CONTAINS(a.error, "nested too deeply");
+    prom_api_answer_free(&a);
+    free(deep);
+    /* Every prefix of an answer is refused, and read within its length. */
+    const char *whole = "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":["
+                        "{\"metric\":{\"pod\":\"a\\u00e9\"},\"values\":[[10,\"1\"],[2e1,\"-Inf\"]]}]},\"warnings\":[\"w\"]}";
+    for (size_t len = 0; len < strlen(whole); len++) {
+        char *cut = malloc(len ? len : 1);
+        memcpy(cut, whole, len);
+        CHECK_INT(prom_api_parse(cut, len, labels, 5, &a), PROM_API_MALFORMED);
+        prom_api_answer_free(&a);
+        free(cut);
+    }
+    CHECK_INT(parse(whole, &a), PROM_API_SUCCESS);
+    CHECK(a.series[0].point_count == 2 && isinf(a.series[0].value) && a.series[0].t_s == 20);
+    prom_api_answer_free(&a);
+}
+
 static void test_queries(void)
 {
     char q[4096];
@@ -196,6 +264,7 @@ int main(void)
     RUN(test_vector);
     RUN(test_matrix);
     RUN(test_errors);
+    RUN(test_json_forms);
     RUN(test_queries);
     RUN(test_regex_of_names);
     RUN(test_scrape_interval);

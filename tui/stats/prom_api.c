@@ -30,11 +30,6 @@ static prom_api_status malformed(prom_api_answer *out, const char *what)
 
 /* Sample values are strings: "42", "1.5e3", "NaN", "+Inf", "-Inf"
  * (prometheus web/api/v1 marshals floats with strconv 'f'/'e' formats). */
-static bool parse_sample_value(const cJSON *v, double *out)
-{
-    return cJSON_IsString(v) && prom_api_parse_number(v->valuestring, out);
-}
-
 bool prom_api_parse_number(const char *s, double *out)
 {
     if (!s[0])
@@ -60,16 +55,485 @@ bool prom_api_parse_number(const char *s, double *out)
     return true;
 }
 
-/* [timestamp, "value"] */
-static bool parse_pair(const cJSON *pair, double *t, double *value)
+/* The answers are read by a reader of JSON made for their shape, not into
+ * a general tree: at 10,000 pods one answer holds 20,000 series, and a
+ * cJSON node allocated (and later freed) for every key and value was most
+ * of hfitop's own time in a refresh. Strings are unescaped into one block
+ * as long as the answer (unescaped, a string is never longer than its JSON
+ * text with quotes), which the labels point into. */
+
+/* Arrays and objects nested deeper than this are refused. */
+#define MAX_DEPTH 64
+
+typedef struct reader {
+    const char *p, *end, *start;
+    char *strings;        /* the next free byte of the string block */
+    const char *problem;  /* the first JSON error met, NULL while none */
+    size_t problem_at;
+} reader;
+
+static bool bad_json(reader *r, const char *what)
 {
-    if (!cJSON_IsArray(pair) || cJSON_GetArraySize(pair) != 2)
+    if (!r->problem) {
+        r->problem = what;
+        r->problem_at = (size_t)(r->p - r->start);
+    }
+    return false;
+}
+
+static void skip_space(reader *r)
+{
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
+        r->p++;
+}
+
+/* Whether the next character, after white space, is c; taken if so. */
+static bool take(reader *r, char c)
+{
+    skip_space(r);
+    if (r->p < r->end && *r->p == c) {
+        r->p++;
+        return true;
+    }
+    return false;
+}
+
+static bool next_is(reader *r, char c)
+{
+    skip_space(r);
+    return r->p < r->end && *r->p == c;
+}
+
+static int hex4(const char *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* Writes code point cp as UTF-8 at o; returns the byte after it. */
+static char *put_utf8(char *o, unsigned cp)
+{
+    if (cp < 0x80) {
+        *o++ = (char)cp;
+    } else if (cp < 0x800) {
+        *o++ = (char)(0xC0 | cp >> 6);
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        *o++ = (char)(0xE0 | cp >> 12);
+        *o++ = (char)(0x80 | (cp >> 6 & 0x3F));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    } else {
+        *o++ = (char)(0xF0 | cp >> 18);
+        *o++ = (char)(0x80 | (cp >> 12 & 0x3F));
+        *o++ = (char)(0x80 | (cp >> 6 & 0x3F));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    }
+    return o;
+}
+
+/* A string: unescaped into the block and *out set to it when out is not
+ * NULL, else only checked. A lone UTF-16 surrogate becomes U+FFFD. */
+static bool read_string(reader *r, const char **out)
+{
+    skip_space(r);
+    if (r->p >= r->end || *r->p != '"')
+        return bad_json(r, "a string was expected");
+    r->p++;
+    char *o = r->strings;
+    while (r->p < r->end && *r->p != '"') {
+        unsigned char c = (unsigned char)*r->p++;
+        if (c < 0x20)
+            return bad_json(r, "a control character inside a string");
+        if (c != '\\') {
+            if (out)
+                *o++ = (char)c;
+            continue;
+        }
+        if (r->p >= r->end)
+            break;
+        static const char escapes[] = "\"\\/bfnrt", meanings[] = "\"\\/\b\f\n\r\t";
+        char e = *r->p++;
+        const char *simple = e ? strchr(escapes, e) : NULL;
+        unsigned cp;
+        if (simple) {
+            cp = (unsigned char)meanings[simple - escapes];
+        } else if (e == 'u') {
+            int hi = r->end - r->p >= 4 ? hex4(r->p) : -1;
+            if (hi < 0)
+                return bad_json(r, "a \\u escape without four hex digits");
+            r->p += 4;
+            cp = (unsigned)hi;
+            if (cp >= 0xD800 && cp <= 0xDBFF && r->end - r->p >= 6 && r->p[0] == '\\' && r->p[1] == 'u') {
+                int lo = hex4(r->p + 2);
+                if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned)lo - 0xDC00);
+                    r->p += 6;
+                }
+            }
+            if (cp >= 0xD800 && cp <= 0xDFFF)
+                cp = 0xFFFD;
+        } else {
+            return bad_json(r, "an unknown escape inside a string");
+        }
+        if (out)
+            o = put_utf8(o, cp);
+    }
+    if (r->p >= r->end)
+        return bad_json(r, "a string is not closed");
+    r->p++;
+    if (out) {
+        *o++ = '\0';
+        *out = r->strings;
+        r->strings = o;
+    }
+    return true;
+}
+
+/* A JSON number; its value in *out when out is not NULL. */
+static bool read_number(reader *r, double *out)
+{
+    skip_space(r);
+    const char *s = r->p, *p = s;
+    if (p < r->end && *p == '-')
+        p++;
+    const char *digits = p;
+    while (p < r->end && *p >= '0' && *p <= '9')
+        p++;
+    bool ok = p > digits && !(*digits == '0' && p - digits > 1);
+    if (ok && p < r->end && *p == '.') {
+        const char *frac = ++p;
+        while (p < r->end && *p >= '0' && *p <= '9')
+            p++;
+        ok = p > frac;
+    }
+    if (ok && p < r->end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < r->end && (*p == '+' || *p == '-'))
+            p++;
+        const char *exp = p;
+        while (p < r->end && *p >= '0' && *p <= '9')
+            p++;
+        ok = p > exp;
+    }
+    if (!ok)
+        return bad_json(r, "a number was expected");
+    r->p = p;
+    if (out) {
+        char text[64];
+        if ((size_t)(p - s) >= sizeof text)
+            return bad_json(r, "a number is too long");
+        memcpy(text, s, (size_t)(p - s));
+        text[p - s] = '\0';
+        locale_t c = prom_c_locale();
+        *out = c ? strtod_l(text, NULL, c) : strtod(text, NULL);
+    }
+    return true;
+}
+
+static bool skip_value(reader *r, int depth);
+
+/* The members of an object or the elements of an array, skipped; the
+ * opening bracket is taken. */
+static bool skip_members(reader *r, char close, int depth)
+{
+    if (take(r, close))
+        return true;
+    do {
+        if (close == '}' && !(read_string(r, NULL) && (take(r, ':') || bad_json(r, "a ':' was expected"))))
+            return false;
+        if (!skip_value(r, depth + 1))
+            return false;
+    } while (take(r, ','));
+    return take(r, close) || bad_json(r, close == '}' ? "a ',' or '}' was expected" : "a ',' or ']' was expected");
+}
+
+static bool skip_value(reader *r, int depth)
+{
+    if (depth > MAX_DEPTH)
+        return bad_json(r, "values nested too deeply");
+    skip_space(r);
+    if (r->p >= r->end)
+        return bad_json(r, "the answer ends early");
+    switch (*r->p) {
+    case '"':
+        return read_string(r, NULL);
+    case '{':
+    case '[': {
+        char close = *r->p == '{' ? '}' : ']';
+        r->p++;
+        return skip_members(r, close, depth);
+    }
+    default:
+        for (size_t i = 0; i < 3; i++) {
+            static const char *const words[] = {"true", "false", "null"};
+            size_t n = strlen(words[i]);
+            if ((size_t)(r->end - r->p) >= n && memcmp(r->p, words[i], n) == 0) {
+                r->p += n;
+                return true;
+            }
+        }
+        return read_number(r, NULL);
+    }
+}
+
+/* Reads a key and its ':'; the key is unescaped into scratch space that
+ * the next string overwrites. */
+static bool read_key(reader *r, const char **key)
+{
+    char *mark = r->strings;
+    bool ok = read_string(r, key) && (take(r, ':') || bad_json(r, "a ':' was expected"));
+    r->strings = mark;
+    return ok;
+}
+
+/* Iterates the members of an object: call with *first true at '{'. */
+static bool next_member(reader *r, bool *first, const char **key)
+{
+    if (*first) {
+        *first = false;
+        if (!take(r, '{'))
+            return false;
+        if (take(r, '}'))
+            return false;
+    } else if (!take(r, ',')) {
+        if (!take(r, '}'))
+            bad_json(r, "a ',' or '}' was expected");
         return false;
-    const cJSON *ts = cJSON_GetArrayItem(pair, 0);
-    if (!cJSON_IsNumber(ts) || !isfinite(ts->valuedouble))
+    }
+    return read_key(r, key);
+}
+
+static bool next_is_number(reader *r)
+{
+    skip_space(r);
+    return r->p < r->end && (*r->p == '-' || (*r->p >= '0' && *r->p <= '9'));
+}
+
+/* [time, "value"]. When the value there has another shape it is skipped
+ * and *shape_ok is false; false only when it is not JSON. */
+static bool read_pair(reader *r, double *t, double *value, bool *shape_ok)
+{
+    skip_space(r);
+    const char *at = r->p;
+    char *mark = r->strings;
+    const char *text;
+    *shape_ok = take(r, '[') && next_is_number(r) && read_number(r, t) && take(r, ',') && next_is(r, '"') &&
+                read_string(r, &text) && take(r, ']') && isfinite(*t) && prom_api_parse_number(text, value);
+    r->strings = mark;
+    if (*shape_ok)
+        return true;
+    if (r->problem)
         return false;
-    *t = ts->valuedouble;
-    return parse_sample_value(cJSON_GetArrayItem(pair, 1), value);
+    r->p = at;
+    return skip_value(r, 1);
+}
+
+/* One series as read, and what the result type (known only at the end)
+ * will ask of it: its "value" in shape, or a "values" list of points in
+ * shape (where they start in the answer's point list). */
+typedef struct series_read {
+    prom_api_series s;
+    size_t first_point;
+    bool value_ok, values_list, points_ok;
+} series_read;
+
+typedef struct reading {
+    reader r;
+    const char *const *labels;
+    size_t label_count;
+    series_read *series;
+    size_t series_count, series_cap;
+    prom_api_point *points;
+    size_t point_count, point_cap;
+    bool out_of_memory;
+} reading;
+
+/* Room for one more element of *array (used of *cap taken). */
+static bool grow(reading *g, void **array, size_t *cap, size_t used, size_t size)
+{
+    if (used < *cap)
+        return true;
+    size_t n = *cap ? *cap * 2 : 64;
+    void *a = realloc(*array, n * size);
+    if (!a) {
+        g->out_of_memory = true;
+        return false;
+    }
+    *array = a;
+    *cap = n;
+    return true;
+}
+
+static bool read_metric(reading *g, prom_api_series *ser)
+{
+    reader *r = &g->r;
+    if (!next_is(r, '{'))
+        return bad_json(r, "a series' \"metric\" is not an object");
+    bool first = true;
+    const char *key;
+    while (next_member(r, &first, &key)) {
+        size_t k = 0;
+        while (k < g->label_count && strcmp(key, g->labels[k]) != 0)
+            k++;
+        bool wanted = k < g->label_count && !ser->label[k][0] && next_is(r, '"');
+        if (!(wanted ? read_string(r, &ser->label[k]) : skip_value(r, 4)))
+            return false;
+    }
+    return !r->problem;
+}
+
+static bool read_points(reading *g, series_read *sr)
+{
+    reader *r = &g->r;
+    sr->first_point = g->point_count;
+    sr->s.point_count = 0;
+    sr->points_ok = true;
+    if (!next_is(r, '['))
+        return skip_value(r, 3);
+    sr->values_list = true;
+    r->p++;
+    if (take(r, ']'))
+        return true;
+    do {
+        if (!grow(g, (void **)&g->points, &g->point_cap, g->point_count, sizeof *g->points))
+            return false;
+        prom_api_point *pt = &g->points[g->point_count];
+        bool shape_ok;
+        if (!read_pair(r, &pt->t_s, &pt->value, &shape_ok))
+            return false;
+        g->point_count += shape_ok;
+        sr->s.point_count += shape_ok;
+        sr->points_ok = sr->points_ok && shape_ok;
+    } while (take(r, ','));
+    return take(r, ']') || bad_json(r, "a ',' or ']' was expected");
+}
+
+/* A series object of data.result; the caller has seen its '{'. */
+static bool read_series(reading *g)
+{
+    reader *r = &g->r;
+    if (!grow(g, (void **)&g->series, &g->series_cap, g->series_count, sizeof *g->series))
+        return false;
+    series_read *sr = &g->series[g->series_count++];
+    memset(sr, 0, sizeof *sr);
+    for (size_t k = 0; k < g->label_count; k++)
+        sr->s.label[k] = "";
+    bool first = true;
+    const char *key;
+    while (next_member(r, &first, &key)) {
+        bool ok;
+        if (strcmp(key, "metric") == 0)
+            ok = read_metric(g, &sr->s);
+        else if (strcmp(key, "value") == 0)
+            ok = read_pair(r, &sr->s.t_s, &sr->s.value, &sr->value_ok);
+        else if (strcmp(key, "values") == 0)
+            ok = read_points(g, sr);
+        else
+            ok = skip_value(r, 3);
+        if (!ok)
+            return false;
+    }
+    return !r->problem && !g->out_of_memory;
+}
+
+/* What data.result was: a list of series, a [time, "value"] pair, or
+ * something else. */
+enum result_form { RESULT_ABSENT, RESULT_LIST, RESULT_PAIR, RESULT_OTHER };
+
+static bool read_result(reading *g, enum result_form *form, prom_api_series *pair)
+{
+    reader *r = &g->r;
+    const char *at = (skip_space(r), r->p);
+    if (!take(r, '[')) {
+        *form = RESULT_OTHER;
+        return skip_value(r, 2);
+    }
+    if (take(r, ']')) {
+        *form = RESULT_LIST;
+        return true;
+    }
+    if (!next_is(r, '{')) {
+        bool shape_ok;
+        r->p = at;
+        if (!read_pair(r, &pair->t_s, &pair->value, &shape_ok))
+            return false;
+        *form = shape_ok ? RESULT_PAIR : RESULT_OTHER;
+        return true;
+    }
+    *form = RESULT_LIST;
+    do {
+        if (!next_is(r, '{'))
+            return bad_json(r, "a series is not an object with a \"metric\" object");
+        if (!read_series(g))
+            return false;
+    } while (take(r, ','));
+    return take(r, ']') || bad_json(r, "a ',' or ']' was expected");
+}
+
+static prom_api_status finish_result(prom_api_answer *out, reading *g, const char *type, enum result_form form,
+                                     const prom_api_series *pair)
+{
+    set_text(out->result_type, sizeof out->result_type, type);
+    if (strcmp(type, "scalar") == 0 || strcmp(type, "string") == 0) {
+        /* [t, "v"]: one series without labels. */
+        if (form != RESULT_PAIR)
+            return malformed(out, "a scalar result is not [time, \"value\"]");
+        out->series = calloc(1, sizeof *out->series);
+        if (!out->series)
+            return malformed(out, "out of memory");
+        out->series[0] = (prom_api_series){.value = pair->value, .t_s = pair->t_s};
+        for (size_t k = 0; k < g->label_count; k++)
+            out->series[0].label[k] = "";
+        out->series_count = 1;
+        out->status = PROM_API_SUCCESS;
+        return out->status;
+    }
+    bool matrix = strcmp(type, "matrix") == 0;
+    if (!matrix && strcmp(type, "vector") != 0)
+        return malformed(out, "unknown data.resultType");
+    if (form != RESULT_LIST)
+        return malformed(out, "data.result is not a list");
+    for (size_t i = 0; i < g->series_count; i++) {
+        const series_read *sr = &g->series[i];
+        if (matrix && !sr->values_list)
+            return malformed(out, "a matrix series has no \"values\" list");
+        if (matrix && !sr->points_ok)
+            return malformed(out, "a matrix point is not [time, \"value\"]");
+        if (!matrix && !sr->value_ok)
+            return malformed(out, "a vector series' value is not [time, \"value\"]");
+    }
+    out->series = g->series_count ? calloc(g->series_count, sizeof *out->series) : NULL;
+    if (g->series_count && !out->series)
+        return malformed(out, "out of memory");
+    for (size_t i = 0; i < g->series_count; i++) {
+        prom_api_series *ser = &out->series[i];
+        *ser = g->series[i].s;
+        if (matrix) {
+            ser->points = ser->point_count ? g->points + g->series[i].first_point : NULL;
+            ser->value = ser->point_count ? ser->points[ser->point_count - 1].value : NAN;
+            ser->t_s = ser->point_count ? ser->points[ser->point_count - 1].t_s : 0;
+        } else {
+            ser->points = NULL;
+            ser->point_count = 0;
+        }
+        for (size_t k = 0; k < g->label_count; k++)
+            if (ser->label[k][0])
+                out->label_present[k]++;
+    }
+    if (matrix) {
+        out->points_ = g->points;
+        g->points = NULL;
+    }
+    out->series_count = g->series_count;
+    out->status = PROM_API_SUCCESS;
+    return out->status;
 }
 
 prom_api_status prom_api_parse(const char *buf, size_t len, const char *const *labels, size_t label_count,
@@ -78,115 +542,94 @@ prom_api_status prom_api_parse(const char *buf, size_t len, const char *const *l
     memset(out, 0, sizeof *out);
     if (label_count > PROM_API_MAX_LABELS)
         return malformed(out, "too many labels asked for");
-    cJSON *root = cJSON_ParseWithLength(buf, len);
-    out->tree_ = root;
-    if (!root || !cJSON_IsObject(root))
-        return malformed(out, "the answer is not a JSON object");
-    const cJSON *status = cJSON_GetObjectItemCaseSensitive(root, "status");
-    if (!cJSON_IsString(status))
-        return malformed(out, "the answer has no \"status\"");
-    const cJSON *warnings = cJSON_GetObjectItemCaseSensitive(root, "warnings");
-    const cJSON *first_warning = cJSON_IsArray(warnings) ? cJSON_GetArrayItem(warnings, 0) : NULL;
-    if (cJSON_IsString(first_warning))
-        set_text(out->warning, sizeof out->warning, first_warning->valuestring);
-    if (strcmp(status->valuestring, "success") != 0) {
-        const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "errorType");
-        const cJSON *error = cJSON_GetObjectItemCaseSensitive(root, "error");
-        if (strcmp(status->valuestring, "error") != 0 || !cJSON_IsString(error))
-            return malformed(out, "the answer's status is neither success nor an error");
-        out->status = PROM_API_ERROR;
-        set_text(out->error_type, sizeof out->error_type, cJSON_IsString(type) ? type->valuestring : "");
-        set_text(out->error, sizeof out->error, error->valuestring);
-        return out->status;
-    }
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(data, "resultType");
-    const cJSON *result = cJSON_GetObjectItemCaseSensitive(data, "result");
-    if (!cJSON_IsObject(data) || !cJSON_IsString(type) || !result)
-        return malformed(out, "the answer has no data.resultType and data.result");
-    set_text(out->result_type, sizeof out->result_type, type->valuestring);
-    if (strcmp(type->valuestring, "scalar") == 0 || strcmp(type->valuestring, "string") == 0) {
-        /* [t, "v"]: one series without labels. */
-        out->series = calloc(1, sizeof *out->series);
-        if (!out->series)
-            return malformed(out, "out of memory");
-        for (size_t k = 0; k < label_count; k++)
-            out->series[0].label[k] = "";
-        if (!parse_pair(result, &out->series[0].t_s, &out->series[0].value))
-            return malformed(out, "a scalar result is not [time, \"value\"]");
-        out->series_count = 1;
-        out->status = PROM_API_SUCCESS;
-        return out->status;
-    }
-    bool matrix = strcmp(type->valuestring, "matrix") == 0;
-    if (!matrix && strcmp(type->valuestring, "vector") != 0)
-        return malformed(out, "unknown data.resultType");
-    if (!cJSON_IsArray(result))
-        return malformed(out, "data.result is not a list");
-    size_t n = (size_t)cJSON_GetArraySize(result), total_points = 0;
-    if (matrix) {
-        const cJSON *s;
-        cJSON_ArrayForEach(s, result)
-        {
-            const cJSON *values = cJSON_GetObjectItemCaseSensitive(s, "values");
-            if (!cJSON_IsArray(values))
-                return malformed(out, "a matrix series has no \"values\" list");
-            total_points += (size_t)cJSON_GetArraySize(values);
-        }
-    }
-    out->series = n ? calloc(n, sizeof *out->series) : NULL;
-    prom_api_point *points = total_points ? calloc(total_points, sizeof *points) : NULL;
-    out->points_ = points;
-    if ((n && !out->series) || (total_points && !points))
+    reading g = {.r = {.p = buf, .end = buf + len, .start = buf}, .labels = labels, .label_count = label_count};
+    g.r.strings = out->strings_ = malloc(len + 1);
+    if (!g.r.strings)
         return malformed(out, "out of memory");
-    size_t i = 0, used_points = 0;
-    const cJSON *s;
-    cJSON_ArrayForEach(s, result)
-    {
-        prom_api_series *ser = &out->series[i];
-        const cJSON *metric = cJSON_GetObjectItemCaseSensitive(s, "metric");
-        if (!cJSON_IsObject(s) || (metric && !cJSON_IsObject(metric)))
-            return malformed(out, "a series is not an object with a \"metric\" object");
-        for (size_t k = 0; k < label_count; k++) {
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(metric, labels[k]);
-            ser->label[k] = cJSON_IsString(v) ? v->valuestring : "";
-            if (ser->label[k][0])
-                out->label_present[k]++;
-        }
-        if (matrix) {
-            const cJSON *values = cJSON_GetObjectItemCaseSensitive(s, "values");
-            ser->points = points ? points + used_points : NULL;
-            const cJSON *pair;
-            cJSON_ArrayForEach(pair, values)
-            {
-                prom_api_point *p = &points[used_points];
-                if (!parse_pair(pair, &p->t_s, &p->value))
-                    return malformed(out, "a matrix point is not [time, \"value\"]");
-                used_points++;
-                ser->point_count++;
+    const char *status = NULL, *error_type = NULL, *error = NULL, *warning = NULL, *type = NULL;
+    bool data_object = false;
+    enum result_form form = RESULT_ABSENT;
+    prom_api_series pair = {0};
+    reader *r = &g.r;
+    if (!next_is(r, '{'))
+        return malformed(out, "the answer is not a JSON object");
+    bool first = true, ok = true;
+    const char *key;
+    while (ok && next_member(r, &first, &key)) {
+        if (strcmp(key, "status") == 0 && next_is(r, '"'))
+            ok = read_string(r, &status);
+        else if (strcmp(key, "errorType") == 0 && next_is(r, '"'))
+            ok = read_string(r, &error_type);
+        else if (strcmp(key, "error") == 0 && next_is(r, '"'))
+            ok = read_string(r, &error);
+        else if (strcmp(key, "warnings") == 0 && take(r, '[')) {
+            /* The first warning, if a string; the others skipped. */
+            if (!take(r, ']')) {
+                do
+                    ok = !warning && next_is(r, '"') ? read_string(r, &warning) : skip_value(r, 2);
+                while (ok && take(r, ','));
+                ok = ok && (take(r, ']') || bad_json(r, "a ',' or ']' was expected"));
             }
-            if (ser->point_count) {
-                ser->value = ser->points[ser->point_count - 1].value;
-                ser->t_s = ser->points[ser->point_count - 1].t_s;
-            } else {
-                ser->value = NAN;
+        } else if (strcmp(key, "data") == 0 && next_is(r, '{')) {
+            data_object = true;
+            bool data_first = true;
+            while (ok && next_member(r, &data_first, &key)) {
+                if (strcmp(key, "resultType") == 0 && next_is(r, '"'))
+                    ok = read_string(r, &type);
+                else if (strcmp(key, "result") == 0)
+                    ok = read_result(&g, &form, &pair);
+                else
+                    ok = skip_value(r, 2);
             }
-        } else if (!parse_pair(cJSON_GetObjectItemCaseSensitive(s, "value"), &ser->t_s, &ser->value)) {
-            return malformed(out, "a vector series' value is not [time, \"value\"]");
+            ok = ok && !r->problem;
+        } else {
+            ok = skip_value(r, 1);
         }
-        i++;
-        out->series_count = i;
     }
-    out->status = PROM_API_SUCCESS;
-    return out->status;
+    skip_space(r);
+    if (ok && !r->problem && r->p != r->end)
+        bad_json(r, "more after the answer's object");
+    if (g.out_of_memory) {
+        free(g.series);
+        free(g.points);
+        return malformed(out, "out of memory");
+    }
+    if (r->problem) {
+        free(g.series);
+        free(g.points);
+        snprintf(out->error, sizeof out->error, "the answer is not JSON: %s at byte %zu", r->problem, r->problem_at);
+        out->status = PROM_API_MALFORMED;
+        return out->status;
+    }
+    prom_api_status st = PROM_API_SUCCESS;
+    if (warning)
+        set_text(out->warning, sizeof out->warning, warning);
+    if (!status) {
+        st = malformed(out, "the answer has no \"status\"");
+    } else if (strcmp(status, "success") != 0) {
+        if (strcmp(status, "error") != 0 || !error) {
+            st = malformed(out, "the answer's status is neither success nor an error");
+        } else {
+            out->status = st = PROM_API_ERROR;
+            set_text(out->error_type, sizeof out->error_type, error_type ? error_type : "");
+            set_text(out->error, sizeof out->error, error);
+        }
+    } else if (!data_object || !type || form == RESULT_ABSENT) {
+        st = malformed(out, "the answer has no data.resultType and data.result");
+    } else {
+        st = finish_result(out, &g, type, form, &pair);
+    }
+    free(g.series);
+    free(g.points);
+    return st;
 }
 
 void prom_api_answer_free(prom_api_answer *a)
 {
-    cJSON_Delete(a->tree_);
+    free(a->strings_);
     free(a->series);
     free(a->points_);
-    a->tree_ = a->points_ = NULL;
+    a->strings_ = a->points_ = NULL;
     a->series = NULL;
     a->series_count = 0;
 }

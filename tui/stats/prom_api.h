@@ -48,7 +48,7 @@ typedef struct prom_api_answer {
     size_t series_count;
     /* Series in which each asked-for label was present and not empty. */
     size_t label_present[PROM_API_MAX_LABELS];
-    void *tree_;   /* internal: the parsed document the labels point into */
+    char *strings_; /* internal: the unescaped strings the labels point into */
     void *points_; /* internal */
 } prom_api_answer;
 
