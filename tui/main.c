@@ -924,6 +924,8 @@ struct policy_wait {
     char wasmplugin[254];
     int policies_before;
     cJSON *config; /* the resulting (or read) pluginConfig */
+    bool items_seen; /* keep a copy of every WasmPlugin read, in items */
+    cJSON *items;
 };
 
 static bool policy_finished(void *user)
@@ -938,13 +940,16 @@ static void on_policy_done(const struct app_policy_outcome *o, void *user)
     snprintf(w->wasmplugin, sizeof w->wasmplugin, "%s", o->wasmplugin);
     w->policies_before = o->policies_before;
     w->config = o->plugin_config ? cJSON_Duplicate(o->plugin_config, 1) : NULL;
+    w->items = w->items_seen && o->items ? cJSON_Duplicate(o->items, 1) : NULL;
     w->finished = true;
 }
 
 /* Runs one change to its end; prints its failure. 0, or an exit code. */
 static int policy_run(struct session *s, const struct app_policy_change *ch, struct policy_wait *w)
 {
+    bool items_seen = w->items_seen;
     memset(w, 0, sizeof *w);
+    w->items_seen = items_seen;
     app_policy_change(s->client, ch, on_policy_done, w);
     if (!app_wait(s->client, NULL, HEADLESS_DEADLINE_MS, policy_finished, w)) {
         fprintf(stderr, "hfitop: no answer within %d s\n", HEADLESS_DEADLINE_MS / 1000);
@@ -1119,46 +1124,122 @@ static int watch_faults_stop(const struct cli *c, struct session *s)
     return still || !n ? EXIT_PROBLEMS : 0;
 }
 
+/* The WasmPlugins the kill switch clears, with their policy counts. */
+struct halt_targets {
+    int n, policies;
+    char names[64][254];
+    int counts[64];
+};
+
+/* Every WasmPlugin of the namespace that holds policies (or the one
+ * --wasmplugin names): Istio applies each WasmPlugin that selects a
+ * workload, not the first alone (istio/istio pilot/pkg/model/
+ * push_context.go, WasmPluginsByListenerInfo), so clearing the first
+ * would leave the others' faults in force. False when there are more than
+ * the kill switch can name in one question. */
+static bool halt_targets_of(const struct cli *c, const struct policy_wait *w, const cJSON *items,
+                            struct halt_targets *t)
+{
+    memset(t, 0, sizeof *t);
+    if (c->wasmplugin) {
+        if (w->policies_before) {
+            snprintf(t->names[0], sizeof t->names[0], "%s", w->wasmplugin);
+            t->counts[t->n++] = w->policies_before;
+            t->policies = w->policies_before;
+        }
+        return true;
+    }
+    const cJSON *item;
+    cJSON_ArrayForEach(item, items)
+    {
+        const char *name = app_policy_name(item);
+        int count = app_policy_count(item);
+        if (!name || count <= 0)
+            continue;
+        if (t->n == (int)(sizeof t->names / sizeof t->names[0]))
+            return false;
+        snprintf(t->names[t->n], sizeof t->names[0], "%s", name);
+        t->counts[t->n++] = count;
+        t->policies += count;
+    }
+    return true;
+}
+
+static bool confirmed_on_stdin(void)
+{
+    char answer[16] = "";
+    return fgets(answer, sizeof answer, stdin) && (strcmp(answer, "y\n") == 0 || strcmp(answer, "yes\n") == 0 ||
+                                                   strcmp(answer, "y") == 0 || strcmp(answer, "yes") == 0);
+}
+
 static int policy_remove_all(const struct cli *c, struct session *s)
 {
     struct app_policy_change read = {.ns = s->conn.namespace, .wasmplugin = c->wasmplugin, .op = APP_POLICY_READ};
     struct policy_wait w;
+    struct halt_targets t;
+    /* The list goes with the read's outcome: count while it is valid. */
+    w.items_seen = true;
     int rc = policy_run(s, &read, &w);
+    bool fits = rc == 0 && halt_targets_of(c, &w, w.items, &t);
+    cJSON_Delete(w.config);
+    cJSON_Delete(w.items);
     if (rc)
         return rc;
-    cJSON_Delete(w.config);
+    if (!fits) {
+        fprintf(stderr, "hfitop: more than %zu WasmPlugins in %s hold policies: clear them one at a time with "
+                        "--wasmplugin NAME\n", sizeof t.names / sizeof t.names[0], s->conn.namespace);
+        return EXIT_PROBLEMS;
+    }
     const char *context = s->conn.context && *s->conn.context ? s->conn.context : "in-cluster";
-    if (!w.policies_before) {
-        printf("WasmPlugin %s/%s has no policies: nothing to remove\n", s->conn.namespace, w.wasmplugin);
+    if (!t.n) {
+        if (c->wasmplugin)
+            printf("WasmPlugin %s/%s has no policies: nothing to remove\n", s->conn.namespace, w.wasmplugin);
+        else
+            printf("no WasmPlugin in %s has policies: nothing to remove\n", s->conn.namespace);
         return watch_faults_stop(c, s);
     }
     if (!c->yes) {
-        fprintf(stderr, "Remove all %d policies of WasmPlugin %s in namespace %s, context %s, in one write? [y/N] ",
-                w.policies_before, w.wasmplugin, s->conn.namespace, context);
-        char answer[16] = "";
-        if (!fgets(answer, sizeof answer, stdin) || (strcmp(answer, "y\n") != 0 && strcmp(answer, "yes\n") != 0 &&
-                                                     strcmp(answer, "y") != 0 && strcmp(answer, "yes") != 0)) {
+        if (t.n == 1) {
+            fprintf(stderr, "Remove all %d policies of WasmPlugin %s in namespace %s, context %s, in one write? [y/N] ",
+                    t.policies, t.names[0], s->conn.namespace, context);
+        } else {
+            fprintf(stderr, "Remove all %d policies of %d WasmPlugins (", t.policies, t.n);
+            for (int k = 0; k < t.n; k++)
+                fprintf(stderr, "%s%s: %d", k ? ", " : "", t.names[k], t.counts[k]);
+            fprintf(stderr, ") in namespace %s, context %s, one write each? [y/N] ", s->conn.namespace, context);
+        }
+        if (!confirmed_on_stdin()) {
             fprintf(stderr, "hfitop: not confirmed; nothing written\n");
             return EXIT_PROBLEMS;
         }
     }
-    /* The WasmPlugin confirmed, whatever the namespace's first is by now. */
-    char confirmed[254];
-    snprintf(confirmed, sizeof confirmed, "%s", w.wasmplugin);
-    struct app_policy_change all = {.ns = s->conn.namespace, .wasmplugin = confirmed, .op = APP_POLICY_REMOVE_ALL};
-    rc = policy_run(s, &all, &w);
-    cJSON_Delete(w.config);
-    if (rc)
+    /* The WasmPlugins confirmed, whatever the namespace holds by now; each
+     * one written even when another fails. */
+    int failed = 0;
+    for (int k = 0; k < t.n; k++) {
+        struct app_policy_change all = {.ns = s->conn.namespace, .wasmplugin = t.names[k],
+                                        .op = APP_POLICY_REMOVE_ALL};
+        w.items_seen = false;
+        rc = policy_run(s, &all, &w);
+        cJSON_Delete(w.config);
+        if (rc)
+            failed++;
+        else
+            printf("%s\n", w.result.message);
+        fflush(stdout);
+    }
+    if (failed == t.n)
         return rc;
-    printf("%s\n", w.result.message);
-    fflush(stdout);
-    return watch_faults_stop(c, s);
+    rc = watch_faults_stop(c, s);
+    if (failed)
+        fprintf(stderr, "hfitop: %d of %d WasmPlugins still hold their policies (above)\n", failed, t.n);
+    return failed ? EXIT_PROBLEMS : rc;
 }
 
 static int cmd_policy(const struct cli *c, struct session *s)
 {
     const char *verb = c->words[1];
-    struct policy_wait w;
+    struct policy_wait w = {0};
     int rc;
     if (strcmp(verb, "remove") == 0 && c->all)
         return policy_remove_all(c, s);

@@ -213,6 +213,45 @@ cfg = json.load(open(sys.argv[1]))["spec"]["pluginConfig"]
 assert cfg["policies"] == [] and cfg["header_faults"]["enabled"] is True, cfg
 PY
 
+# Several WasmPlugins: Istio applies every one that selects a workload
+# (istio/istio pilot/pkg/model/push_context.go, WasmPluginsByListenerInfo),
+# so the kill switch clears each one that holds policies, not the first.
+WPS=${WP%/*}
+wasmplugin_json() { # NAME POLICIES-JSON
+    printf '{"apiVersion":"extensions.istio.io/v1alpha1","kind":"WasmPlugin","metadata":{"name":"%s","namespace":"demo"},"spec":{"url":"file:///hfi-fault.wasm","selector":{"matchLabels":{"app":"cart"}},"pluginConfig":{"policies":%s}}}' "$1" "$2"
+}
+expect_code "several: a second WasmPlugin with two policies" 201 POST "$WPS" -H 'Content-Type: application/json' \
+    -d "$(wasmplugin_json zz-second '[{"metadata":{"name":"other-1"},"spec":{"selector":{"service":"cart"},"rules":[{"fault":{"abort":{"httpStatus":503}}}]}},{"metadata":{"name":"other-2"},"spec":{"rules":[]}}]')"
+expect_code "several: a third one without policies" 201 POST "$WPS" -H 'Content-Type: application/json' \
+    -d "$(wasmplugin_json zz-third '[]')"
+expect_exit "several: a policy in the first again" 0 "policy cart-slow applied" "$HFITOP" policy apply "$MESHSIM_DIR/cart-slow.json" --for 10m
+third_rv=$(rv_of "$WPS/zz-third")
+: >"$MESHSIM_DIR/requests"
+HFITOP_REQUEST_LOG="$MESHSIM_DIR/requests" expect_exit "several: not confirmed" 1 "not confirmed; nothing written" \
+    "$HFITOP" policy remove --all <<<n
+check "several: the question names each WasmPlugin with its count" \
+    grep -qF "Remove all 3 policies of 2 WasmPlugins (hfi-fault: 1, zz-second: 2) in namespace demo, context meshsim, one write each? [y/N]" "$MESHSIM_DIR/expect"
+check "several: no answer, no write" test "$(writes)" -eq 0
+: >"$MESHSIM_DIR/requests"
+HFITOP_REQUEST_LOG="$MESHSIM_DIR/requests" timeout 120 "$HFITOP" policy remove --all --yes >"$MESHSIM_DIR/halt" 2>&1
+check "several: exits 0 ($(tail -n 3 "$MESHSIM_DIR/halt"))" test $? -eq 0
+check "several: one write per WasmPlugin with policies" test "$(writes)" -eq 2
+check "several: reports the first" grep -q "WasmPlugin demo/hfi-fault: all 1 policies removed" "$MESHSIM_DIR/halt"
+check "several: reports the second" grep -q "WasmPlugin demo/zz-second: all 2 policies removed" "$MESHSIM_DIR/halt"
+for name in hfi-fault zz-second; do
+    expect_code "several: read back $name" 200 GET "$WPS/$name"
+    check_py "several: no policy left in $name" "$MESHSIM_DIR/body" <<'PY'
+import json, sys
+assert json.load(open(sys.argv[1]))["spec"]["pluginConfig"]["policies"] == []
+PY
+done
+check "several: the one without policies is not written" test "$(rv_of "$WPS/zz-third")" = "$third_rv"
+expect_exit "several: --wasmplugin keeps to the one named" 0 "has no policies: nothing to remove" \
+    "$HFITOP" --interval 1 policy remove --all --yes --wasmplugin zz-second
+for name in zz-second zz-third; do
+    expect_code "several: delete $name" 200 DELETE "$WPS/$name"
+done
+
 # Header faults keep coming after the halt: the pod still injecting is named.
 pod=$(timeout 60 "$HFITOP" --once -o json | python3 -c 'import json,sys; print([p["name"] for p in json.load(sys.stdin)["pods"] if p["deployment"] == "cart"][0])')
 # Two firing loops and scrapes 4 s apart, so that no interval goes without

@@ -86,7 +86,7 @@ see "the slow fire ends, the console still up" "fired 1 at pod" 30
 keys p
 see "policies for the form" "Policies of WasmPlugin hfi-fault in demo"
 keys a
-see "policy form" "Add a policy to the WasmPlugin in demo"
+see "policy form" "Add a policy to the WasmPlugin hfi-fault in demo"
 : >"$REQUESTS"
 keys s t r i c t Tab Tab Tab Tab Tab BSpace BSpace a b c Enter
 see "percentage refused in the form" "<- a number in 0..100" 10
@@ -241,5 +241,58 @@ check "e: no dialog" not_on_screen "Apply the stats-inclusion EnvoyFilter?"
 check "nothing written ($(changes | head -n 3))" nothing_written
 keys q
 exited_cleanly "a manifest named '.'"
+
+# ---- the kill switch clears every WasmPlugin that holds policies: Istio
+# applies each one selecting a workload (istio/istio pilot/pkg/model/
+# push_context.go, WasmPluginsByListenerInfo), not the first alone ----
+meshsim_start "$MESHSIM_BIN"
+WPS=/apis/extensions.istio.io/v1alpha1/namespaces/demo/wasmplugins
+expect_code "a second WasmPlugin with two policies" 201 POST "$WPS" -H 'Content-Type: application/json' \
+    -d '{"apiVersion":"extensions.istio.io/v1alpha1","kind":"WasmPlugin","metadata":{"name":"zz-second","namespace":"demo"},"spec":{"url":"file:///hfi-fault.wasm","selector":{"matchLabels":{"app":"cart"}},"pluginConfig":{"policies":[{"metadata":{"name":"other-1"},"spec":{"selector":{"service":"cart"},"rules":[{"fault":{"abort":{"httpStatus":503}}}]}},{"metadata":{"name":"other-2"},"spec":{"rules":[]}}]}}}'
+CONSOLE_ENV="HFITOP_REQUEST_LOG=$REQUESTS" start_console
+see "console up with two WasmPlugins" "TOTAL 6 pods, 6 sidecars" 60
+keys p
+see "policies of the first" "Policies of WasmPlugin hfi-fault in demo"
+keys x
+see "x names the WasmPlugin it writes" "policy frontend-faults from the pluginConfig of WasmPlugin hfi-fault" 10
+keys Escape p
+see "policies again" "Policies of WasmPlugin hfi-fault in demo"
+keys a
+see "the form names it too" "Add a policy to the WasmPlugin hfi-fault in demo" 10
+keys Escape X
+see "kill switch over both" "KILL SWITCH: remove all 5 policies?" 10
+see "it counts the WasmPlugins" "2 WasmPlugins in namespace demo, context meshsim: all 5 policies removed, one write each" 10
+see "it names the second" "WasmPlugin zz-second: 2 policies" 10
+: >"$REQUESTS"
+keys y
+see "the second cleared" "WasmPlugin demo/zz-second: all 2 policies removed" 30
+see "the first cleared" "WasmPlugin demo/hfi-fault: all 3 policies removed" 30
+see "every sidecar stopped" "faults stopped on all 6 pods" 90
+check "one write each ($(changes | head -n 3))" test "$(changes | grep -c '^PATCH .*/wasmplugins/\(hfi-fault\|zz-second\) ')" -eq 2
+for name in hfi-fault zz-second; do
+    expect_code "read back $name" 200 GET "$WPS/$name"
+    check_py "no policy left in $name" "$MESHSIM_DIR/body" <<'PY'
+import json, sys
+assert json.load(open(sys.argv[1]))["spec"]["pluginConfig"]["policies"] == []
+PY
+done
+keys Escape
+
+# ---- quitting stops a fire: the requests in flight are dropped and no
+# further one goes out in their place ----
+fired() { grep -cE '^GET /api/v1/namespaces/demo/pods/[^ :/]*/proxy/' "$REQUESTS" || true; }
+: >"$REQUESTS"
+keys f
+see "fire form before quitting" "Fire test faults"
+keys Up Right Down BSpace BSpace BSpace 2 0 0 0 0 Down BSpace BSpace 5 0 Enter
+see "a slow fire of 50 running" "sending..." 20
+check "eight in flight" wait_for 20 test "$(fired)" -eq 8
+keys Escape
+gone "the tally closed, the fire goes on" "Test faults" 10
+keys q
+see "q asks while the fire runs" "Quit while an action runs?" 10
+keys y
+exited_cleanly "quit during a fire"
+check "no request started after the quit ($(fired) fired)" test "$(fired)" -eq 8
 
 finish

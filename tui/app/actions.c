@@ -391,6 +391,8 @@ struct fire {
     char *headers[2]; /* the fault, then the token */
     char refusal[256]; /* the API server's first refusal */
     int started, inflight;
+    /* Told to stop (hfitop quits): no further request goes out. */
+    bool cancelled;
     double *latencies;
     struct app_fire_tally tally;
     app_fire_done_fn done;
@@ -485,7 +487,11 @@ static void on_fire_done(struct kube_request *req, const struct kube_response *r
     struct fire_call *call = user;
     struct fire *f = call->fire;
     f->inflight--;
-    if (resp->has_status && resp->status.code == 429 && call->throttled < FIRE_MAX_THROTTLED) {
+    /* An answer that will not be awaited (kube_client_cancel_pending):
+     * stop here rather than start the next request in its place. */
+    if (resp->error.code == KUBE_CANCELLED)
+        f->cancelled = true;
+    if (!f->cancelled && resp->has_status && resp->status.code == 429 && call->throttled < FIRE_MAX_THROTTLED) {
         /* The API server's own throttling (a Status, not the pod's
          * answer): wait as told, then send the same request again. */
         call->throttled++;
@@ -538,7 +544,7 @@ static bool fire_start_call(struct fire *f, struct fire_call *call, long delay_m
 
 static void fire_next(struct fire *f)
 {
-    while (f->started < f->opt.count && f->inflight < f->opt.max_inflight) {
+    while (!f->cancelled && f->started < f->opt.count && f->inflight < f->opt.max_inflight) {
         struct fire_call *call = calloc(1, sizeof *call);
         if (!call)
             break;
@@ -564,7 +570,10 @@ static void fire_next(struct fire *f)
                  f->tally.delay_applied_ms, f->opt.delay_ms);
     const char *kind = f->opt.pod ? "pod" : "service";
     bool none_faulted = f->tally.answered && !f->tally.faulted;
-    if (f->tally.refused)
+    if (f->cancelled)
+        snprintf(msg, sizeof msg, "fire at %s %s cancelled after %d of %d sent: %s%s", kind, f->target,
+                 f->tally.sent, f->opt.count, statuses[0] ? statuses : "nothing answered", capped);
+    else if (f->tally.refused)
         snprintf(msg, sizeof msg, "fired %d at %s %s: the API server refused %d: %s", f->tally.sent, kind, f->target,
                  f->tally.refused, f->refusal);
     else if (none_faulted)
@@ -575,7 +584,7 @@ static void fire_next(struct fire *f)
     else
         snprintf(msg, sizeof msg, "fired %d at %s %s: %s%s", f->tally.sent, kind, f->target,
                  statuses[0] ? statuses : "nothing answered", capped);
-    fire_end(f, f->tally.sent == f->opt.count && !f->tally.refused && f->tally.faulted > 0, 0, msg);
+    fire_end(f, !f->cancelled && f->tally.sent == f->opt.count && !f->tally.refused && f->tally.faulted > 0, 0, msg);
 }
 
 /* The proxy URL once the port is known ("" for a pod: its first port). */

@@ -155,6 +155,7 @@ static void on_read(struct kube_request *req, const struct kube_response *resp, 
     }
     cJSON_Delete(j->list);
     j->list = cJSON_ParseWithLength(resp->body, resp->body_len);
+    j->out.items = cJSON_GetObjectItemCaseSensitive(j->list, "items");
     const cJSON *wp = NULL, *it;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j->list, "items"))
     {

@@ -53,6 +53,10 @@ struct app_policy_outcome {
     int policies_before, policies_after;
     int conflicts;             /* 409s answered by reading again */
     const cJSON *object;       /* the WasmPlugin as last read, or NULL */
+    /* Every WasmPlugin of the namespace as last read (the list's items), or
+     * NULL: Istio applies each one that selects a workload, not the first
+     * alone, so the kill switch must see them all. */
+    const cJSON *items;
     const cJSON *plugin_config; /* the resulting pluginConfig, or NULL */
 };
 /* The outcome and what it points to are valid during the call only. */
@@ -63,6 +67,9 @@ void app_policy_change(struct kube_client *c, const struct app_policy_change *ch
 
 /* metadata.name when it is a non-empty string, else NULL. */
 const char *app_policy_name(const cJSON *policy);
+
+/* The policies a WasmPlugin holds (spec.pluginConfig.policies), 0 when none. */
+int app_policy_count(const cJSON *wasmplugin);
 
 /* Checks a complete pluginConfig (JSON text) with the plugin's own parser.
  * False with the reason in err, naming the policy when one is at fault:

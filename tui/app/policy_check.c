@@ -105,6 +105,11 @@ const char *app_policy_name(const cJSON *policy)
     return cJSON_IsString(name) && name->valuestring[0] ? name->valuestring : NULL;
 }
 
+int app_policy_count(const cJSON *wasmplugin)
+{
+    return cJSON_GetArraySize(app_json_path(wasmplugin, "spec.pluginConfig.policies"));
+}
+
 /* Ten years: longer durations read as this much, with no overflow after. */
 #define APP_POLICY_MAX_DURATION_S (3650L * 86400)
 

@@ -392,6 +392,15 @@ static const cJSON *namespace_policies(const struct ui *ui)
     return app_json_path(namespace_wasmplugin(ui), "spec.pluginConfig.policies");
 }
 
+/* Keeps the name of the WasmPlugin a dialog shows, so that its change goes
+ * to that one and not to whichever the namespace lists first by the time
+ * it is written. */
+static void remember_wasmplugin(struct ui *ui, const cJSON *wp)
+{
+    const char *name = app_policy_name(wp);
+    snprintf(ui->dialog.wasmplugin, sizeof ui->dialog.wasmplugin, "%s", name ? name : "");
+}
+
 static void open_policies(struct ui *ui)
 {
     const cJSON *wp = namespace_wasmplugin(ui);
@@ -454,9 +463,11 @@ static void policy_done(const struct app_policy_outcome *o, void *user)
 
 static void start_policy_apply(struct ui *ui, const char *json, long for_seconds)
 {
+    char wasmplugin[sizeof ui->dialog.wasmplugin];
+    snprintf(wasmplugin, sizeof wasmplugin, "%s", ui->dialog.wasmplugin);
     started(ui, "applying the policy");
-    struct app_policy_change ch = {.ns = ui->ns, .op = APP_POLICY_APPLY, .policy_json = json,
-                                   .for_seconds = for_seconds};
+    struct app_policy_change ch = {.ns = ui->ns, .wasmplugin = wasmplugin[0] ? wasmplugin : NULL,
+                                   .op = APP_POLICY_APPLY, .policy_json = json, .for_seconds = for_seconds};
     app_policy_change(ui->client, &ch, policy_done, ui);
 }
 
@@ -527,10 +538,13 @@ static void policy_kind_changed(struct ui *ui, int field)
 static void open_policy_form(struct ui *ui)
 {
     const struct app_pod *p = ui_selected_pod(ui);
+    const cJSON *wp = namespace_wasmplugin(ui);
     ui_dialog_close(ui);
     struct ui_dialog *d = &ui->dialog;
     d->modal = UI_MODAL_FORM;
-    snprintf(d->title, sizeof d->title, "Add a policy to the WasmPlugin in %s (context %s)", ui->ns, ui->context);
+    remember_wasmplugin(ui, wp);
+    snprintf(d->title, sizeof d->title, "Add a policy to the WasmPlugin %s in %s (context %s)",
+             d->wasmplugin[0] ? d->wasmplugin : "(none)", ui->ns, ui->context);
     ui_confirm_line(ui, "the plugin loads it through ECDS, without restarts; a policy of the same name is replaced;");
     ui_confirm_line(ui, "it is checked by the plugin's own parser first, and ends after \"for\" on every pod");
     d->n_fields = 7;
@@ -584,11 +598,13 @@ static void submit_policy_file(struct ui *ui)
 
 static void open_policy_file_form(struct ui *ui)
 {
+    const cJSON *wp = namespace_wasmplugin(ui);
     ui_dialog_close(ui);
     struct ui_dialog *d = &ui->dialog;
     d->modal = UI_MODAL_FORM;
-    snprintf(d->title, sizeof d->title, "Add a policy from a JSON file (namespace %s, context %s)", ui->ns,
-             ui->context);
+    remember_wasmplugin(ui, wp);
+    snprintf(d->title, sizeof d->title, "Add a policy from a JSON file to WasmPlugin %s (namespace %s, context %s)",
+             d->wasmplugin[0] ? d->wasmplugin : "(none)", ui->ns, ui->context);
     ui_confirm_line(ui, "one policy object: {\"metadata\": {\"name\": ...}, \"spec\": {...}}");
     ui_confirm_line(ui, "for: when it ends (empty: its own end_time, else its rules' longest duration_seconds)");
     d->n_fields = 2;
@@ -599,17 +615,19 @@ static void open_policy_file_form(struct ui *ui)
 
 static void do_remove_policy(struct ui *ui)
 {
-    char name[sizeof ui->dialog.object];
+    char name[sizeof ui->dialog.object], wasmplugin[sizeof ui->dialog.wasmplugin];
     snprintf(name, sizeof name, "%s", ui->dialog.object);
+    snprintf(wasmplugin, sizeof wasmplugin, "%s", ui->dialog.wasmplugin);
     started(ui, "removing the policy");
-    struct app_policy_change ch = {.ns = ui->ns, .op = APP_POLICY_REMOVE, .name = name};
+    struct app_policy_change ch = {.ns = ui->ns, .wasmplugin = wasmplugin, .op = APP_POLICY_REMOVE, .name = name};
     app_policy_change(ui->client, &ch, policy_done, ui);
 }
 
 static void confirm_remove_policy(struct ui *ui)
 {
+    const cJSON *wp = namespace_wasmplugin(ui);
     const cJSON *name = app_json_path(cJSON_GetArrayItem(namespace_policies(ui), ui->dialog.cursor), "metadata.name");
-    if (!cJSON_IsString(name)) {
+    if (!cJSON_IsString(name) || !app_policy_name(wp)) {
         ui_status(ui, true, "no policy selected");
         return;
     }
@@ -617,23 +635,45 @@ static void confirm_remove_policy(struct ui *ui)
     snprintf(policy, sizeof policy, "%s", name->valuestring);
     ui_confirm(ui, "Remove policy?");
     snprintf(ui->dialog.object, sizeof ui->dialog.object, "%s", policy);
-    ui_confirm_line(ui, "policy %s from the WasmPlugin's pluginConfig", policy);
+    remember_wasmplugin(ui, wp);
+    ui_confirm_line(ui, "policy %s from the pluginConfig of WasmPlugin %s", policy, ui->dialog.wasmplugin);
     ui_confirm_line(ui, "in namespace %s, context %s", ui->ns, ui->context);
     ui_confirm_choice(ui, 'y', "remove", do_remove_policy);
 }
 
 /* ---- X: the kill switch ---- */
 
+/* The writes of one kill switch: one per WasmPlugin confirmed. */
+struct halt_batch {
+    struct ui *ui;
+    int pending, failed;
+    char message[sizeof ((struct app_action_result *)0)->message];
+};
+
 static void halt_written(const struct app_policy_outcome *o, void *user)
 {
-    struct ui *ui = user;
+    struct halt_batch *b = user;
+    struct ui *ui = b->ui;
     struct ui_halt_state *h = &ui->halt;
     ui->actions_running--;
+    b->failed += !o->result.ok;
+    size_t used = strlen(b->message);
+    snprintf(b->message + used, sizeof b->message - used, "%s%s", used ? "; " : "", o->result.message);
+    if (--b->pending > 0)
+        return;
     h->running = false;
     h->result = o->result;
-    ui_status(ui, !o->result.ok, "%s", o->result.message);
+    h->result.ok = !b->failed;
+    snprintf(h->result.message, sizeof h->result.message, "%s", b->message);
+    bool failed = b->failed;
+    free(b);
+    ui_status(ui, failed, "%s", h->result.message);
+    /* No model while hfitop quits: the answers not awaited arrive then. */
+    if (!ui->mesh)
+        return;
     app_mesh_refresh(ui->mesh);
-    if (!o->result.ok || strcmp(h->ns, ui->ns) != 0)
+    /* A WasmPlugin still holding its policies: nothing to watch stop. */
+    if (failed || strcmp(h->ns, ui->ns) != 0)
         return;
     /* Follow every sidecar from its next scrape on. */
     h->written = true;
@@ -665,47 +705,99 @@ void ui_halt_update(struct ui *ui)
 static void do_halt(struct ui *ui)
 {
     struct ui_halt_state *h = &ui->halt;
+    struct halt_batch *b = calloc(1, sizeof *b);
+    if (!b) {
+        ui_status(ui, true, "out of memory");
+        return;
+    }
+    struct ui_dialog kept = ui->dialog;
     memset(h, 0, sizeof *h);
-    snprintf(h->wasmplugin, sizeof h->wasmplugin, "%s", ui->dialog.object);
+    size_t used = 0;
+    for (int k = 0; k < kept.n_deployments && used < sizeof h->wasmplugin; k++)
+        used += (size_t)snprintf(h->wasmplugin + used, sizeof h->wasmplugin - used, "%s%s", k ? ", " : "",
+                                 kept.deployments[k]);
     snprintf(h->ns, sizeof h->ns, "%s", ui->ns);
     h->running = true;
     ui_dialog_close(ui);
     ui->dialog.modal = UI_MODAL_HALT;
-    snprintf(ui->dialog.title, sizeof ui->dialog.title, "Kill switch: WasmPlugin %s in %s", h->wasmplugin, h->ns);
-    ui->actions_running++;
-    ui_status(ui, false, "removing every policy of WasmPlugin %s/%s...", h->ns, h->wasmplugin);
-    struct app_policy_change ch = {.ns = h->ns, .wasmplugin = h->wasmplugin, .op = APP_POLICY_REMOVE_ALL};
-    app_policy_change(ui->client, &ch, halt_written, ui);
+    snprintf(ui->dialog.title, sizeof ui->dialog.title, "Kill switch: WasmPlugin%s %s in %s",
+             kept.n_deployments == 1 ? "" : "s", h->wasmplugin, h->ns);
+    ui_status(ui, false, "removing every policy of WasmPlugin%s %s in %s...", kept.n_deployments == 1 ? "" : "s",
+              h->wasmplugin, h->ns);
+    /* The WasmPlugins confirmed, whatever the namespace lists by now. */
+    b->ui = ui;
+    b->pending = kept.n_deployments;
+    for (int k = 0; k < kept.n_deployments; k++) {
+        ui->actions_running++;
+        struct app_policy_change ch = {.ns = h->ns, .wasmplugin = kept.deployments[k], .op = APP_POLICY_REMOVE_ALL};
+        app_policy_change(ui->client, &ch, halt_written, b);
+    }
 }
 
+/* Every WasmPlugin of the namespace that holds policies: Istio applies
+ * each one that selects a workload, not the first alone (istio/istio
+ * pilot/pkg/model/push_context.go, WasmPluginsByListenerInfo), so the kill
+ * switch clears them all, one write each. */
 static void confirm_halt(struct ui *ui)
 {
-    const cJSON *wp = namespace_wasmplugin(ui);
-    const cJSON *name = app_json_path(wp, "metadata.name");
-    const cJSON *policies = app_json_path(wp, "spec.pluginConfig.policies");
-    int n = cJSON_GetArraySize(policies);
-    if (!cJSON_IsString(name)) {
+    int plugins = 0, holding = 0, total = 0;
+    const cJSON *wp, *first = NULL;
+    cJSON_ArrayForEach(wp, app_mesh_wasmplugins(ui->mesh))
+    {
+        const cJSON *ns = app_json_path(wp, "metadata.namespace");
+        if ((cJSON_IsString(ns) && strcmp(ns->valuestring, ui->ns) != 0) || !app_policy_name(wp))
+            continue;
+        plugins++;
+        first = first ? first : wp;
+        if (app_policy_count(wp) > 0) {
+            holding++;
+            total += app_policy_count(wp);
+        }
+    }
+    if (!plugins) {
         ui_status(ui, true, "no WasmPlugin in %s: no policy to remove", ui->ns);
         return;
     }
-    if (!n) {
-        ui_status(ui, true, "WasmPlugin %s/%s has no policies: nothing to remove", ui->ns, name->valuestring);
+    if (!holding) {
+        if (plugins == 1)
+            ui_status(ui, true, "WasmPlugin %s/%s has no policies: nothing to remove", ui->ns, app_policy_name(first));
+        else
+            ui_status(ui, true, "no WasmPlugin in %s has policies: nothing to remove", ui->ns);
+        return;
+    }
+    if (holding > (int)(sizeof ui->dialog.deployments / sizeof ui->dialog.deployments[0])) {
+        ui_status(ui, true, "%d WasmPlugins in %s hold policies, more than one confirmation can name", holding,
+                  ui->ns);
         return;
     }
     char title[300];
-    snprintf(title, sizeof title, "KILL SWITCH: remove all %d policies?", n);
+    snprintf(title, sizeof title, "KILL SWITCH: remove all %d policies?", total);
     ui_confirm(ui, title);
-    snprintf(ui->dialog.object, sizeof ui->dialog.object, "%s", name->valuestring);
-    ui_confirm_line(ui, "WasmPlugin %s in namespace %s, context %s: all %d policies removed in one write:",
-                    name->valuestring, ui->ns, ui->context, n);
-    const cJSON *policy;
-    cJSON_ArrayForEach(policy, policies)
+    if (holding > 1)
+        ui_confirm_line(ui, "%d WasmPlugins in namespace %s, context %s: all %d policies removed, one write each:",
+                        holding, ui->ns, ui->context, total);
+    cJSON_ArrayForEach(wp, app_mesh_wasmplugins(ui->mesh))
     {
-        const cJSON *pname = app_json_path(policy, "metadata.name");
-        ui_confirm_line(ui, "  %s", cJSON_IsString(pname) ? pname->valuestring : "(no name)");
+        const cJSON *ns = app_json_path(wp, "metadata.namespace");
+        int n = app_policy_count(wp);
+        if ((cJSON_IsString(ns) && strcmp(ns->valuestring, ui->ns) != 0) || !app_policy_name(wp) || n <= 0)
+            continue;
+        snprintf(ui->dialog.deployments[ui->dialog.n_deployments++], sizeof ui->dialog.deployments[0], "%s",
+                 app_policy_name(wp));
+        if (holding == 1)
+            ui_confirm_line(ui, "WasmPlugin %s in namespace %s, context %s: all %d policies removed in one write:",
+                            app_policy_name(wp), ui->ns, ui->context, n);
+        else
+            ui_confirm_line(ui, "WasmPlugin %s: %d policies", app_policy_name(wp), n);
+        const cJSON *policy;
+        cJSON_ArrayForEach(policy, app_json_path(wp, "spec.pluginConfig.policies"))
+        {
+            const cJSON *pname = app_json_path(policy, "metadata.name");
+            ui_confirm_line(ui, "  %s", cJSON_IsString(pname) ? pname->valuestring : "(no name)");
+        }
     }
     ui_confirm_line(ui, "Then every sidecar's fault counters are watched until they stop.");
-    snprintf(ui->dialog.choice_label, sizeof ui->dialog.choice_label, "remove all %d", n);
+    snprintf(ui->dialog.choice_label, sizeof ui->dialog.choice_label, "remove all %d", total);
     ui_confirm_choice(ui, 'y', ui->dialog.choice_label, do_halt);
 }
 

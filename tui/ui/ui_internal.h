@@ -100,7 +100,8 @@ struct ui_dialog {
     struct ui_choice choices[5];
     char choice_label[64]; /* a label made for this dialog */
     int n_choices;
-    /* What a confirmation acts on. */
+    /* What a confirmation acts on: deployments, or the kill switch's
+     * WasmPlugins. */
     char deployments[64][254];
     int n_deployments;
     /* Form. */
@@ -110,8 +111,10 @@ struct ui_dialog {
     void (*option_changed)(struct ui *ui, int field); /* after a toggle moved */
     int error_field;                                  /* -1: none */
     char error[200];                                  /* why that field was refused */
-    /* What a confirmation names (the WasmPlugin of the kill switch). */
+    /* What a confirmation names (the policy x removes). */
     char object[254];
+    /* The WasmPlugin a policy dialog acts on, as it was shown ("": none). */
+    char wasmplugin[254];
     /* Picker. */
     char *items[UI_PICKER_ITEMS];
     int n_items, cursor;
