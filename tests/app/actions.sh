@@ -110,6 +110,19 @@ assert ef["spec"]["workloadSelector"]["labels"] == {"hfi-enabled": "true"}, ef
 assert any(m.get("manager") == "hfitop" and m.get("operation") == "Apply" for m in ef["metadata"].get("managedFields", [])), ef["metadata"]
 PY
 expect_exit "envoyfilter: apply again" 0 "applied" "$HFITOP" envoyfilter apply
+# Another field manager sets the same EnvoyFilter's patches (an atomic
+# list) to others: hfitop's apply is not forced (as kubectl's is not by
+# default), so it is a 409 naming the conflict, and their patches stay.
+expect_code "envoyfilter: another manager takes the patches" 200 PATCH "$ef?fieldManager=gitops&force=true" \
+    -H 'Content-Type: application/apply-patch+yaml' \
+    -d '{"apiVersion":"networking.istio.io/v1alpha3","kind":"EnvoyFilter","metadata":{"name":"hfi-wasm-stats"},"spec":{"configPatches":[{"applyTo":"HTTP_FILTER","patch":{"operation":"REMOVE"}}]}}'
+expect_exit "envoyfilter: apply over another manager's field" 1 'conflict with "gitops"' "$HFITOP" envoyfilter apply
+check "envoyfilter: the conflict says nothing changed" grep -q "nothing changed: hfitop does not take over fields" "$MESHSIM_DIR/expect"
+expect_code "envoyfilter: read after the conflict" 200 GET "$ef"
+check_py "envoyfilter: the other manager's patches stay" "$MESHSIM_DIR/body" <<'PY'
+import json, sys
+assert json.load(open(sys.argv[1]))["spec"]["configPatches"][0]["applyTo"] == "HTTP_FILTER"
+PY
 expect_exit "envoyfilter: delete" 0 "EnvoyFilter demo/hfi-wasm-stats deleted" "$HFITOP" envoyfilter delete
 expect_code "envoyfilter: gone after delete" 404 GET "$ef"
 expect_exit "envoyfilter: delete when absent" 0 "was not there" "$HFITOP" envoyfilter delete
@@ -147,6 +160,43 @@ assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", v), v
 PY
 check "restart: new cart pods replace the old" wait_for 60 rolled_out cart "$old_cart"
 expect_exit "restart: unknown deployment" 1 "not found" "$HFITOP" restart no-such-deployment
+
+# ---- annotate writes onto the deployment as it read it: someone else sets
+# their own proxy.istio.io/config between hfitop's read and its write (a
+# front answers the read after making that write, tests/app/stale_read.py);
+# the write is refused with 409, hfitop reads again and refuses to replace
+# theirs, as it does when it sees it at once ----
+DEP=/apis/apps/v1/namespaces/demo/deployments/checkout
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$MESHSIM_DIR/front.key" -out "$MESHSIM_DIR/front.pem" >/dev/null 2>&1
+python3 tests/app/stale_read.py --upstream "$SERVER" --ca "$MESHSIM_DIR/ca.pem" --cert "$MESHSIM_DIR/cert.pem" \
+    --key "$MESHSIM_DIR/key.pem" --serve-cert "$MESHSIM_DIR/front.pem" --serve-key "$MESHSIM_DIR/front.key" \
+    --stale "^$DEP\$" --write-method PATCH --write-path "$DEP" --write-type application/strategic-merge-patch+json \
+    --write-body '{"spec":{"template":{"metadata":{"annotations":{"proxy.istio.io/config":"terminationDrainDuration: 10s"}}}}}' \
+    --port-file "$MESHSIM_DIR/front.port" 2>"$MESHSIM_DIR/front.err" &
+FRONT_PID=$!
+trap 'kill "$FRONT_PID" 2>/dev/null; meshsim_cleanup' EXIT
+check "annotate: front listening" wait_for 20 test -s "$MESHSIM_DIR/front.port"
+python3 - "$KUBECONFIG" "$MESHSIM_DIR/front.kubeconfig" "$(cat "$MESHSIM_DIR/front.port")" "$MESHSIM_DIR/front.pem" <<'PY'
+import base64, sys, yaml
+cfg = yaml.safe_load(open(sys.argv[1]))
+cluster = cfg["clusters"][0]["cluster"]
+cluster["server"] = "https://127.0.0.1:%s" % sys.argv[3]
+cluster["certificate-authority-data"] = base64.b64encode(open(sys.argv[4], "rb").read()).decode()
+yaml.safe_dump(cfg, open(sys.argv[2], "w"))
+PY
+expect_exit "annotate: someone else's annotation, written after the read, is not replaced" 1 \
+    "already has a proxy.istio.io/config annotation" "$HFITOP" --kubeconfig "$MESHSIM_DIR/front.kubeconfig" annotate checkout
+check "annotate: the front made its write ($(cat "$MESHSIM_DIR/front.err"))" grep -q "answered 200" "$MESHSIM_DIR/front.err"
+expect_code "annotate: read back" 200 GET "$DEP"
+check_py "annotate: their annotation stays" "$MESHSIM_DIR/body" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))["spec"]["template"]["metadata"]["annotations"]
+assert a["proxy.istio.io/config"] == "terminationDrainDuration: 10s", a
+PY
+kill "$FRONT_PID" 2>/dev/null
+wait "$FRONT_PID" 2>/dev/null
+trap meshsim_cleanup EXIT
 
 # ---- policies ----
 cat >"$MESHSIM_DIR/policy.json" <<'EOF'

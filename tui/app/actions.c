@@ -21,6 +21,7 @@ struct action {
     struct kube_client *client;
     char *ns, *name;
     char *extra; /* the success message */
+    int conflicts; /* 409s answered by reading again */
     app_action_done_fn done;
     void *user;
     /* What the observer is told at the end. */
@@ -215,6 +216,21 @@ static struct action *envoyfilter_action(struct kube_client *c, const char *ns, 
     return a;
 }
 
+static void on_envoyfilter_applied(struct kube_request *req, const struct kube_response *resp, void *user)
+{
+    struct action *a = user;
+    if (resp->http_status != 409) {
+        on_simple_done(req, resp, user);
+        return;
+    }
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "%s; nothing changed: hfitop does not take over fields another manager set (kubectl apply "
+             "--server-side --force-conflicts would)",
+             resp->error.message);
+    action_fail(a, resp->http_status, msg);
+}
+
 bool app_envoyfilter_name(const char *ns, const char *manifest, size_t len, char *name, size_t name_size, char *err,
                           size_t err_size)
 {
@@ -245,9 +261,13 @@ void app_envoyfilter_apply(struct kube_client *c, const char *ns, const char *ma
         action_fail(a, 0, "out of memory");
         return;
     }
-    /* JSON is YAML: the apply content type takes it as it is. */
+    /* JSON is YAML: the apply content type takes it as it is. Not forced,
+     * as kubectl applies (--force-conflicts defaults to false, kubectl
+     * pkg/cmd/util/helpers.go AddServerSideApplyFlags): fields another
+     * manager set to other values are a 409 naming them, not taken over
+     * without anyone having confirmed it. */
     struct kube_request *req = kube_client_patch(c, path, KUBE_PATCH_APPLY, body, strlen(body), APP_FIELD_MANAGER,
-                                                 true, on_simple_done, a);
+                                                 false, on_envoyfilter_applied, a);
     free(body);
     free(path);
     started_or_failed(a, req);
@@ -289,10 +309,18 @@ void app_envoyfilter_delete(struct kube_client *c, const char *ns, const char *m
 
 /* ---- deployments ---- */
 
-/* A strategic-merge patch setting one annotation of the pod template. */
-static void patch_deployment(struct action *a, const char *annotation, const char *value)
+/* A strategic-merge patch setting one annotation of the pod template;
+ * with resource_version, only onto the deployment as it was read: the API
+ * server applies a patch to the stored object and refuses the result with
+ * 409 Conflict when its resourceVersion is no longer the stored one
+ * (apiserver endpoints/handlers/patch.go patcher.applyPatch, inside
+ * registry/generic/registry/store.go Store.Update). done gets the answer. */
+static void patch_deployment(struct action *a, const char *annotation, const char *value,
+                             const char *resource_version, kube_done_fn done)
 {
     cJSON *patch = cJSON_CreateObject();
+    if (resource_version)
+        cJSON_AddStringToObject(cJSON_AddObjectToObject(patch, "metadata"), "resourceVersion", resource_version);
     cJSON *meta = cJSON_AddObjectToObject(
         cJSON_AddObjectToObject(cJSON_AddObjectToObject(patch, "spec"), "template"), "metadata");
     cJSON_AddStringToObject(cJSON_AddObjectToObject(meta, "annotations"), annotation, value);
@@ -301,8 +329,7 @@ static void patch_deployment(struct action *a, const char *annotation, const cha
     char *path = object_path("/apis/apps/v1", a->ns, "deployments", a->name);
     struct kube_request *req = NULL;
     if (body && path)
-        req = kube_client_patch(a->client, path, KUBE_PATCH_STRATEGIC, body, strlen(body), NULL, false,
-                                on_simple_done, a);
+        req = kube_client_patch(a->client, path, KUBE_PATCH_STRATEGIC, body, strlen(body), NULL, false, done, a);
     free(body);
     free(path);
     started_or_failed(a, req);
@@ -325,7 +352,27 @@ void app_restart_deployment(struct kube_client *c, const char *ns, const char *d
         action_fail(a, 0, "out of memory");
         return;
     }
-    patch_deployment(a, RESTARTED_AT_ANNOTATION, now);
+    patch_deployment(a, RESTARTED_AT_ANNOTATION, now, NULL, on_simple_done);
+}
+
+/* Reads of the deployment before the annotate action gives up on others
+ * changing it between its read and its write. */
+#define ANNOTATE_MAX_ATTEMPTS 5
+
+static void read_deployment(struct action *a);
+
+/* A 409: the deployment changed after it was read (someone may have set
+ * their own proxy.istio.io/config meanwhile): read it again, judge again. */
+static void on_annotated(struct kube_request *req, const struct kube_response *resp, void *user)
+{
+    struct action *a = user;
+    if (resp->http_status == 409 && ++a->conflicts < ANNOTATE_MAX_ATTEMPTS) {
+        free(a->extra);
+        a->extra = NULL;
+        read_deployment(a);
+        return;
+    }
+    on_simple_done(req, resp, user);
 }
 
 static void on_deployment_read(struct kube_request *req, const struct kube_response *resp, void *user)
@@ -357,13 +404,25 @@ static void on_deployment_read(struct kube_request *req, const struct kube_respo
         action_fail(a, 0, msg);
         return;
     }
+    const cJSON *rv = app_json_path(d, "metadata.resourceVersion");
+    char *version = cJSON_IsString(rv) ? strdup(rv->valuestring) : NULL;
     cJSON_Delete(d);
-    if (asprintf(&a->extra, "deployment %s/%s annotated; it rolls out new pods", a->ns, a->name) < 0) {
+    if (!version || asprintf(&a->extra, "deployment %s/%s annotated; it rolls out new pods", a->ns, a->name) < 0) {
         a->extra = NULL;
-        action_fail(a, 0, "out of memory");
+        free(version);
+        action_fail(a, 0, version ? "out of memory" : "the deployment as read has no metadata.resourceVersion");
         return;
     }
-    patch_deployment(a, PROXY_CONFIG_ANNOTATION, APP_STATS_INCLUSION_CONFIG);
+    patch_deployment(a, PROXY_CONFIG_ANNOTATION, APP_STATS_INCLUSION_CONFIG, version, on_annotated);
+    free(version);
+}
+
+static void read_deployment(struct action *a)
+{
+    char *path = object_path("/apis/apps/v1", a->ns, "deployments", a->name);
+    struct kube_request *req = path ? kube_client_get(a->client, path, on_deployment_read, a) : NULL;
+    free(path);
+    started_or_failed(a, req);
 }
 
 void app_annotate_stats_inclusion(struct kube_client *c, const char *ns, const char *deployment,
@@ -373,10 +432,7 @@ void app_annotate_stats_inclusion(struct kube_client *c, const char *ns, const c
     if (!a)
         return;
     action_describe(a, "annotate", "deployment", a->name, NULL);
-    char *path = object_path("/apis/apps/v1", a->ns, "deployments", a->name);
-    struct kube_request *req = path ? kube_client_get(c, path, on_deployment_read, a) : NULL;
-    free(path);
-    started_or_failed(a, req);
+    read_deployment(a);
 }
 
 #define WASMPLUGIN_API "/apis/extensions.istio.io/v1alpha1"
