@@ -449,6 +449,18 @@ d = json.load(open(sys.argv[1]))
 assert all(p["aborts_total"] is not None for p in d["pods"]), d["pods"]' "$MESHSIM_DIR/prom.json"
 }
 check "--prometheus-pod-label and --prometheus-namespace-label are used as given" given_labels
+# A pod label that none of the series carries: Prometheus answers series
+# without it, which name no pod; every pod is unknown, nothing fails.
+absent_pod_label() {
+    once "$MESHSIM_DIR/prom.json" --prometheus "$PROM_URL" --prometheus-pod-label no_such_label \
+        --prometheus-namespace-label kubernetes_namespace &&
+        python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["pods"] and all(p["aborts_total"] is None and p["naming"] == "none" for p in d["pods"]), d["pods"]' \
+            "$MESHSIM_DIR/prom.json"
+}
+check "a pod label no series carries: every pod unknown, not a failure" absent_pod_label
 
 prometheus_stop
 finish

@@ -619,6 +619,8 @@ static bool index_rows(struct row_index *ix, const struct prom_pod_values *pods,
 static struct prom_pod_values *find_row(const struct row_index *ix, struct prom_pod_values *pods, const char *ns,
                                         const char *pod)
 {
+    if (!ix->slot)
+        return NULL; /* no rows: the answers' series named no pod */
     for (size_t j = (size_t)key_hash(ns, pod) & ix->mask; ix->slot[j]; j = (j + 1) & ix->mask) {
         struct prom_pod_values *p = &pods[ix->slot[j] - 1];
         if (strcmp(p->pod, pod) == 0 && strcmp(p->ns, ns) == 0)
