@@ -278,6 +278,21 @@ PY
 done
 keys Escape
 
+# ---- the fire form fires at the pod it named: when that pod goes away
+# while the form is open, the selection under it moves to a neighbour, and
+# the fault must not follow it ----
+keys f
+see "fire form for a pod about to go" "Fire test faults"
+target=$(screen | sed -n 's/.*│ pod \([^ ,]*\), deployment .*/\1/p' | head -n 1)
+expect_code "the named pod deleted (${target:-none read})" 200 DELETE "/api/v1/namespaces/demo/pods/$target"
+only_in_form() { [ "$(screen | grep -c -- "$target")" -eq 1 ]; }
+check "its row left the table" wait_for 30 only_in_form
+: >"$REQUESTS"
+keys Enter
+see "the fire at it answered" "not found" 30
+check "no fault went to another pod ($(changes | head -n 2))" test -z "$(changes | grep -v "/pods/$target/")"
+keys Escape
+
 # ---- quitting stops a fire: the requests in flight are dropped and no
 # further one goes out in their place ----
 fired() { grep -cE '^GET /api/v1/namespaces/demo/pods/[^ :/]*/proxy/' "$REQUESTS" || true; }

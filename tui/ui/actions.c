@@ -277,13 +277,17 @@ static void fire_done(const struct app_action_result *r, const struct app_fire_t
     ui_status(ui, !r->ok, "%s", r->message);
 }
 
+/* The form fires at the pod (or its deployment's service) it named when it
+ * opened, kept in the dialog: the selection under it moves to a neighbour
+ * when that pod goes away (a rollout), and a fault must not follow it. */
 static void submit_fire(struct ui *ui)
 {
     const struct ui_field *f = ui->dialog.fields;
-    const struct app_pod *p = ui_selected_pod(ui);
+    const char *pod = ui->dialog.object;
+    const char *deployment = ui->dialog.n_deployments ? ui->dialog.deployments[0] : NULL;
     long value, count;
     bool abort = f[FIRE_KIND].option == 0, to_service = f[FIRE_TARGET].option == 1;
-    if (!p || (to_service && !p->pod.deployment)) {
+    if (!pod[0] || (to_service && !deployment)) {
         ui_status(ui, true, "select a pod of a deployment first");
         return;
     }
@@ -302,11 +306,11 @@ static void submit_fire(struct ui *ui)
     struct ui_fire_state *fs = &ui->fire;
     memset(fs, 0, sizeof *fs);
     snprintf(fs->path, sizeof fs->path, "%s", f[FIRE_PATH].value[0] ? f[FIRE_PATH].value : "/");
-    snprintf(fs->deployment, sizeof fs->deployment, "%s", p->pod.deployment ? p->pod.deployment : "");
+    snprintf(fs->deployment, sizeof fs->deployment, "%s", deployment ? deployment : "");
     if (to_service)
-        snprintf(fs->target_service, sizeof fs->target_service, "%s", p->pod.deployment);
+        snprintf(fs->target_service, sizeof fs->target_service, "%s", deployment);
     else
-        snprintf(fs->target_pod, sizeof fs->target_pod, "%s", p->pod.name);
+        snprintf(fs->target_pod, sizeof fs->target_pod, "%s", pod);
     fs->options = (struct app_fire_options){.ns = ui->ns,
                                             .pod = to_service ? NULL : fs->target_pod,
                                             .service = to_service ? fs->target_service : NULL,
@@ -358,6 +362,11 @@ static void open_fire_form(struct ui *ui)
     snprintf(d->title, sizeof d->title, "Fire test faults (header faults, through the API server proxy)");
     ui_confirm_line(ui, "pod %s, deployment %s, namespace %s, context %s", p->pod.name,
                     p->pod.deployment ? p->pod.deployment : "-", ui->ns, ui->context);
+    snprintf(d->object, sizeof d->object, "%s", p->pod.name);
+    if (p->pod.deployment) {
+        snprintf(d->deployments[0], sizeof d->deployments[0], "%s", p->pod.deployment);
+        d->n_deployments = 1;
+    }
     ui_confirm_line(ui, "the token is read from the WasmPlugin; header faults must be enabled there");
     d->n_fields = 5;
     d->fields[FIRE_TARGET] = (struct ui_field){.label = "target", .options = fire_targets, .n_options = 2};
