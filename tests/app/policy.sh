@@ -224,7 +224,17 @@ expect_code "several: a second WasmPlugin with two policies" 201 POST "$WPS" -H 
     -d "$(wasmplugin_json zz-second '[{"metadata":{"name":"other-1"},"spec":{"selector":{"service":"cart"},"rules":[{"fault":{"abort":{"httpStatus":503}}}]}},{"metadata":{"name":"other-2"},"spec":{"rules":[]}}]')"
 expect_code "several: a third one without policies" 201 POST "$WPS" -H 'Content-Type: application/json' \
     -d "$(wasmplugin_json zz-third '[]')"
-expect_exit "several: a policy in the first again" 0 "policy cart-slow applied" "$HFITOP" policy apply "$MESHSIM_DIR/cart-slow.json" --for 10m
+# Which WasmPlugin a change goes to is never a guess: with several, apply
+# and remove want --wasmplugin (the first by name may be another plugin).
+: >"$MESHSIM_DIR/requests"
+HFITOP_REQUEST_LOG="$MESHSIM_DIR/requests" expect_exit "several: apply without --wasmplugin is refused" 1 \
+    "namespace demo has 3 WasmPlugins (hfi-fault, zz-second, zz-third): say which one with --wasmplugin NAME" \
+    "$HFITOP" policy apply "$MESHSIM_DIR/cart-slow.json"
+HFITOP_REQUEST_LOG="$MESHSIM_DIR/requests" expect_exit "several: remove without --wasmplugin is refused" 1 \
+    "say which one with --wasmplugin NAME" "$HFITOP" policy remove other-1
+check "several: nothing written without --wasmplugin" test "$(writes)" -eq 0
+expect_exit "several: a policy in the first again" 0 "WasmPlugin demo/hfi-fault: policy cart-slow applied" \
+    "$HFITOP" policy apply "$MESHSIM_DIR/cart-slow.json" --for 10m --wasmplugin hfi-fault
 third_rv=$(rv_of "$WPS/zz-third")
 : >"$MESHSIM_DIR/requests"
 HFITOP_REQUEST_LOG="$MESHSIM_DIR/requests" expect_exit "several: not confirmed" 1 "not confirmed; nothing written" \

@@ -145,6 +145,32 @@ static cJSON *changed_policies(struct policy_job *j, const cJSON *old, char *msg
     return policies;
 }
 
+/* A change to "the namespace's WasmPlugin" when it has several: the first
+ * by name may be another plugin altogether (its pluginConfig takes the
+ * policies, which then inject nothing), and Istio applies them all
+ * (istio/istio pilot/pkg/model/push_context.go WasmPluginsByListenerInfo),
+ * so none of them is the one: the change is refused, naming them. */
+static bool wasmplugins_ambiguous(struct policy_job *j)
+{
+    char names[300] = "";
+    size_t used = 0;
+    int n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, j->out.items)
+    {
+        const char *name = app_policy_name(it);
+        if (!name)
+            continue;
+        if (used < sizeof names)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", n ? ", " : "", name);
+        n++;
+    }
+    if (n > 1)
+        job_finish(j, false, 0, "namespace %s has %d WasmPlugins (%s): say which one with --wasmplugin NAME; "
+                                "nothing written", j->ns, n, names);
+    return n > 1;
+}
+
 static void on_read(struct kube_request *req, const struct kube_response *resp, void *user)
 {
     (void)req;
@@ -170,6 +196,8 @@ static void on_read(struct kube_request *req, const struct kube_response *resp, 
                    j->wasmplugin ? j->wasmplugin : "", j->ns);
         return;
     }
+    if (!j->wasmplugin && (j->op == APP_POLICY_APPLY || j->op == APP_POLICY_REMOVE) && wasmplugins_ambiguous(j))
+        return;
     j->out.object = wp;
     snprintf(j->out.wasmplugin, sizeof j->out.wasmplugin, "%s", app_policy_name(wp));
     const cJSON *old_config = app_json_path(wp, "spec.pluginConfig");
