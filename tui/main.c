@@ -1145,7 +1145,7 @@ static bool halt_targets_of(const struct cli *c, const struct policy_wait *w, co
         if (w->policies_before) {
             snprintf(t->names[0], sizeof t->names[0], "%s", w->wasmplugin);
             t->counts[t->n++] = w->policies_before;
-            t->policies = w->policies_before;
+            t->policies = w->policies_before > 0 ? w->policies_before : 0;
         }
         return true;
     }
@@ -1154,13 +1154,13 @@ static bool halt_targets_of(const struct cli *c, const struct policy_wait *w, co
     {
         const char *name = app_policy_name(item);
         int count = app_policy_count(item);
-        if (!name || count <= 0)
+        if (!name || count == 0)
             continue;
         if (t->n == (int)(sizeof t->names / sizeof t->names[0]))
             return false;
         snprintf(t->names[t->n], sizeof t->names[0], "%s", name);
         t->counts[t->n++] = count;
-        t->policies += count;
+        t->policies += count > 0 ? count : 0;
     }
     return true;
 }
@@ -1199,13 +1199,20 @@ static int policy_remove_all(const struct cli *c, struct session *s)
         return watch_faults_stop(c, s);
     }
     if (!c->yes) {
-        if (t.n == 1) {
+        if (t.n == 1 && t.counts[0] == APP_POLICIES_NOT_A_LIST) {
+            fprintf(stderr, "Replace pluginConfig.policies of WasmPlugin %s (not a list) by an empty list in namespace "
+                            "%s, context %s, in one write? [y/N] ", t.names[0], s->conn.namespace, context);
+        } else if (t.n == 1) {
             fprintf(stderr, "Remove all %d policies of WasmPlugin %s in namespace %s, context %s, in one write? [y/N] ",
                     t.policies, t.names[0], s->conn.namespace, context);
         } else {
             fprintf(stderr, "Remove all %d policies of %d WasmPlugins (", t.policies, t.n);
-            for (int k = 0; k < t.n; k++)
-                fprintf(stderr, "%s%s: %d", k ? ", " : "", t.names[k], t.counts[k]);
+            for (int k = 0; k < t.n; k++) {
+                if (t.counts[k] == APP_POLICIES_NOT_A_LIST)
+                    fprintf(stderr, "%s%s: policies not a list", k ? ", " : "", t.names[k]);
+                else
+                    fprintf(stderr, "%s%s: %d", k ? ", " : "", t.names[k], t.counts[k]);
+            }
             fprintf(stderr, ") in namespace %s, context %s, one write each? [y/N] ", s->conn.namespace, context);
         }
         if (!confirmed_on_stdin()) {

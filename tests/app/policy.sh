@@ -262,6 +262,23 @@ for name in zz-second zz-third; do
     expect_code "several: delete $name" 200 DELETE "$WPS/$name"
 done
 
+# pluginConfig.policies that is not a list: the plugin rejects the whole
+# configuration and goes on enforcing the last one it accepted, so the kill
+# switch replaces it by an empty list rather than refuse to touch it.
+policy_file cart-all '{"abort":{"httpStatus":503}}' '{"path":{"prefix":"/"}}'
+expect_exit "not a list: an injecting policy" 0 "policy cart-all applied" "$HFITOP" policy apply "$MESHSIM_DIR/cart-all.json" --for 10m
+expect_code "not a list: policies made an object behind hfitop's back" 200 PATCH "$WP" \
+    -H 'Content-Type: application/merge-patch+json' -d '{"spec":{"pluginConfig":{"policies":{"oops":true}}}}'
+timeout 120 "$HFITOP" --interval 1 policy remove --all --yes >"$MESHSIM_DIR/halt" 2>&1
+check "not a list: the kill switch exits 0 ($(tail -n 3 "$MESHSIM_DIR/halt"))" test $? -eq 0
+check "not a list: says what it replaced" \
+    grep -q "WasmPlugin demo/hfi-fault: pluginConfig.policies, not a list, replaced by an empty list" "$MESHSIM_DIR/halt"
+expect_code "not a list: read back" 200 GET "$WP"
+check_py "not a list: an empty list now" "$MESHSIM_DIR/body" <<'PY'
+import json, sys
+assert json.load(open(sys.argv[1]))["spec"]["pluginConfig"]["policies"] == []
+PY
+
 # Header faults keep coming after the halt: the pod still injecting is named.
 pod=$(timeout 60 "$HFITOP" --once -o json | python3 -c 'import json,sys; print([p["name"] for p in json.load(sys.stdin)["pods"] if p["deployment"] == "cart"][0])')
 # Two firing loops and scrapes 4 s apart, so that no interval goes without

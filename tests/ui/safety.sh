@@ -310,4 +310,20 @@ keys y
 exited_cleanly "quit during a fire"
 check "no request started after the quit ($(fired) fired)" test "$(fired)" -eq 8
 
+# ---- pluginConfig.policies that is not a list: the plugin rejects it and
+# keeps enforcing its last policies; X replaces it by an empty list ----
+meshsim_start "$MESHSIM_BIN"
+expect_code "policies made an object" 200 PATCH "$WPS/hfi-fault" -H 'Content-Type: application/merge-patch+json' \
+    -d '{"spec":{"pluginConfig":{"policies":{"oops":true}}}}'
+start_console
+see "console up, policies not a list" "TOTAL 6 pods, 6 sidecars" 60
+keys X
+see "X offers to clear them" "KILL SWITCH: clear pluginConfig.policies?" 10
+see "it says why" "WasmPlugin hfi-fault in namespace demo, context meshsim: pluginConfig.policies is not a list" 10
+keys y
+see "cleared" "WasmPlugin demo/hfi-fault: pluginConfig.policies, not a list, replaced by an empty list" 30
+see "the sidecars stop" "faults stopped on all 6 pods" 90
+keys Escape q
+exited_cleanly "policies not a list"
+
 finish

@@ -105,7 +105,11 @@ static void on_patched(struct kube_request *req, const struct kube_response *res
         snprintf(retried, sizeof retried, " (read again after %d conflicting write%s)", j->out.conflicts,
                  j->out.conflicts == 1 ? "" : "s");
     const char *policy = j->op == APP_POLICY_APPLY ? app_policy_name(j->policy) : j->name;
-    if (j->op == APP_POLICY_REMOVE_ALL)
+    if (j->op == APP_POLICY_REMOVE_ALL && j->out.policies_before == APP_POLICIES_NOT_A_LIST)
+        job_finish(j, true, resp->http_status,
+                   "WasmPlugin %s/%s: pluginConfig.policies, not a list, replaced by an empty list%s%s", j->ns,
+                   j->out.wasmplugin, retried, j->note);
+    else if (j->op == APP_POLICY_REMOVE_ALL)
         job_finish(j, true, resp->http_status, "WasmPlugin %s/%s: all %d policies removed%s%s", j->ns,
                    j->out.wasmplugin, j->out.policies_before, retried, j->note);
     else
@@ -116,12 +120,14 @@ static void on_patched(struct kube_request *req, const struct kube_response *res
 /* The new policies list after the change, or NULL with a message. */
 static cJSON *changed_policies(struct policy_job *j, const cJSON *old, char *msg, size_t msg_size)
 {
+    /* Whatever they are: the plugin keeps enforcing its last accepted
+     * policies while it rejects these, and the kill switch must end them. */
+    if (j->op == APP_POLICY_REMOVE_ALL)
+        return cJSON_CreateArray();
     if (old && !cJSON_IsArray(old)) {
         snprintf(msg, msg_size, "pluginConfig.policies is not a list");
         return NULL;
     }
-    if (j->op == APP_POLICY_REMOVE_ALL)
-        return cJSON_CreateArray();
     cJSON *policies = old ? cJSON_Duplicate(old, 1) : cJSON_CreateArray();
     const char *target = j->op == APP_POLICY_APPLY ? app_policy_name(j->policy) : j->name;
     bool found = false;
@@ -202,7 +208,7 @@ static void on_read(struct kube_request *req, const struct kube_response *resp, 
     snprintf(j->out.wasmplugin, sizeof j->out.wasmplugin, "%s", app_policy_name(wp));
     const cJSON *old_config = app_json_path(wp, "spec.pluginConfig");
     const cJSON *old = cJSON_GetObjectItemCaseSensitive(old_config, "policies");
-    j->out.policies_before = cJSON_GetArraySize(old);
+    j->out.policies_before = app_policy_count(wp);
     if (j->op == APP_POLICY_READ) {
         cJSON_Delete(j->config);
         j->config = cJSON_IsObject(old_config) ? cJSON_Duplicate(old_config, 1) : NULL;

@@ -50,7 +50,7 @@ struct app_policy_change {
 struct app_policy_outcome {
     struct app_action_result result;
     char wasmplugin[254];      /* the WasmPlugin's name ("" when none was found) */
-    int policies_before, policies_after;
+    int policies_before, policies_after; /* as app_policy_count */
     int conflicts;             /* 409s answered by reading again */
     const cJSON *object;       /* the WasmPlugin as last read, or NULL */
     /* Every WasmPlugin of the namespace as last read (the list's items), or
@@ -68,7 +68,11 @@ void app_policy_change(struct kube_client *c, const struct app_policy_change *ch
 /* metadata.name when it is a non-empty string, else NULL. */
 const char *app_policy_name(const cJSON *policy);
 
-/* The policies a WasmPlugin holds (spec.pluginConfig.policies), 0 when none. */
+/* The policies a WasmPlugin holds (spec.pluginConfig.policies): how many,
+ * 0 when none, APP_POLICIES_NOT_A_LIST when they are there but not a list
+ * (the plugin rejects that configuration and goes on enforcing the last
+ * one it accepted, so the kill switch must still clear it). */
+#define APP_POLICIES_NOT_A_LIST (-1)
 int app_policy_count(const cJSON *wasmplugin);
 
 /* Checks a complete pluginConfig (JSON text) with the plugin's own parser.

@@ -107,7 +107,10 @@ const char *app_policy_name(const cJSON *policy)
 
 int app_policy_count(const cJSON *wasmplugin)
 {
-    return cJSON_GetArraySize(app_json_path(wasmplugin, "spec.pluginConfig.policies"));
+    const cJSON *policies = app_json_path(wasmplugin, "spec.pluginConfig.policies");
+    if (!policies || cJSON_IsNull(policies))
+        return 0;
+    return cJSON_IsArray(policies) ? cJSON_GetArraySize(policies) : APP_POLICIES_NOT_A_LIST;
 }
 
 /* Ten years: longer durations read as this much, with no overflow after. */

@@ -758,10 +758,9 @@ static void confirm_halt(struct ui *ui)
             continue;
         plugins++;
         first = first ? first : wp;
-        if (app_policy_count(wp) > 0) {
-            holding++;
-            total += app_policy_count(wp);
-        }
+        int n = app_policy_count(wp);
+        holding += n != 0;
+        total += n > 0 ? n : 0;
     }
     if (!plugins) {
         ui_status(ui, true, "no WasmPlugin in %s: no policy to remove", ui->ns);
@@ -780,7 +779,10 @@ static void confirm_halt(struct ui *ui)
         return;
     }
     char title[300];
-    snprintf(title, sizeof title, "KILL SWITCH: remove all %d policies?", total);
+    if (total)
+        snprintf(title, sizeof title, "KILL SWITCH: remove all %d policies?", total);
+    else
+        snprintf(title, sizeof title, "KILL SWITCH: clear pluginConfig.policies?");
     ui_confirm(ui, title);
     if (holding > 1)
         ui_confirm_line(ui, "%d WasmPlugins in namespace %s, context %s: all %d policies removed, one write each:",
@@ -789,10 +791,17 @@ static void confirm_halt(struct ui *ui)
     {
         const cJSON *ns = app_json_path(wp, "metadata.namespace");
         int n = app_policy_count(wp);
-        if ((cJSON_IsString(ns) && strcmp(ns->valuestring, ui->ns) != 0) || !app_policy_name(wp) || n <= 0)
+        if ((cJSON_IsString(ns) && strcmp(ns->valuestring, ui->ns) != 0) || !app_policy_name(wp) || n == 0)
             continue;
         snprintf(ui->dialog.deployments[ui->dialog.n_deployments++], sizeof ui->dialog.deployments[0], "%s",
                  app_policy_name(wp));
+        if (n == APP_POLICIES_NOT_A_LIST) {
+            /* The plugin rejects it and goes on enforcing its last policies. */
+            ui_confirm_line(ui, "WasmPlugin %s in namespace %s, context %s: pluginConfig.policies is not a list",
+                            app_policy_name(wp), ui->ns, ui->context);
+            ui_confirm_line(ui, "  (the plugin keeps its last accepted policies): replaced by an empty list");
+            continue;
+        }
         if (holding == 1)
             ui_confirm_line(ui, "WasmPlugin %s in namespace %s, context %s: all %d policies removed in one write:",
                             app_policy_name(wp), ui->ns, ui->context, n);
@@ -806,7 +815,7 @@ static void confirm_halt(struct ui *ui)
         }
     }
     ui_confirm_line(ui, "Then every sidecar's fault counters are watched until they stop.");
-    snprintf(ui->dialog.choice_label, sizeof ui->dialog.choice_label, "remove all %d", total);
+    snprintf(ui->dialog.choice_label, sizeof ui->dialog.choice_label, total ? "remove all %d" : "clear", total);
     ui_confirm_choice(ui, 'y', ui->dialog.choice_label, do_halt);
 }
 
