@@ -466,8 +466,10 @@ static void start_data_queries(struct prom_source *s)
     bool details = s->want == PROM_WANT_ALL_PODS || s->want_count;
     if (details && selector(s, true, sel, QUERY_MAX)) {
         /* rate() over every bucket and histogram_quantile by pod cost the
-         * most: only for the pods shown, and no quantiles when the
-         * buckets are fetched anyway. */
+         * most: only for the pods shown. The rows on screen get Prometheus'
+         * own quantiles beside their buckets (which the model keeps only up
+         * to HFI_HISTOGRAM_MAX_BUCKETS); --once computes them from every
+         * pod's buckets instead of asking histogram_quantile of them all. */
         if (prom_api_query_window_buckets(q, QUERY_MAX, &t, sel, window_s(s)) > 0)
             start_query(s, Q_WINDOW_BUCKETS, q);
         if (s->want != PROM_WANT_DEPLOYMENT_PODS && prom_api_query_detail_values(q, QUERY_MAX, &t, sel) > 0)
