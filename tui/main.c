@@ -878,7 +878,7 @@ static int cmd_envoyfilter(const struct cli *c, struct session *s)
     if (strcmp(c->words[1], "apply") == 0)
         app_envoyfilter_apply(s->client, s->conn.namespace, text, len, on_action_done, &w);
     else
-        app_envoyfilter_delete(s->client, s->conn.namespace, text, len, on_action_done, &w);
+        app_envoyfilter_delete(s->client, s->conn.namespace, text, len, NULL, NULL, on_action_done, &w);
     int rc = finish_action(s, &w);
     free(manifest);
     return rc;

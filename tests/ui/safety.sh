@@ -326,4 +326,35 @@ see "the sidecars stop" "faults stopped on all 6 pods" 90
 keys Escape q
 exited_cleanly "policies not a list"
 
+# ---- E deletes the EnvoyFilter as the console read it: one changed
+# between the dialog and y stays (DeleteOptions preconditions) ----
+meshsim_start "$MESHSIM_BIN"
+EF=/apis/networking.istio.io/v1alpha3/namespaces/demo/envoyfilters/hfi-wasm-stats
+check "an EnvoyFilter to delete" "$HFITOP" envoyfilter apply
+start_console
+see "the console read it" "EnvoyFilter: hfi-wasm-stats" 60
+keys E
+see "E says it deletes it only unchanged" "deleted only if unchanged since" 10
+expect_code "someone changes it meanwhile" 200 PATCH "$EF" -H 'Content-Type: application/merge-patch+json' \
+    -d '{"metadata":{"labels":{"changed":"yes"}}}'
+keys y
+see "refused: changed since shown" "changed since it was shown" 30
+expect_code "it is still there" 200 GET "$EF"
+rv=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["metadata"]["resourceVersion"])' "$MESHSIM_DIR/body")
+# Once the console has read it again, E deletes it.
+dialog_shows_current() {
+    keys E
+    wait_for 5 has "Delete the stats-inclusion EnvoyFilter?" || return 1
+    has "(resourceVersion $rv)" && return 0
+    keys Escape
+    sleep 1
+    return 1
+}
+check "E shows the version now stored" wait_for 60 dialog_shows_current
+keys y
+see "deleted" "EnvoyFilter demo/hfi-wasm-stats deleted" 30
+expect_code "gone" 404 GET "$EF"
+keys q
+exited_cleanly "E with preconditions"
+
 finish

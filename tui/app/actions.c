@@ -282,13 +282,17 @@ static void on_envoyfilter_deleted(struct kube_request *req, const struct kube_r
         result_set(&r, true, resp->http_status, "EnvoyFilter %s/%s deleted", a->ns, a->name);
     else if (resp->http_status == 404)
         result_set(&r, true, resp->http_status, "EnvoyFilter %s/%s was not there", a->ns, a->name);
+    else if (resp->http_status == 409 && a->extra)
+        result_set(&r, false, resp->http_status,
+                   "EnvoyFilter %s/%s changed since it was shown (resourceVersion %s), nothing deleted: %s", a->ns,
+                   a->name, a->extra, resp->error.message);
     else
         result_set(&r, false, resp->http_status, "%s", resp->error.message);
     action_finish(a, &r);
 }
 
 void app_envoyfilter_delete(struct kube_client *c, const char *ns, const char *manifest, size_t len,
-                            app_action_done_fn done, void *user)
+                            const char *uid, const char *resource_version, app_action_done_fn done, void *user)
 {
     cJSON *obj;
     struct action *a = envoyfilter_action(c, ns, manifest, len, done, user, &obj);
@@ -302,7 +306,33 @@ void app_envoyfilter_delete(struct kube_client *c, const char *ns, const char *m
         action_fail(a, 0, "out of memory");
         return;
     }
-    struct kube_request *req = kube_client_delete(c, path, on_envoyfilter_deleted, a);
+    /* DeleteOptions preconditions: the API server deletes only an object
+     * with this uid and resourceVersion, else answers 409 Conflict
+     * (apiserver pkg/registry/rest/delete.go BeforeDelete; apimachinery
+     * meta/v1 Preconditions). */
+    char *body = NULL;
+    if (uid && resource_version) {
+        cJSON *options = cJSON_CreateObject();
+        cJSON_AddStringToObject(options, "kind", "DeleteOptions");
+        cJSON_AddStringToObject(options, "apiVersion", "v1");
+        cJSON *pre = cJSON_AddObjectToObject(options, "preconditions");
+        cJSON_AddStringToObject(pre, "uid", uid);
+        cJSON_AddStringToObject(pre, "resourceVersion", resource_version);
+        body = cJSON_PrintUnformatted(options);
+        cJSON_Delete(options);
+        a->extra = strdup(resource_version);
+        if (!body || !a->extra) {
+            free(body);
+            free(path);
+            action_fail(a, 0, "out of memory");
+            return;
+        }
+    }
+    struct kube_request_options o = {.method = KUBE_DELETE, .path = path, .body = body,
+                                     .body_len = body ? strlen(body) : 0,
+                                     .content_type = body ? "application/json" : NULL, .timeout_ms = 30000};
+    struct kube_request *req = kube_client_start(c, &o, on_envoyfilter_deleted, a);
+    free(body);
     free(path);
     started_or_failed(a, req);
 }

@@ -36,9 +36,13 @@ bool app_envoyfilter_name(const char *ns, const char *manifest, size_t len, char
                           size_t err_size);
 void app_envoyfilter_apply(struct kube_client *c, const char *ns, const char *manifest, size_t len,
                            app_action_done_fn done, void *user);
-/* Deletes the EnvoyFilter the manifest names; one already gone is fine. */
+/* Deletes the EnvoyFilter the manifest names; one already gone is fine.
+ * With uid and resource_version (the object as a confirmation showed it),
+ * only that very object unchanged: DeleteOptions preconditions, so one
+ * changed or created again since is a 409 and stays. NULL: whatever is
+ * there. */
 void app_envoyfilter_delete(struct kube_client *c, const char *ns, const char *manifest, size_t len,
-                            app_action_done_fn done, void *user);
+                            const char *uid, const char *resource_version, app_action_done_fn done, void *user);
 
 /* Adds proxy.istio.io/config = APP_STATS_INCLUSION_CONFIG to the
  * deployment's pod template (strategic-merge patch; it rolls the

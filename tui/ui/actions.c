@@ -132,8 +132,12 @@ static void do_annotate_all(struct ui *ui)
 
 static void do_delete_filter(struct ui *ui)
 {
+    char uid[sizeof ui->dialog.uid], version[sizeof ui->dialog.resource_version];
+    snprintf(uid, sizeof uid, "%s", ui->dialog.uid);
+    snprintf(version, sizeof version, "%s", ui->dialog.resource_version);
     started(ui, "deleting the EnvoyFilter");
-    app_envoyfilter_delete(ui->client, ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len, ui_action_done, ui);
+    app_envoyfilter_delete(ui->client, ui->ns, ui->opt->envoyfilter, ui->opt->envoyfilter_len, uid[0] ? uid : NULL,
+                           version[0] ? version : NULL, ui_action_done, ui);
 }
 
 static const char *envoyfilter_source(const struct ui *ui)
@@ -209,6 +213,24 @@ static void confirm_delete_filter(struct ui *ui)
     ui_confirm(ui, "Delete the stats-inclusion EnvoyFilter?");
     ui_confirm_line(ui, "DELETE EnvoyFilter %s (of %s)", filter, envoyfilter_source(ui));
     ui_confirm_line(ui, "in namespace %s, context %s.", ui->ns, ui->context);
+    /* The one the console last read: deleted only as it is now, not one
+     * changed or created again before the answer y. */
+    const cJSON *ef;
+    cJSON_ArrayForEach(ef, app_mesh_envoyfilters(ui->mesh))
+    {
+        const cJSON *ns = app_json_path(ef, "metadata.namespace"), *uid = app_json_path(ef, "metadata.uid");
+        const cJSON *version = app_json_path(ef, "metadata.resourceVersion");
+        const char *name = app_object_name(ef);
+        if (!name || strcmp(name, filter) != 0 || (cJSON_IsString(ns) && strcmp(ns->valuestring, ui->ns) != 0) ||
+            !cJSON_IsString(uid) || !cJSON_IsString(version))
+            continue;
+        snprintf(ui->dialog.uid, sizeof ui->dialog.uid, "%s", uid->valuestring);
+        snprintf(ui->dialog.resource_version, sizeof ui->dialog.resource_version, "%s", version->valuestring);
+        ui_confirm_line(ui, "As read (resourceVersion %s): deleted only if unchanged since.", version->valuestring);
+        break;
+    }
+    if (!ui->dialog.uid[0])
+        ui_confirm_line(ui, "Not in the console's last reading of the namespace: whatever has that name goes.");
     ui_confirm_line(ui, "Running sidecars keep their stats matcher until they restart.");
     ui_confirm_choice(ui, 'y', "delete", do_delete_filter);
 }

@@ -115,6 +115,8 @@ struct ui_dialog {
     char object[254];
     /* The WasmPlugin a policy dialog acts on, as it was shown ("": none). */
     char wasmplugin[254];
+    /* The object E deletes, as it was shown ("": not in the last reading). */
+    char uid[128], resource_version[64];
     /* Picker. */
     char *items[UI_PICKER_ITEMS];
     int n_items, cursor;
