@@ -56,7 +56,7 @@ keys p
 see "policies dialog" "Policies of WasmPlugin hfi-fault in demo"
 see "demo policy listed" "checkout-faults"
 keys a
-see "policy form" "Add a policy to the WasmPlugin in demo"
+see "policy form" "Add a policy to the WasmPlugin hfi-fault in demo"
 keys u i t e s t Enter
 see "policy added" "HTTP 200" 30
 keys p
@@ -65,7 +65,7 @@ see "time left shown" "left" 10
 keys G
 for _ in 1 2 3 4 5 6 7 8; do keys j; done # the new policy is the last
 keys x
-see "remove confirmation" "policy uitest from the WasmPlugin's pluginConfig"
+see "remove confirmation" "policy uitest from the pluginConfig of WasmPlugin hfi-fault"
 keys y
 see "policy removed" "HTTP 200" 30
 keys p
