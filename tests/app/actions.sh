@@ -163,28 +163,15 @@ expect_exit "restart: unknown deployment" 1 "not found" "$HFITOP" restart no-suc
 
 # ---- annotate writes onto the deployment as it read it: someone else sets
 # their own proxy.istio.io/config between hfitop's read and its write (a
-# front answers the read after making that write, tests/app/stale_read.py);
+# front answers the read after making that write, tests/tls_front.py --stale);
 # the write is refused with 409, hfitop reads again and refuses to replace
 # theirs, as it does when it sees it at once ----
 DEP=/apis/apps/v1/namespaces/demo/deployments/checkout
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
-    -keyout "$MESHSIM_DIR/front.key" -out "$MESHSIM_DIR/front.pem" >/dev/null 2>&1
-python3 tests/app/stale_read.py --upstream "$SERVER" --ca "$MESHSIM_DIR/ca.pem" --cert "$MESHSIM_DIR/cert.pem" \
-    --key "$MESHSIM_DIR/key.pem" --serve-cert "$MESHSIM_DIR/front.pem" --serve-key "$MESHSIM_DIR/front.key" \
+FRONT_PID=
+trap '[ -n "$FRONT_PID" ] && kill "$FRONT_PID" 2>/dev/null; meshsim_cleanup' EXIT
+check "annotate: front listening" meshsim_front \
     --stale "^$DEP\$" --write-method PATCH --write-path "$DEP" --write-type application/strategic-merge-patch+json \
-    --write-body '{"spec":{"template":{"metadata":{"annotations":{"proxy.istio.io/config":"terminationDrainDuration: 10s"}}}}}' \
-    --port-file "$MESHSIM_DIR/front.port" 2>"$MESHSIM_DIR/front.err" &
-FRONT_PID=$!
-trap 'kill "$FRONT_PID" 2>/dev/null; meshsim_cleanup' EXIT
-check "annotate: front listening" wait_for 20 test -s "$MESHSIM_DIR/front.port"
-python3 - "$KUBECONFIG" "$MESHSIM_DIR/front.kubeconfig" "$(cat "$MESHSIM_DIR/front.port")" "$MESHSIM_DIR/front.pem" <<'PY'
-import base64, sys, yaml
-cfg = yaml.safe_load(open(sys.argv[1]))
-cluster = cfg["clusters"][0]["cluster"]
-cluster["server"] = "https://127.0.0.1:%s" % sys.argv[3]
-cluster["certificate-authority-data"] = base64.b64encode(open(sys.argv[4], "rb").read()).decode()
-yaml.safe_dump(cfg, open(sys.argv[2], "w"))
-PY
+    --write-body '{"spec":{"template":{"metadata":{"annotations":{"proxy.istio.io/config":"terminationDrainDuration: 10s"}}}}}'
 expect_exit "annotate: someone else's annotation, written after the read, is not replaced" 1 \
     "already has a proxy.istio.io/config annotation" "$HFITOP" --kubeconfig "$MESHSIM_DIR/front.kubeconfig" annotate checkout
 check "annotate: the front made its write ($(cat "$MESHSIM_DIR/front.err"))" grep -q "answered 200" "$MESHSIM_DIR/front.err"

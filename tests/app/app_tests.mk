@@ -18,7 +18,7 @@ APP_TEST_CMDS := $(APP_TEST_BIN) "$(APP_SCHEDULER_TEST) $(MESHSIM)" $(APP_JOURNA
   "tests/app/journal.sh $(HFITOP) $(MESHSIM)" "tests/app/doctor.sh $(HFITOP) $(MESHSIM)" \
   "tests/app/policy.sh $(HFITOP) $(MESHSIM)" \
   "tests/app/session.sh $(HFITOP) $(MESHSIM)" "tests/app/budget_notice.sh $(HFITOP) $(MESHSIM)"
-# actions.sh puts tests/app/stale_read.py (TLS, a kubeconfig read as YAML)
+# actions.sh puts tests/tls_front.py (TLS, a kubeconfig read as YAML)
 # between hfitop and meshsim.
 DEB_PACKAGES += openssl python3-yaml
 TEST_BINS += $(APP_TEST_BIN) $(APP_SCHEDULER_TEST) $(APP_JOURNAL_TEST) $(APP_POLICY_TEST) $(HFITOP) $(MESHSIM)

@@ -139,3 +139,29 @@ finish() {
     [ "$FAILED" -eq 0 ]
     exit $?
 }
+
+# meshsim_front [OPTION...]: a TLS front (tests/tls_front.py, with its
+# --hold or --stale options) between hfitop and meshsim, serving a
+# certificate of its own; sets FRONT_PID and writes
+# $MESHSIM_DIR/front.kubeconfig, which reaches meshsim through it. Fails
+# when the front is not listening within 20 s. The caller's EXIT trap
+# kills FRONT_PID.
+meshsim_front() {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+        -keyout "$MESHSIM_DIR/front.key" -out "$MESHSIM_DIR/front.pem" >/dev/null 2>&1 || return 1
+    rm -f "$MESHSIM_DIR/front.port"
+    python3 tests/tls_front.py --upstream "$SERVER" --ca "$MESHSIM_DIR/ca.pem" --cert "$MESHSIM_DIR/cert.pem" \
+        --key "$MESHSIM_DIR/key.pem" --serve-cert "$MESHSIM_DIR/front.pem" --serve-key "$MESHSIM_DIR/front.key" \
+        --port-file "$MESHSIM_DIR/front.port" "$@" >/dev/null 2>"$MESHSIM_DIR/front.err" &
+    FRONT_PID=$!
+    wait_for 20 test -s "$MESHSIM_DIR/front.port" || return 1
+    python3 - "$KUBECONFIG" "$MESHSIM_DIR/front.kubeconfig" "$(cat "$MESHSIM_DIR/front.port")" \
+        "$MESHSIM_DIR/front.pem" <<'PY'
+import base64, sys, yaml
+cfg = yaml.safe_load(open(sys.argv[1]))
+cluster = cfg["clusters"][0]["cluster"]
+cluster["server"] = "https://127.0.0.1:%s" % sys.argv[3]
+cluster["certificate-authority-data"] = base64.b64encode(open(sys.argv[4], "rb").read()).decode()
+yaml.safe_dump(cfg, open(sys.argv[2], "w"))
+PY
+}

@@ -261,8 +261,8 @@ check_eventually "a pod whose newest sample is older than two scrape intervals i
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=prometheus-front \
     -addext subjectAltName=IP:127.0.0.1 -keyout "$MESHSIM_DIR/front.key" -out "$MESHSIM_DIR/front.crt" \
     >/dev/null 2>&1
-python3 "$(dirname "$0")/tls_front.py" --upstream "$PROM_URL" --cert "$MESHSIM_DIR/front.crt" \
-    --key "$MESHSIM_DIR/front.key" --port-file "$MESHSIM_DIR/front.port" &
+python3 "$(dirname "$0")/../tls_front.py" --upstream "$PROM_URL" --serve-cert "$MESHSIM_DIR/front.crt" \
+    --serve-key "$MESHSIM_DIR/front.key" --port-file "$MESHSIM_DIR/front.port" &
 FRONT_PID=$!
 trap 'prometheus_stop; kill "$FRONT_PID" 2>/dev/null; [ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null; meshsim_cleanup' EXIT
 wait_until 10 test -s "$MESHSIM_DIR/front.port"

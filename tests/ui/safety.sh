@@ -154,24 +154,11 @@ exited_cleanly "no-sidecar"
 # ---- the target is the one confirmed: e, then r (apply, then restart), then
 # another namespace before the apply answers: the restarts still go to the
 # deployments of the namespace confirmed. A TLS front holds the
-# EnvoyFilter's answer for a few seconds (tests/ui/hold_writes.py).
+# EnvoyFilter's answer for a few seconds (tests/tls_front.py --hold).
 meshsim_start "$MESHSIM_BIN"
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
-    -keyout "$MESHSIM_DIR/front.key" -out "$MESHSIM_DIR/front.pem" >/dev/null 2>&1
-python3 tests/ui/hold_writes.py --upstream "$SERVER" --ca "$MESHSIM_DIR/ca.pem" --cert "$MESHSIM_DIR/cert.pem" \
-    --key "$MESHSIM_DIR/key.pem" --serve-cert "$MESHSIM_DIR/front.pem" --serve-key "$MESHSIM_DIR/front.key" \
-    --hold '/envoyfilters/' --seconds 6 --port-file "$MESHSIM_DIR/front.port" 2>"$MESHSIM_DIR/front.err" &
-FRONT_PID=$!
-trap 'kill "$FRONT_PID" 2>/dev/null; tmx kill-server 2>/dev/null; meshsim_cleanup' EXIT
-check "front listening" wait_for 20 test -s "$MESHSIM_DIR/front.port"
-python3 - "$KUBECONFIG" "$MESHSIM_DIR/front.kubeconfig" "$(cat "$MESHSIM_DIR/front.port")" "$MESHSIM_DIR/front.pem" <<'PY'
-import base64, sys, yaml
-cfg = yaml.safe_load(open(sys.argv[1]))
-cluster = cfg["clusters"][0]["cluster"]
-cluster["server"] = "https://127.0.0.1:%s" % sys.argv[3]
-cluster["certificate-authority-data"] = base64.b64encode(open(sys.argv[4], "rb").read()).decode()
-yaml.safe_dump(cfg, open(sys.argv[2], "w"))
-PY
+FRONT_PID=
+trap '[ -n "$FRONT_PID" ] && kill "$FRONT_PID" 2>/dev/null; tmx kill-server 2>/dev/null; meshsim_cleanup' EXIT
+check "front listening" meshsim_front --hold '/envoyfilters/' --seconds 6
 KUBECONFIG="$MESHSIM_DIR/front.kubeconfig" CONSOLE_ENV="HFITOP_REQUEST_LOG=$REQUESTS" start_console
 see "through the front" "TOTAL 6 pods, 6 sidecars" 60
 keys e
