@@ -225,7 +225,7 @@ static void test_queries(void)
     CHECK_INT(prom_api_query_window_buckets(q, sizeof q, &t, "", 0), -1);
     CHECK(prom_api_query_history(q, sizeof q, &t, "pod_name=~\"a\"") > 0);
     CHECK_STR(q, "sum by (__name__, kubernetes_namespace, pod_name) "
-                 "({__name__=~\"(wasmcustom_)?hfi_faults_(aborts|delays)_total\", pod_name=~\"a\"})");
+                 "({__name__=~\"(wasmcustom_)?hfi_faults_(aborts_total|delays_total)\", pod_name=~\"a\"})");
     CHECK(prom_api_query_labels(q, sizeof q, "") > 0);
     CHECK_STR(q, "count by (pod, pod_name, kubernetes_pod_name, namespace, kubernetes_namespace) "
                  "({__name__=~\"(wasmcustom_)?hfi_faults_aborts_total\"})");

@@ -873,12 +873,8 @@ int prom_api_query_window_buckets(char *out, size_t size, const prom_api_target 
 
 int prom_api_query_history(char *out, size_t size, const prom_api_target *t, const char *selector)
 {
-    if (!target_valid(t))
-        return -1;
-    size_t len = 0;
-    append(out, size, &len, "sum by (__name__, %s, %s) ({__name__=~\"(wasmcustom_)?hfi_faults_(aborts|delays)_total\"%s%s})",
-           t->namespace_label, t->pod_label, sep_for(selector), selector ? selector : "");
-    return finish(len, size);
+    /* The counters' query, over a range. */
+    return prom_api_query_values(out, size, t, selector);
 }
 
 int prom_api_regex_of_names(char *out, size_t size, const char *const *names, size_t count)
